@@ -1,0 +1,237 @@
+// Package config reads Issuegraph's settings from the environment. Every
+// setting has a development default; production mode refuses to start on a
+// missing or unsafe value and names each problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// DevJWTSecret is the development signing key. Production refuses it.
+const DevJWTSecret = "issuegraph-development-secret-do-not-use-in-production"
+
+// Config is every setting of an Issuegraph instance.
+type Config struct {
+	Env  string // development | production
+	Addr string // listen address of the API
+
+	DatabaseURL      string
+	DBMaxOpenConns   int
+	StatementTimeout time.Duration
+	RedisURL         string // empty: single instance, in-process equivalents
+
+	JWTSecret       string
+	JWTIssuer       string
+	JWTAudience     string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+
+	CORSOrigins     []string
+	BodyLimit       int64
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+
+	// DemoData loads the demo organization into an empty database at start.
+	DemoData bool
+	// AutoMigrate applies pending migrations at start (development only by
+	// default; production runs `issuegraph migrate` as a deploy step).
+	AutoMigrate bool
+	LogLevel    string
+}
+
+// Setting documents one environment variable; the README table is built
+// from the same list so the two cannot drift apart.
+type Setting struct {
+	Name, Default, Production, Help string
+}
+
+// Settings lists every environment variable Issuegraph reads.
+var Settings = []Setting{
+	{"ISSUEGRAPH_ENV", Development, "`production`", "`development` serves GraphiQL and introspection and relaxes checks; `production` enforces every rule below."},
+	{"ISSUEGRAPH_ADDR", "127.0.0.1:8080", "e.g. `:8080`", "Address the HTTP server listens on."},
+	{"ISSUEGRAPH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuegraph?sslmode=disable", "required", "PostgreSQL connection URL."},
+	{"ISSUEGRAPH_DB_MAX_OPEN_CONNS", "20", "", "Connection pool size per instance."},
+	{"ISSUEGRAPH_STATEMENT_TIMEOUT", "5s", "", "PostgreSQL statement_timeout for every connection."},
+	{"ISSUEGRAPH_REDIS_URL", "(empty)", "required when running more than one instance", "Redis URL (`redis://host:6379/0`). Empty: one instance with in-process equivalents."},
+	{"ISSUEGRAPH_JWT_SECRET", "(development key)", "required, 32+ bytes, not the development key", "HMAC key that signs access tokens."},
+	{"ISSUEGRAPH_JWT_ISSUER", "issuegraph", "", "`iss` of issued access tokens, checked on the way in."},
+	{"ISSUEGRAPH_JWT_AUDIENCE", "issuegraph-api", "", "`aud` of issued access tokens, checked on the way in."},
+	{"ISSUEGRAPH_ACCESS_TOKEN_TTL", "15m", "at most 1h", "Lifetime of an access token."},
+	{"ISSUEGRAPH_REFRESH_TOKEN_TTL", "720h", "", "Lifetime of a refresh token."},
+	{"ISSUEGRAPH_CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000", "no `*`", "Comma-separated origins allowed to call the API from a browser."},
+	{"ISSUEGRAPH_BODY_LIMIT", "1048576", "", "Largest request body in bytes (413 above it)."},
+	{"ISSUEGRAPH_REQUEST_TIMEOUT", "10s", "", "Deadline of one HTTP request (subscriptions excepted)."},
+	{"ISSUEGRAPH_SHUTDOWN_TIMEOUT", "20s", "", "How long SIGTERM waits for in-flight requests."},
+	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
+	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
+	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
+}
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) { return Load(os.Getenv) }
+
+// Load reads the configuration through getenv and validates it.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	env := r.str("ISSUEGRAPH_ENV", Development)
+	prod := env == Production
+	c := Config{
+		Env:              env,
+		Addr:             r.str("ISSUEGRAPH_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:      r.str("ISSUEGRAPH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuegraph?sslmode=disable"),
+		DBMaxOpenConns:   r.integer("ISSUEGRAPH_DB_MAX_OPEN_CONNS", 20),
+		StatementTimeout: r.duration("ISSUEGRAPH_STATEMENT_TIMEOUT", 5*time.Second),
+		RedisURL:         r.str("ISSUEGRAPH_REDIS_URL", ""),
+		JWTSecret:        r.str("ISSUEGRAPH_JWT_SECRET", DevJWTSecret),
+		JWTIssuer:        r.str("ISSUEGRAPH_JWT_ISSUER", "issuegraph"),
+		JWTAudience:      r.str("ISSUEGRAPH_JWT_AUDIENCE", "issuegraph-api"),
+		AccessTokenTTL:   r.duration("ISSUEGRAPH_ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:  r.duration("ISSUEGRAPH_REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		CORSOrigins:      r.list("ISSUEGRAPH_CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"),
+		BodyLimit:        int64(r.integer("ISSUEGRAPH_BODY_LIMIT", 1<<20)),
+		RequestTimeout:   r.duration("ISSUEGRAPH_REQUEST_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:  r.duration("ISSUEGRAPH_SHUTDOWN_TIMEOUT", 20*time.Second),
+		DemoData:         r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
+		AutoMigrate:      r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		LogLevel:         r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
+	}
+	problems := r.problems
+	problems = append(problems, c.check()...)
+	if len(problems) > 0 {
+		return c, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Production reports whether the production rules apply.
+func (c Config) Production() bool { return c.Env == Production }
+
+// check lists every value that is invalid, or unsafe in production.
+func (c Config) check() []string {
+	var p []string
+	if c.Env != Development && c.Env != Production {
+		p = append(p, fmt.Sprintf("ISSUEGRAPH_ENV must be %q or %q, not %q", Development, Production, c.Env))
+	}
+	if c.DBMaxOpenConns < 1 {
+		p = append(p, "ISSUEGRAPH_DB_MAX_OPEN_CONNS must be at least 1")
+	}
+	if c.BodyLimit < 1024 {
+		p = append(p, "ISSUEGRAPH_BODY_LIMIT must be at least 1024 bytes")
+	}
+	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
+		p = append(p, "token lifetimes must be positive")
+	}
+	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
+		p = append(p, "ISSUEGRAPH_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if !c.Production() {
+		return p
+	}
+	if c.JWTSecret == DevJWTSecret {
+		p = append(p, "ISSUEGRAPH_JWT_SECRET is the development key; set a random secret of 32+ bytes")
+	} else if len(c.JWTSecret) < 32 {
+		p = append(p, "ISSUEGRAPH_JWT_SECRET must be at least 32 bytes")
+	}
+	if c.AccessTokenTTL > time.Hour {
+		p = append(p, "ISSUEGRAPH_ACCESS_TOKEN_TTL must be at most 1h in production")
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			p = append(p, "ISSUEGRAPH_CORS_ORIGINS must list origins, not *")
+		}
+	}
+	if c.DemoData {
+		p = append(p, "ISSUEGRAPH_DEMO_DATA must be false in production")
+	}
+	if c.AutoMigrate {
+		p = append(p, "ISSUEGRAPH_AUTO_MIGRATE must be false in production (run `issuegraph migrate` as a deploy step)")
+	}
+	return p
+}
+
+// Error lists every problem found in the configuration.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// IsConfigError reports whether err is a configuration error.
+func IsConfigError(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce)
+}
+
+// reader parses values and collects every parse problem instead of
+// stopping at the first.
+type reader struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) integer(name string, def int) int {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("%s must be a whole number, not %q", name, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("%s must be a duration such as 5s or 15m, not %q", name, v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("%s must be true or false, not %q", name, v))
+		return def
+	}
+	return b
+}
+
+func (r *reader) list(name, def string) []string {
+	var out []string
+	for _, s := range strings.Split(r.str(name, def), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+// Package database opens Issuegraph's PostgreSQL database and applies its
+// versioned migrations.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/lib/pq"
+
+	"github.com/issuegraph/issuegraph/ent"
+)
+
+// Options tune the connection pool and the server-side statement timeout.
+type Options struct {
+	MaxOpenConns     int
+	MaxIdleConns     int
+	StatementTimeout time.Duration
+	// WrapDriver, when set, wraps the ent driver (tests count statements
+	// with it; telemetry can trace with it).
+	WrapDriver func(dialect.Driver) dialect.Driver
+}
+
+// DB is an open database: the ent client and the *sql.DB under it.
+type DB struct {
+	Client *ent.Client
+	SQL    *sql.DB
+}
+
+// Close closes the client and the pool.
+func (d *DB) Close() error { return d.Client.Close() }
+
+// Open connects to the database at rawURL and checks it answers.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	dsn, err := withStatementTimeout(rawURL, opts.StatementTimeout)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	if opts.MaxOpenConns > 0 {
+		db.SetMaxOpenConns(opts.MaxOpenConns)
+	}
+	if opts.MaxIdleConns > 0 {
+		db.SetMaxIdleConns(opts.MaxIdleConns)
+	}
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", Redact(rawURL), err)
+	}
+	drv := entsql.OpenDB("postgres", db)
+	var client *ent.Client
+	if opts.WrapDriver != nil {
+		client = ent.NewClient(ent.Driver(opts.WrapDriver(drv)))
+	} else {
+		client = ent.NewClient(ent.Driver(drv))
+	}
+	return &DB{Client: client, SQL: db}, nil
+}
+
+// withStatementTimeout adds PostgreSQL's statement_timeout as a run-time
+// parameter of every connection, so no query can run longer than the
+// request that asked for it.
+func withStatementTimeout(rawURL string, d time.Duration) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("database URL must look like postgres://user@host:port/name")
+	}
+	if d > 0 {
+		q := u.Query()
+		q.Set("statement_timeout", fmt.Sprint(d.Milliseconds()))
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}
+
+// EnsureExists creates the database named in rawURL when it is missing,
+// by connecting to the server's "postgres" maintenance database.
+func EnsureExists(ctx context.Context, rawURL string) (created bool, err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false, fmt.Errorf("parsing database URL: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return false, errors.New("database URL names no database")
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	db, err := sql.Open("postgres", admin.String())
+	if err != nil {
+		return false, fmt.Errorf("opening maintenance database: %w", err)
+	}
+	defer db.Close()
+	var exists bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return false, fmt.Errorf("connecting to %s: %w", Redact(admin.String()), err)
+	}
+	if exists {
+		return false, nil
+	}
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
+		var pqErr *pq.Error
+		if errors.As(err, &pqErr) && pqErr.Code == "42P04" { // created meanwhile by another process
+			return false, nil
+		}
+		return false, fmt.Errorf("creating database %q: %w", name, err)
+	}
+	return true, nil
+}
+
+// Redact hides the password of a database or Redis URL for logs and errors.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,11 @@
+// Package migrations embeds the versioned SQL migrations (Atlas directory
+// format: one file per version plus atlas.sum) so the binary can apply them
+// without the files on disk.
+package migrations
+
+import "embed"
+
+// FS holds the migration files and their checksum file.
+//
+//go:embed *.sql atlas.sum
+var FS embed.FS

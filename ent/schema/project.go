@@ -1,0 +1,46 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Project groups issues under a short key such as ENG; issue keys read
+// ENG-42.
+type Project struct{ ent.Schema }
+
+// Mixin of the Project.
+func (Project) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Project.
+func (Project) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("id"),
+		field.Int64("organization_id").Immutable(),
+		field.String("key").MaxLen(10).NotEmpty().Immutable(),
+		field.String("name").MaxLen(100).NotEmpty(),
+		field.String("description").MaxLen(10000).Default(""),
+		field.Bool("archived").Default(false),
+		// issue_count is the last issue number handed out. Creating an issue
+		// increments it with a row lock, so numbers never collide even when
+		// many issues are created at once.
+		field.Int("issue_count").Default(0).NonNegative(),
+	}
+}
+
+// Edges of the Project.
+func (Project) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("organization", Organization.Type).Ref("projects").Field("organization_id").Unique().Required().Immutable(),
+		edge.To("issues", Issue.Type),
+	}
+}
+
+// Indexes of the Project.
+func (Project) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("organization_id", "key").Unique(),
+	}
+}

@@ -1,0 +1,4 @@
+package graph
+
+// Resolver is the root of every resolver.
+type Resolver struct{}
