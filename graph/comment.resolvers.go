@@ -10,37 +10,109 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // ID is the resolver for the id field.
 func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return globalID(typeComment, obj.ID), nil
 }
 
 // Author is the resolver for the author field.
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Author - author"))
+	return r.client.User.Get(ctx, obj.AuthorID)
 }
 
 // Issue is the resolver for the issue field.
 func (r *commentResolver) Issue(ctx context.Context, obj *ent.Comment) (*ent.Issue, error) {
-	panic(fmt.Errorf("not implemented: Issue - issue"))
+	return r.client.Issue.Get(ctx, obj.IssueID)
 }
 
 // AddComment is the resolver for the addComment field.
 func (r *mutationResolver) AddComment(ctx context.Context, input model.AddCommentInput) (*model.CommentPayload, error) {
-	panic(fmt.Errorf("not implemented: AddComment - addComment"))
+	uid, err := requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	issueID := check.id(input.IssueID, typeIssue, "input", "issueId")
+	body := check.text(input.Body, 1, 65536, "input", "body")
+	if check.failed() {
+		return &model.CommentPayload{UserErrors: check.errs}, nil
+	}
+	var c *ent.Comment
+	err = r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		i, err := tx.Issue.Query().Where(issue.ID(issueID)).WithProject().Only(ctx)
+		if ent.IsNotFound(err) {
+			check.notFound("issue", "input", "issueId")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		if c, err = tx.Comment.Create().SetIssueID(i.ID).SetAuthorID(uid).SetBody(body).Save(ctx); err != nil {
+			return fmt.Errorf("adding comment: %w", err)
+		}
+		// A comment counts as activity on its issue.
+		if err := tx.Issue.UpdateOne(i).SetUpdatedAt(c.CreatedAt).Exec(ctx); err != nil {
+			return fmt.Errorf("touching issue: %w", err)
+		}
+		return record(ctx, tx, commentEvent(EventCommentAdded, i, c))
+	})
+	return commentPayload(c, &check, err)
 }
 
 // UpdateComment is the resolver for the updateComment field.
 func (r *mutationResolver) UpdateComment(ctx context.Context, input model.UpdateCommentInput) (*model.CommentPayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateComment - updateComment"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.ID, typeComment, "input", "id")
+	body := check.text(input.Body, 1, 65536, "input", "body")
+	if check.failed() {
+		return &model.CommentPayload{UserErrors: check.errs}, nil
+	}
+	var c *ent.Comment
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		i, err := commentIssue(ctx, tx, &check, id)
+		if err != nil {
+			return err
+		}
+		if c, err = tx.Comment.UpdateOneID(id).SetBody(body).Save(ctx); err != nil {
+			return fmt.Errorf("updating comment: %w", err)
+		}
+		return record(ctx, tx, commentEvent(EventCommentUpdated, i, c))
+	})
+	return commentPayload(c, &check, err)
 }
 
 // DeleteComment is the resolver for the deleteComment field.
 func (r *mutationResolver) DeleteComment(ctx context.Context, input model.DeleteCommentInput) (*model.DeleteCommentPayload, error) {
-	panic(fmt.Errorf("not implemented: DeleteComment - deleteComment"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.ID, typeComment, "input", "id")
+	if check.failed() {
+		return &model.DeleteCommentPayload{UserErrors: check.errs}, nil
+	}
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		i, err := commentIssue(ctx, tx, &check, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Comment.DeleteOneID(id).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting comment: %w", err)
+		}
+		return record(ctx, tx, commentEvent(EventCommentDeleted, i, &ent.Comment{ID: id}))
+	})
+	if err != nil || check.failed() {
+		return &model.DeleteCommentPayload{UserErrors: check.errs}, err
+	}
+	deleted := globalID(typeComment, id)
+	return &model.DeleteCommentPayload{DeletedCommentID: &deleted, UserErrors: []*model.UserError{}}, nil
 }
 
 // Comment returns CommentResolver implementation.

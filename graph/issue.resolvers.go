@@ -10,82 +10,289 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/comment"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/label"
+	"github.com/issuegraph/issuegraph/ent/predicate"
+	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // ID is the resolver for the id field.
 func (r *issueResolver) ID(ctx context.Context, obj *ent.Issue) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return globalID(typeIssue, obj.ID), nil
 }
 
 // Key is the resolver for the key field.
 func (r *issueResolver) Key(ctx context.Context, obj *ent.Issue) (string, error) {
-	panic(fmt.Errorf("not implemented: Key - key"))
+	p, err := r.issueProject(ctx, obj)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s-%d", p.Key, obj.Number), nil
 }
 
 // Project is the resolver for the project field.
 func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Project, error) {
-	panic(fmt.Errorf("not implemented: Project - project"))
+	return r.issueProject(ctx, obj)
 }
 
 // Author is the resolver for the author field.
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Author - author"))
+	return r.client.User.Get(ctx, obj.AuthorID)
 }
 
 // Assignee is the resolver for the assignee field.
 func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Assignee - assignee"))
+	if obj.AssigneeID == nil {
+		return nil, nil
+	}
+	return orNil(r.client.User.Get(ctx, *obj.AssigneeID))
 }
 
 // Labels is the resolver for the labels field.
 func (r *issueResolver) Labels(ctx context.Context, obj *ent.Issue, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Label], error) {
-	panic(fmt.Errorf("not implemented: Labels - labels"))
+	q := r.client.Label.Query().Where(label.HasIssuesWith(issue.ID(obj.ID)))
+	return listOf[*ent.LabelQuery, *ent.Label, predicate.Label, label.OrderOption](
+		ctx, q, pageArgs{first, last, after, before}, labelsByName,
+		func(l *ent.Label) (any, int64) { return l.Name, l.ID })
 }
 
 // Comments is the resolver for the comments field.
 func (r *issueResolver) Comments(ctx context.Context, obj *ent.Issue, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Comment], error) {
-	panic(fmt.Errorf("not implemented: Comments - comments"))
+	q := r.client.Comment.Query().Where(comment.IssueID(obj.ID))
+	return listOf[*ent.CommentQuery, *ent.Comment, predicate.Comment, comment.OrderOption](
+		ctx, q, pageArgs{first, last, after, before}, commentsByCreated,
+		func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID })
 }
 
 // CreateIssue is the resolver for the createIssue field.
 func (r *mutationResolver) CreateIssue(ctx context.Context, input model.CreateIssueInput) (*model.IssuePayload, error) {
-	panic(fmt.Errorf("not implemented: CreateIssue - createIssue"))
+	uid, err := requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	projectID := check.id(input.ProjectID, typeProject, "input", "projectId")
+	title := check.text(input.Title, 1, 256, "input", "title")
+	body := check.optText(input.Body, 0, 65536, "input", "body")
+	if input.Status != nil && isClosed(*input.Status) {
+		check.add(model.UserErrorCodeInvalid, "a new issue must be open (BACKLOG, TODO or IN_PROGRESS)", "input", "status")
+	}
+	var assigneeID int64
+	if input.AssigneeID != nil {
+		assigneeID = check.id(*input.AssigneeID, typeUser, "input", "assigneeId")
+	}
+	labelIDs := check.ids(input.LabelIds, typeLabel, 20, "input", "labelIds")
+	if check.failed() {
+		return &model.IssuePayload{UserErrors: check.errs}, nil
+	}
+	var created *ent.Issue
+	err = r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		p, err := tx.Project.Query().Where(project.ID(projectID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			check.notFound("project", "input", "projectId")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		if p.Archived {
+			check.add(model.UserErrorCodeArchived, "project is archived; unarchive it to file issues", "input", "projectId")
+			return errRejected
+		}
+		if assigneeID != 0 {
+			if err := checkMember(ctx, tx, &check, p.OrganizationID, assigneeID, "input", "assigneeId"); err != nil {
+				return err
+			}
+		}
+		if err := checkLabels(ctx, tx, &check, p.OrganizationID, labelIDs, "input", "labelIds"); err != nil {
+			return err
+		}
+		// Taking the next number updates the project row, which locks it
+		// until commit: concurrent creates in one project queue here, so
+		// numbers never collide.
+		p, err = tx.Project.UpdateOneID(p.ID).AddIssueCount(1).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("taking issue number: %w", err)
+		}
+		c := tx.Issue.Create().
+			SetProjectID(p.ID).SetNumber(p.IssueCount).SetTitle(title).SetAuthorID(uid).AddLabelIDs(labelIDs...)
+		if body != nil {
+			c.SetBody(*body)
+		}
+		if input.Status != nil {
+			c.SetStatus(*input.Status)
+		}
+		if input.Priority != nil {
+			c.SetPriority(*input.Priority)
+		}
+		if assigneeID != 0 {
+			c.SetAssigneeID(assigneeID)
+		}
+		if created, err = c.Save(ctx); err != nil {
+			return err
+		}
+		created.Edges.Project = p
+		return record(ctx, tx, issueEvent(EventIssueCreated, p.OrganizationID, created, nil))
+	})
+	return issuePayload(created, &check, err)
 }
 
 // UpdateIssue is the resolver for the updateIssue field.
 func (r *mutationResolver) UpdateIssue(ctx context.Context, input model.UpdateIssueInput) (*model.IssuePayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateIssue - updateIssue"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.ID, typeIssue, "input", "id")
+	title := check.optText(input.Title, 1, 256, "input", "title")
+	body := check.optText(input.Body, 0, 65536, "input", "body")
+	if check.failed() {
+		return &model.IssuePayload{UserErrors: check.errs}, nil
+	}
+	return r.changeIssue(ctx, &check, id, "id", func(tx *ent.Tx, i *ent.Issue, orgID int64) (*ent.IssueUpdateOne, string, map[string]any, error) {
+		u := tx.Issue.UpdateOne(i)
+		changed := map[string]any{}
+		if title != nil {
+			u.SetTitle(*title)
+			changed["title"] = *title
+		}
+		if body != nil {
+			u.SetBody(*body)
+			changed["body"] = true
+		}
+		if input.Priority != nil {
+			u.SetPriority(*input.Priority)
+			changed["priority"] = *input.Priority
+		}
+		typ := EventIssueUpdated
+		if input.Status != nil && *input.Status != i.Status {
+			setStatus(u, *input.Status)
+			changed["status"] = *input.Status
+			switch {
+			case isClosed(*input.Status) && !isClosed(i.Status):
+				typ = EventIssueClosed
+			case !isClosed(*input.Status) && isClosed(i.Status):
+				typ = EventIssueReopened
+			}
+		}
+		return u, typ, changed, nil
+	})
 }
 
 // AssignIssue is the resolver for the assignIssue field.
 func (r *mutationResolver) AssignIssue(ctx context.Context, input model.AssignIssueInput) (*model.IssuePayload, error) {
-	panic(fmt.Errorf("not implemented: AssignIssue - assignIssue"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.IssueID, typeIssue, "input", "issueId")
+	var assigneeID int64
+	if input.AssigneeID != nil {
+		assigneeID = check.id(*input.AssigneeID, typeUser, "input", "assigneeId")
+	}
+	if check.failed() {
+		return &model.IssuePayload{UserErrors: check.errs}, nil
+	}
+	return r.changeIssue(ctx, &check, id, "issueId", func(tx *ent.Tx, i *ent.Issue, orgID int64) (*ent.IssueUpdateOne, string, map[string]any, error) {
+		u := tx.Issue.UpdateOne(i)
+		if assigneeID == 0 {
+			u.ClearAssigneeID()
+			return u, EventIssueAssigned, map[string]any{"assigneeId": nil}, nil
+		}
+		if err := checkMember(ctx, tx, &check, orgID, assigneeID, "input", "assigneeId"); err != nil {
+			return nil, "", nil, err
+		}
+		u.SetAssigneeID(assigneeID)
+		return u, EventIssueAssigned, map[string]any{"assigneeId": assigneeID}, nil
+	})
 }
 
 // AddLabelsToIssue is the resolver for the addLabelsToIssue field.
 func (r *mutationResolver) AddLabelsToIssue(ctx context.Context, input model.IssueLabelsInput) (*model.IssuePayload, error) {
-	panic(fmt.Errorf("not implemented: AddLabelsToIssue - addLabelsToIssue"))
+	return r.changeLabels(ctx, input, true)
 }
 
 // RemoveLabelsFromIssue is the resolver for the removeLabelsFromIssue field.
 func (r *mutationResolver) RemoveLabelsFromIssue(ctx context.Context, input model.IssueLabelsInput) (*model.IssuePayload, error) {
-	panic(fmt.Errorf("not implemented: RemoveLabelsFromIssue - removeLabelsFromIssue"))
+	return r.changeLabels(ctx, input, false)
 }
 
 // CloseIssue is the resolver for the closeIssue field.
 func (r *mutationResolver) CloseIssue(ctx context.Context, input model.CloseIssueInput) (*model.IssuePayload, error) {
-	panic(fmt.Errorf("not implemented: CloseIssue - closeIssue"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.IssueID, typeIssue, "input", "issueId")
+	if check.failed() {
+		return &model.IssuePayload{UserErrors: check.errs}, nil
+	}
+	status := issue.StatusDONE
+	if input.Reason != nil && *input.Reason == model.CloseReasonNotPlanned {
+		status = issue.StatusCANCELED
+	}
+	return r.changeIssue(ctx, &check, id, "issueId", func(tx *ent.Tx, i *ent.Issue, orgID int64) (*ent.IssueUpdateOne, string, map[string]any, error) {
+		if isClosed(i.Status) {
+			check.add(model.UserErrorCodeNotAllowed, "issue is already closed", "input", "issueId")
+			return nil, "", nil, errRejected
+		}
+		u := tx.Issue.UpdateOne(i)
+		setStatus(u, status)
+		return u, EventIssueClosed, map[string]any{"status": status}, nil
+	})
 }
 
 // ReopenIssue is the resolver for the reopenIssue field.
 func (r *mutationResolver) ReopenIssue(ctx context.Context, input model.ReopenIssueInput) (*model.IssuePayload, error) {
-	panic(fmt.Errorf("not implemented: ReopenIssue - reopenIssue"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.IssueID, typeIssue, "input", "issueId")
+	if check.failed() {
+		return &model.IssuePayload{UserErrors: check.errs}, nil
+	}
+	return r.changeIssue(ctx, &check, id, "issueId", func(tx *ent.Tx, i *ent.Issue, orgID int64) (*ent.IssueUpdateOne, string, map[string]any, error) {
+		if !isClosed(i.Status) {
+			check.add(model.UserErrorCodeNotAllowed, "issue is already open", "input", "issueId")
+			return nil, "", nil, errRejected
+		}
+		u := tx.Issue.UpdateOne(i)
+		setStatus(u, issue.StatusTODO)
+		return u, EventIssueReopened, map[string]any{"status": issue.StatusTODO}, nil
+	})
 }
 
 // DeleteIssue is the resolver for the deleteIssue field.
 func (r *mutationResolver) DeleteIssue(ctx context.Context, input model.DeleteIssueInput) (*model.DeleteIssuePayload, error) {
-	panic(fmt.Errorf("not implemented: DeleteIssue - deleteIssue"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.IssueID, typeIssue, "input", "issueId")
+	if check.failed() {
+		return &model.DeleteIssuePayload{UserErrors: check.errs}, nil
+	}
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		i, orgID, err := lockIssue(ctx, tx, &check, id, "issueId")
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Comment.Delete().Where(comment.IssueID(i.ID)).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting comments: %w", err)
+		}
+		if err := tx.Issue.DeleteOne(i).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting issue: %w", err)
+		}
+		return record(ctx, tx, issueEvent(EventIssueDeleted, orgID, i, map[string]any{"number": i.Number}))
+	})
+	if err != nil || check.failed() {
+		return &model.DeleteIssuePayload{UserErrors: check.errs}, err
+	}
+	deleted := globalID(typeIssue, id)
+	return &model.DeleteIssuePayload{DeletedIssueID: &deleted, UserErrors: []*model.UserError{}}, nil
 }
 
 // Issue returns IssueResolver implementation.

@@ -10,32 +10,134 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/organization"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // ID is the resolver for the id field.
 func (r *labelResolver) ID(ctx context.Context, obj *ent.Label) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return globalID(typeLabel, obj.ID), nil
 }
 
 // Organization is the resolver for the organization field.
 func (r *labelResolver) Organization(ctx context.Context, obj *ent.Label) (*ent.Organization, error) {
-	panic(fmt.Errorf("not implemented: Organization - organization"))
+	return r.client.Organization.Get(ctx, obj.OrganizationID)
 }
 
 // CreateLabel is the resolver for the createLabel field.
 func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLabelInput) (*model.LabelPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateLabel - createLabel"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	orgID := check.id(input.OrganizationID, typeOrganization, "input", "organizationId")
+	name := check.text(input.Name, 1, 50, "input", "name")
+	color := optColor(&check, input.Color)
+	description := check.optText(input.Description, 0, 500, "input", "description")
+	if check.failed() {
+		return &model.LabelPayload{UserErrors: check.errs}, nil
+	}
+	var l *ent.Label
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		if ok, err := tx.Organization.Query().Where(organization.ID(orgID)).Exist(ctx); err != nil {
+			return err
+		} else if !ok {
+			check.notFound("organization", "input", "organizationId")
+			return errRejected
+		}
+		if err := checkLabelName(ctx, tx, &check, orgID, name, 0); err != nil {
+			return err
+		}
+		c := tx.Label.Create().SetOrganizationID(orgID).SetName(name)
+		if color != nil {
+			c.SetColor(*color)
+		}
+		if description != nil {
+			c.SetDescription(*description)
+		}
+		var err error
+		if l, err = c.Save(ctx); err != nil {
+			return labelSaveError(&check, err)
+		}
+		return record(ctx, tx, event{typ: EventLabelCreated, organizationID: orgID, subjectID: l.ID})
+	})
+	return labelPayload(l, &check, err)
 }
 
 // UpdateLabel is the resolver for the updateLabel field.
 func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLabelInput) (*model.LabelPayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateLabel - updateLabel"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.ID, typeLabel, "input", "id")
+	name := check.optText(input.Name, 1, 50, "input", "name")
+	color := optColor(&check, input.Color)
+	description := check.optText(input.Description, 0, 500, "input", "description")
+	if check.failed() {
+		return &model.LabelPayload{UserErrors: check.errs}, nil
+	}
+	var l *ent.Label
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		old, err := tx.Label.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			check.notFound("label", "input", "id")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		u := tx.Label.UpdateOne(old)
+		if name != nil {
+			if err := checkLabelName(ctx, tx, &check, old.OrganizationID, *name, old.ID); err != nil {
+				return err
+			}
+			u.SetName(*name)
+		}
+		if color != nil {
+			u.SetColor(*color)
+		}
+		if description != nil {
+			u.SetDescription(*description)
+		}
+		if l, err = u.Save(ctx); err != nil {
+			return labelSaveError(&check, err)
+		}
+		return record(ctx, tx, event{typ: EventLabelUpdated, organizationID: l.OrganizationID, subjectID: l.ID})
+	})
+	return labelPayload(l, &check, err)
 }
 
 // DeleteLabel is the resolver for the deleteLabel field.
 func (r *mutationResolver) DeleteLabel(ctx context.Context, input model.DeleteLabelInput) (*model.DeleteLabelPayload, error) {
-	panic(fmt.Errorf("not implemented: DeleteLabel - deleteLabel"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.ID, typeLabel, "input", "id")
+	if check.failed() {
+		return &model.DeleteLabelPayload{UserErrors: check.errs}, nil
+	}
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		l, err := tx.Label.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			check.notFound("label", "input", "id")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		// The issue_labels rows go with it (ON DELETE CASCADE).
+		if err := tx.Label.DeleteOne(l).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting label: %w", err)
+		}
+		return record(ctx, tx, event{typ: EventLabelDeleted, organizationID: l.OrganizationID, subjectID: l.ID, payload: map[string]any{"name": l.Name}})
+	})
+	if err != nil || check.failed() {
+		return &model.DeleteLabelPayload{UserErrors: check.errs}, err
+	}
+	deleted := globalID(typeLabel, id)
+	return &model.DeleteLabelPayload{DeletedLabelID: &deleted, UserErrors: []*model.UserError{}}, nil
 }
 
 // Label returns LabelResolver implementation.

@@ -7,71 +7,209 @@ package graph
 
 import (
 	"context"
-	"fmt"
+	"strings"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/predicate"
+	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // ID is the resolver for the id field.
 func (r *membershipResolver) ID(ctx context.Context, obj *ent.Membership) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return globalID(typeMembership, obj.ID), nil
 }
 
 // User is the resolver for the user field.
 func (r *membershipResolver) User(ctx context.Context, obj *ent.Membership) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: User - user"))
+	return r.client.User.Get(ctx, obj.UserID)
 }
 
 // Organization is the resolver for the organization field.
 func (r *membershipResolver) Organization(ctx context.Context, obj *ent.Membership) (*ent.Organization, error) {
-	panic(fmt.Errorf("not implemented: Organization - organization"))
+	return r.client.Organization.Get(ctx, obj.OrganizationID)
 }
 
 // CreateOrganization is the resolver for the createOrganization field.
 func (r *mutationResolver) CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*model.CreateOrganizationPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateOrganization - createOrganization"))
+	uid, err := requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	slug := strings.ToLower(check.text(input.Slug, 2, 40, "input", "slug"))
+	if !check.failed() {
+		check.pattern(slug, slugPattern, "slug must be lower-case letters, digits and dashes, starting with a letter", "input", "slug")
+	}
+	name := check.text(input.Name, 1, 100, "input", "name")
+	if check.failed() {
+		return &model.CreateOrganizationPayload{UserErrors: check.errs}, nil
+	}
+	var org *ent.Organization
+	err = r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		taken, err := tx.Organization.Query().Where(organization.Slug(slug)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if taken {
+			check.add(model.UserErrorCodeTaken, "slug is already taken", "input", "slug")
+			return errRejected
+		}
+		org, err = tx.Organization.Create().SetSlug(slug).SetName(name).Save(ctx)
+		if ent.IsConstraintError(err) {
+			check.add(model.UserErrorCodeTaken, "slug is already taken", "input", "slug")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.Membership.Create().SetOrganizationID(org.ID).SetUserID(uid).SetRole(membership.RoleOWNER).Exec(ctx); err != nil {
+			return err
+		}
+		return record(ctx, tx, event{typ: EventOrganizationCreated, organizationID: org.ID, subjectID: org.ID})
+	})
+	if err != nil || check.failed() {
+		return &model.CreateOrganizationPayload{UserErrors: check.errs}, err
+	}
+	return &model.CreateOrganizationPayload{Organization: org, UserErrors: []*model.UserError{}}, nil
 }
 
 // UpdateOrganization is the resolver for the updateOrganization field.
 func (r *mutationResolver) UpdateOrganization(ctx context.Context, input model.UpdateOrganizationInput) (*model.UpdateOrganizationPayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateOrganization - updateOrganization"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.ID, typeOrganization, "input", "id")
+	name := check.optText(input.Name, 1, 100, "input", "name")
+	if check.failed() {
+		return &model.UpdateOrganizationPayload{UserErrors: check.errs}, nil
+	}
+	var org *ent.Organization
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		u := tx.Organization.UpdateOneID(id)
+		if name != nil {
+			u.SetName(*name)
+		}
+		var err error
+		org, err = u.Save(ctx)
+		if ent.IsNotFound(err) {
+			check.notFound("organization", "input", "id")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, event{typ: EventOrganizationUpdated, organizationID: org.ID, subjectID: org.ID})
+	})
+	if err != nil || check.failed() {
+		return &model.UpdateOrganizationPayload{UserErrors: check.errs}, err
+	}
+	return &model.UpdateOrganizationPayload{Organization: org, UserErrors: []*model.UserError{}}, nil
 }
 
 // AddMember is the resolver for the addMember field.
 func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberInput) (*model.AddMemberPayload, error) {
-	panic(fmt.Errorf("not implemented: AddMember - addMember"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	orgID := check.id(input.OrganizationID, typeOrganization, "input", "organizationId")
+	email := strings.ToLower(check.text(input.Email, 3, 254, "input", "email"))
+	role := membership.RoleMEMBER
+	if input.Role != nil {
+		role = *input.Role
+	}
+	if check.failed() {
+		return &model.AddMemberPayload{UserErrors: check.errs}, nil
+	}
+	var m *ent.Membership
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		if ok, err := tx.Organization.Query().Where(organization.ID(orgID)).Exist(ctx); err != nil {
+			return err
+		} else if !ok {
+			check.notFound("organization", "input", "organizationId")
+			return errRejected
+		}
+		// Accounts are looked up as the system: a member may not list users,
+		// but may name one by email to add.
+		u, err := tx.User.Query().Where(user.Email(email)).Only(viewer.SystemContext(ctx))
+		if ent.IsNotFound(err) {
+			check.add(model.UserErrorCodeNotFound, "no account has this email; ask them to sign up first", "input", "email")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		m, err = tx.Membership.Create().SetOrganizationID(orgID).SetUserID(u.ID).SetRole(role).Save(ctx)
+		if ent.IsConstraintError(err) {
+			check.add(model.UserErrorCodeTaken, "this user is already a member", "input", "email")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, event{typ: EventMemberAdded, organizationID: orgID, subjectID: m.ID, payload: map[string]any{"userId": u.ID, "role": role}})
+	})
+	if err != nil || check.failed() {
+		return &model.AddMemberPayload{UserErrors: check.errs}, err
+	}
+	return &model.AddMemberPayload{Membership: m, UserErrors: []*model.UserError{}}, nil
 }
 
 // ID is the resolver for the id field.
 func (r *organizationResolver) ID(ctx context.Context, obj *ent.Organization) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return globalID(typeOrganization, obj.ID), nil
 }
 
 // ViewerRole is the resolver for the viewerRole field.
 func (r *organizationResolver) ViewerRole(ctx context.Context, obj *ent.Organization) (*membership.Role, error) {
-	panic(fmt.Errorf("not implemented: ViewerRole - viewerRole"))
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, nil
+	}
+	m, err := orNil(r.client.Membership.Query().Where(membership.OrganizationID(obj.ID), membership.UserID(v.UserID)).Only(ctx))
+	if err != nil || m == nil {
+		return nil, err
+	}
+	return &m.Role, nil
 }
 
 // Members is the resolver for the members field.
 func (r *organizationResolver) Members(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Membership], error) {
-	panic(fmt.Errorf("not implemented: Members - members"))
+	q := r.client.Membership.Query().Where(membership.OrganizationID(obj.ID))
+	return listOf[*ent.MembershipQuery, *ent.Membership, predicate.Membership, membership.OrderOption](
+		ctx, q, pageArgs{first, last, after, before}, membershipsByJoined,
+		func(m *ent.Membership) (any, int64) { return m.CreatedAt, m.ID })
 }
 
 // Projects is the resolver for the projects field.
 func (r *organizationResolver) Projects(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string, includeArchived *bool) (*model.Connection[*ent.Project], error) {
-	panic(fmt.Errorf("not implemented: Projects - projects"))
+	q := r.client.Project.Query().Where(project.OrganizationID(obj.ID))
+	if includeArchived == nil || !*includeArchived {
+		q.Where(project.Archived(false))
+	}
+	return listOf[*ent.ProjectQuery, *ent.Project, predicate.Project, project.OrderOption](
+		ctx, q, pageArgs{first, last, after, before}, projectsByKey,
+		func(p *ent.Project) (any, int64) { return p.Key, p.ID })
 }
 
 // Project is the resolver for the project field.
 func (r *organizationResolver) Project(ctx context.Context, obj *ent.Organization, key string) (*ent.Project, error) {
-	panic(fmt.Errorf("not implemented: Project - project"))
+	return orNil(r.client.Project.Query().Where(project.OrganizationID(obj.ID), project.Key(key)).Only(ctx))
 }
 
 // Labels is the resolver for the labels field.
 func (r *organizationResolver) Labels(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Label], error) {
-	panic(fmt.Errorf("not implemented: Labels - labels"))
+	q := r.client.Label.Query().Where(label.OrganizationID(obj.ID))
+	return listOf[*ent.LabelQuery, *ent.Label, predicate.Label, label.OrderOption](
+		ctx, q, pageArgs{first, last, after, before}, labelsByName,
+		func(l *ent.Label) (any, int64) { return l.Name, l.ID })
 }
 
 // Membership returns MembershipResolver implementation.

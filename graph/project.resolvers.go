@@ -7,50 +7,133 @@ package graph
 
 import (
 	"context"
-	"fmt"
+	"strings"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // CreateProject is the resolver for the createProject field.
 func (r *mutationResolver) CreateProject(ctx context.Context, input model.CreateProjectInput) (*model.CreateProjectPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateProject - createProject"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	orgID := check.id(input.OrganizationID, typeOrganization, "input", "organizationId")
+	key := strings.ToUpper(check.text(input.Key, 2, 10, "input", "key"))
+	if !check.failed() {
+		check.pattern(key, projectKeyPattern, "key must be 2..10 letters and digits, starting with a letter", "input", "key")
+	}
+	name := check.text(input.Name, 1, 100, "input", "name")
+	description := check.optText(input.Description, 0, 10000, "input", "description")
+	if check.failed() {
+		return &model.CreateProjectPayload{UserErrors: check.errs}, nil
+	}
+	var p *ent.Project
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		if ok, err := tx.Organization.Query().Where(organization.ID(orgID)).Exist(ctx); err != nil {
+			return err
+		} else if !ok {
+			check.notFound("organization", "input", "organizationId")
+			return errRejected
+		}
+		taken, err := tx.Project.Query().Where(project.OrganizationID(orgID), project.Key(key)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if taken {
+			check.add(model.UserErrorCodeTaken, "key is already used by another project of this organization", "input", "key")
+			return errRejected
+		}
+		c := tx.Project.Create().SetOrganizationID(orgID).SetKey(key).SetName(name)
+		if description != nil {
+			c.SetDescription(*description)
+		}
+		p, err = c.Save(ctx)
+		if ent.IsConstraintError(err) {
+			check.add(model.UserErrorCodeTaken, "key is already used by another project of this organization", "input", "key")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, event{typ: EventProjectCreated, organizationID: orgID, projectID: p.ID, subjectID: p.ID})
+	})
+	if err != nil || check.failed() {
+		return &model.CreateProjectPayload{UserErrors: check.errs}, err
+	}
+	return &model.CreateProjectPayload{Project: p, UserErrors: []*model.UserError{}}, nil
 }
 
 // UpdateProject is the resolver for the updateProject field.
 func (r *mutationResolver) UpdateProject(ctx context.Context, input model.UpdateProjectInput) (*model.UpdateProjectPayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateProject - updateProject"))
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	var check inputCheck
+	id := check.id(input.ID, typeProject, "input", "id")
+	name := check.optText(input.Name, 1, 100, "input", "name")
+	description := check.optText(input.Description, 0, 10000, "input", "description")
+	if check.failed() {
+		return &model.UpdateProjectPayload{UserErrors: check.errs}, nil
+	}
+	var p *ent.Project
+	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		u := tx.Project.UpdateOneID(id)
+		if name != nil {
+			u.SetName(*name)
+		}
+		if description != nil {
+			u.SetDescription(*description)
+		}
+		var err error
+		p, err = u.Save(ctx)
+		if ent.IsNotFound(err) {
+			check.notFound("project", "input", "id")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, event{typ: EventProjectUpdated, organizationID: p.OrganizationID, projectID: p.ID, subjectID: p.ID})
+	})
+	if err != nil || check.failed() {
+		return &model.UpdateProjectPayload{UserErrors: check.errs}, err
+	}
+	return &model.UpdateProjectPayload{Project: p, UserErrors: []*model.UserError{}}, nil
 }
 
 // ArchiveProject is the resolver for the archiveProject field.
 func (r *mutationResolver) ArchiveProject(ctx context.Context, input model.ArchiveProjectInput) (*model.ArchiveProjectPayload, error) {
-	panic(fmt.Errorf("not implemented: ArchiveProject - archiveProject"))
+	return r.setArchived(ctx, input.ID, true)
 }
 
 // UnarchiveProject is the resolver for the unarchiveProject field.
 func (r *mutationResolver) UnarchiveProject(ctx context.Context, input model.ArchiveProjectInput) (*model.ArchiveProjectPayload, error) {
-	panic(fmt.Errorf("not implemented: UnarchiveProject - unarchiveProject"))
+	return r.setArchived(ctx, input.ID, false)
 }
 
 // ID is the resolver for the id field.
 func (r *projectResolver) ID(ctx context.Context, obj *ent.Project) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return globalID(typeProject, obj.ID), nil
 }
 
 // Organization is the resolver for the organization field.
 func (r *projectResolver) Organization(ctx context.Context, obj *ent.Project) (*ent.Organization, error) {
-	panic(fmt.Errorf("not implemented: Organization - organization"))
+	return r.client.Organization.Get(ctx, obj.OrganizationID)
 }
 
 // Issues is the resolver for the issues field.
 func (r *projectResolver) Issues(ctx context.Context, obj *ent.Project, first *int, after *string, last *int, before *string, filter *model.IssueFilter, orderBy *model.IssueOrder) (*model.Connection[*ent.Issue], error) {
-	panic(fmt.Errorf("not implemented: Issues - issues"))
+	return issueList(ctx, r.client.Issue.Query().Where(issue.ProjectID(obj.ID)), pageArgs{first, last, after, before}, filter, orderBy)
 }
 
 // Issue is the resolver for the issue field.
 func (r *projectResolver) Issue(ctx context.Context, obj *ent.Project, number int) (*ent.Issue, error) {
-	panic(fmt.Errorf("not implemented: Issue - issue"))
+	return orNil(r.client.Issue.Query().Where(issue.ProjectID(obj.ID), issue.Number(number)).Only(ctx))
 }
 
 // Project returns ProjectResolver implementation.

@@ -1,4 +1,82 @@
+// Package graph resolves Issuegraph's GraphQL schema (graph/schema) against
+// the ent client: queries read through ent, mutations validate their input,
+// then change data and record events in one transaction.
 package graph
 
-// Resolver is the root of every resolver.
-type Resolver struct{}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/graph/model"
+)
+
+// Sessions is what the account mutations need from the token service.
+type Sessions interface {
+	HashPassword(password string) (string, error)
+	// CheckPassword compares password with hash; hash is "" for an unknown
+	// account and the check still takes the same time.
+	CheckPassword(hash, password string) bool
+	Start(ctx context.Context, userID int64) (*model.Tokens, error)
+	Refresh(ctx context.Context, refreshToken string) (int64, *model.Tokens, error)
+	Revoke(ctx context.Context, refreshToken string) error
+}
+
+// ErrInvalidToken is what Sessions returns for a refresh token that must not
+// be honoured (unknown, expired, revoked or reused).
+var ErrInvalidToken = errors.New("invalid or expired token")
+
+// Resolver is the root of every resolver. It holds the dependencies, built
+// once by NewResolver; resolvers keep no other state.
+type Resolver struct {
+	client   *ent.Client
+	sessions Sessions
+	log      *slog.Logger
+}
+
+// NewResolver returns the root resolver.
+func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger) *Resolver {
+	return &Resolver{client: client, sessions: sessions, log: log}
+}
+
+// requireUser returns the signed-in user's id or UNAUTHENTICATED.
+func requireUser(ctx context.Context) (int64, error) {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return 0, errUnauthenticated
+	}
+	return v.UserID, nil
+}
+
+// errRejected rolls a mutation's transaction back after its input check
+// found problems that only the database could reveal.
+var errRejected = errors.New("input rejected")
+
+// mutate runs fn in a transaction. fn reports user-fixable problems through
+// check and returns errRejected (or any error) to roll back; the changes
+// and the events fn records are committed together or not at all.
+func (r *Resolver) mutate(ctx context.Context, check *inputCheck, fn func(tx *ent.Tx) error) error {
+	tx, err := r.client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rbErr := tx.Rollback(); rbErr != nil {
+			r.log.WarnContext(ctx, "rolling back", "error", rbErr)
+		}
+		if errors.Is(err, errRejected) && check.failed() {
+			return nil
+		}
+		return err
+	}
+	if check.failed() {
+		return tx.Rollback()
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}

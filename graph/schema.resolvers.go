@@ -7,40 +7,56 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	return r.node(ctx, id)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	if len(ids) > MaxNodes {
+		return nil, Errorf(CodeBadUserInput, "nodes takes at most %d IDs, got %d", MaxNodes, len(ids))
+	}
+	out := make([]model.Node, len(ids))
+	for i, id := range ids {
+		n, err := r.node(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, nil
+	}
+	return orNil(r.client.User.Get(ctx, v.UserID))
 }
 
 // Organization is the resolver for the organization field.
 func (r *queryResolver) Organization(ctx context.Context, slug string) (*ent.Organization, error) {
-	panic(fmt.Errorf("not implemented: Organization - organization"))
+	return orNil(r.client.Organization.Query().Where(organization.Slug(slug)).Only(ctx))
 }
 
 // Project is the resolver for the project field.
 func (r *queryResolver) Project(ctx context.Context, organization string, key string) (*ent.Project, error) {
-	panic(fmt.Errorf("not implemented: Project - project"))
+	return r.projectByKey(ctx, organization, key)
 }
 
 // Issue is the resolver for the issue field.
 func (r *queryResolver) Issue(ctx context.Context, key string, organization *string) (*ent.Issue, error) {
-	panic(fmt.Errorf("not implemented: Issue - issue"))
+	return r.issueByKey(ctx, key, organization)
 }
 
 // Mutation returns MutationResolver implementation.

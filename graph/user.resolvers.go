@@ -8,44 +8,144 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/predicate"
+	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // SignUp is the resolver for the signUp field.
 func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: SignUp - signUp"))
+	var check inputCheck
+	email := strings.ToLower(check.text(input.Email, 3, 254, "input", "email"))
+	if !check.failed() {
+		check.pattern(email, emailPattern, "email must be an address such as ada@example.com", "input", "email")
+	}
+	passwordLen := len([]rune(input.Password))
+	if passwordLen < 10 {
+		check.add(model.UserErrorCodeTooShort, "password must be at least 10 characters", "input", "password")
+	} else if passwordLen > 128 {
+		check.add(model.UserErrorCodeTooLong, "password must be at most 128 characters", "input", "password")
+	}
+	name := check.text(input.Name, 1, 100, "input", "name")
+	if check.failed() {
+		return &model.AuthPayload{UserErrors: check.errs}, nil
+	}
+	hash, err := r.sessions.HashPassword(input.Password)
+	if err != nil {
+		return nil, err
+	}
+	var u *ent.User
+	err = r.mutate(ctx, &check, func(tx *ent.Tx) error {
+		taken, err := tx.User.Query().Where(user.Email(email)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if taken {
+			check.add(model.UserErrorCodeTaken, "an account with this email already exists", "input", "email")
+			return errRejected
+		}
+		u, err = tx.User.Create().SetEmail(email).SetName(name).SetPasswordHash(hash).Save(ctx)
+		if ent.IsConstraintError(err) { // signed up concurrently
+			check.add(model.UserErrorCodeTaken, "an account with this email already exists", "input", "email")
+			return errRejected
+		}
+		if err != nil {
+			return err
+		}
+		return record(viewer.NewContext(ctx, viewer.Viewer{UserID: u.ID}), tx, event{typ: EventUserSignedUp, subjectID: u.ID})
+	})
+	if err != nil || check.failed() {
+		return &model.AuthPayload{UserErrors: check.errs}, err
+	}
+	tokens, err := r.sessions.Start(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{User: u, Tokens: tokens, UserErrors: []*model.UserError{}}, nil
 }
 
 // LogIn is the resolver for the logIn field.
 func (r *mutationResolver) LogIn(ctx context.Context, input model.LogInInput) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: LogIn - logIn"))
+	email := strings.ToLower(strings.TrimSpace(input.Email))
+	if len(email) > 254 || len(input.Password) > 1024 {
+		return invalidCredentials(), nil
+	}
+	u, err := r.client.User.Query().Where(user.Email(email)).Only(viewer.SystemContext(ctx))
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	// CheckPassword runs even for unknown emails so timing does not reveal
+	// which emails have accounts.
+	if !r.sessions.CheckPassword(hash, input.Password) || u == nil {
+		return invalidCredentials(), nil
+	}
+	tokens, err := r.sessions.Start(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{User: u, Tokens: tokens, UserErrors: []*model.UserError{}}, nil
 }
 
 // RefreshTokens is the resolver for the refreshTokens field.
 func (r *mutationResolver) RefreshTokens(ctx context.Context, input model.RefreshTokensInput) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: RefreshTokens - refreshTokens"))
+	if len(input.RefreshToken) > 256 {
+		return invalidRefresh(), nil
+	}
+	userID, tokens, err := r.sessions.Refresh(ctx, input.RefreshToken)
+	if isInvalidToken(err) {
+		return invalidRefresh(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.client.User.Get(viewer.SystemContext(ctx), userID)
+	if err != nil {
+		return nil, fmt.Errorf("loading refreshed user: %w", err)
+	}
+	return &model.AuthPayload{User: u, Tokens: tokens, UserErrors: []*model.UserError{}}, nil
 }
 
 // LogOut is the resolver for the logOut field.
 func (r *mutationResolver) LogOut(ctx context.Context, input model.LogOutInput) (*model.LogOutPayload, error) {
-	panic(fmt.Errorf("not implemented: LogOut - logOut"))
+	if len(input.RefreshToken) > 256 {
+		return &model.LogOutPayload{UserErrors: invalidRefresh().UserErrors}, nil
+	}
+	err := r.sessions.Revoke(ctx, input.RefreshToken)
+	if isInvalidToken(err) {
+		return &model.LogOutPayload{UserErrors: invalidRefresh().UserErrors}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &model.LogOutPayload{Success: true, UserErrors: []*model.UserError{}}, nil
 }
 
 // ID is the resolver for the id field.
 func (r *userResolver) ID(ctx context.Context, obj *ent.User) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return globalID(typeUser, obj.ID), nil
 }
 
 // Memberships is the resolver for the memberships field.
 func (r *userResolver) Memberships(ctx context.Context, obj *ent.User, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Membership], error) {
-	panic(fmt.Errorf("not implemented: Memberships - memberships"))
+	q := r.client.Membership.Query().Where(membership.UserID(obj.ID))
+	return listOf[*ent.MembershipQuery, *ent.Membership, predicate.Membership, membership.OrderOption](
+		ctx, q, pageArgs{first, last, after, before}, membershipsByJoined,
+		func(m *ent.Membership) (any, int64) { return m.CreatedAt, m.ID })
 }
 
 // AssignedIssues is the resolver for the assignedIssues field.
 func (r *userResolver) AssignedIssues(ctx context.Context, obj *ent.User, first *int, after *string, last *int, before *string, filter *model.IssueFilter, orderBy *model.IssueOrder) (*model.Connection[*ent.Issue], error) {
-	panic(fmt.Errorf("not implemented: AssignedIssues - assignedIssues"))
+	return issueList(ctx, r.client.Issue.Query().Where(issue.AssigneeID(obj.ID)), pageArgs{first, last, after, before}, filter, orderBy)
 }
 
 // User returns UserResolver implementation.

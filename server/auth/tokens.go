@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -16,13 +15,14 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
 	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // ErrInvalidToken is returned for every token that must not be honoured:
 // malformed, badly signed, expired, revoked or reused. Callers show one
 // message for all of them.
-var ErrInvalidToken = errors.New("invalid or expired token")
+var ErrInvalidToken = graph.ErrInvalidToken
 
 // Service issues and checks access and refresh tokens.
 type Service struct {

@@ -1,0 +1,74 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/viewer"
+)
+
+// Event types written to the activity log.
+const (
+	EventUserSignedUp        = "user.signed_up"
+	EventOrganizationCreated = "organization.created"
+	EventOrganizationUpdated = "organization.updated"
+	EventMemberAdded         = "member.added"
+	EventProjectCreated      = "project.created"
+	EventProjectUpdated      = "project.updated"
+	EventProjectArchived     = "project.archived"
+	EventProjectUnarchived   = "project.unarchived"
+	EventIssueCreated        = "issue.created"
+	EventIssueUpdated        = "issue.updated"
+	EventIssueAssigned       = "issue.assigned"
+	EventIssueLabeled        = "issue.labeled"
+	EventIssueUnlabeled      = "issue.unlabeled"
+	EventIssueClosed         = "issue.closed"
+	EventIssueReopened       = "issue.reopened"
+	EventIssueDeleted        = "issue.deleted"
+	EventCommentAdded        = "comment.added"
+	EventCommentUpdated      = "comment.updated"
+	EventCommentDeleted      = "comment.deleted"
+	EventLabelCreated        = "label.created"
+	EventLabelUpdated        = "label.updated"
+	EventLabelDeleted        = "label.deleted"
+)
+
+// event describes one entry of the activity log.
+type event struct {
+	typ            string
+	organizationID int64 // 0: none (account events)
+	projectID      int64 // 0: none
+	issueID        int64 // 0: none
+	subjectID      int64
+	payload        map[string]any
+}
+
+// record writes e in tx, so the log commits or rolls back with the change.
+func record(ctx context.Context, tx *ent.Tx, e event) error {
+	c := tx.Event.Create().SetType(e.typ).SetSubjectID(e.subjectID)
+	if e.organizationID != 0 {
+		c.SetOrganizationID(e.organizationID)
+	}
+	if e.projectID != 0 {
+		c.SetProjectID(e.projectID)
+	}
+	if e.issueID != 0 {
+		c.SetIssueID(e.issueID)
+	}
+	if v := viewer.FromContext(ctx); v.Authenticated() {
+		c.SetActorID(v.UserID)
+	}
+	if e.payload != nil {
+		c.SetPayload(e.payload)
+	}
+	if err := c.Exec(ctx); err != nil {
+		return fmt.Errorf("recording %s event: %w", e.typ, err)
+	}
+	return nil
+}
+
+// issueEvent is the event of a change to issue i.
+func issueEvent(typ string, orgID int64, i *ent.Issue, payload map[string]any) event {
+	return event{typ: typ, organizationID: orgID, projectID: i.ProjectID, issueID: i.ID, subjectID: i.ID, payload: payload}
+}

@@ -1,0 +1,49 @@
+package graph
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/project"
+)
+
+// projectByKey finds a project by its organization's slug and its key.
+func (r *Resolver) projectByKey(ctx context.Context, slug, key string) (*ent.Project, error) {
+	return orNil(r.client.Project.Query().
+		Where(project.Key(key), project.HasOrganizationWith(organization.Slug(slug))).
+		Only(ctx))
+}
+
+// issueByKey finds an issue by its key (ENG-42). Project keys are unique
+// only within an organization, so slug narrows the search when a viewer
+// sees the same key in several organizations.
+func (r *Resolver) issueByKey(ctx context.Context, key string, slug *string) (*ent.Issue, error) {
+	m := issueKeyPattern.FindStringSubmatch(key)
+	if m == nil {
+		return nil, Errorf(CodeBadUserInput, "%q is not an issue key such as ENG-42", truncate(key, 40))
+	}
+	number, err := strconv.Atoi(m[2])
+	if err != nil {
+		return nil, Errorf(CodeBadUserInput, "%q is not an issue key such as ENG-42", truncate(key, 40))
+	}
+	inProject := project.Key(m[1])
+	if slug != nil {
+		inProject = project.And(inProject, project.HasOrganizationWith(organization.Slug(*slug)))
+	}
+	issues, err := r.client.Issue.Query().
+		Where(issue.Number(number), issue.HasProjectWith(inProject)).
+		Limit(2).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch len(issues) {
+	case 0:
+		return nil, nil
+	case 1:
+		return issues[0], nil
+	}
+	return nil, Errorf(CodeBadUserInput, "%s exists in more than one of your organizations; pass organization to choose", key)
+}
