@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/issuegraph/issuegraph/graph"
+)
+
+// presentError turns a resolver's error into what the client sees. Errors
+// with a code (graph.Error, or gqlgen's own parse and validation errors)
+// pass through; anything else is an internal failure: logged with its
+// cause and the request id, and shown as INTERNAL_SERVER_ERROR with no
+// detail, so no SQL, driver or stack text ever reaches a client.
+func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		ri := infoFrom(ctx)
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			// Produced by gqlgen itself while reading the request.
+			out := *gqlErr
+			if out.Extensions == nil || out.Extensions["code"] == nil {
+				out.Extensions = map[string]any{"code": string(graph.CodeBadUserInput)}
+			}
+			ri.addCode(out.Extensions["code"])
+			return &out
+		}
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		if e, ok := graph.AsError(err); ok {
+			out.Message = e.Message
+			out.Extensions = map[string]any{"code": string(e.Code)}
+			for k, v := range e.Extensions {
+				out.Extensions[k] = v
+			}
+			ri.addCode(e.Code)
+			return out
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			out.Message = "the request took too long and was stopped; try a smaller query"
+			out.Extensions = map[string]any{"code": string(graph.CodeUnavailable), "requestId": ri.id}
+			ri.addCode(graph.CodeUnavailable)
+			log.WarnContext(ctx, "request deadline", "request_id", ri.id, "path", out.Path.String(), "error", err)
+			return out
+		}
+		log.ErrorContext(ctx, "internal error", "request_id", ri.id, "path", out.Path.String(), "error", err)
+		out.Message = fmt.Sprintf("internal server error (request id %s)", ri.id)
+		out.Extensions = map[string]any{"code": string(graph.CodeInternal), "requestId": ri.id}
+		ri.addCode(graph.CodeInternal)
+		return out
+	}
+}
+
+// recoverPanic logs a resolver panic with its stack and turns it into an
+// internal error for the client.
+func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "request_id", RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return fmt.Errorf("panic: %v", p)
+	}
+}
+
+func (ri *requestInfo) addCode(code any) {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	ri.errorCodes = append(ri.errorCodes, fmt.Sprint(code))
+}

@@ -1,0 +1,282 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/graph"
+)
+
+// middleware wraps a handler.
+type middleware func(http.Handler) http.Handler
+
+// chain applies middlewares so the first listed runs first.
+func chain(h http.Handler, ms ...middleware) http.Handler {
+	for i := len(ms) - 1; i >= 0; i-- {
+		h = ms[i](h)
+	}
+	return h
+}
+
+// writeError answers with a GraphQL-shaped error body, so clients parse
+// every failure the same way.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code graph.Code, msg string) {
+	ext := map[string]any{"code": string(code)}
+	if id := RequestID(r.Context()); id != "" {
+		ext["requestId"] = id
+	}
+	body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": ext}}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// statusRecorder remembers the status and size of a response for the
+// access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer
+// (WebSocket upgrades and flushing need it).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// requestContext gives each request its id and info record and writes one
+// access-log line when it is done. It also turns a panic outside gqlgen
+// into a 500 with a GraphQL-shaped body.
+func requestContext(log *slog.Logger) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ri := &requestInfo{id: r.Header.Get("X-Request-Id")}
+			if !clientRequestID.MatchString(ri.id) {
+				ri.id = newRequestID()
+			}
+			w.Header().Set("X-Request-Id", ri.id)
+			r = r.WithContext(withRequestInfo(r.Context(), ri))
+			rec := &statusRecorder{ResponseWriter: w}
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.ErrorContext(r.Context(), "panic in handler", "request_id", ri.id, "panic", fmt.Sprint(p))
+					if rec.status == 0 {
+						writeError(rec, r, http.StatusInternalServerError, graph.CodeInternal, "internal server error (request id "+ri.id+")")
+					}
+				}
+				ri.mu.Lock()
+				codes := slices.Clone(ri.errorCodes)
+				ri.mu.Unlock()
+				attrs := []any{
+					"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+					"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes,
+				}
+				if ri.operationType != "" {
+					attrs = append(attrs, "operation_type", ri.operationType, "operation_name", ri.operationName)
+				}
+				if ri.viewerID != 0 {
+					attrs = append(attrs, "viewer_id", ri.viewerID)
+				}
+				if len(codes) > 0 {
+					attrs = append(attrs, "error_codes", codes)
+				}
+				log.InfoContext(r.Context(), "request", attrs...)
+			}()
+			next.ServeHTTP(rec, r)
+		})
+	}
+}
+
+// securityHeaders sets headers that keep browsers from sniffing, framing
+// or caching API responses. GraphiQL (development only) gets a policy
+// that lets it load its scripts.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		if r.URL.Path == "/" {
+			h.Set("Content-Security-Policy", "default-src 'self' https://cdn.jsdelivr.net 'unsafe-inline' 'unsafe-eval' data:; frame-ancestors 'none'")
+		} else {
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers preflight requests and marks responses readable by the
+// configured origins only. Requests from other origins get no CORS
+// headers, so browsers refuse to hand them the response.
+func cors(origins []string) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			origin := r.Header.Get("Origin")
+			w.Header().Add("Vary", "Origin")
+			allowed := origin != "" && slices.Contains(origins, origin)
+			if allowed {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy")
+			}
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				if !allowed {
+					w.WriteHeader(http.StatusForbidden)
+					return
+				}
+				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+				w.Header().Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// graphqlRequest checks what gqlgen would otherwise answer vaguely: the
+// method, the content type, the body's size and that it is JSON at all.
+// The body is read here (bounded) so an oversized one gets 413.
+func graphqlRequest(limit int64) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodGet:
+				if isUpgrade(r) {
+					next.ServeHTTP(w, r)
+					return
+				}
+				if r.URL.Query().Get("query") == "" && r.URL.Query().Get("extensions") == "" {
+					writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "GET needs a query parameter: /graphql?query={viewer{id}}")
+					return
+				}
+				if int64(len(r.URL.RawQuery)) > limit {
+					writeError(w, r, http.StatusRequestURITooLong, graph.CodeBadUserInput, "query string is too long; send the operation with POST")
+					return
+				}
+				next.ServeHTTP(w, r)
+				return
+			case http.MethodPost:
+			default:
+				w.Header().Set("Allow", "GET, POST")
+				writeError(w, r, http.StatusMethodNotAllowed, graph.CodeBadUserInput, "use POST (or GET for queries)")
+				return
+			}
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || (mt != "application/json" && mt != "application/graphql-response+json") {
+				writeError(w, r, http.StatusUnsupportedMediaType, graph.CodeBadUserInput, "send the request as Content-Type: application/json")
+				return
+			}
+			if r.ContentLength > limit {
+				writeError(w, r, http.StatusRequestEntityTooLarge, graph.CodeBadUserInput, fmt.Sprintf("request body is larger than %d bytes", limit))
+				return
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeError(w, r, http.StatusRequestEntityTooLarge, graph.CodeBadUserInput, fmt.Sprintf("request body is larger than %d bytes", limit))
+				return
+			}
+			if err != nil {
+				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "could not read the request body")
+				return
+			}
+			trimmed := bytes.TrimSpace(body)
+			if !json.Valid(trimmed) {
+				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "request body is not valid JSON")
+				return
+			}
+			if len(trimmed) > 0 && trimmed[0] != '{' {
+				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "request body must be one JSON object {\"query\": ...}; batched requests are not accepted")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// deadline bounds every request except long-lived subscriptions.
+func deadline(d time.Duration) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// tokenVerifier checks an access token and returns its user id.
+type tokenVerifier interface {
+	VerifyAccess(token string) (int64, error)
+}
+
+// authenticate puts the viewer of a request into its context. No
+// Authorization header means anonymous; a header that is present but not a
+// valid bearer token is refused with 401, so a client with an expired
+// token learns it must refresh instead of silently seeing less.
+func authenticate(tokens tokenVerifier) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := r.Header.Get("Authorization")
+			if h == "" {
+				next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.Viewer{})))
+				return
+			}
+			scheme, token, ok := strings.Cut(h, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || len(token) > 4096 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="issuegraph"`)
+				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "Authorization must be `Bearer <access token>`")
+				return
+			}
+			userID, err := tokens.VerifyAccess(strings.TrimSpace(token))
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="issuegraph", error="invalid_token"`)
+				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "access token is invalid or expired; refresh it or sign in again")
+				return
+			}
+			infoFrom(r.Context()).viewerID = userID
+			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.Viewer{UserID: userID})))
+		})
+	}
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
+	"sync"
+)
+
+// requestInfo is filled in while a request is served and read by the
+// access log when it is done.
+type requestInfo struct {
+	mu            sync.Mutex // errorCodes may be appended from concurrent resolvers
+	id            string
+	operationName string
+	operationType string
+	errorCodes    []string
+	viewerID      int64
+}
+
+type requestInfoKey struct{}
+
+func withRequestInfo(ctx context.Context, ri *requestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, ri)
+}
+
+// infoFrom returns the request's info; a throwaway one outside a request
+// (tests calling the schema directly) so callers need no nil checks.
+func infoFrom(ctx context.Context) *requestInfo {
+	if ri, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{}
+}
+
+// RequestID returns the id of the request ctx belongs to ("" outside one).
+func RequestID(ctx context.Context) string { return infoFrom(ctx).id }
+
+// clientRequestID accepts a caller's X-Request-Id only when it is short and
+// plain, so it cannot inject anything into logs.
+var clientRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/issuegraph/issuegraph/config"
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/ent/seed"
+	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/server/auth"
+)
+
+// OpenDatabase opens the configured database. With AutoMigrate (the
+// development default) it first creates the database if it is missing and
+// applies pending migrations; otherwise it refuses a database that lacks a
+// migration this binary needs.
+func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*database.DB, error) {
+	if cfg.AutoMigrate {
+		created, err := database.EnsureExists(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("created database", "url", database.Redact(cfg.DatabaseURL))
+		}
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
+		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxOpenConns, StatementTimeout: cfg.StatementTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AutoMigrate {
+		applied, err := database.Migrate(ctx, db.SQL)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("applied migrations", "versions", applied)
+		}
+		return db, nil
+	}
+	pending, err := database.Pending(ctx, db.SQL)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(pending) > 0 {
+		db.Close()
+		return nil, fmt.Errorf("database lacks migrations %s: run `issuegraph migrate` first", strings.Join(pending, ", "))
+	}
+	return db, nil
+}
+
+// SeedDemo loads the demo organization when the database is empty.
+func SeedDemo(ctx context.Context, db *database.DB, log *slog.Logger) error {
+	ctx = viewer.SystemContext(ctx)
+	empty, err := seed.IsEmpty(ctx, db.Client)
+	if err != nil || !empty {
+		return err
+	}
+	hash, err := auth.HashPassword(seed.DemoPassword)
+	if err != nil {
+		return err
+	}
+	if err := seed.Demo(ctx, db.Client, hash); err != nil {
+		return err
+	}
+	log.Info("loaded demo data", "organization", "acme", "users", seed.DemoUsers, "password", seed.DemoPassword)
+	return nil
+}
+
+// Run starts a whole instance from cfg and serves until ctx ends.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	db, err := OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.DemoData {
+		if err := SeedDemo(ctx, db, log); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	log.Info("issuegraph is serving", "api", base+"/graphql", "env", cfg.Env)
+	if !cfg.Production() {
+		fmt.Printf("\nIssuegraph is running.\n  GraphiQL:  %s/\n  API:       %s/graphql\n  Sign in:   mutation { logIn(input: {email: %q, password: %q}) { tokens { accessToken } } }\n\n",
+			base, base, seed.DemoUsers[0], seed.DemoPassword)
+	}
+	return New(cfg, db, log).Serve(ctx, ln)
+}

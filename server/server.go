@@ -1,0 +1,134 @@
+// Package server wires Issuegraph's HTTP side: middleware, the GraphQL
+// handler, health endpoints and graceful shutdown. Run starts a whole
+// instance from a Config; New builds one from already opened parts so
+// tests can run the real program on port :0.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/issuegraph/issuegraph/config"
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/server/auth"
+)
+
+// Server is one Issuegraph instance's HTTP side.
+type Server struct {
+	cfg     config.Config
+	db      *database.DB
+	log     *slog.Logger
+	tokens  *auth.Service
+	handler http.Handler
+}
+
+// New builds a server on an open, migrated database.
+func New(cfg config.Config, db *database.DB, log *slog.Logger) *Server {
+	s := &Server{
+		cfg: cfg, db: db, log: log,
+		tokens: auth.NewService(db.Client, auth.Options{
+			Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+			AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		}),
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// Handler is the instance's whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Tokens is the token service (tests mint tokens with it).
+func (s *Server) Tokens() *auth.Service { return s.tokens }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := chain(s.graphql(),
+		cors(s.cfg.CORSOrigins),
+		graphqlRequest(s.cfg.BodyLimit),
+		deadline(s.cfg.RequestTimeout),
+		authenticate(s.tokens),
+	)
+	mux.Handle("/graphql", api)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if !s.cfg.Production() {
+		mux.Handle("GET /{$}", playground.Handler("Issuegraph", "/graphql"))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, graph.CodeNotFound, "not found; the API is at /graphql")
+	})
+	return chain(mux, requestContext(s.log), securityHeaders)
+}
+
+// graphql builds the gqlgen handler with explicit transports: JSON over
+// POST, and GET for queries only.
+func (s *Server) graphql() http.Handler {
+	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log)
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver}))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if !s.cfg.Production() {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(presentError(s.log))
+	srv.SetRecoverFunc(recoverPanic(s.log))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx)
+		ri := infoFrom(ctx)
+		ri.operationName = op.OperationName
+		if op.Operation != nil {
+			ri.operationType = string(op.Operation.Operation)
+			if ri.operationName == "" {
+				ri.operationName = op.Operation.Name
+			}
+		}
+		return next(ctx)
+	})
+	return srv
+}
+
+// Serve answers on ln until ctx ends, then stops taking connections and
+// waits up to the shutdown timeout for in-flight requests to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}

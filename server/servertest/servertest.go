@@ -1,0 +1,250 @@
+// Package servertest runs a real Issuegraph instance for tests: a fresh
+// migrated database, the full HTTP stack on 127.0.0.1:0, and a small
+// GraphQL client.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/issuegraph/issuegraph/config"
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/ent/database/databasetest"
+	"github.com/issuegraph/issuegraph/server"
+)
+
+// Env is one running instance.
+type Env struct {
+	URL    string // base URL, e.g. http://127.0.0.1:40123
+	DB     *database.DB
+	Server *server.Server
+	Config config.Config
+	Logs   *LogBuffer
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Option changes the configuration before the instance starts.
+type Option func(*config.Config)
+
+// Start runs an instance on a fresh database until the test ends.
+func Start(tb testing.TB, opts ...Option) *Env {
+	tb.Helper()
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		tb.Fatalf("default config: %v", err)
+	}
+	cfg.DatabaseURL = databasetest.URL(tb)
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DemoData = false
+	for _, o := range opts {
+		o(&cfg)
+	}
+	logs := &LogBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := server.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		tb.Fatalf("opening database: %v", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		cancel()
+		tb.Fatalf("listening: %v", err)
+	}
+	srv := server.New(cfg, db, log)
+	env := &Env{URL: "http://" + ln.Addr().String(), DB: db, Server: srv, Config: cfg, Logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { env.done <- srv.Serve(ctx, ln) }()
+	tb.Cleanup(func() {
+		env.Stop()
+		db.Close()
+		if tb.Failed() {
+			tb.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return env
+}
+
+// Stop begins a graceful shutdown and returns Serve's result once it ends.
+func (e *Env) Stop() error {
+	e.cancel()
+	err, ok := <-e.done
+	if ok {
+		close(e.done)
+	}
+	return err
+}
+
+// StopAsync begins a graceful shutdown and returns a channel with Serve's
+// result.
+func (e *Env) StopAsync() <-chan error {
+	e.cancel()
+	return e.done
+}
+
+// Response is a decoded GraphQL response.
+type Response struct {
+	Status  int
+	Header  http.Header
+	Data    json.RawMessage `json:"data"`
+	Errors  []Error         `json:"errors"`
+	RawBody []byte
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code is the error's extensions.code.
+func (e Error) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// Codes lists the codes of all errors.
+func (r *Response) Codes() []string {
+	out := make([]string, len(r.Errors))
+	for i, e := range r.Errors {
+		out[i] = e.Code()
+	}
+	return out
+}
+
+// Decode unmarshals data into v.
+func (r *Response) Decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		tb.Fatalf("decoding data %s: %v", r.Data, err)
+	}
+}
+
+// Client sends GraphQL requests to an instance, optionally signed in.
+type Client struct {
+	Env   *Env
+	Token string
+}
+
+// Client returns an anonymous client.
+func (e *Env) Client() *Client { return &Client{Env: e} }
+
+// As returns a client sending token.
+func (e *Env) As(token string) *Client { return &Client{Env: e, Token: token} }
+
+// Do posts a query with variables and decodes the response.
+func (c *Client) Do(tb testing.TB, query string, vars map[string]any) *Response {
+	tb.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		tb.Fatalf("encoding request: %v", err)
+	}
+	return c.Post(tb, "application/json", body)
+}
+
+// Post sends a raw body to /graphql.
+func (c *Client) Post(tb testing.TB, contentType string, body []byte) *Response {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.Env.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatalf("building request: %v", err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	return c.Send(tb, req)
+}
+
+// Send sends req (adding the token) and decodes a GraphQL response body.
+func (c *Client) Send(tb testing.TB, req *http.Request) *Response {
+	tb.Helper()
+	if c.Token != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := &http.Client{Timeout: 60 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		tb.Fatalf("sending request: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("reading response: %v", err)
+	}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, RawBody: raw}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tb.Fatalf("response is not JSON (status %d): %s", resp.StatusCode, raw)
+		}
+	}
+	return out
+}
+
+// MustOK fails the test unless the response has no errors.
+func (r *Response) MustOK(tb testing.TB) *Response {
+	tb.Helper()
+	if r.Status != http.StatusOK || len(r.Errors) > 0 {
+		tb.Fatalf("want success, got status %d: %s", r.Status, r.RawBody)
+	}
+	return r
+}
+
+// SignUp creates an account and returns its access token.
+func (e *Env) SignUp(tb testing.TB, email, name string) string {
+	tb.Helper()
+	var out struct {
+		SignUp struct {
+			Tokens struct{ AccessToken string }
+		}
+	}
+	e.Client().Do(tb, `mutation($e:String!,$n:String!){ signUp(input:{email:$e,password:"correct horse battery",name:$n}){ tokens{accessToken} userErrors{message} } }`,
+		map[string]any{"e": email, "n": name}).MustOK(tb).Decode(tb, &out)
+	if out.SignUp.Tokens.AccessToken == "" {
+		tb.Fatalf("sign-up of %s returned no token", email)
+	}
+	return out.SignUp.Tokens.AccessToken
+}
+
+// LogBuffer collects the instance's log lines.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Lines returns the log lines decoded as JSON objects.
+func (l *LogBuffer) Lines() []map[string]any {
+	var out []map[string]any
+	for _, line := range bytes.Split([]byte(l.String()), []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal(line, &m); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// String formats a GraphQL error for test messages.
+func (e Error) String() string { return fmt.Sprintf("%s (%s)", e.Message, e.Code()) }
