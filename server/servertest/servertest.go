@@ -30,8 +30,10 @@ type Env struct {
 	Config config.Config
 	Logs   *LogBuffer
 
-	cancel context.CancelFunc
-	done   chan error
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Option changes the configuration before the instance starts.
@@ -77,20 +79,20 @@ func Start(tb testing.TB, opts ...Option) *Env {
 }
 
 // Stop begins a graceful shutdown and returns Serve's result once it ends.
+// It may be called more than once.
 func (e *Env) Stop() error {
 	e.cancel()
-	err, ok := <-e.done
-	if ok {
-		close(e.done)
-	}
-	return err
+	e.stopOnce.Do(func() { e.stopErr = <-e.done })
+	return e.stopErr
 }
 
-// StopAsync begins a graceful shutdown and returns a channel with Serve's
-// result.
+// StopAsync begins a graceful shutdown and returns a channel that receives
+// Serve's result.
 func (e *Env) StopAsync() <-chan error {
 	e.cancel()
-	return e.done
+	out := make(chan error, 1)
+	go func() { out <- e.Stop() }()
+	return out
 }
 
 // Response is a decoded GraphQL response.

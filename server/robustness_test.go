@@ -1,0 +1,153 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/issuegraph/issuegraph/server/servertest"
+)
+
+// TestConcurrentIssueNumbers creates 200 issues in one project at once:
+// every create succeeds and the numbers are exactly 1..200.
+func TestConcurrentIssueNumbers(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "acme", "ENG")
+	const n = 200
+	var wg sync.WaitGroup
+	numbers := make(chan int, n)
+	failures := make(chan string, n)
+	sem := make(chan struct{}, 50) // 50 requests in flight at a time
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			resp := f.owner.Do(t, `mutation($p:ID!,$t:String!){ createIssue(input:{projectId:$p,title:$t}){ issue{number} userErrors{message} } }`,
+				map[string]any{"p": f.projectID, "t": fmt.Sprintf("concurrent %d", i)})
+			var out struct {
+				CreateIssue struct{ Issue *struct{ Number int } }
+			}
+			if resp.Status != 200 || len(resp.Errors) > 0 || json.Unmarshal(resp.Data, &out) != nil || out.CreateIssue.Issue == nil {
+				failures <- string(resp.RawBody)
+				return
+			}
+			numbers <- out.CreateIssue.Issue.Number
+		}(i)
+	}
+	wg.Wait()
+	close(numbers)
+	close(failures)
+	for f := range failures {
+		t.Errorf("create failed: %s", f)
+	}
+	seen := map[int]bool{}
+	for num := range numbers {
+		assert.False(t, seen[num], "number %d handed out twice", num)
+		seen[num] = true
+	}
+	require.Len(t, seen, n)
+	for i := 1; i <= n; i++ {
+		assert.True(t, seen[i], "number %d missing", i)
+	}
+	var count, maxNumber, projectCount int
+	require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*), max(number) FROM issues`).Scan(&count, &maxNumber))
+	require.NoError(t, env.DB.SQL.QueryRow(`SELECT issue_count FROM projects WHERE key = 'ENG'`).Scan(&projectCount))
+	assert.Equal(t, n, count)
+	assert.Equal(t, n, maxNumber)
+	assert.Equal(t, n, projectCount)
+}
+
+// TestInternalErrorsAreMasked breaks the database under a running server:
+// the client sees INTERNAL_SERVER_ERROR with a request id and no SQL, the
+// log has the cause under the same request id.
+func TestInternalErrorsAreMasked(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "acme", "ENG")
+	is := f.createIssue(t, map[string]any{"title": "x"})
+	_, err := env.DB.SQL.Exec(`ALTER TABLE comments RENAME TO comments_gone`)
+	require.NoError(t, err)
+
+	resp := env.Client().Do(t, `query($id:ID!){ node(id:$id){ ... on Issue { title comments { totalCount } } } }`, map[string]any{"id": is["id"]})
+	assert.Equal(t, 200, resp.Status, "a failing field is a GraphQL error, not a 500")
+	require.Len(t, resp.Errors, 1)
+	e := resp.Errors[0]
+	assert.Equal(t, "INTERNAL_SERVER_ERROR", e.Code())
+	reqID, _ := e.Extensions["requestId"].(string)
+	require.NotEmpty(t, reqID)
+	assert.Equal(t, reqID, resp.Header.Get("X-Request-Id"))
+	body := strings.ToLower(string(resp.RawBody))
+	for _, leak := range []string{"comments_gone", "select ", "pq:", "relation", "sql", "goroutine", ".go:"} {
+		assert.NotContains(t, body, leak, "response leaks %q", leak)
+	}
+	assert.Contains(t, e.Message, reqID)
+
+	var found bool
+	for _, line := range env.Logs.Lines() {
+		if line["request_id"] == reqID && line["msg"] == "internal error" {
+			found = true
+			assert.Contains(t, line["error"], "comments", "log keeps the cause")
+		}
+	}
+	assert.True(t, found, "the log has the internal error under the request id")
+
+	// A failed write leaves no trace: the mutation's transaction rolled back.
+	var before int
+	require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*) FROM events`).Scan(&before))
+	resp = f.owner.Do(t, `mutation($i:ID!){ addComment(input:{issueId:$i,body:"x"}){ comment{id} userErrors{message} } }`, map[string]any{"i": is["id"]})
+	assert.Equal(t, []string{"INTERNAL_SERVER_ERROR"}, resp.Codes())
+	var after int
+	require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*) FROM events`).Scan(&after))
+	assert.Equal(t, before, after)
+	_, err = env.DB.SQL.Exec(`ALTER TABLE comments_gone RENAME TO comments`)
+	require.NoError(t, err)
+}
+
+// TestGracefulShutdownFinishesInFlight holds a request inside the database
+// (a row lock it waits for), starts shutdown, then releases the lock: the
+// request still completes, and Serve returns cleanly.
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "acme", "ENG")
+
+	ctx := context.Background()
+	lockTx, err := env.DB.SQL.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = lockTx.Exec(`SELECT 1 FROM projects WHERE key = 'ENG' FOR UPDATE`)
+	require.NoError(t, err)
+
+	result := make(chan *servertest.Response, 1)
+	go func() {
+		result <- f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"in flight"}){ issue{key} userErrors{message} } }`, map[string]any{"p": f.projectID})
+	}()
+	// Wait until the request is blocked on the lock inside PostgreSQL.
+	require.Eventually(t, func() bool {
+		var waiting int
+		_ = env.DB.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		return waiting > 0
+	}, waitLong, pollEvery)
+
+	stopped := env.StopAsync()
+	// New connections are refused once shutdown has begun.
+	require.Eventually(t, func() bool {
+		_, err := http.Get(env.URL + "/healthz")
+		return err != nil
+	}, waitLong, pollEvery)
+
+	require.NoError(t, lockTx.Rollback())
+	resp := <-result
+	resp.MustOK(t)
+	assert.Contains(t, string(resp.Data), "ENG-1")
+	assert.NoError(t, <-stopped, "Serve returns cleanly after draining")
+}
