@@ -1,0 +1,60 @@
+package config_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/issuegraph/issuegraph/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDevelopmentDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:8080", c.Addr)
+	assert.True(t, c.DemoData)
+	assert.True(t, c.AutoMigrate)
+	assert.False(t, c.Production())
+}
+
+// TestProductionRefusesUnsafeValues lists every problem at once.
+func TestProductionRefusesUnsafeValues(t *testing.T) {
+	_, err := config.Load(env(map[string]string{
+		"ISSUEGRAPH_ENV":              "production",
+		"ISSUEGRAPH_CORS_ORIGINS":     "*",
+		"ISSUEGRAPH_ACCESS_TOKEN_TTL": "24h",
+		"ISSUEGRAPH_DEMO_DATA":        "true",
+		"ISSUEGRAPH_AUTO_MIGRATE":     "true",
+	}))
+	require.Error(t, err)
+	require.True(t, config.IsConfigError(err))
+	for _, want := range []string{"ISSUEGRAPH_JWT_SECRET", "ISSUEGRAPH_CORS_ORIGINS", "ISSUEGRAPH_ACCESS_TOKEN_TTL", "ISSUEGRAPH_DEMO_DATA", "ISSUEGRAPH_AUTO_MIGRATE"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestProductionAcceptsSafeValues(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		"ISSUEGRAPH_ENV":        "production",
+		"ISSUEGRAPH_JWT_SECRET": "0123456789abcdef0123456789abcdef",
+	}))
+	require.NoError(t, err)
+	assert.False(t, c.DemoData)
+	assert.False(t, c.AutoMigrate)
+}
+
+func TestMalformedValuesAreNamed(t *testing.T) {
+	_, err := config.Load(env(map[string]string{
+		"ISSUEGRAPH_REQUEST_TIMEOUT":   "soon",
+		"ISSUEGRAPH_DB_MAX_OPEN_CONNS": "many",
+		"ISSUEGRAPH_DEMO_DATA":         "perhaps",
+		"ISSUEGRAPH_ENV":               "staging",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{"ISSUEGRAPH_REQUEST_TIMEOUT", "ISSUEGRAPH_DB_MAX_OPEN_CONNS", "ISSUEGRAPH_DEMO_DATA", "ISSUEGRAPH_ENV"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
