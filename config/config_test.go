@@ -58,3 +58,15 @@ func TestMalformedValuesAreNamed(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// TestSettingsTableIsComplete keeps the documented settings (the README
+// table is made from config.Settings) equal to what Load reads.
+func TestSettingsTableIsComplete(t *testing.T) {
+	read := map[string]bool{}
+	_, _ = config.Load(func(k string) string { read[k] = true; return "" })
+	documented := map[string]bool{}
+	for _, s := range config.Settings {
+		documented[s.Name] = true
+	}
+	assert.Equal(t, read, documented)
+}
