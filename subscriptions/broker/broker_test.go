@@ -17,25 +17,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/issuegraph/issuegraph/server/redistest"
 	"github.com/issuegraph/issuegraph/subscriptions/broker"
 )
-
-// redisAddr is the real Redis the tests run against.
-const redisAddr = "127.0.0.1:6379"
 
 // wait bounds every wait for a message or an end in these tests.
 const wait = 5 * time.Second
 
 // MustRedis returns a client of the test Redis, closed when the test ends.
-func MustRedis(tb testing.TB) *redis.Client {
-	tb.Helper()
-	client := redis.NewClient(&redis.Options{Addr: redisAddr})
-	tb.Cleanup(func() { _ = client.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	require.NoError(tb, client.Ping(ctx).Err(), "these tests need Redis at %s", redisAddr)
-	return client
-}
+func MustRedis(tb testing.TB) *redis.Client { return redistest.Client(tb) }
 
 // RandomPrefix returns a channel prefix no other test run uses.
 func RandomPrefix(tb testing.TB) string {
@@ -497,7 +487,10 @@ func TestRedisSubscriptionsSurviveConnectionLoss(t *testing.T) {
 	prefix := RandomPrefix(t)
 	admin := MustRedis(t)
 	name := "broker-test-" + strings.TrimSuffix(strings.TrimPrefix(prefix, "test:broker:"), ":")
-	client := redis.NewClient(&redis.Options{Addr: redisAddr, ClientName: name})
+	opts, err := redis.ParseURL(redistest.URL())
+	require.NoError(t, err)
+	opts.ClientName = name
+	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
 	b := broker.NewRedis(client, broker.Options{Prefix: prefix, Logger: testLogger(t)})
 	t.Cleanup(func() { _ = b.Close() })
