@@ -1,11 +1,14 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/organization"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -98,3 +101,17 @@ var (
 	emailPattern      = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$`)
 	issueKeyPattern   = regexp.MustCompile(`^([A-Z][A-Z0-9]{1,9})-([1-9][0-9]{0,9})$`)
 )
+
+// checkOrganization records NOT_FOUND on input.organizationId unless the
+// organization exists.
+func checkOrganization(ctx context.Context, tx *ent.Tx, check *inputCheck, orgID int64) error {
+	ok, err := tx.Organization.Query().Where(organization.ID(orgID)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("checking organization: %w", err)
+	}
+	if !ok {
+		check.notFound("organization", "input", "organizationId")
+		return errRejected
+	}
+	return nil
+}

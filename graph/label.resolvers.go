@@ -10,7 +10,6 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/organization"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -39,11 +38,8 @@ func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLa
 	}
 	var l *ent.Label
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		if ok, err := tx.Organization.Query().Where(organization.ID(orgID)).Exist(ctx); err != nil {
+		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
 			return err
-		} else if !ok {
-			check.notFound("organization", "input", "organizationId")
-			return errRejected
 		}
 		if err := checkLabelName(ctx, tx, &check, orgID, name, 0); err != nil {
 			return err

@@ -130,11 +130,8 @@ func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberI
 	}
 	var m *ent.Membership
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		if ok, err := tx.Organization.Query().Where(organization.ID(orgID)).Exist(ctx); err != nil {
+		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
 			return err
-		} else if !ok {
-			check.notFound("organization", "input", "organizationId")
-			return errRejected
 		}
 		// Accounts are looked up as the system: a member may not list users,
 		// but may name one by email to add.

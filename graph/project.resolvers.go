@@ -11,7 +11,6 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/organization"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
@@ -34,11 +33,8 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 	}
 	var p *ent.Project
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		if ok, err := tx.Organization.Query().Where(organization.ID(orgID)).Exist(ctx); err != nil {
+		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
 			return err
-		} else if !ok {
-			check.notFound("organization", "input", "organizationId")
-			return errRejected
 		}
 		taken, err := tx.Project.Query().Where(project.OrganizationID(orgID), project.Key(key)).Exist(ctx)
 		if err != nil {

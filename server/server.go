@@ -52,9 +52,6 @@ func New(cfg config.Config, db *database.DB, log *slog.Logger) *Server {
 // Handler is the instance's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Tokens is the token service (tests mint tokens with it).
-func (s *Server) Tokens() *auth.Service { return s.tokens }
-
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	api := chain(s.graphql(),
