@@ -34,5 +34,6 @@ check-generated: ## Fail when `go generate ./...` changes any file
 migration: ## Write a new versioned migration from ent/schema: make migration NAME=add_x
 	@test -n "$(NAME)" || { echo "usage: make migration NAME=add_something"; exit 1; }
 	@deploy/dev/services.sh
-	psql "$${ISSUEGRAPH_DEV_DATABASE_URL%%/issuegraph_migrate_dev*}/postgres" -q -c "DROP DATABASE IF EXISTS issuegraph_migrate_dev" -c "CREATE DATABASE issuegraph_migrate_dev"
+	@url="$${ISSUEGRAPH_DEV_DATABASE_URL%%\?*}"; name="$${url##*/}"; \
+		psql "$${url%/*}/postgres" -q -c "DROP DATABASE IF EXISTS \"$$name\"" -c "CREATE DATABASE \"$$name\""
 	$(GO) run ./ent/migrate/diff.go $(NAME)

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/seed"
@@ -87,6 +89,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 	}
+	rdb, err := OpenRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
@@ -97,5 +106,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		fmt.Printf("\nIssuegraph is running.\n  GraphiQL:  %s/\n  API:       %s/graphql\n  Sign in:   mutation { logIn(input: {email: %q, password: %q}) { tokens { accessToken } } }\n\n",
 			base, base, seed.DemoUsers[0], seed.DemoPassword)
 	}
-	return New(cfg, db, log).Serve(ctx, ln)
+	return New(cfg, db, rdb, log).Serve(ctx, ln)
+}
+
+// OpenRedis connects to Redis when url is set; nil when it is empty. An
+// unreachable Redis at start is not fatal: the instance degrades as
+// documented and the client reconnects by itself.
+func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
+	if url == "" {
+		return nil, nil
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("ISSUEGRAPH_REDIS_URL: %w", err)
+	}
+	return redis.NewClient(opts), nil
 }

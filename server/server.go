@@ -21,6 +21,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
@@ -29,17 +31,21 @@ import (
 
 // Server is one Issuegraph instance's HTTP side.
 type Server struct {
-	cfg     config.Config
-	db      *database.DB
+	cfg config.Config
+	db  *database.DB
+	// redis is nil when ISSUEGRAPH_REDIS_URL is empty: one instance with
+	// in-process equivalents.
+	redis   *redis.Client
 	log     *slog.Logger
 	tokens  *auth.Service
 	handler http.Handler
 }
 
-// New builds a server on an open, migrated database.
-func New(cfg config.Config, db *database.DB, log *slog.Logger) *Server {
+// New builds a server on an open, migrated database and, when rdb is not
+// nil, a Redis client it shares with the other instances.
+func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger) *Server {
 	s := &Server{
-		cfg: cfg, db: db, log: log,
+		cfg: cfg, db: db, redis: rdb, log: log,
 		tokens: auth.NewService(db.Client, auth.Options{
 			Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 			AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,

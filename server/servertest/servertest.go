@@ -39,6 +39,11 @@ type Env struct {
 // Option changes the configuration before the instance starts.
 type Option func(*config.Config)
 
+// WithRedis points the instance at the test Redis (redistest.URL()).
+// Several instances started with it share that Redis, like a scaled-out
+// deployment.
+func WithRedis(url string) Option { return func(c *config.Config) { c.RedisURL = url } }
+
 // Start runs an instance on a fresh database until the test ends.
 func Start(tb testing.TB, opts ...Option) *Env {
 	tb.Helper()
@@ -65,7 +70,15 @@ func Start(tb testing.TB, opts ...Option) *Env {
 		cancel()
 		tb.Fatalf("listening: %v", err)
 	}
-	srv := server.New(cfg, db, log)
+	rdb, err := server.OpenRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		cancel()
+		tb.Fatalf("redis: %v", err)
+	}
+	if rdb != nil {
+		tb.Cleanup(func() { rdb.Close() })
+	}
+	srv := server.New(cfg, db, rdb, log)
 	env := &Env{URL: "http://" + ln.Addr().String(), DB: db, Server: srv, Config: cfg, Logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { env.done <- srv.Serve(ctx, ln) }()
 	tb.Cleanup(func() {
