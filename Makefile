@@ -17,6 +17,7 @@ run: ## Serve the API at http://127.0.0.1:8080/graphql with GraphiQL at / (start
 
 test: ## Run the whole test suite against real PostgreSQL and Redis (started if needed)
 	@deploy/dev/services.sh --redis
+	@deploy/dev/tools.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 2 -timeout 15m ./...
 

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/issuegraph/issuegraph/config"
@@ -42,7 +43,7 @@ func run(args []string) error {
 	}
 	switch cmd {
 	case "serve":
-		return server.Run(ctx, cfg, log)
+		return server.Run(ctx, cfg, log, version())
 	case "migrate":
 		if _, err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
 			return err
@@ -77,4 +78,13 @@ func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by config
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// version is the module version the binary was built from ("devel" for a
+// working tree).
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
 }

@@ -43,6 +43,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	// DemoData loads the demo organization into an empty database at start.
+	// MetricsAddr serves /metrics on its own listener; "off" disables it.
+	MetricsAddr string
+	// SlowOperation logs operations that take longer at warn level.
+	SlowOperation time.Duration
+	// TraceStdout prints every span to stderr (development).
+	TraceStdout bool
+
 	DemoData bool
 	// AutoMigrate applies pending migrations at start (development only by
 	// default; production runs `issuegraph migrate` as a deploy step).
@@ -73,6 +80,9 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_BODY_LIMIT", "1048576", "", "Largest request body in bytes (413 above it)."},
 	{"ISSUEGRAPH_REQUEST_TIMEOUT", "10s", "", "Deadline of one HTTP request (subscriptions excepted)."},
 	{"ISSUEGRAPH_SHUTDOWN_TIMEOUT", "20s", "", "How long SIGTERM waits for in-flight requests."},
+	{"ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464", "a private address", "Where `/metrics` (Prometheus format) is served, apart from the API; `off` turns it off."},
+	{"ISSUEGRAPH_SLOW_OPERATION", "500ms", "", "Operations slower than this are logged again at warn level as `slow operation`."},
+	{"ISSUEGRAPH_TRACE_STDOUT", "false", "false", "Print every span to stderr (development). Export to a collector with the standard `OTEL_*` variables instead."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
@@ -102,6 +112,9 @@ func Load(getenv func(string) string) (Config, error) {
 		BodyLimit:        int64(r.integer("ISSUEGRAPH_BODY_LIMIT", 1<<20)),
 		RequestTimeout:   r.duration("ISSUEGRAPH_REQUEST_TIMEOUT", 10*time.Second),
 		ShutdownTimeout:  r.duration("ISSUEGRAPH_SHUTDOWN_TIMEOUT", 20*time.Second),
+		MetricsAddr:      r.str("ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464"),
+		SlowOperation:    r.duration("ISSUEGRAPH_SLOW_OPERATION", 500*time.Millisecond),
+		TraceStdout:      r.boolean("ISSUEGRAPH_TRACE_STDOUT", false),
 		DemoData:         r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
 		AutoMigrate:      r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
 		LogLevel:         r.str("ISSUEGRAPH_LOG_LEVEL", "info"),

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 )
@@ -73,7 +75,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // requestContext gives each request its id and info record and writes one
 // access-log line when it is done. It also turns a panic outside gqlgen
 // into a 500 with a GraphQL-shaped body.
-func requestContext(log *slog.Logger) middleware {
+func requestContext(log *slog.Logger, slow time.Duration) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -107,10 +109,16 @@ func requestContext(log *slog.Logger) middleware {
 				if ri.viewerID != 0 {
 					attrs = append(attrs, "viewer_id", ri.viewerID)
 				}
+				if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+					attrs = append(attrs, "trace_id", sc.TraceID().String())
+				}
 				if len(codes) > 0 {
 					attrs = append(attrs, "error_codes", codes)
 				}
 				log.InfoContext(r.Context(), "request", attrs...)
+				if took := time.Since(start); slow > 0 && took >= slow && ri.operationType != "" {
+					log.WarnContext(r.Context(), "slow operation", append(attrs, "threshold_ms", slow.Milliseconds())...)
+				}
 			}()
 			next.ServeHTTP(rec, r)
 		})

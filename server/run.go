@@ -2,11 +2,15 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
+	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/issuegraph/issuegraph/config"
@@ -14,6 +18,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/seed"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/server/auth"
+	"github.com/issuegraph/issuegraph/server/telemetry"
 )
 
 // OpenDatabase opens the configured database. With AutoMigrate (the
@@ -21,6 +26,12 @@ import (
 // applies pending migrations; otherwise it refuses a database that lacks a
 // migration this binary needs.
 func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*database.DB, error) {
+	return OpenDatabaseWith(ctx, cfg, log, nil)
+}
+
+// OpenDatabaseWith is OpenDatabase with statements traced and the pool
+// measured through tel (nil: not instrumented).
+func OpenDatabaseWith(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*database.DB, error) {
 	if cfg.AutoMigrate {
 		created, err := database.EnsureExists(ctx, cfg.DatabaseURL)
 		if err != nil {
@@ -30,9 +41,11 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*da
 			log.Info("created database", "url", database.Redact(cfg.DatabaseURL))
 		}
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
-		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxOpenConns, StatementTimeout: cfg.StatementTimeout,
-	})
+	opts := database.Options{MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxOpenConns, StatementTimeout: cfg.StatementTimeout}
+	if tel != nil {
+		opts.Tracer, opts.Meter = tel.Tracer, tel.Meter
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +91,19 @@ func SeedDemo(ctx context.Context, db *database.DB, log *slog.Logger) error {
 }
 
 // Run starts a whole instance from cfg and serves until ctx ends.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	db, err := OpenDatabase(ctx, cfg, log)
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "issuegraph", Version: version, Environment: cfg.Env, PrintSpans: cfg.TraceStdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tel.Close(flushCtx); err != nil {
+			log.Warn("flushing telemetry", "error", err)
+		}
+	}()
+	db, err := OpenDatabaseWith(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -95,6 +119,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	if rdb != nil {
 		defer rdb.Close()
+		if err := InstrumentRedis(rdb, tel); err != nil {
+			return err
+		}
+	}
+	srv := New(cfg, db, rdb, log, WithTelemetry(tel))
+	if cfg.MetricsAddr != "off" {
+		stop, err := serveMetrics(ctx, cfg.MetricsAddr, srv.MetricsHandler(), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -106,7 +141,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		fmt.Printf("\nIssuegraph is running.\n  GraphiQL:  %s/\n  API:       %s/graphql\n  Sign in:   mutation { logIn(input: {email: %q, password: %q}) { tokens { accessToken } } }\n\n",
 			base, base, seed.DemoUsers[0], seed.DemoPassword)
 	}
-	return New(cfg, db, rdb, log).Serve(ctx, ln)
+	return srv.Serve(ctx, ln)
 }
 
 // OpenRedis connects to Redis when url is set; nil when it is empty. An
@@ -121,4 +156,40 @@ func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
 		return nil, fmt.Errorf("ISSUEGRAPH_REDIS_URL: %w", err)
 	}
 	return redis.NewClient(opts), nil
+}
+
+// InstrumentRedis gives every Redis command a span and counts them.
+func InstrumentRedis(rdb *redis.Client, tel *telemetry.Telemetry) error {
+	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tel.Tracer)); err != nil {
+		return fmt.Errorf("tracing redis: %w", err)
+	}
+	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(tel.Meter)); err != nil {
+		return fmt.Errorf("measuring redis: %w", err)
+	}
+	return nil
+}
+
+// serveMetrics serves /metrics on addr until stop is called.
+func serveMetrics(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "error", err)
+		}
+	}()
+	log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(shutdownCtx)
+		<-done
+	}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/redis/go-redis/v9"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/auth"
+	"github.com/issuegraph/issuegraph/server/telemetry"
 )
 
 // Server is one Issuegraph instance's HTTP side.
@@ -38,12 +40,20 @@ type Server struct {
 	redis   *redis.Client
 	log     *slog.Logger
 	tokens  *auth.Service
+	tel     *telemetry.Telemetry
 	handler http.Handler
 }
 
+// Option adjusts a Server built by New.
+type Option func(*Server)
+
+// WithTelemetry traces and measures the server with tel. Without it the
+// server uses no-op providers and serves no metrics.
+func WithTelemetry(tel *telemetry.Telemetry) Option { return func(s *Server) { s.tel = tel } }
+
 // New builds a server on an open, migrated database and, when rdb is not
 // nil, a Redis client it shares with the other instances.
-func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger) *Server {
+func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger, opts ...Option) *Server {
 	s := &Server{
 		cfg: cfg, db: db, redis: rdb, log: log,
 		tokens: auth.NewService(db.Client, auth.Options{
@@ -51,9 +61,20 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 			AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
 		}),
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.tel == nil {
+		s.tel = telemetry.Noop()
+	}
 	s.handler = s.routes()
 	return s
 }
+
+// MetricsHandler serves the instance's metrics in the Prometheus format.
+// Run serves it on its own address (ISSUEGRAPH_METRICS_ADDR), away from the
+// public API.
+func (s *Server) MetricsHandler() http.Handler { return s.tel.Metrics }
 
 // Handler is the instance's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -75,7 +96,17 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, graph.CodeNotFound, "not found; the API is at /graphql")
 	})
-	return chain(mux, requestContext(s.log), securityHeaders)
+	// otelhttp is outermost so the request's span (continuing an incoming
+	// traceparent) is in the context of everything below, the access log
+	// included.
+	traced := otelhttp.NewHandler(chain(mux, requestContext(s.log, s.cfg.SlowOperation), securityHeaders), "http.server",
+		otelhttp.WithTracerProvider(s.tel.Tracer),
+		otelhttp.WithMeterProvider(s.tel.Meter),
+		otelhttp.WithPropagators(s.tel.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
+	)
+	return traced
 }
 
 // graphql builds the gqlgen handler with explicit transports: JSON over
@@ -88,6 +119,11 @@ func (s *Server) graphql() http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if !s.cfg.Production() {
 		srv.Use(extension.Introspection{})
+	}
+	if ot, err := newOperationTelemetry(s.tel.Tracer, s.tel.Meter); err != nil {
+		s.log.Error("operation telemetry disabled", "error", err)
+	} else {
+		srv.Use(ot)
 	}
 	srv.SetErrorPresenter(presentError(s.log))
 	srv.SetRecoverFunc(recoverPanic(s.log))

@@ -13,7 +13,11 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/XSAM/otelsql"
 	"github.com/lib/pq"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/ent"
 )
@@ -24,8 +28,12 @@ type Options struct {
 	MaxIdleConns     int
 	StatementTimeout time.Duration
 	// WrapDriver, when set, wraps the ent driver (tests count statements
-	// with it; telemetry can trace with it).
+	// with it).
 	WrapDriver func(dialect.Driver) dialect.Driver
+	// Tracer and Meter, when set, give every statement a span and publish
+	// the pool's statistics (XSAM/otelsql).
+	Tracer trace.TracerProvider
+	Meter  metric.MeterProvider
 }
 
 // DB is an open database: the ent client and the *sql.DB under it.
@@ -43,7 +51,20 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("postgres", dsn)
+	var db *sql.DB
+	if opts.Tracer != nil && opts.Meter != nil {
+		db, err = otelsql.Open("postgres", dsn,
+			otelsql.WithTracerProvider(opts.Tracer),
+			otelsql.WithMeterProvider(opts.Meter),
+			otelsql.WithAttributes(semconv.DBSystemNamePostgreSQL),
+			otelsql.WithSpanOptions(otelsql.SpanOptions{OmitConnResetSession: true, OmitRows: true, OmitConnectorConnect: true, DisableErrSkip: true}),
+		)
+		if err == nil {
+			_, err = otelsql.RegisterDBStatsMetrics(db, otelsql.WithMeterProvider(opts.Meter), otelsql.WithAttributes(semconv.DBSystemNamePostgreSQL))
+		}
+	} else {
+		db, err = sql.Open("postgres", dsn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 	"github.com/issuegraph/issuegraph/server"
+	"github.com/issuegraph/issuegraph/server/telemetry"
 )
 
 // Env is one running instance.
@@ -47,6 +48,18 @@ func WithRedis(url string) Option { return func(c *config.Config) { c.RedisURL =
 // Start runs an instance on a fresh database until the test ends.
 func Start(tb testing.TB, opts ...Option) *Env {
 	tb.Helper()
+	return start(tb, nil, opts)
+}
+
+// StartTraced is Start with the instance's HTTP, GraphQL, SQL and Redis
+// work traced and measured through tel.
+func StartTraced(tb testing.TB, tel *telemetry.Telemetry, opts ...Option) *Env {
+	tb.Helper()
+	return start(tb, tel, opts)
+}
+
+func start(tb testing.TB, tel *telemetry.Telemetry, opts []Option) *Env {
+	tb.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		tb.Fatalf("default config: %v", err)
@@ -60,7 +73,7 @@ func Start(tb testing.TB, opts ...Option) *Env {
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	db, err := server.OpenDatabase(ctx, cfg, log)
+	db, err := server.OpenDatabaseWith(ctx, cfg, log, tel)
 	if err != nil {
 		cancel()
 		tb.Fatalf("opening database: %v", err)
@@ -78,7 +91,16 @@ func Start(tb testing.TB, opts ...Option) *Env {
 	if rdb != nil {
 		tb.Cleanup(func() { rdb.Close() })
 	}
-	srv := server.New(cfg, db, rdb, log)
+	var serverOpts []server.Option
+	if tel != nil {
+		serverOpts = append(serverOpts, server.WithTelemetry(tel))
+		if rdb != nil {
+			if err := server.InstrumentRedis(rdb, tel); err != nil {
+				tb.Fatalf("instrumenting redis: %v", err)
+			}
+		}
+	}
+	srv := server.New(cfg, db, rdb, log, serverOpts...)
 	env := &Env{URL: "http://" + ln.Addr().String(), DB: db, Server: srv, Config: cfg, Logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { env.done <- srv.Serve(ctx, ln) }()
 	tb.Cleanup(func() {

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// operationTelemetry is a gqlgen extension that traces and measures each
+// GraphQL operation: a span named like "query BoardView" with the
+// OpenTelemetry GraphQL attributes (the document as a hash, never its
+// text, which may carry literals), a span per resolver that returns an
+// object or a list (those are the fields that read data; leaf resolvers
+// such as id are pure functions), and the operation counter and duration
+// histogram.
+type operationTelemetry struct {
+	schema   *ast.Schema // set by Validate
+	tracer   trace.Tracer
+	count    metric.Int64Counter
+	duration metric.Float64Histogram
+}
+
+var (
+	_ graphql.HandlerExtension    = (*operationTelemetry)(nil)
+	_ graphql.ResponseInterceptor = (*operationTelemetry)(nil)
+	_ graphql.FieldInterceptor    = (*operationTelemetry)(nil)
+)
+
+func newOperationTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*operationTelemetry, error) {
+	meter := mp.Meter("github.com/issuegraph/issuegraph/server")
+	count, err := meter.Int64Counter("graphql.operations",
+		metric.WithDescription("GraphQL operations by type, name and outcome."), metric.WithUnit("{operation}"))
+	if err != nil {
+		return nil, err
+	}
+	duration, err := meter.Float64Histogram("graphql.operation.duration",
+		metric.WithDescription("Time to execute a GraphQL operation."), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 5))
+	if err != nil {
+		return nil, err
+	}
+	return &operationTelemetry{tracer: tp.Tracer("github.com/issuegraph/issuegraph/server"), count: count, duration: duration}, nil
+}
+
+func (o *operationTelemetry) ExtensionName() string { return "OperationTelemetry" }
+
+// Validate keeps the schema, to tell leaf fields from object fields.
+func (o *operationTelemetry) Validate(es graphql.ExecutableSchema) error {
+	o.schema = es.Schema()
+	return nil
+}
+
+// InterceptResponse wraps the execution of one operation.
+func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	op := graphql.GetOperationContext(ctx)
+	typ, name := "unknown", op.OperationName
+	if op.Operation != nil {
+		typ = string(op.Operation.Operation)
+		if name == "" {
+			name = op.Operation.Name
+		}
+	}
+	spanName := typ
+	if name != "" {
+		spanName += " " + name
+	}
+	sum := sha256.Sum256([]byte(op.RawQuery))
+	ctx, span := o.tracer.Start(ctx, spanName, trace.WithAttributes(
+		attribute.String("graphql.operation.type", typ),
+		attribute.String("graphql.operation.name", name),
+		attribute.String("graphql.document.sha256", hex.EncodeToString(sum[:])),
+	))
+	start := time.Now()
+	resp := next(ctx)
+	outcome := "ok"
+	if resp != nil && len(resp.Errors) > 0 {
+		outcome = "error"
+		codes := make([]string, 0, len(resp.Errors))
+		for _, e := range resp.Errors {
+			if c, ok := e.Extensions["code"].(string); ok {
+				codes = append(codes, c)
+			}
+		}
+		span.SetAttributes(attribute.StringSlice("graphql.error.codes", codes))
+		span.SetStatus(errorStatus, resp.Errors[0].Message)
+	}
+	span.End()
+	attrs := metric.WithAttributes(
+		attribute.String("graphql.operation.type", typ),
+		attribute.String("graphql.operation.name", name),
+		attribute.String("outcome", outcome),
+	)
+	o.count.Add(ctx, 1, attrs)
+	o.duration.Record(ctx, time.Since(start).Seconds(), attrs)
+	return resp
+}
+
+// errorStatus marks a span as failed.
+const errorStatus = codes.Error
+
+// InterceptField traces resolvers that read data.
+func (o *operationTelemetry) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !fc.IsResolver || fc.Field.Definition == nil || o.isLeaf(fc) {
+		return next(ctx)
+	}
+	ctx, span := o.tracer.Start(ctx, fc.Object+"."+fc.Field.Name, trace.WithAttributes(
+		attribute.String("graphql.field.path", fc.Path().String()),
+	))
+	defer span.End()
+	res, err := next(ctx)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "resolver failed")
+	}
+	return res, err
+}
+
+// isLeaf reports whether the field returns a scalar or an enum (possibly
+// as a list): such resolvers compute, they do not read.
+func (o *operationTelemetry) isLeaf(fc *graphql.FieldContext) bool {
+	t := fc.Field.Definition.Type
+	for t.Elem != nil {
+		t = t.Elem
+	}
+	def := o.schema.Types[t.NamedType]
+	return def == nil || def.Kind == ast.Scalar || def.Kind == ast.Enum
+}

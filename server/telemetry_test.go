@@ -1,0 +1,197 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/issuegraph/issuegraph/server/redistest"
+	"github.com/issuegraph/issuegraph/server/servertest"
+	"github.com/issuegraph/issuegraph/server/telemetry"
+)
+
+func tracedEnv(t *testing.T, opts ...servertest.Option) (*servertest.Env, *tracetest.InMemoryExporter) {
+	t.Helper()
+	exp := tracetest.NewInMemoryExporter()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "issuegraph-test", SpanExporter: exp, Getenv: func(string) string { return "" }})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tel.Close(context.Background()) })
+	return servertest.StartTraced(t, tel, opts...), exp
+}
+
+// spansOfTrace returns the finished spans of one trace, by name.
+func spansOfTrace(exp *tracetest.InMemoryExporter, traceID string) map[string][]sdktrace.ReadOnlySpan {
+	out := map[string][]sdktrace.ReadOnlySpan{}
+	for _, s := range exp.GetSpans().Snapshots() {
+		if s.SpanContext().TraceID().String() == traceID {
+			out[s.Name()] = append(out[s.Name()], s)
+		}
+	}
+	return out
+}
+
+func attr(s sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+func postTraced(t *testing.T, env *servertest.Env, token, body string) *servertest.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, env.URL+"/graphql", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	return env.As(token).Send(t, req)
+}
+
+// TestTraceOfNestedQuery: one trace continues the caller's traceparent:
+// HTTP server span → operation span → resolver spans → SQL spans.
+func TestTraceOfNestedQuery(t *testing.T) {
+	t.Parallel()
+	env, exp := tracedEnv(t)
+	f := newFixture(t, env, "acme", "ENG")
+	f.createIssue(t, map[string]any{"title": "traced", "assigneeId": f.ownerID})
+	exp.Reset()
+
+	postTraced(t, env, f.owner.Token, `{"query":"query BoardView { project(organization:\"acme\", key:\"ENG\") { issues(first: 5) { edges { node { title assignee { name } } } } } }","operationName":"BoardView"}`).MustOK(t)
+
+	spans := spansOfTrace(exp, traceID)
+	require.Len(t, spans["POST /graphql"], 1, "one HTTP server span in the caller's trace; got %v", names(spans))
+	httpSpan := spans["POST /graphql"][0]
+	assert.Equal(t, "00f067aa0ba902b7", httpSpan.Parent().SpanID().String(), "continues the incoming traceparent")
+	assert.True(t, httpSpan.Parent().IsRemote())
+
+	require.Len(t, spans["query BoardView"], 1)
+	op := spans["query BoardView"][0]
+	assert.Equal(t, httpSpan.SpanContext().SpanID(), op.Parent().SpanID(), "operation span is a child of the HTTP span")
+	assert.Equal(t, "query", attr(op, "graphql.operation.type"))
+	assert.Equal(t, "BoardView", attr(op, "graphql.operation.name"))
+	assert.Len(t, attr(op, "graphql.document.sha256"), 64, "the document is identified by hash, not text")
+	for _, kv := range op.Attributes() {
+		assert.NotContains(t, kv.Value.Emit(), "assignee", "no document text in span attributes")
+	}
+
+	require.NotEmpty(t, spans["Query.project"])
+	require.NotEmpty(t, spans["Project.issues"])
+	assert.Equal(t, op.SpanContext().SpanID(), spans["Query.project"][0].Parent().SpanID())
+	assert.Empty(t, spans["Issue.id"], "leaf resolvers get no span")
+
+	// SQL spans hang under the resolver that ran them.
+	resolverIDs := map[string]bool{}
+	for name, ss := range spans {
+		if strings.Contains(name, ".") && !strings.HasPrefix(name, "sql.") {
+			for _, s := range ss {
+				resolverIDs[s.SpanContext().SpanID().String()] = true
+			}
+		}
+	}
+	var sqlUnderResolver int
+	for name, ss := range spans {
+		if !strings.HasPrefix(name, "sql.") {
+			continue
+		}
+		for _, s := range ss {
+			if attr(s, "db.system.name") == "postgresql" && resolverIDs[s.Parent().SpanID().String()] {
+				sqlUnderResolver++
+			}
+		}
+	}
+	assert.Positive(t, sqlUnderResolver, "SQL spans are children of resolver spans; got %v", names(spans))
+}
+
+func names(m map[string][]sdktrace.ReadOnlySpan) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestFailingOperationMarksSpan: an operation that returns errors has an
+// error status and its codes on the span.
+func TestFailingOperationMarksSpan(t *testing.T) {
+	t.Parallel()
+	env, exp := tracedEnv(t)
+	postTraced(t, env, "", `{"query":"query Broken { node(id: \"nope\") { id } }"}`)
+	spans := spansOfTrace(exp, traceID)
+	require.Len(t, spans["query Broken"], 1, "got %v", names(spans))
+	op := spans["query Broken"][0]
+	assert.Equal(t, codes.Error, op.Status().Code)
+	assert.Contains(t, attr(op, "graphql.error.codes"), "BAD_USER_INPUT")
+}
+
+// TestMetricsExposeSeries: after some traffic the Prometheus endpoint has
+// every series the dashboards and SLO rules use.
+func TestMetricsExposeSeries(t *testing.T) {
+	t.Parallel()
+	env, _ := tracedEnv(t, servertest.WithRedis(redistest.URL()))
+	f := newFixture(t, env, "acme", "ENG")
+	f.createIssue(t, map[string]any{"title": "measured"})
+	env.Client().Do(t, `query Q { node(id: "nope") { id } }`, nil)
+
+	rec := httptest.NewRecorder()
+	env.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	body, _ := io.ReadAll(rec.Body)
+	text := string(body)
+	for _, series := range []string{
+		`graphql_operations_total{`,
+		`outcome="error"`,
+		`graphql_operation_name="Q"`,
+		`graphql_operation_duration_seconds_bucket{`,
+		`http_server_request_duration_seconds_bucket{`,
+		`db_sql_connection_open{`,
+		`db_client_connections_max{`,
+		`go_goroutines `,
+	} {
+		assert.Contains(t, text, series)
+	}
+}
+
+// TestAccessLogFieldsAndNoSecrets: one line per request with the fields an
+// operator needs, and never a password, token or variable value.
+func TestAccessLogFieldsAndNoSecrets(t *testing.T) {
+	t.Parallel()
+	env, _ := tracedEnv(t)
+	token := env.SignUp(t, "secretive@example.com", "S")
+	env.As(token).Do(t, `query Lookup($key: String!) { issue(key: $key) { id } }`, map[string]any{"key": "SECRETVALUE-1"})
+	postTraced(t, env, token, `{"query":"query Traced { viewer { id } }"}`)
+
+	logs := env.Logs.String()
+	for _, secret := range []string{"correct horse battery", token, "SECRETVALUE"} {
+		assert.NotContains(t, logs, secret)
+	}
+	var lookup, traced map[string]any
+	for _, line := range env.Logs.Lines() {
+		if line["msg"] != "request" {
+			continue
+		}
+		switch line["operation_name"] {
+		case "Lookup":
+			lookup = line
+		case "Traced":
+			traced = line
+		}
+	}
+	require.NotNil(t, lookup)
+	for _, k := range []string{"request_id", "trace_id", "method", "path", "status", "duration_ms", "operation_type", "viewer_id"} {
+		assert.Contains(t, lookup, k)
+	}
+	require.NotNil(t, traced)
+	assert.Equal(t, traceID, traced["trace_id"], "the access log names the caller's trace")
+}
