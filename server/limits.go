@@ -348,7 +348,10 @@ func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler
 	// "Did you mean" suggestions would let anyone map the schema with
 	// introspection turned off.
 	srv.SetDisableSuggestion(s.cfg.Production())
+	// Persisted operations first: the limits below see the document that
+	// will actually run.
+	srv.Use(newPersistedOperations(s.cfg, s.db.Client, s.redis, s.log))
 	limiter := newCostLimits(s.cfg, schema, s.redis, s.log)
 	srv.Use(limiter)
-	return limiter.meterRequests(srv)
+	return documentIDs(limiter.meterRequests(srv))
 }
