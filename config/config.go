@@ -54,6 +54,9 @@ type Config struct {
 	PersistedMode string
 	// APQTTL is how long an automatic persisted query stays registered.
 	APQTTL time.Duration
+	// PersistedGetMaxAge is the private max-age of a successful GET of a
+	// persisted operation (0: not cacheable).
+	PersistedGetMaxAge time.Duration
 
 	// DemoData loads the demo organization into an empty database at start.
 	DemoData bool
@@ -133,6 +136,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open", "", "`open` runs requests unmetered (logged as a warning) while Redis is unreachable; `closed` refuses them with 503 UNAVAILABLE."},
 	{"ISSUEGRAPH_PERSISTED_MODE", "allow", "", "`off` ignores persisted queries; `allow` runs any document and accepts APQ registrations; `enforce` runs only trusted documents."},
 	{"ISSUEGRAPH_APQ_TTL", "24h", "", "How long an automatic persisted query stays registered after its last registration."},
+	{"ISSUEGRAPH_PERSISTED_GET_MAX_AGE", "30s", "", "A successful GET of a persisted operation is `Cache-Control: private, max-age=` this (`Vary: Authorization`); 0 disables it."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
@@ -178,12 +182,13 @@ func Load(getenv func(string) string) (Config, error) {
 			AnonRestoreRate: r.number("ISSUEGRAPH_RATE_LIMIT_ANONYMOUS_RATE", 200),
 			OnRedisError:    r.str("ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open"),
 		},
-		RedisPrefix:   r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
-		PersistedMode: r.str("ISSUEGRAPH_PERSISTED_MODE", PersistedAllow),
-		APQTTL:        r.duration("ISSUEGRAPH_APQ_TTL", 24*time.Hour),
-		DemoData:      r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
-		AutoMigrate:   r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
-		LogLevel:      r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
+		RedisPrefix:        r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
+		PersistedMode:      r.str("ISSUEGRAPH_PERSISTED_MODE", PersistedAllow),
+		APQTTL:             r.duration("ISSUEGRAPH_APQ_TTL", 24*time.Hour),
+		PersistedGetMaxAge: r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
+		DemoData:           r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
+		AutoMigrate:        r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		LogLevel:           r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 	}
 	problems := r.problems
 	problems = append(problems, c.check()...)
@@ -271,6 +276,9 @@ func (c Config) checkLimits() []string {
 	case PersistedOff, PersistedAllow, PersistedEnforce:
 	default:
 		p = append(p, fmt.Sprintf("ISSUEGRAPH_PERSISTED_MODE must be off, allow or enforce, not %q", c.PersistedMode))
+	}
+	if c.PersistedGetMaxAge < 0 {
+		p = append(p, "ISSUEGRAPH_PERSISTED_GET_MAX_AGE must not be negative")
 	}
 	if c.APQTTL <= 0 {
 		p = append(p, "ISSUEGRAPH_APQ_TTL must be positive")

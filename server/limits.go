@@ -41,6 +41,8 @@ type costLimits struct {
 	// failOpen counts requests run unmetered because the bucket store was
 	// unreachable (the warning metric of the fail-open policy; also logged).
 	failOpen *atomic.Int64
+	// cacheFor is the max-age of successful GETs of persisted operations.
+	cacheFor time.Duration
 }
 
 var (
@@ -65,7 +67,7 @@ func newCostLimits(cfg config.Config, schema *ast.Schema, rdb *redis.Client, log
 			MaxRootFields: cfg.Limits.MaxRootFields, MaxDirectives: cfg.Limits.MaxDirectives,
 		},
 		cfg: cfg.Limits, rate: cfg.RateLimit, buckets: buckets, log: log,
-		failOpen: &atomic.Int64{},
+		failOpen: &atomic.Int64{}, cacheFor: cfg.PersistedGetMaxAge,
 	}
 }
 
@@ -173,6 +175,9 @@ func (c *costLimits) InterceptResponse(ctx context.Context, next graphql.Respons
 		return resp
 	}
 	op := graphql.GetOperationContext(ctx)
+	if m := meterFrom(ctx); m != nil && len(resp.Errors) > 0 {
+		m.markErrored()
+	}
 	oc, ok := op.Stats.GetExtension(costStatsKey).(*operationCost)
 	if !ok || op.Operation == nil || op.Operation.Operation == ast.Subscription {
 		return resp
@@ -217,10 +222,17 @@ type meter struct {
 	key    string
 	policy bucket.Policy
 
+	// cacheFor, when positive, lets a successful GET of a persisted
+	// operation be cached privately (see persistedOperations).
+	get      bool
+	cacheFor time.Duration
+
 	mu          sync.Mutex
 	result      *bucket.Result
 	status      int
 	unavailable bool
+	persisted   bool // the document was named by hash, not sent as text
+	errored     bool // the response carries errors: never cached
 }
 
 type meterKey struct{}
@@ -231,6 +243,10 @@ func meterFrom(ctx context.Context) *meter {
 }
 
 func (m *meter) setStatus(s int) { m.mu.Lock(); m.status = s; m.mu.Unlock() }
+
+func (m *meter) markPersisted() { m.mu.Lock(); m.persisted = true; m.mu.Unlock() }
+
+func (m *meter) markErrored() { m.mu.Lock(); m.errored = true; m.mu.Unlock() }
 
 func (m *meter) markUnavailable() { m.mu.Lock(); m.unavailable = true; m.mu.Unlock() }
 
@@ -283,7 +299,7 @@ func (c *costLimits) meterRequests(next http.Handler) http.Handler {
 			return
 		}
 		key, policy := meterKeyPolicy(r, c.rate)
-		m := &meter{key: key, policy: policy}
+		m := &meter{key: key, policy: policy, get: r.Method == http.MethodGet, cacheFor: c.cacheFor}
 		ctx := context.WithValue(r.Context(), meterKey{}, m)
 		mw := &meteredWriter{ResponseWriter: w, m: m, buckets: c.buckets, ctx: ctx}
 		next.ServeHTTP(mw, r.WithContext(ctx))
@@ -319,7 +335,15 @@ func (w *meteredWriter) WriteHeader(status int) {
 		status = w.m.status
 	}
 	res, unavailable := w.m.result, w.m.unavailable
+	cacheable := w.m.get && w.m.persisted && !w.m.errored && w.m.cacheFor > 0
 	w.m.mu.Unlock()
+	if cacheable && status == http.StatusOK {
+		// private: only the caller's own cache may keep it, never a shared
+		// proxy, so authenticated data stays with its viewer; Vary keeps a
+		// response for one token from answering another.
+		w.Header().Set("Cache-Control", fmt.Sprintf("private, max-age=%d", int(w.m.cacheFor.Seconds())))
+		w.Header().Add("Vary", "Authorization")
+	}
 	if res == nil && !unavailable {
 		// Refused before the charge (bad JSON, parse or validation error):
 		// report the bucket as it stands.

@@ -72,6 +72,7 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 		}
 		if ok {
 			raw.Query = doc
+			markPersisted(ctx)
 			return nil
 		}
 		if p.mode == config.PersistedEnforce {
@@ -87,6 +88,7 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 			return limitError(ctx, 0, string(graph.CodePersistedQueryNotFound), "PersistedQueryNotFound", nil)
 		}
 		raw.Query = doc
+		markPersisted(ctx)
 		return nil
 	}
 	sum := persisted.Hash(raw.Query)
@@ -116,6 +118,14 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 		}
 	}
 	return nil
+}
+
+// markPersisted notes that the request named its document by hash, so a
+// GET of it may carry cache headers.
+func markPersisted(ctx context.Context) {
+	if m := meterFrom(ctx); m != nil {
+		m.markPersisted()
+	}
 }
 
 func notInList(ctx context.Context) *gqlerror.Error {
