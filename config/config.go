@@ -42,8 +42,8 @@ type Config struct {
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 
-	// Limits refuse costly or oversized operations before they run; a zero
-	// bound disables its check (see the README's limits section).
+	// Limits refuse costly or oversized operations before they run (see
+	// the README's limits section).
 	Limits Limits
 	// RateLimit meters the cost of operations per viewer.
 	RateLimit RateLimit

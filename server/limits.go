@@ -132,9 +132,10 @@ func (c *costLimits) MutateOperationContext(ctx context.Context, op *graphql.Ope
 	oc := &operationCost{requested: requested}
 	op.Stats.SetExtension(costStatsKey, oc)
 	m := meterFrom(ctx)
-	if m == nil || op.Operation.Operation == ast.Subscription {
-		// No HTTP request to meter (a WebSocket operation), or an operation
-		// that runs for long: measured and bounded, not charged.
+	if m == nil || op.Operation.Operation == ast.Subscription || (m.get && op.Operation.Operation == ast.Mutation) {
+		// No HTTP request to meter (a WebSocket operation), an operation
+		// that runs for long, or a mutation over GET that the transport
+		// refuses next: measured and bounded, not charged.
 		return nil
 	}
 	res, err := c.buckets.Charge(ctx, m.key, requested, m.policy)
