@@ -58,7 +58,7 @@ func BenchmarkPersistedOperation(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		body []byte
-	}{{"hash", byHash}, {"text", text}, {"text-uncached", nil}} {
+	}{{"text", text}, {"hash", byHash}, {"text-uncached", nil}} {
 		b.Run(bc.name, func(b *testing.B) {
 			n := 0
 			for b.Loop() {
