@@ -319,6 +319,15 @@ type meteredWriter struct {
 
 func (w *meteredWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Flush keeps streaming transports (SSE) working through the wrapper: they
+// assert http.Flusher on the writer they get.
+func (w *meteredWriter) Flush() {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 func (w *meteredWriter) Write(b []byte) (int, error) {
 	if !w.started {
 		w.WriteHeader(http.StatusOK)
