@@ -166,6 +166,7 @@ func TestStructuralLimits(t *testing.T) {
 			tail := `"}}`
 			return []byte(head + strings.Repeat("a", size-len(head)-len(tail)) + tail)
 		}
+		assert.Equal(t, 200, c.Post(t, "application/json", body(1<<20-1)).Status)
 		assert.Equal(t, 200, c.Post(t, "application/json", body(1<<20)).Status)
 		resp := c.Post(t, "application/json", body(1<<20+1))
 		assert.Equal(t, 413, resp.Status)

@@ -112,6 +112,13 @@ func TestEnforceMode(t *testing.T) {
 	persistedGet(t, c, url.Values{"extensions": {apqExtension(persisted.Hash(trusted))}}).MustOK(t)
 	c.Do(t, trusted, nil).MustOK(t)
 
+	// Another instance on the same database trusts the same list.
+	other2 := servertest.Start(t, func(cfg *config.Config) {
+		cfg.PersistedMode = config.PersistedEnforce
+		cfg.DatabaseURL = env.Config.DatabaseURL
+	}).Client()
+	persistedRequest(t, other2, persisted.Hash(trusted), "").MustOK(t)
+
 	unknown := `query Other { viewer { name } }`
 	for name, resp := range map[string]*servertest.Response{
 		"unknown text":     c.Do(t, unknown, nil),
