@@ -186,7 +186,10 @@ func (c *costLimits) InterceptResponse(ctx context.Context, next graphql.Respons
 	actual := min(c.cost.Actual(op.Operation, resp.Data), oc.requested)
 	report := map[string]any{"requestedQueryCost": oc.requested, "actualQueryCost": actual}
 	if m := meterFrom(ctx); m != nil && oc.charged {
-		if refund := oc.requested - actual; refund > 0 {
+		// A response with errors keeps the whole charge: otherwise a query
+		// could do the work, fail late (a null bubbling up to the root) and
+		// be refunded for rows it made the database read.
+		if refund := oc.requested - actual; refund > 0 && len(resp.Errors) == 0 {
 			// The request's own deadline may have passed; the refund still
 			// belongs to the viewer.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)

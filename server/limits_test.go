@@ -282,16 +282,25 @@ func TestRateLimit(t *testing.T) {
 			assert.Equal(t, 39, got.ThrottleStatus.CurrentlyAvailable)
 			assert.True(t, strings.HasPrefix(resp.Header.Get("RateLimit"), `"cost";r=39;t=`), resp.Header.Get("RateLimit"))
 
+			// A response with errors is not refunded: 1 + (1 + 1 + 2) = 5
+			// charged, though only 2 came back.
+			resp = postQuery(t, c, `{ node(id: "not-an-id") { id } project(organization: "none", key: "NONE") { issues(first: 2) { edges { node { id } } } } }`, nil)
+			assert.Equal(t, []string{"BAD_USER_INPUT"}, resp.Codes())
+			got = costOf(t, resp)
+			assert.Equal(t, 5, got.RequestedQueryCost)
+			assert.Equal(t, 2, got.ActualQueryCost)
+			assert.Equal(t, 34, got.ThrottleStatus.CurrentlyAvailable)
+
 			resp = postQuery(t, c, nodesQuery(60), nil)
 			assert.Equal(t, http.StatusTooManyRequests, resp.Status, "body: %s", resp.RawBody)
 			assert.Equal(t, []string{"RATE_LIMITED"}, resp.Codes())
 			assert.NotEmpty(t, resp.Header.Get("Retry-After"))
 			assert.Equal(t, `"cost";q=100;w=100000`, resp.Header.Get("RateLimit-Policy"))
-			assert.True(t, strings.HasPrefix(resp.Header.Get("RateLimit"), `"cost";r=39;t=`), resp.Header.Get("RateLimit"))
+			assert.True(t, strings.HasPrefix(resp.Header.Get("RateLimit"), `"cost";r=34;t=`), resp.Header.Get("RateLimit"))
 			assert.JSONEq(t, "null", string(orNull(resp.Data)), "nothing ran")
 
 			// What still fits still runs.
-			postQuery(t, c, nodesQuery(39), nil).MustOK(t)
+			postQuery(t, c, nodesQuery(34), nil).MustOK(t)
 			// A request refused before it is priced still carries the headers.
 			resp = postQuery(t, c, `{ nope }`, nil)
 			assert.Equal(t, 422, resp.Status)
