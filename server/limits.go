@@ -114,9 +114,8 @@ func (c *costLimits) MutateOperationParameters(ctx context.Context, p *graphql.R
 // execution: structural limits, then the cost limit, then the charge.
 func (c *costLimits) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
 	if v := c.structure.Check(op.Doc, op.Operation); v != nil {
-		err := limitError(ctx, 0, errcode.ValidationFailed, v.Error(),
+		return limitError(ctx, 0, errcode.ValidationFailed, v.Error(),
 			map[string]any{"limit": v.Limit, "maximum": v.Max, "actual": v.Actual})
-		return err
 	}
 	requested, err := c.cost.Requested(op.Operation, op.Variables)
 	var pageErr *limits.PageSizeError
