@@ -387,6 +387,9 @@ func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler
 	// Persisted operations first: the limits below see the document that
 	// will actually run.
 	srv.Use(newPersistedOperations(s.cfg, s.db.Client, s.redis, s.log))
+	// Replaces the query cache set above: same size for arbitrary text, plus
+	// room of its own for trusted documents.
+	srv.SetQueryCache(newDocumentCache(10_000, 1000))
 	limiter := newCostLimits(s.cfg, schema, s.redis, s.log)
 	srv.Use(limiter)
 	return documentIDs(limiter.meterRequests(srv))

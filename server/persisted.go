@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/issuegraph/issuegraph/config"
@@ -73,6 +75,7 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 		if ok {
 			raw.Query = doc
 			markPersisted(ctx)
+			markTrusted(ctx)
 			return nil
 		}
 		if p.mode == config.PersistedEnforce {
@@ -106,6 +109,7 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 		if !ok {
 			return notInList(ctx)
 		}
+		markTrusted(ctx)
 		return nil
 	}
 	if named {
@@ -126,6 +130,51 @@ func markPersisted(ctx context.Context) {
 	if m := meterFrom(ctx); m != nil {
 		m.markPersisted()
 	}
+}
+
+// trustedKey marks, in the operation's stats, a document from the trusted
+// list, so documentCache keeps it apart from arbitrary text.
+const trustedKey = "issuegraph.trusted"
+
+func markTrusted(ctx context.Context) {
+	if graphql.HasOperationContext(ctx) {
+		graphql.GetOperationContext(ctx).Stats.SetExtension(trustedKey, true)
+	}
+}
+
+// documentCache is gqlgen's cache of parsed, validated documents, keyed by
+// their text. Trusted documents get a space of their own, so a flood of
+// distinct public queries cannot evict them: a registered operation is
+// parsed and validated once per instance.
+type documentCache struct {
+	trusted *lru.Cache[string, *ast.QueryDocument]
+	other   *lru.Cache[string, *ast.QueryDocument]
+}
+
+var _ graphql.Cache[*ast.QueryDocument] = (*documentCache)(nil)
+
+func newDocumentCache(trusted, other int) *documentCache {
+	t, err1 := lru.New[string, *ast.QueryDocument](max(trusted, 1))
+	o, err2 := lru.New[string, *ast.QueryDocument](max(other, 1))
+	if err := errors.Join(err1, err2); err != nil {
+		panic(fmt.Sprintf("document cache: %v", err)) // unreachable: sizes are positive
+	}
+	return &documentCache{trusted: t, other: o}
+}
+
+func (c *documentCache) Get(_ context.Context, text string) (*ast.QueryDocument, bool) {
+	if doc, ok := c.trusted.Get(text); ok {
+		return doc, true
+	}
+	return c.other.Get(text)
+}
+
+func (c *documentCache) Add(ctx context.Context, text string, doc *ast.QueryDocument) {
+	if graphql.HasOperationContext(ctx) && graphql.GetOperationContext(ctx).Stats.GetExtension(trustedKey) == true {
+		c.trusted.Add(text, doc)
+		return
+	}
+	c.other.Add(text, doc)
 }
 
 func notInList(ctx context.Context) *gqlerror.Error {
