@@ -2,6 +2,7 @@ package limits_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -129,5 +130,29 @@ func TestActualCost(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 			assert.LessOrEqual(t, got, requested)
 		})
+	}
+}
+
+// TestEveryConnectionDeclaresItsSize keeps new connections and lists priced
+// per item: without @listSize a list counts as one item.
+func TestEveryConnectionDeclaresItsSize(t *testing.T) {
+	t.Parallel()
+	s := schema(t)
+	for _, typ := range s.Types {
+		if strings.HasPrefix(typ.Name, "__") {
+			continue
+		}
+		for _, f := range typ.Fields {
+			if strings.HasSuffix(f.Type.Name(), "Connection") {
+				assert.NotNil(t, f.Directives.ForName("listSize"), "%s.%s returns a connection but has no @listSize", typ.Name, f.Name)
+			}
+			// A list of objects needs @listSize too, unless its parent sizes
+			// it (a connection's edges) or its items are free (user errors).
+			elem := s.Types[f.Type.Name()]
+			if f.Type.Elem != nil && elem != nil && elem.Kind != ast.Scalar && elem.Kind != ast.Enum &&
+				f.Name != "edges" && f.Type.Name() != "UserError" {
+				assert.NotNil(t, f.Directives.ForName("listSize"), "%s.%s returns a list of objects but has no @listSize", typ.Name, f.Name)
+			}
+		}
 	}
 }
