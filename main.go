@@ -3,12 +3,16 @@
 //	issuegraph [serve]   run the API (default)
 //	issuegraph migrate   apply pending database migrations
 //	issuegraph seed      load the demo organization into an empty database
+//	issuegraph persisted import FILE --client NAME
+//	                     register a client's operation manifest as trusted documents
 //
 // Every setting comes from the environment; see the README.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,7 +22,9 @@ import (
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server"
+	"github.com/issuegraph/issuegraph/server/persisted"
 )
 
 func main() {
@@ -67,11 +73,61 @@ func run(args []string) error {
 		}
 		defer db.Close()
 		return server.SeedDemo(ctx, db, log)
+	case "persisted":
+		return persistedCommand(ctx, cfg, log, args[1:])
 	case "help", "-h", "--help":
-		fmt.Println("usage: issuegraph [serve|migrate|seed]")
+		fmt.Println("usage: issuegraph [serve|migrate|seed|persisted import FILE --client NAME]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, migrate or seed)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, migrate, seed or persisted)", cmd)
+}
+
+// persistedCommand imports a manifest: `persisted import FILE --client NAME`.
+// Every operation must validate against this binary's schema, so a manifest
+// built for another API version is refused whole.
+func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	if len(args) == 0 || args[0] != "import" {
+		return errors.New("usage: issuegraph persisted import FILE --client NAME")
+	}
+	fs := flag.NewFlagSet("persisted import", flag.ContinueOnError)
+	clientName := fs.String("client", "", "name of the client app the manifest belongs to, e.g. ios")
+	var files []string
+	rest := args[1:]
+	for len(rest) > 0 { // accept FILE before or after the flags
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(files) != 1 || *clientName == "" {
+		return errors.New("usage: issuegraph persisted import FILE --client NAME")
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		return fmt.Errorf("reading manifest: %w", err)
+	}
+	ops, err := persisted.ParseManifest(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	if err := persisted.Validate(graph.NewExecutableSchema(graph.Config{}).Schema(), ops); err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	db, err := server.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	added, err := persisted.Import(ctx, db.Client, *clientName, ops)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("registered %d new operation(s) of %d for client %q\n", added, len(ops), *clientName)
+	return nil
 }
 
 func newLogger(level string) *slog.Logger {

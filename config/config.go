@@ -42,7 +42,22 @@ type Config struct {
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 
-	// DemoData loads the demo organization into an empty database at start.
+	// Limits refuse costly or oversized operations before they run (see
+	// the README's limits section).
+	Limits Limits
+	// RateLimit meters the cost of operations per viewer.
+	RateLimit RateLimit
+	// RedisPrefix starts every Redis key this instance writes, so several
+	// deployments (or tests) can share one Redis.
+	RedisPrefix string
+	// PersistedMode is off, allow or enforce (see PersistedOff...).
+	PersistedMode string
+	// APQTTL is how long an automatic persisted query stays registered.
+	APQTTL time.Duration
+	// PersistedGetMaxAge is the private max-age of a successful GET of a
+	// persisted operation (0: not cacheable).
+	PersistedGetMaxAge time.Duration
+
 	// MetricsAddr serves /metrics on its own listener; "off" disables it.
 	MetricsAddr string
 	// SlowOperation logs operations that take longer at warn level.
@@ -50,11 +65,44 @@ type Config struct {
 	// TraceStdout prints every span to stderr (development).
 	TraceStdout bool
 
+	// DemoData loads the demo organization into an empty database at start.
 	DemoData bool
 	// AutoMigrate applies pending migrations at start (development only by
 	// default; production runs `issuegraph migrate` as a deploy step).
 	AutoMigrate bool
 	LogLevel    string
+}
+
+// Persisted-operation modes.
+const (
+	// PersistedOff ignores persisted-query extensions: every request sends its text.
+	PersistedOff = "off"
+	// PersistedAllow runs any document, registered or not, and accepts APQ registrations.
+	PersistedAllow = "allow"
+	// PersistedEnforce runs only trusted documents imported ahead of time.
+	PersistedEnforce = "enforce"
+)
+
+// Limits bounds one operation. Every check runs before any resolver.
+type Limits struct {
+	MaxCost          int // requested cost of one operation
+	MaxDepth         int
+	MaxAliases       int
+	MaxRootFields    int
+	MaxDirectives    int
+	MaxTokens        int // lexical tokens of the document
+	MaxDocumentBytes int // size of the document text
+}
+
+// RateLimit sizes the cost buckets per kind of viewer.
+type RateLimit struct {
+	UserCapacity    int
+	UserRestoreRate float64 // points per second
+	AnonCapacity    int
+	AnonRestoreRate float64
+	// OnRedisError is "open" (run unmetered, log a warning) or "closed"
+	// (refuse with 503) while the bucket store is unreachable.
+	OnRedisError string
 }
 
 // Setting documents one environment variable; the README table is built
@@ -83,6 +131,22 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464", "a private address", "Where `/metrics` (Prometheus format) is served, apart from the API; `off` turns it off."},
 	{"ISSUEGRAPH_SLOW_OPERATION", "500ms", "", "Operations slower than this are logged again at warn level as `slow operation`."},
 	{"ISSUEGRAPH_TRACE_STDOUT", "false", "false", "Print every span to stderr (development). Export to a collector with the standard `OTEL_*` variables instead."},
+	{"ISSUEGRAPH_REDIS_PREFIX", "issuegraph:", "", "Prefix of every Redis key (rate-limit buckets, persisted queries), so deployments can share a Redis."},
+	{"ISSUEGRAPH_MAX_COST", "10000", "", "Largest requested cost of one operation (COST_LIMIT_EXCEEDED above it)."},
+	{"ISSUEGRAPH_MAX_DEPTH", "10", "", "Deepest field nesting of one operation, through fragments."},
+	{"ISSUEGRAPH_MAX_ALIASES", "30", "", "Most aliases written in one document (`__typename` excepted)."},
+	{"ISSUEGRAPH_MAX_ROOT_FIELDS", "20", "", "Most fields selected at the root of one operation."},
+	{"ISSUEGRAPH_MAX_DIRECTIVES", "50", "", "Most directives written in one document."},
+	{"ISSUEGRAPH_MAX_TOKENS", "5000", "", "Most lexical tokens in one document (checked while parsing)."},
+	{"ISSUEGRAPH_MAX_DOCUMENT_BYTES", "51200", "", "Largest document text in bytes, checked before parsing."},
+	{"ISSUEGRAPH_RATE_LIMIT_USER", "20000", "", "Cost bucket of a signed-in user: capacity in points (at least ISSUEGRAPH_MAX_COST)."},
+	{"ISSUEGRAPH_RATE_LIMIT_USER_RATE", "1000", "", "Points per second a signed-in user's bucket gets back."},
+	{"ISSUEGRAPH_RATE_LIMIT_ANONYMOUS", "10000", "", "Cost bucket of an anonymous client address: capacity in points (at least ISSUEGRAPH_MAX_COST)."},
+	{"ISSUEGRAPH_RATE_LIMIT_ANONYMOUS_RATE", "200", "", "Points per second an anonymous client's bucket gets back."},
+	{"ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open", "", "`open` runs requests unmetered (logged as a warning) while Redis is unreachable; `closed` refuses them with 503 UNAVAILABLE."},
+	{"ISSUEGRAPH_PERSISTED_MODE", "allow", "", "`off` ignores persisted queries; `allow` runs any document and accepts APQ registrations; `enforce` runs only trusted documents."},
+	{"ISSUEGRAPH_APQ_TTL", "24h", "", "How long an automatic persisted query stays registered after its last registration."},
+	{"ISSUEGRAPH_PERSISTED_GET_MAX_AGE", "30s", "", "A successful GET of a persisted operation is `Cache-Control: private, max-age=` this (`Vary: Authorization`); 0 disables it."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
@@ -115,9 +179,29 @@ func Load(getenv func(string) string) (Config, error) {
 		MetricsAddr:      r.str("ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464"),
 		SlowOperation:    r.duration("ISSUEGRAPH_SLOW_OPERATION", 500*time.Millisecond),
 		TraceStdout:      r.boolean("ISSUEGRAPH_TRACE_STDOUT", false),
-		DemoData:         r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
-		AutoMigrate:      r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
-		LogLevel:         r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
+		Limits: Limits{
+			MaxCost:          r.integer("ISSUEGRAPH_MAX_COST", 10_000),
+			MaxDepth:         r.integer("ISSUEGRAPH_MAX_DEPTH", 10),
+			MaxAliases:       r.integer("ISSUEGRAPH_MAX_ALIASES", 30),
+			MaxRootFields:    r.integer("ISSUEGRAPH_MAX_ROOT_FIELDS", 20),
+			MaxDirectives:    r.integer("ISSUEGRAPH_MAX_DIRECTIVES", 50),
+			MaxTokens:        r.integer("ISSUEGRAPH_MAX_TOKENS", 5000),
+			MaxDocumentBytes: r.integer("ISSUEGRAPH_MAX_DOCUMENT_BYTES", 50<<10),
+		},
+		RateLimit: RateLimit{
+			UserCapacity:    r.integer("ISSUEGRAPH_RATE_LIMIT_USER", 20_000),
+			UserRestoreRate: r.number("ISSUEGRAPH_RATE_LIMIT_USER_RATE", 1000),
+			AnonCapacity:    r.integer("ISSUEGRAPH_RATE_LIMIT_ANONYMOUS", 10_000),
+			AnonRestoreRate: r.number("ISSUEGRAPH_RATE_LIMIT_ANONYMOUS_RATE", 200),
+			OnRedisError:    r.str("ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open"),
+		},
+		RedisPrefix:        r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
+		PersistedMode:      r.str("ISSUEGRAPH_PERSISTED_MODE", PersistedAllow),
+		APQTTL:             r.duration("ISSUEGRAPH_APQ_TTL", 24*time.Hour),
+		PersistedGetMaxAge: r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
+		DemoData:           r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
+		AutoMigrate:        r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		LogLevel:           r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 	}
 	problems := r.problems
 	problems = append(problems, c.check()...)
@@ -145,6 +229,7 @@ func (c Config) check() []string {
 	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
 		p = append(p, "token lifetimes must be positive")
 	}
+	p = append(p, c.checkLimits()...)
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		p = append(p, "ISSUEGRAPH_LOG_LEVEL must be debug, info, warn or error")
 	}
@@ -169,6 +254,47 @@ func (c Config) check() []string {
 	}
 	if c.AutoMigrate {
 		p = append(p, "ISSUEGRAPH_AUTO_MIGRATE must be false in production (run `issuegraph migrate` as a deploy step)")
+	}
+	return p
+}
+
+// checkLimits lists invalid limit, rate-limit and persisted-query settings.
+func (c Config) checkLimits() []string {
+	var p []string
+	l := c.Limits
+	for name, v := range map[string]int{
+		"ISSUEGRAPH_MAX_COST": l.MaxCost, "ISSUEGRAPH_MAX_DEPTH": l.MaxDepth, "ISSUEGRAPH_MAX_ALIASES": l.MaxAliases,
+		"ISSUEGRAPH_MAX_ROOT_FIELDS": l.MaxRootFields, "ISSUEGRAPH_MAX_DIRECTIVES": l.MaxDirectives,
+		"ISSUEGRAPH_MAX_TOKENS": l.MaxTokens, "ISSUEGRAPH_MAX_DOCUMENT_BYTES": l.MaxDocumentBytes,
+	} {
+		if v < 1 {
+			p = append(p, name+" must be at least 1")
+		}
+	}
+	// A bucket smaller than the largest allowed operation would refuse that
+	// operation forever.
+	if c.RateLimit.UserCapacity < l.MaxCost {
+		p = append(p, "ISSUEGRAPH_RATE_LIMIT_USER must be at least ISSUEGRAPH_MAX_COST")
+	}
+	if c.RateLimit.AnonCapacity < l.MaxCost {
+		p = append(p, "ISSUEGRAPH_RATE_LIMIT_ANONYMOUS must be at least ISSUEGRAPH_MAX_COST")
+	}
+	if c.RateLimit.UserRestoreRate <= 0 || c.RateLimit.AnonRestoreRate <= 0 {
+		p = append(p, "rate-limit restore rates must be positive")
+	}
+	if c.RateLimit.OnRedisError != "open" && c.RateLimit.OnRedisError != "closed" {
+		p = append(p, "ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR must be open or closed")
+	}
+	switch c.PersistedMode {
+	case PersistedOff, PersistedAllow, PersistedEnforce:
+	default:
+		p = append(p, fmt.Sprintf("ISSUEGRAPH_PERSISTED_MODE must be off, allow or enforce, not %q", c.PersistedMode))
+	}
+	if c.PersistedGetMaxAge < 0 {
+		p = append(p, "ISSUEGRAPH_PERSISTED_GET_MAX_AGE must not be negative")
+	}
+	if c.APQTTL <= 0 {
+		p = append(p, "ISSUEGRAPH_APQ_TTL must be positive")
 	}
 	return p
 }
@@ -208,6 +334,19 @@ func (r *reader) integer(name string, def int) int {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
 		r.problems = append(r.problems, fmt.Sprintf("%s must be a whole number, not %q", name, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) number(name string, def float64) float64 {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("%s must be a number, not %q", name, v))
 		return def
 	}
 	return n

@@ -21,6 +21,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
 	"github.com/issuegraph/issuegraph/ent/user"
@@ -45,6 +46,8 @@ type Client struct {
 	Membership *MembershipClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
+	// PersistedOperation is the client for interacting with the PersistedOperation builders.
+	PersistedOperation *PersistedOperationClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -68,6 +71,7 @@ func (c *Client) init() {
 	c.Label = NewLabelClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
+	c.PersistedOperation = NewPersistedOperationClient(c.config)
 	c.Project = NewProjectClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -161,17 +165,18 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		Comment:      NewCommentClient(cfg),
-		Event:        NewEventClient(cfg),
-		Issue:        NewIssueClient(cfg),
-		Label:        NewLabelClient(cfg),
-		Membership:   NewMembershipClient(cfg),
-		Organization: NewOrganizationClient(cfg),
-		Project:      NewProjectClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		Comment:            NewCommentClient(cfg),
+		Event:              NewEventClient(cfg),
+		Issue:              NewIssueClient(cfg),
+		Label:              NewLabelClient(cfg),
+		Membership:         NewMembershipClient(cfg),
+		Organization:       NewOrganizationClient(cfg),
+		PersistedOperation: NewPersistedOperationClient(cfg),
+		Project:            NewProjectClient(cfg),
+		RefreshToken:       NewRefreshTokenClient(cfg),
+		User:               NewUserClient(cfg),
 	}, nil
 }
 
@@ -189,17 +194,18 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		Comment:      NewCommentClient(cfg),
-		Event:        NewEventClient(cfg),
-		Issue:        NewIssueClient(cfg),
-		Label:        NewLabelClient(cfg),
-		Membership:   NewMembershipClient(cfg),
-		Organization: NewOrganizationClient(cfg),
-		Project:      NewProjectClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		User:         NewUserClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		Comment:            NewCommentClient(cfg),
+		Event:              NewEventClient(cfg),
+		Issue:              NewIssueClient(cfg),
+		Label:              NewLabelClient(cfg),
+		Membership:         NewMembershipClient(cfg),
+		Organization:       NewOrganizationClient(cfg),
+		PersistedOperation: NewPersistedOperationClient(cfg),
+		Project:            NewProjectClient(cfg),
+		RefreshToken:       NewRefreshTokenClient(cfg),
+		User:               NewUserClient(cfg),
 	}, nil
 }
 
@@ -229,8 +235,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Comment, c.Event, c.Issue, c.Label, c.Membership, c.Organization, c.Project,
-		c.RefreshToken, c.User,
+		c.Comment, c.Event, c.Issue, c.Label, c.Membership, c.Organization,
+		c.PersistedOperation, c.Project, c.RefreshToken, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -240,8 +246,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Comment, c.Event, c.Issue, c.Label, c.Membership, c.Organization, c.Project,
-		c.RefreshToken, c.User,
+		c.Comment, c.Event, c.Issue, c.Label, c.Membership, c.Organization,
+		c.PersistedOperation, c.Project, c.RefreshToken, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -262,6 +268,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Membership.mutate(ctx, m)
 	case *OrganizationMutation:
 		return c.Organization.mutate(ctx, m)
+	case *PersistedOperationMutation:
+		return c.PersistedOperation.mutate(ctx, m)
 	case *ProjectMutation:
 		return c.Project.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -1295,6 +1303,139 @@ func (c *OrganizationClient) mutate(ctx context.Context, m *OrganizationMutation
 	}
 }
 
+// PersistedOperationClient is a client for the PersistedOperation schema.
+type PersistedOperationClient struct {
+	config
+}
+
+// NewPersistedOperationClient returns a client for the PersistedOperation from the given config.
+func NewPersistedOperationClient(c config) *PersistedOperationClient {
+	return &PersistedOperationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `persistedoperation.Hooks(f(g(h())))`.
+func (c *PersistedOperationClient) Use(hooks ...Hook) {
+	c.hooks.PersistedOperation = append(c.hooks.PersistedOperation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `persistedoperation.Intercept(f(g(h())))`.
+func (c *PersistedOperationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PersistedOperation = append(c.inters.PersistedOperation, interceptors...)
+}
+
+// Create returns a builder for creating a PersistedOperation entity.
+func (c *PersistedOperationClient) Create() *PersistedOperationCreate {
+	mutation := newPersistedOperationMutation(c.config, OpCreate)
+	return &PersistedOperationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PersistedOperation entities.
+func (c *PersistedOperationClient) CreateBulk(builders ...*PersistedOperationCreate) *PersistedOperationCreateBulk {
+	return &PersistedOperationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PersistedOperationClient) MapCreateBulk(slice any, setFunc func(*PersistedOperationCreate, int)) *PersistedOperationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PersistedOperationCreateBulk{err: fmt.Errorf("calling to PersistedOperationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PersistedOperationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PersistedOperationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PersistedOperation.
+func (c *PersistedOperationClient) Update() *PersistedOperationUpdate {
+	mutation := newPersistedOperationMutation(c.config, OpUpdate)
+	return &PersistedOperationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PersistedOperationClient) UpdateOne(_m *PersistedOperation) *PersistedOperationUpdateOne {
+	mutation := newPersistedOperationMutation(c.config, OpUpdateOne, withPersistedOperation(_m))
+	return &PersistedOperationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PersistedOperationClient) UpdateOneID(id int64) *PersistedOperationUpdateOne {
+	mutation := newPersistedOperationMutation(c.config, OpUpdateOne, withPersistedOperationID(id))
+	return &PersistedOperationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PersistedOperation.
+func (c *PersistedOperationClient) Delete() *PersistedOperationDelete {
+	mutation := newPersistedOperationMutation(c.config, OpDelete)
+	return &PersistedOperationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PersistedOperationClient) DeleteOne(_m *PersistedOperation) *PersistedOperationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PersistedOperationClient) DeleteOneID(id int64) *PersistedOperationDeleteOne {
+	builder := c.Delete().Where(persistedoperation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PersistedOperationDeleteOne{builder}
+}
+
+// Query returns a query builder for PersistedOperation.
+func (c *PersistedOperationClient) Query() *PersistedOperationQuery {
+	return &PersistedOperationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePersistedOperation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PersistedOperation entity by its id.
+func (c *PersistedOperationClient) Get(ctx context.Context, id int64) (*PersistedOperation, error) {
+	return c.Query().Where(persistedoperation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PersistedOperationClient) GetX(ctx context.Context, id int64) *PersistedOperation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PersistedOperationClient) Hooks() []Hook {
+	return c.hooks.PersistedOperation
+}
+
+// Interceptors returns the client interceptors.
+func (c *PersistedOperationClient) Interceptors() []Interceptor {
+	return c.inters.PersistedOperation
+}
+
+func (c *PersistedOperationClient) mutate(ctx context.Context, m *PersistedOperationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PersistedOperationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PersistedOperationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PersistedOperationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PersistedOperationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PersistedOperation mutation op: %q", m.Op())
+	}
+}
+
 // ProjectClient is a client for the Project schema.
 type ProjectClient struct {
 	config
@@ -1825,12 +1966,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Comment, Event, Issue, Label, Membership, Organization, Project, RefreshToken,
-		User []ent.Hook
+		Comment, Event, Issue, Label, Membership, Organization, PersistedOperation,
+		Project, RefreshToken, User []ent.Hook
 	}
 	inters struct {
-		Comment, Event, Issue, Label, Membership, Organization, Project, RefreshToken,
-		User []ent.Interceptor
+		Comment, Event, Issue, Label, Membership, Organization, PersistedOperation,
+		Project, RefreshToken, User []ent.Interceptor
 	}
 )
 

@@ -18,6 +18,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
 	"github.com/issuegraph/issuegraph/ent/user"
@@ -81,15 +82,16 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			comment.Table:      comment.ValidColumn,
-			event.Table:        event.ValidColumn,
-			issue.Table:        issue.ValidColumn,
-			label.Table:        label.ValidColumn,
-			membership.Table:   membership.ValidColumn,
-			organization.Table: organization.ValidColumn,
-			project.Table:      project.ValidColumn,
-			refreshtoken.Table: refreshtoken.ValidColumn,
-			user.Table:         user.ValidColumn,
+			comment.Table:            comment.ValidColumn,
+			event.Table:              event.ValidColumn,
+			issue.Table:              issue.ValidColumn,
+			label.Table:              label.ValidColumn,
+			membership.Table:         membership.ValidColumn,
+			organization.Table:       organization.ValidColumn,
+			persistedoperation.Table: persistedoperation.ValidColumn,
+			project.Table:            project.ValidColumn,
+			refreshtoken.Table:       refreshtoken.ValidColumn,
+			user.Table:               user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

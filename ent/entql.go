@@ -9,6 +9,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
@@ -22,7 +23,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 10)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   comment.Table,
@@ -142,6 +143,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   persistedoperation.Table,
+			Columns: persistedoperation.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt64,
+				Column: persistedoperation.FieldID,
+			},
+		},
+		Type: "PersistedOperation",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			persistedoperation.FieldHash:          {Type: field.TypeString, Column: persistedoperation.FieldHash},
+			persistedoperation.FieldDocument:      {Type: field.TypeString, Column: persistedoperation.FieldDocument},
+			persistedoperation.FieldClientName:    {Type: field.TypeString, Column: persistedoperation.FieldClientName},
+			persistedoperation.FieldOperationName: {Type: field.TypeString, Column: persistedoperation.FieldOperationName},
+			persistedoperation.FieldCreatedAt:     {Type: field.TypeTime, Column: persistedoperation.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -161,7 +180,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldIssueCount:     {Type: field.TypeInt, Column: project.FieldIssueCount},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -181,7 +200,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldCreatedAt: {Type: field.TypeTime, Column: refreshtoken.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1104,6 +1123,71 @@ func (f *OrganizationFilter) WhereHasLabelsWith(preds ...predicate.Label) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PersistedOperationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PersistedOperationQuery builder.
+func (_q *PersistedOperationQuery) Filter() *PersistedOperationFilter {
+	return &PersistedOperationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PersistedOperationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PersistedOperationMutation builder.
+func (m *PersistedOperationMutation) Filter() *PersistedOperationFilter {
+	return &PersistedOperationFilter{config: m.config, predicateAdder: m}
+}
+
+// PersistedOperationFilter provides a generic filtering capability at runtime for PersistedOperationQuery.
+type PersistedOperationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PersistedOperationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int64 predicate on the id field.
+func (f *PersistedOperationFilter) WhereID(p entql.Int64P) {
+	f.Where(p.Field(persistedoperation.FieldID))
+}
+
+// WhereHash applies the entql string predicate on the hash field.
+func (f *PersistedOperationFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(persistedoperation.FieldHash))
+}
+
+// WhereDocument applies the entql string predicate on the document field.
+func (f *PersistedOperationFilter) WhereDocument(p entql.StringP) {
+	f.Where(p.Field(persistedoperation.FieldDocument))
+}
+
+// WhereClientName applies the entql string predicate on the client_name field.
+func (f *PersistedOperationFilter) WhereClientName(p entql.StringP) {
+	f.Where(p.Field(persistedoperation.FieldClientName))
+}
+
+// WhereOperationName applies the entql string predicate on the operation_name field.
+func (f *PersistedOperationFilter) WhereOperationName(p entql.StringP) {
+	f.Where(p.Field(persistedoperation.FieldOperationName))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PersistedOperationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(persistedoperation.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ProjectQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1132,7 +1216,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1240,7 +1324,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1329,7 +1413,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

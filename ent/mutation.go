@@ -17,6 +17,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
@@ -32,15 +33,16 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeComment      = "Comment"
-	TypeEvent        = "Event"
-	TypeIssue        = "Issue"
-	TypeLabel        = "Label"
-	TypeMembership   = "Membership"
-	TypeOrganization = "Organization"
-	TypeProject      = "Project"
-	TypeRefreshToken = "RefreshToken"
-	TypeUser         = "User"
+	TypeComment            = "Comment"
+	TypeEvent              = "Event"
+	TypeIssue              = "Issue"
+	TypeLabel              = "Label"
+	TypeMembership         = "Membership"
+	TypeOrganization       = "Organization"
+	TypePersistedOperation = "PersistedOperation"
+	TypeProject            = "Project"
+	TypeRefreshToken       = "RefreshToken"
+	TypeUser               = "User"
 )
 
 // CommentMutation represents an operation that mutates the Comment nodes in the graph.
@@ -5083,6 +5085,576 @@ func (m *OrganizationMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Organization edge %s", name)
+}
+
+// PersistedOperationMutation represents an operation that mutates the PersistedOperation nodes in the graph.
+type PersistedOperationMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int64
+	hash           *string
+	document       *string
+	client_name    *string
+	operation_name *string
+	created_at     *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*PersistedOperation, error)
+	predicates     []predicate.PersistedOperation
+}
+
+var _ ent.Mutation = (*PersistedOperationMutation)(nil)
+
+// persistedoperationOption allows management of the mutation configuration using functional options.
+type persistedoperationOption func(*PersistedOperationMutation)
+
+// newPersistedOperationMutation creates new mutation for the PersistedOperation entity.
+func newPersistedOperationMutation(c config, op Op, opts ...persistedoperationOption) *PersistedOperationMutation {
+	m := &PersistedOperationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePersistedOperation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPersistedOperationID sets the ID field of the mutation.
+func withPersistedOperationID(id int64) persistedoperationOption {
+	return func(m *PersistedOperationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PersistedOperation
+		)
+		m.oldValue = func(ctx context.Context) (*PersistedOperation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PersistedOperation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPersistedOperation sets the old PersistedOperation of the mutation.
+func withPersistedOperation(node *PersistedOperation) persistedoperationOption {
+	return func(m *PersistedOperationMutation) {
+		m.oldValue = func(context.Context) (*PersistedOperation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PersistedOperationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PersistedOperationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PersistedOperation entities.
+func (m *PersistedOperationMutation) SetID(id int64) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PersistedOperationMutation) ID() (id int64, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PersistedOperationMutation) IDs(ctx context.Context) ([]int64, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int64{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PersistedOperation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetHash sets the "hash" field.
+func (m *PersistedOperationMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *PersistedOperationMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the PersistedOperation entity.
+// If the PersistedOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PersistedOperationMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *PersistedOperationMutation) ResetHash() {
+	m.hash = nil
+}
+
+// SetDocument sets the "document" field.
+func (m *PersistedOperationMutation) SetDocument(s string) {
+	m.document = &s
+}
+
+// Document returns the value of the "document" field in the mutation.
+func (m *PersistedOperationMutation) Document() (r string, exists bool) {
+	v := m.document
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDocument returns the old "document" field's value of the PersistedOperation entity.
+// If the PersistedOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PersistedOperationMutation) OldDocument(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDocument is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDocument requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDocument: %w", err)
+	}
+	return oldValue.Document, nil
+}
+
+// ResetDocument resets all changes to the "document" field.
+func (m *PersistedOperationMutation) ResetDocument() {
+	m.document = nil
+}
+
+// SetClientName sets the "client_name" field.
+func (m *PersistedOperationMutation) SetClientName(s string) {
+	m.client_name = &s
+}
+
+// ClientName returns the value of the "client_name" field in the mutation.
+func (m *PersistedOperationMutation) ClientName() (r string, exists bool) {
+	v := m.client_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClientName returns the old "client_name" field's value of the PersistedOperation entity.
+// If the PersistedOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PersistedOperationMutation) OldClientName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClientName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClientName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClientName: %w", err)
+	}
+	return oldValue.ClientName, nil
+}
+
+// ResetClientName resets all changes to the "client_name" field.
+func (m *PersistedOperationMutation) ResetClientName() {
+	m.client_name = nil
+}
+
+// SetOperationName sets the "operation_name" field.
+func (m *PersistedOperationMutation) SetOperationName(s string) {
+	m.operation_name = &s
+}
+
+// OperationName returns the value of the "operation_name" field in the mutation.
+func (m *PersistedOperationMutation) OperationName() (r string, exists bool) {
+	v := m.operation_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOperationName returns the old "operation_name" field's value of the PersistedOperation entity.
+// If the PersistedOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PersistedOperationMutation) OldOperationName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOperationName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOperationName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOperationName: %w", err)
+	}
+	return oldValue.OperationName, nil
+}
+
+// ClearOperationName clears the value of the "operation_name" field.
+func (m *PersistedOperationMutation) ClearOperationName() {
+	m.operation_name = nil
+	m.clearedFields[persistedoperation.FieldOperationName] = struct{}{}
+}
+
+// OperationNameCleared returns if the "operation_name" field was cleared in this mutation.
+func (m *PersistedOperationMutation) OperationNameCleared() bool {
+	_, ok := m.clearedFields[persistedoperation.FieldOperationName]
+	return ok
+}
+
+// ResetOperationName resets all changes to the "operation_name" field.
+func (m *PersistedOperationMutation) ResetOperationName() {
+	m.operation_name = nil
+	delete(m.clearedFields, persistedoperation.FieldOperationName)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PersistedOperationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PersistedOperationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PersistedOperation entity.
+// If the PersistedOperation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PersistedOperationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PersistedOperationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the PersistedOperationMutation builder.
+func (m *PersistedOperationMutation) Where(ps ...predicate.PersistedOperation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PersistedOperationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PersistedOperationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PersistedOperation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PersistedOperationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PersistedOperationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PersistedOperation).
+func (m *PersistedOperationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PersistedOperationMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.hash != nil {
+		fields = append(fields, persistedoperation.FieldHash)
+	}
+	if m.document != nil {
+		fields = append(fields, persistedoperation.FieldDocument)
+	}
+	if m.client_name != nil {
+		fields = append(fields, persistedoperation.FieldClientName)
+	}
+	if m.operation_name != nil {
+		fields = append(fields, persistedoperation.FieldOperationName)
+	}
+	if m.created_at != nil {
+		fields = append(fields, persistedoperation.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PersistedOperationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case persistedoperation.FieldHash:
+		return m.Hash()
+	case persistedoperation.FieldDocument:
+		return m.Document()
+	case persistedoperation.FieldClientName:
+		return m.ClientName()
+	case persistedoperation.FieldOperationName:
+		return m.OperationName()
+	case persistedoperation.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PersistedOperationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case persistedoperation.FieldHash:
+		return m.OldHash(ctx)
+	case persistedoperation.FieldDocument:
+		return m.OldDocument(ctx)
+	case persistedoperation.FieldClientName:
+		return m.OldClientName(ctx)
+	case persistedoperation.FieldOperationName:
+		return m.OldOperationName(ctx)
+	case persistedoperation.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PersistedOperation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PersistedOperationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case persistedoperation.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	case persistedoperation.FieldDocument:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDocument(v)
+		return nil
+	case persistedoperation.FieldClientName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClientName(v)
+		return nil
+	case persistedoperation.FieldOperationName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOperationName(v)
+		return nil
+	case persistedoperation.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PersistedOperation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PersistedOperationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PersistedOperationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PersistedOperationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PersistedOperation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PersistedOperationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(persistedoperation.FieldOperationName) {
+		fields = append(fields, persistedoperation.FieldOperationName)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PersistedOperationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PersistedOperationMutation) ClearField(name string) error {
+	switch name {
+	case persistedoperation.FieldOperationName:
+		m.ClearOperationName()
+		return nil
+	}
+	return fmt.Errorf("unknown PersistedOperation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PersistedOperationMutation) ResetField(name string) error {
+	switch name {
+	case persistedoperation.FieldHash:
+		m.ResetHash()
+		return nil
+	case persistedoperation.FieldDocument:
+		m.ResetDocument()
+		return nil
+	case persistedoperation.FieldClientName:
+		m.ResetClientName()
+		return nil
+	case persistedoperation.FieldOperationName:
+		m.ResetOperationName()
+		return nil
+	case persistedoperation.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PersistedOperation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PersistedOperationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PersistedOperationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PersistedOperationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PersistedOperationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PersistedOperationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PersistedOperationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PersistedOperationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PersistedOperation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PersistedOperationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PersistedOperation edge %s", name)
 }
 
 // ProjectMutation represents an operation that mutates the Project nodes in the graph.

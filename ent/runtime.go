@@ -11,6 +11,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
 	"github.com/issuegraph/issuegraph/ent/schema"
@@ -232,6 +233,52 @@ func init() {
 			return nil
 		}
 	}()
+	persistedoperationFields := schema.PersistedOperation{}.Fields()
+	_ = persistedoperationFields
+	// persistedoperationDescHash is the schema descriptor for hash field.
+	persistedoperationDescHash := persistedoperationFields[1].Descriptor()
+	// persistedoperation.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	persistedoperation.HashValidator = func() func(string) error {
+		validators := persistedoperationDescHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(hash string) error {
+			for _, fn := range fns {
+				if err := fn(hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// persistedoperationDescDocument is the schema descriptor for document field.
+	persistedoperationDescDocument := persistedoperationFields[2].Descriptor()
+	// persistedoperation.DocumentValidator is a validator for the "document" field. It is called by the builders before save.
+	persistedoperation.DocumentValidator = persistedoperationDescDocument.Validators[0].(func(string) error)
+	// persistedoperationDescClientName is the schema descriptor for client_name field.
+	persistedoperationDescClientName := persistedoperationFields[3].Descriptor()
+	// persistedoperation.ClientNameValidator is a validator for the "client_name" field. It is called by the builders before save.
+	persistedoperation.ClientNameValidator = func() func(string) error {
+		validators := persistedoperationDescClientName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(client_name string) error {
+			for _, fn := range fns {
+				if err := fn(client_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// persistedoperationDescCreatedAt is the schema descriptor for created_at field.
+	persistedoperationDescCreatedAt := persistedoperationFields[5].Descriptor()
+	// persistedoperation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	persistedoperation.DefaultCreatedAt = persistedoperationDescCreatedAt.Default.(func() time.Time)
 	projectMixin := schema.Project{}.Mixin()
 	projectMixinFields0 := projectMixin[0].Fields()
 	_ = projectMixinFields0

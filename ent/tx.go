@@ -26,6 +26,8 @@ type Tx struct {
 	Membership *MembershipClient
 	// Organization is the client for interacting with the Organization builders.
 	Organization *OrganizationClient
+	// PersistedOperation is the client for interacting with the PersistedOperation builders.
+	PersistedOperation *PersistedOperationClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -169,6 +171,7 @@ func (tx *Tx) init() {
 	tx.Label = NewLabelClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
+	tx.PersistedOperation = NewPersistedOperationClient(tx.config)
 	tx.Project = NewProjectClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.User = NewUserClient(tx.config)

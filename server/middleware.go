@@ -185,7 +185,7 @@ func graphqlRequest(limit int64) middleware {
 					next.ServeHTTP(w, r)
 					return
 				}
-				if r.URL.Query().Get("query") == "" && r.URL.Query().Get("extensions") == "" {
+				if q := r.URL.Query(); q.Get("query") == "" && q.Get("extensions") == "" && q.Get("documentId") == "" {
 					writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "GET needs a query parameter: /graphql?query={viewer{id}}")
 					return
 				}

@@ -113,7 +113,8 @@ func (s *Server) routes() http.Handler {
 // POST, and GET for queries only.
 func (s *Server) graphql() http.Handler {
 	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log)
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver}))
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
+	srv := handler.New(es)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -139,7 +140,9 @@ func (s *Server) graphql() http.Handler {
 		}
 		return next(ctx)
 	})
-	return srv
+	// Abuse control (server/limits.go, server/persisted.go): persisted
+	// operations, structural and cost limits, cost-based rate limiting.
+	return s.useLimits(srv, es.Schema())
 }
 
 // Serve answers on ln until ctx ends, then stops taking connections and

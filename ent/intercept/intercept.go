@@ -14,6 +14,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
@@ -238,6 +239,33 @@ func (f TraverseOrganization) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.OrganizationQuery", q)
 }
 
+// The PersistedOperationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PersistedOperationFunc func(context.Context, *ent.PersistedOperationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PersistedOperationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PersistedOperationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PersistedOperationQuery", q)
+}
+
+// The TraversePersistedOperation type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePersistedOperation func(context.Context, *ent.PersistedOperationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePersistedOperation) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePersistedOperation) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PersistedOperationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PersistedOperationQuery", q)
+}
+
 // The ProjectFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ProjectFunc func(context.Context, *ent.ProjectQuery) (ent.Value, error)
 
@@ -334,6 +362,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.OrganizationQuery:
 		return &query[*ent.OrganizationQuery, predicate.Organization, organization.OrderOption]{typ: ent.TypeOrganization, tq: q}, nil
+	case *ent.PersistedOperationQuery:
+		return &query[*ent.PersistedOperationQuery, predicate.PersistedOperation, persistedoperation.OrderOption]{typ: ent.TypePersistedOperation, tq: q}, nil
 	case *ent.ProjectQuery:
 		return &query[*ent.ProjectQuery, predicate.Project, project.OrderOption]{typ: ent.TypeProject, tq: q}, nil
 	case *ent.RefreshTokenQuery:

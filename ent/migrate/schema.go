@@ -238,6 +238,33 @@ var (
 		Columns:    OrganizationsColumns,
 		PrimaryKey: []*schema.Column{OrganizationsColumns[0]},
 	}
+	// PersistedOperationsColumns holds the columns for the "persisted_operations" table.
+	PersistedOperationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "hash", Type: field.TypeString, Size: 64},
+		{Name: "document", Type: field.TypeString, Size: 2147483647},
+		{Name: "client_name", Type: field.TypeString, Size: 100},
+		{Name: "operation_name", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// PersistedOperationsTable holds the schema information for the "persisted_operations" table.
+	PersistedOperationsTable = &schema.Table{
+		Name:       "persisted_operations",
+		Columns:    PersistedOperationsColumns,
+		PrimaryKey: []*schema.Column{PersistedOperationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "persistedoperation_hash_client_name",
+				Unique:  true,
+				Columns: []*schema.Column{PersistedOperationsColumns[1], PersistedOperationsColumns[3]},
+			},
+			{
+				Name:    "persistedoperation_hash",
+				Unique:  false,
+				Columns: []*schema.Column{PersistedOperationsColumns[1]},
+			},
+		},
+	}
 	// ProjectsColumns holds the columns for the "projects" table.
 	ProjectsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt64, Increment: true},
@@ -356,6 +383,7 @@ var (
 		LabelsTable,
 		MembershipsTable,
 		OrganizationsTable,
+		PersistedOperationsTable,
 		ProjectsTable,
 		RefreshTokensTable,
 		UsersTable,

@@ -24,6 +24,9 @@ type Membership func(*sql.Selector)
 // Organization is the predicate function for organization builders.
 type Organization func(*sql.Selector)
 
+// PersistedOperation is the predicate function for persistedoperation builders.
+type PersistedOperation func(*sql.Selector)
+
 // Project is the predicate function for project builders.
 type Project func(*sql.Selector)
 

@@ -255,6 +255,30 @@ func (f OrganizationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OrganizationMutation", m)
 }
 
+// The PersistedOperationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PersistedOperationQueryRuleFunc func(context.Context, *ent.PersistedOperationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PersistedOperationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PersistedOperationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PersistedOperationQuery", q)
+}
+
+// The PersistedOperationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PersistedOperationMutationRuleFunc func(context.Context, *ent.PersistedOperationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PersistedOperationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PersistedOperationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PersistedOperationMutation", m)
+}
+
 // The ProjectQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ProjectQueryRuleFunc func(context.Context, *ent.ProjectQuery) error
@@ -374,6 +398,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.OrganizationQuery:
 		return q.Filter(), nil
+	case *ent.PersistedOperationQuery:
+		return q.Filter(), nil
 	case *ent.ProjectQuery:
 		return q.Filter(), nil
 	case *ent.RefreshTokenQuery:
@@ -398,6 +424,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MembershipMutation:
 		return m.Filter(), nil
 	case *ent.OrganizationMutation:
+		return m.Filter(), nil
+	case *ent.PersistedOperationMutation:
 		return m.Filter(), nil
 	case *ent.ProjectMutation:
 		return m.Filter(), nil

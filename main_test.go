@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/ent/database/databasetest"
+	"github.com/issuegraph/issuegraph/ent/persistedoperation"
+	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/server/persisted"
+)
+
+// TestPersistedImportCommand runs `issuegraph persisted import` on an Apollo
+// manifest and checks the rows, then refuses a manifest with an operation
+// this schema does not validate. It sets process environment variables, so
+// it does not run in parallel.
+func TestPersistedImportCommand(t *testing.T) {
+	url := databasetest.URL(t)
+	t.Setenv("ISSUEGRAPH_DATABASE_URL", url)
+	t.Setenv("ISSUEGRAPH_LOG_LEVEL", "error")
+	doc := `query Viewer { viewer { id } }`
+	dir := t.TempDir()
+	good := filepath.Join(dir, "manifest.json")
+	require.NoError(t, os.WriteFile(good, []byte(`{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"`+persisted.Hash(doc)+`","name":"Viewer","type":"query","body":"`+doc+`"}]}`), 0o600))
+	require.NoError(t, run([]string{"persisted", "import", good, "--client", "ios"}))
+	require.NoError(t, run([]string{"persisted", "import", "--client", "ios", good}), "importing again is harmless")
+
+	db, err := database.Open(context.Background(), url, database.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	ops, err := db.Client.PersistedOperation.Query().Where(persistedoperation.ClientName("ios")).All(viewer.SystemContext(context.Background()))
+	require.NoError(t, err)
+	require.Len(t, ops, 1)
+	assert.Equal(t, persisted.Hash(doc), ops[0].Hash)
+	assert.Equal(t, "Viewer", ops[0].OperationName)
+
+	bad := filepath.Join(dir, "bad.json")
+	other := `{ viewer { shoeSize } }`
+	require.NoError(t, os.WriteFile(bad, []byte(`{"`+persisted.Hash(other)+`":"`+other+`"}`), 0o600))
+	err = run([]string{"persisted", "import", bad, "--client", "web"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "does not validate")
+	assert.Error(t, run([]string{"persisted", "import", good}), "--client is required")
+}

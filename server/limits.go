@@ -1,0 +1,396 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/issuegraph/issuegraph/config"
+	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/server/limits"
+	"github.com/issuegraph/issuegraph/server/limits/bucket"
+)
+
+// costLimits is the gqlgen extension that refuses an operation over a
+// structural or cost limit before any resolver runs, charges its requested
+// cost to the viewer's bucket, refunds what it did not use and reports both
+// in extensions.cost.
+type costLimits struct {
+	cost      *limits.Cost
+	structure limits.Structure
+	cfg       config.Limits
+	rate      config.RateLimit
+	buckets   bucket.Limiter
+	log       *slog.Logger
+	// failOpen counts requests run unmetered because the bucket store was
+	// unreachable (the warning metric of the fail-open policy; also logged).
+	failOpen *atomic.Int64
+	// cacheFor is the max-age of successful GETs of persisted operations.
+	cacheFor time.Duration
+}
+
+var (
+	_ graphql.HandlerExtension          = (*costLimits)(nil)
+	_ graphql.OperationParameterMutator = (*costLimits)(nil)
+	_ graphql.OperationContextMutator   = (*costLimits)(nil)
+	_ graphql.ResponseInterceptor       = (*costLimits)(nil)
+)
+
+// newCostLimits builds the extension for schema. Buckets live in Redis when
+// rdb is set, so every instance meters one budget per viewer, and in process
+// otherwise.
+func newCostLimits(cfg config.Config, schema *ast.Schema, rdb *redis.Client, log *slog.Logger) *costLimits {
+	var buckets bucket.Limiter = bucket.NewMemory()
+	if rdb != nil {
+		buckets = bucket.NewRedis(rdb, cfg.RedisPrefix+"ratelimit:")
+	}
+	return &costLimits{
+		cost: limits.NewCost(schema, graph.MaxPageSize),
+		structure: limits.Structure{
+			MaxDepth: cfg.Limits.MaxDepth, MaxAliases: cfg.Limits.MaxAliases,
+			MaxRootFields: cfg.Limits.MaxRootFields, MaxDirectives: cfg.Limits.MaxDirectives,
+		},
+		cfg: cfg.Limits, rate: cfg.RateLimit, buckets: buckets, log: log,
+		failOpen: &atomic.Int64{}, cacheFor: cfg.PersistedGetMaxAge,
+	}
+}
+
+func (c *costLimits) ExtensionName() string { return "CostLimits" }
+
+func (c *costLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+// operationCost is what one operation was measured and charged at.
+type operationCost struct {
+	requested int
+	charged   bool // the requested cost was taken from a bucket
+}
+
+const costStatsKey = "issuegraph.cost"
+
+// limitError is a refusal with a code and details in its extensions. Its
+// status, when not 0, replaces gqlgen's for the HTTP response.
+func limitError(ctx context.Context, status int, code string, msg string, ext map[string]any) *gqlerror.Error {
+	if status != 0 {
+		if m := meterFrom(ctx); m != nil {
+			m.setStatus(status)
+		}
+	}
+	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+	for k, v := range ext {
+		e.Extensions[k] = v
+	}
+	return e
+}
+
+// MutateOperationParameters refuses an oversized document before it is
+// parsed. It runs after the persisted-operation lookup, so it sees the text
+// that would be parsed.
+func (c *costLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if n := len(p.Query); n > c.cfg.MaxDocumentBytes {
+		return limitError(ctx, http.StatusRequestEntityTooLarge, string(graph.CodeBadUserInput),
+			fmt.Sprintf("the document is %d bytes; at most %d are allowed", n, c.cfg.MaxDocumentBytes),
+			map[string]any{"limit": "documentBytes", "maximum": c.cfg.MaxDocumentBytes, "actual": n})
+	}
+	return nil
+}
+
+// MutateOperationContext runs after parsing and validation, before
+// execution: structural limits, then the cost limit, then the charge.
+func (c *costLimits) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	if v := c.structure.Check(op.Doc, op.Operation); v != nil {
+		return limitError(ctx, 0, errcode.ValidationFailed, v.Error(),
+			map[string]any{"limit": v.Limit, "maximum": v.Max, "actual": v.Actual})
+	}
+	requested, err := c.cost.Requested(op.Operation, op.Variables)
+	var pageErr *limits.PageSizeError
+	if errors.As(err, &pageErr) {
+		return limitError(ctx, 0, string(graph.CodeBadUserInput), pageErr.Error(),
+			map[string]any{"argument": pageErr.Argument, "maximum": pageErr.Max})
+	}
+	if requested > c.cfg.MaxCost {
+		return limitError(ctx, 0, string(graph.CodeCostLimitExceeded),
+			fmt.Sprintf("the operation costs %d points; at most %d are allowed per operation: ask for fewer items or fields", requested, c.cfg.MaxCost),
+			map[string]any{"cost": map[string]any{"requestedQueryCost": requested, "maximumAvailable": c.cfg.MaxCost}})
+	}
+	oc := &operationCost{requested: requested}
+	op.Stats.SetExtension(costStatsKey, oc)
+	m := meterFrom(ctx)
+	if m == nil || op.Operation.Operation == ast.Subscription || (m.get && op.Operation.Operation == ast.Mutation) {
+		// No HTTP request to meter (a WebSocket operation), an operation
+		// that runs for long, or a mutation over GET that the transport
+		// refuses next: measured and bounded, not charged.
+		return nil
+	}
+	res, err := c.buckets.Charge(ctx, m.key, requested, m.policy)
+	if err != nil {
+		m.markUnavailable()
+		if c.rate.OnRedisError == "closed" {
+			c.log.WarnContext(ctx, "rate-limit store unavailable; refusing", "request_id", RequestID(ctx), "error", err)
+			return limitError(ctx, http.StatusServiceUnavailable, string(graph.CodeUnavailable),
+				"the rate limiter is unavailable; retry shortly", nil)
+		}
+		n := c.failOpen.Add(1)
+		c.log.WarnContext(ctx, "rate-limit store unavailable; running unmetered", "request_id", RequestID(ctx),
+			"metric", "ratelimit_fail_open_total", "value", n, "error", err)
+		return nil
+	}
+	m.setResult(res)
+	if !res.Allowed {
+		retry := int(math.Ceil(res.RetryAfter.Seconds()))
+		ext := map[string]any{"cost": map[string]any{
+			"requestedQueryCost": requested,
+			"throttleStatus":     throttleStatus(res, m.policy),
+		}}
+		if retry > 0 {
+			ext["retryAfterSeconds"] = retry
+		}
+		return limitError(ctx, http.StatusTooManyRequests, string(graph.CodeRateLimited),
+			fmt.Sprintf("rate limited: the operation costs %d points and %d are available; retry after %ds", requested, res.Remaining, max(retry, 1)), ext)
+	}
+	oc.charged = true
+	return nil
+}
+
+// InterceptResponse prices what the operation returned, refunds the part of
+// the charge it did not use and reports the cost to the client.
+func (c *costLimits) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	op := graphql.GetOperationContext(ctx)
+	if m := meterFrom(ctx); m != nil && len(resp.Errors) > 0 {
+		m.markErrored()
+	}
+	oc, ok := op.Stats.GetExtension(costStatsKey).(*operationCost)
+	if !ok || op.Operation == nil || op.Operation.Operation == ast.Subscription {
+		return resp
+	}
+	actual := min(c.cost.Actual(op.Operation, resp.Data), oc.requested)
+	report := map[string]any{"requestedQueryCost": oc.requested, "actualQueryCost": actual}
+	if m := meterFrom(ctx); m != nil && oc.charged {
+		// A response with errors keeps the whole charge: otherwise a query
+		// could do the work, fail late (a null bubbling up to the root) and
+		// be refunded for rows it made the database read.
+		if refund := oc.requested - actual; refund > 0 && len(resp.Errors) == 0 {
+			// The request's own deadline may have passed; the refund still
+			// belongs to the viewer.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			if err := c.buckets.Refund(rctx, m.key, refund, m.policy); err != nil {
+				c.log.WarnContext(ctx, "rate-limit refund failed", "request_id", RequestID(ctx), "error", err)
+			} else {
+				m.refunded(refund)
+			}
+			cancel()
+		}
+		if res, ok := m.last(); ok {
+			report["throttleStatus"] = throttleStatus(res, m.policy)
+		}
+	}
+	if resp.Extensions == nil {
+		resp.Extensions = map[string]any{}
+	}
+	resp.Extensions["cost"] = report
+	return resp
+}
+
+func throttleStatus(res bucket.Result, p bucket.Policy) map[string]any {
+	return map[string]any{
+		"maximumAvailable":   p.Capacity,
+		"currentlyAvailable": res.Remaining,
+		"restoreRate":        p.RestoreRate,
+	}
+}
+
+// meter is the rate-limit state of one HTTP request: whose bucket it is
+// charged to, what the bucket looked like last, and the status the response
+// must carry when a limit refused it.
+type meter struct {
+	key    string
+	policy bucket.Policy
+
+	// cacheFor, when positive, lets a successful GET of a persisted
+	// operation be cached privately (see persistedOperations).
+	get      bool
+	cacheFor time.Duration
+
+	mu          sync.Mutex
+	result      *bucket.Result
+	status      int
+	unavailable bool
+	persisted   bool // the document was named by hash, not sent as text
+	errored     bool // the response carries errors: never cached
+}
+
+type meterKey struct{}
+
+func meterFrom(ctx context.Context) *meter {
+	m, _ := ctx.Value(meterKey{}).(*meter)
+	return m
+}
+
+func (m *meter) setStatus(s int) { m.mu.Lock(); m.status = s; m.mu.Unlock() }
+
+func (m *meter) markPersisted() { m.mu.Lock(); m.persisted = true; m.mu.Unlock() }
+
+func (m *meter) markErrored() { m.mu.Lock(); m.errored = true; m.mu.Unlock() }
+
+func (m *meter) markUnavailable() { m.mu.Lock(); m.unavailable = true; m.mu.Unlock() }
+
+func (m *meter) setResult(r bucket.Result) { m.mu.Lock(); m.result = &r; m.mu.Unlock() }
+
+func (m *meter) refunded(points int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.result != nil {
+		m.result.Remaining = min(m.result.Remaining+points, m.result.Limit)
+	}
+}
+
+func (m *meter) last() (bucket.Result, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.result == nil {
+		return bucket.Result{}, false
+	}
+	return *m.result, true
+}
+
+// meterKeyPolicy picks the bucket a request is charged to. Signed-in users
+// are metered per user; anonymous requests per client address (the TCP peer:
+// behind a proxy, that proxy must be trusted to pass the real address, which
+// this server does not read yet).
+//
+// API keys: when requests can authenticate with an API key, charge them to
+// "apikey:<id>" with that key's own policy here; the bucket package already
+// accepts any key.
+func meterKeyPolicy(r *http.Request, rate config.RateLimit) (string, bucket.Policy) {
+	if v := viewer.FromContext(r.Context()); v.Authenticated() {
+		return "user:" + strconv.FormatInt(v.UserID, 10), bucket.Policy{Capacity: rate.UserCapacity, RestoreRate: rate.UserRestoreRate}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "ip:" + host, bucket.Policy{Capacity: rate.AnonCapacity, RestoreRate: rate.AnonRestoreRate}
+}
+
+// meterRequests gives each GraphQL request over HTTP its meter and writes the
+// IETF draft RateLimit-Policy and RateLimit headers on every response (and
+// Retry-After on a 429). It must run after authentication, which decides
+// the bucket.
+func (c *costLimits) meterRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key, policy := meterKeyPolicy(r, c.rate)
+		m := &meter{key: key, policy: policy, get: r.Method == http.MethodGet, cacheFor: c.cacheFor}
+		ctx := context.WithValue(r.Context(), meterKey{}, m)
+		mw := &meteredWriter{ResponseWriter: w, m: m, buckets: c.buckets, ctx: ctx}
+		next.ServeHTTP(mw, r.WithContext(ctx))
+	})
+}
+
+// meteredWriter adds the rate-limit headers and the status a limit chose
+// just before the response starts.
+type meteredWriter struct {
+	http.ResponseWriter
+	m       *meter
+	buckets bucket.Limiter
+	ctx     context.Context
+	started bool
+}
+
+func (w *meteredWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush keeps streaming transports (SSE) working through the wrapper: they
+// assert http.Flusher on the writer they get.
+func (w *meteredWriter) Flush() {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *meteredWriter) Write(b []byte) (int, error) {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *meteredWriter) WriteHeader(status int) {
+	if w.started {
+		return
+	}
+	w.started = true
+	w.m.mu.Lock()
+	if w.m.status != 0 {
+		status = w.m.status
+	}
+	res, unavailable := w.m.result, w.m.unavailable
+	cacheable := w.m.get && w.m.persisted && !w.m.errored && w.m.cacheFor > 0
+	w.m.mu.Unlock()
+	if cacheable && status == http.StatusOK {
+		// private: only the caller's own cache may keep it, never a shared
+		// proxy, so authenticated data stays with its viewer; Vary keeps a
+		// response for one token from answering another.
+		w.Header().Set("Cache-Control", fmt.Sprintf("private, max-age=%d", int(w.m.cacheFor.Seconds())))
+		w.Header().Add("Vary", "Authorization")
+	}
+	if res == nil && !unavailable {
+		// Refused before the charge (bad JSON, parse or validation error):
+		// report the bucket as it stands.
+		if peek, err := w.buckets.Peek(w.ctx, w.m.key, w.m.policy); err == nil {
+			res = &peek
+		}
+	}
+	h := w.Header()
+	p := w.m.policy
+	window := int(math.Ceil(float64(p.Capacity) / p.RestoreRate))
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"cost";q=%d;w=%d`, p.Capacity, window))
+	if res != nil {
+		h.Set("RateLimit", fmt.Sprintf(`"cost";r=%d;t=%d`, res.Remaining, int(math.Ceil(res.ResetAfter.Seconds()))))
+		if status == http.StatusTooManyRequests {
+			h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.RetryAfter.Seconds())))))
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// useLimits installs persisted operations, the parser's token limit, the
+// structural and cost limits and the rate limiter on srv, and returns the
+// handler that meters each request.
+func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler {
+	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
+	// "Did you mean" suggestions would let anyone map the schema with
+	// introspection turned off.
+	srv.SetDisableSuggestion(s.cfg.Production())
+	// Persisted operations first: the limits below see the document that
+	// will actually run.
+	srv.Use(newPersistedOperations(s.cfg, s.db.Client, s.redis, s.log))
+	// Replaces the query cache set above: same size for arbitrary text, plus
+	// room of its own for trusted documents.
+	srv.SetQueryCache(newDocumentCache(10_000, 1000))
+	limiter := newCostLimits(s.cfg, schema, s.redis, s.log)
+	srv.Use(limiter)
+	return documentIDs(limiter.meterRequests(srv))
+}

@@ -1,0 +1,369 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/lexer"
+
+	"github.com/issuegraph/issuegraph/config"
+	"github.com/issuegraph/issuegraph/server/redistest"
+	"github.com/issuegraph/issuegraph/server/servertest"
+)
+
+// chain returns an operation exactly depth levels deep: object fields
+// alternating organization/project, then a leaf.
+func chain(depth int) string {
+	var open, close strings.Builder
+	for i := 1; i < depth; i++ {
+		switch {
+		case i == 1:
+			open.WriteString(`organization(slug: "acme") { `)
+		case i%2 == 0:
+			open.WriteString(`project(key: "ENG") { `)
+		default:
+			open.WriteString(`organization { `)
+		}
+		close.WriteString("} ")
+	}
+	return "{ " + open.String() + "id " + close.String() + "}"
+}
+
+// repeatField returns `{ viewer { <n copies of field> } }`.
+func repeatField(n int, field func(i int) string) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = field(i)
+	}
+	return "{ viewer { " + strings.Join(parts, " ") + " } }"
+}
+
+// tokens counts the lexical tokens of a document as the parser sees them.
+func tokens(t *testing.T, doc string) int {
+	t.Helper()
+	lx := lexer.New(&ast.Source{Input: doc})
+	n := 0
+	for {
+		tok, err := lx.ReadToken()
+		require.Nil(t, err)
+		if tok.Kind == lexer.EOF {
+			return n
+		}
+		n++
+	}
+}
+
+// withTokens returns a valid document of exactly n tokens (n > 27). The
+// filler is a list of enum values: repeating a field instead would measure
+// the validator's overlapping-fields check, not the token limit.
+func withTokens(n int) string {
+	return `{ project(organization: "a", key: "B") { issues(filter: {status: [` + strings.Repeat("TODO ", n-27) + `]}) { totalCount } } }`
+}
+
+// withBytes returns a valid document of exactly n bytes (padding is
+// whitespace, which is not a token).
+func withBytes(n int) string {
+	doc := "{ viewer { id } }"
+	return doc + strings.Repeat(" ", n-len(doc))
+}
+
+func postQuery(t *testing.T, c *servertest.Client, query string, vars map[string]any) *servertest.Response {
+	t.Helper()
+	return c.Do(t, query, vars)
+}
+
+// TestStructuralLimits checks every structural limit at its default bound,
+// just under it and just over it, with the error a client sees.
+func TestStructuralLimits(t *testing.T) {
+	t.Parallel()
+	// A bucket large enough that the cost cases are refused by the cost
+	// limit, never by the rate limit.
+	env := servertest.Start(t, func(c *config.Config) { c.RateLimit.AnonCapacity = 1 << 30 })
+	c := env.Client()
+	alias := func(i int) string { return "a" + itoa(i) + ": id" }
+	root := func(n int) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = "r" + itoa(i) + ": viewer { id }"
+		}
+		return "{ __typename " + strings.Join(parts, " ") + " }"
+	}
+	directive := func(int) string { return "id @include(if: true)" }
+	cost := func(extra int) string {
+		// 1 + 1 + 98 * (1 + 1 + 100) = 9998, plus one point per viewer.
+		parts := []string{`organization(slug: "acme") { projects(first: 98) { edges { node { issues(first: 100) { edges { node { id } } } } } } }`}
+		for i := 0; i < extra; i++ {
+			parts = append(parts, "v"+itoa(i)+": viewer { id }")
+		}
+		return "{ " + strings.Join(parts, " ") + " }"
+	}
+	require.Equal(t, 5000, tokens(t, withTokens(5000)))
+
+	cases := []struct {
+		name   string
+		query  string
+		status int
+		code   string // "" means success
+		limit  string
+	}{
+		{"depth 9", chain(9), 200, "", ""},
+		{"depth 10", chain(10), 200, "", ""},
+		{"depth 11", chain(11), 422, "GRAPHQL_VALIDATION_FAILED", "depth"},
+		{"29 aliases", repeatField(29, alias), 200, "", ""},
+		{"30 aliases and aliased __typename", strings.Replace(repeatField(30, alias), "{ viewer {", "{ t: __typename viewer { u: __typename", 1), 200, "", ""},
+		{"31 aliases", repeatField(31, alias), 422, "GRAPHQL_VALIDATION_FAILED", "aliases"},
+		{"19 root fields", root(19), 200, "", ""},
+		{"20 root fields", root(20), 200, "", ""},
+		{"21 root fields", root(21), 422, "GRAPHQL_VALIDATION_FAILED", "rootFields"},
+		{"49 directives", repeatField(49, directive), 200, "", ""},
+		{"50 directives", repeatField(50, directive), 200, "", ""},
+		{"51 directives", repeatField(51, directive), 422, "GRAPHQL_VALIDATION_FAILED", "directives"},
+		{"4999 tokens", withTokens(4999), 200, "", ""},
+		{"5000 tokens", withTokens(5000), 200, "", ""},
+		{"5001 tokens", withTokens(5001), 422, "GRAPHQL_PARSE_FAILED", ""},
+		{"document of 51199 bytes", withBytes(50<<10 - 1), 200, "", ""},
+		{"document of 51200 bytes", withBytes(50 << 10), 200, "", ""},
+		{"document of 51201 bytes", withBytes(50<<10 + 1), 413, "BAD_USER_INPUT", "documentBytes"},
+		{"cost 9999", cost(1), 200, "", ""},
+		{"cost 10000", cost(2), 200, "", ""},
+		{"cost 10001", cost(3), 200, "COST_LIMIT_EXCEEDED", ""},
+		{"first 99", `{ viewer { memberships(first: 99) { totalCount } } }`, 200, "", ""},
+		{"first 100", `{ viewer { memberships(first: 100) { totalCount } } }`, 200, "", ""},
+		{"first 101", `{ viewer { memberships(first: 101) { totalCount } } }`, 200, "BAD_USER_INPUT", ""},
+		{"last 101", `{ viewer { memberships(last: 101) { totalCount } } }`, 200, "BAD_USER_INPUT", ""},
+		{"fragment cycle", `{ viewer { ...A } } fragment A on User { memberships { edges { node { user { ...B } } } } } fragment B on User { ...A }`, 422, "GRAPHQL_VALIDATION_FAILED", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := postQuery(t, c, tc.query, nil)
+			assert.Equal(t, tc.status, resp.Status, "body: %.300s", resp.RawBody)
+			if tc.code == "" {
+				assert.Empty(t, resp.Errors, "body: %.300s", resp.RawBody)
+				return
+			}
+			require.NotEmpty(t, resp.Errors, "body: %.300s", resp.RawBody)
+			assert.Equal(t, tc.code, resp.Errors[0].Code(), "body: %.300s", resp.RawBody)
+			if tc.limit != "" {
+				assert.Equal(t, tc.limit, resp.Errors[0].Extensions["limit"])
+			}
+			assert.JSONEq(t, "null", string(orNull(resp.Data)), "nothing ran")
+		})
+	}
+
+	t.Run("cost error names the cost", func(t *testing.T) {
+		resp := postQuery(t, c, cost(3), nil)
+		require.Len(t, resp.Errors, 1)
+		assert.Equal(t, map[string]any{"requestedQueryCost": float64(10001), "maximumAvailable": float64(10000)}, resp.Errors[0].Extensions["cost"])
+	})
+	t.Run("request body at and over 1 MB", func(t *testing.T) {
+		body := func(size int) []byte {
+			head := `{"query":"{ viewer { id } }","variables":{"pad":"`
+			tail := `"}}`
+			return []byte(head + strings.Repeat("a", size-len(head)-len(tail)) + tail)
+		}
+		assert.Equal(t, 200, c.Post(t, "application/json", body(1<<20-1)).Status)
+		assert.Equal(t, 200, c.Post(t, "application/json", body(1<<20)).Status)
+		resp := c.Post(t, "application/json", body(1<<20+1))
+		assert.Equal(t, 413, resp.Status)
+		assert.Equal(t, []string{"BAD_USER_INPUT"}, resp.Codes())
+	})
+	t.Run("batches are refused", func(t *testing.T) {
+		resp := c.Post(t, "application/json", []byte(`[{"query":"{ viewer { id } }"},{"query":"{ viewer { id } }"}]`))
+		assert.Equal(t, 400, resp.Status)
+		assert.Equal(t, []string{"BAD_USER_INPUT"}, resp.Codes())
+	})
+	t.Run("suggestions and introspection in development", func(t *testing.T) {
+		resp := postQuery(t, c, `{ viewr { id } }`, nil)
+		require.NotEmpty(t, resp.Errors)
+		assert.Contains(t, resp.Errors[0].Message, "Did you mean")
+		postQuery(t, c, `{ __schema { queryType { name } } }`, nil).MustOK(t)
+	})
+}
+
+// TestProductionHidesTheSchema: no "Did you mean" and no introspection.
+func TestProductionHidesTheSchema(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, func(c *config.Config) {
+		c.Env = config.Production
+		c.JWTSecret = "0123456789abcdef0123456789abcdef-test"
+		c.AutoMigrate = true // servertest's database is fresh
+	})
+	c := env.Client()
+	resp := postQuery(t, c, `{ viewr { id } }`, nil)
+	require.NotEmpty(t, resp.Errors)
+	assert.Equal(t, "GRAPHQL_VALIDATION_FAILED", resp.Errors[0].Code())
+	assert.NotContains(t, resp.Errors[0].Message, "Did you mean")
+	resp = postQuery(t, c, `{ __schema { queryType { name } } }`, nil)
+	require.NotEmpty(t, resp.Errors, "body: %s", resp.RawBody)
+}
+
+// costExtension is extensions.cost of a response.
+type costExtension struct {
+	RequestedQueryCost int `json:"requestedQueryCost"`
+	ActualQueryCost    int `json:"actualQueryCost"`
+	ThrottleStatus     *struct {
+		MaximumAvailable   int     `json:"maximumAvailable"`
+		CurrentlyAvailable int     `json:"currentlyAvailable"`
+		RestoreRate        float64 `json:"restoreRate"`
+	} `json:"throttleStatus"`
+}
+
+func costOf(t *testing.T, resp *servertest.Response) costExtension {
+	t.Helper()
+	var body struct {
+		Extensions struct {
+			Cost *costExtension `json:"cost"`
+		} `json:"extensions"`
+	}
+	require.NoError(t, json.Unmarshal(resp.RawBody, &body))
+	require.NotNil(t, body.Extensions.Cost, "no extensions.cost in %s", resp.RawBody)
+	return *body.Extensions.Cost
+}
+
+// nodesQuery asks for n objects that do not exist: it costs n points, and
+// since each item comes back (as null) it also actually costs n.
+func nodesQuery(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = `"` + base64URL("Issue:"+itoa(900000+i)) + `"`
+	}
+	return "{ nodes(ids: [" + strings.Join(ids, ", ") + "]) { id } }"
+}
+
+// smallBuckets makes anonymous buckets of 100 points that practically do
+// not refill during a test.
+func smallBuckets(c *config.Config) {
+	c.Limits.MaxCost = 100
+	c.RateLimit.AnonCapacity = 100
+	c.RateLimit.AnonRestoreRate = 0.001
+}
+
+// TestRateLimit charges before execution, refunds what the rows did not
+// cost, reports it in extensions.cost and headers, and answers 429 with
+// Retry-After when the bucket is short.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	for _, shared := range []bool{false, true} {
+		name := "in process"
+		if shared {
+			name = "redis"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			opts := []servertest.Option{smallBuckets}
+			if shared {
+				prefix := redistest.Prefix(t, redistest.Client(t), "ratelimit")
+				opts = append(opts, servertest.WithRedis(redistest.URL()), func(c *config.Config) { c.RedisPrefix = prefix })
+			}
+			c := servertest.Start(t, opts...).Client()
+
+			resp := postQuery(t, c, nodesQuery(60), nil).MustOK(t)
+			got := costOf(t, resp)
+			assert.Equal(t, 60, got.RequestedQueryCost)
+			assert.Equal(t, 60, got.ActualQueryCost)
+			require.NotNil(t, got.ThrottleStatus)
+			assert.Equal(t, 100, got.ThrottleStatus.MaximumAvailable)
+			assert.Equal(t, 40, got.ThrottleStatus.CurrentlyAvailable)
+			assert.Equal(t, 0.001, got.ThrottleStatus.RestoreRate)
+			assert.Equal(t, `"cost";q=100;w=100000`, resp.Header.Get("RateLimit-Policy"))
+			assert.True(t, strings.HasPrefix(resp.Header.Get("RateLimit"), `"cost";r=40;t=`), resp.Header.Get("RateLimit"))
+
+			// Requested 1 + 1 + 28 = 30; the project does not exist, so
+			// only its lookup (1) is kept and 29 come back.
+			resp = postQuery(t, c, `{ project(organization: "none", key: "NONE") { issues(first: 28) { edges { node { id } } } } }`, nil).MustOK(t)
+			got = costOf(t, resp)
+			assert.Equal(t, 30, got.RequestedQueryCost)
+			assert.Equal(t, 1, got.ActualQueryCost)
+			assert.Equal(t, 39, got.ThrottleStatus.CurrentlyAvailable)
+			assert.True(t, strings.HasPrefix(resp.Header.Get("RateLimit"), `"cost";r=39;t=`), resp.Header.Get("RateLimit"))
+
+			// A response with errors is not refunded: 1 + (1 + 1 + 2) = 5
+			// charged, though only 2 came back.
+			resp = postQuery(t, c, `{ node(id: "not-an-id") { id } project(organization: "none", key: "NONE") { issues(first: 2) { edges { node { id } } } } }`, nil)
+			assert.Equal(t, []string{"BAD_USER_INPUT"}, resp.Codes())
+			got = costOf(t, resp)
+			assert.Equal(t, 5, got.RequestedQueryCost)
+			assert.Equal(t, 2, got.ActualQueryCost)
+			assert.Equal(t, 34, got.ThrottleStatus.CurrentlyAvailable)
+
+			resp = postQuery(t, c, nodesQuery(60), nil)
+			assert.Equal(t, http.StatusTooManyRequests, resp.Status, "body: %s", resp.RawBody)
+			assert.Equal(t, []string{"RATE_LIMITED"}, resp.Codes())
+			assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+			assert.Equal(t, `"cost";q=100;w=100000`, resp.Header.Get("RateLimit-Policy"))
+			assert.True(t, strings.HasPrefix(resp.Header.Get("RateLimit"), `"cost";r=34;t=`), resp.Header.Get("RateLimit"))
+			assert.JSONEq(t, "null", string(orNull(resp.Data)), "nothing ran")
+
+			// What still fits still runs.
+			postQuery(t, c, nodesQuery(34), nil).MustOK(t)
+			// A request refused before it is priced still carries the headers.
+			resp = postQuery(t, c, `{ nope }`, nil)
+			assert.Equal(t, 422, resp.Status)
+			assert.True(t, strings.HasPrefix(resp.Header.Get("RateLimit"), `"cost";r=0;t=`), resp.Header.Get("RateLimit"))
+		})
+	}
+}
+
+func orNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
+}
+
+// TestRateLimitSharedByInstances: two instances on one Redis meter one
+// budget per viewer.
+func TestRateLimitSharedByInstances(t *testing.T) {
+	t.Parallel()
+	prefix := redistest.Prefix(t, redistest.Client(t), "ratelimit")
+	opts := []servertest.Option{smallBuckets, servertest.WithRedis(redistest.URL()), func(c *config.Config) { c.RedisPrefix = prefix }}
+	a := servertest.Start(t, opts...).Client()
+	b := servertest.Start(t, opts...).Client()
+
+	postQuery(t, a, nodesQuery(60), nil).MustOK(t)
+	resp := postQuery(t, b, nodesQuery(60), nil)
+	assert.Equal(t, http.StatusTooManyRequests, resp.Status, "body: %s", resp.RawBody)
+	assert.Equal(t, []string{"RATE_LIMITED"}, resp.Codes())
+	got := costOf(t, postQuery(t, b, nodesQuery(40), nil).MustOK(t))
+	assert.Equal(t, 0, got.ThrottleStatus.CurrentlyAvailable)
+}
+
+// TestRateLimitWithoutRedis: an unreachable Redis fails open by default
+// (the request runs, a warning is logged) or closed when configured.
+func TestRateLimitWithoutRedis(t *testing.T) {
+	t.Parallel()
+	unreachable := servertest.WithRedis("redis://127.0.0.1:1/0")
+	t.Run("open", func(t *testing.T) {
+		t.Parallel()
+		env := servertest.Start(t, unreachable)
+		resp := postQuery(t, env.Client(), `{ viewer { id } }`, nil).MustOK(t)
+		got := costOf(t, resp)
+		assert.Equal(t, 1, got.RequestedQueryCost)
+		assert.Nil(t, got.ThrottleStatus, "nothing was metered")
+		assert.NotEmpty(t, resp.Header.Get("RateLimit-Policy"))
+		assert.Contains(t, env.Logs.String(), "ratelimit_fail_open_total")
+	})
+	t.Run("closed", func(t *testing.T) {
+		t.Parallel()
+		env := servertest.Start(t, unreachable, func(c *config.Config) { c.RateLimit.OnRedisError = "closed" })
+		resp := postQuery(t, env.Client(), `{ viewer { id } }`, nil)
+		assert.Equal(t, http.StatusServiceUnavailable, resp.Status)
+		assert.Equal(t, []string{"UNAVAILABLE"}, resp.Codes())
+	})
+}
+
+// TestSignedInUsersHaveTheirOwnBucket: a user's spending leaves the
+// anonymous bucket of the same address alone.
+func TestSignedInUsersHaveTheirOwnBucket(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, smallBuckets, func(c *config.Config) { c.RateLimit.UserCapacity = 100; c.RateLimit.UserRestoreRate = 0.001 })
+	token := env.SignUp(t, "meter@example.com", "M")
+	got := costOf(t, postQuery(t, env.As(token), nodesQuery(70), nil).MustOK(t))
+	assert.Equal(t, 30, got.ThrottleStatus.CurrentlyAvailable)
+	postQuery(t, env.Client(), nodesQuery(70), nil).MustOK(t)
+}
