@@ -415,7 +415,8 @@ func (c *CommentClient) QueryAuthor(_m *Comment) *UserQuery {
 
 // Hooks returns the client hooks.
 func (c *CommentClient) Hooks() []Hook {
-	return c.hooks.Comment
+	hooks := c.hooks.Comment
+	return append(hooks[:len(hooks):len(hooks)], comment.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -548,7 +549,8 @@ func (c *EventClient) GetX(ctx context.Context, id int64) *Event {
 
 // Hooks returns the client hooks.
 func (c *EventClient) Hooks() []Hook {
-	return c.hooks.Event
+	hooks := c.hooks.Event
+	return append(hooks[:len(hooks):len(hooks)], event.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -761,7 +763,8 @@ func (c *IssueClient) QueryLabels(_m *Issue) *LabelQuery {
 
 // Hooks returns the client hooks.
 func (c *IssueClient) Hooks() []Hook {
-	return c.hooks.Issue
+	hooks := c.hooks.Issue
+	return append(hooks[:len(hooks):len(hooks)], issue.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -926,7 +929,8 @@ func (c *LabelClient) QueryIssues(_m *Label) *IssueQuery {
 
 // Hooks returns the client hooks.
 func (c *LabelClient) Hooks() []Hook {
-	return c.hooks.Label
+	hooks := c.hooks.Label
+	return append(hooks[:len(hooks):len(hooks)], label.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1091,7 +1095,8 @@ func (c *MembershipClient) QueryOrganization(_m *Membership) *OrganizationQuery 
 
 // Hooks returns the client hooks.
 func (c *MembershipClient) Hooks() []Hook {
-	return c.hooks.Membership
+	hooks := c.hooks.Membership
+	return append(hooks[:len(hooks):len(hooks)], membership.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1272,7 +1277,8 @@ func (c *OrganizationClient) QueryLabels(_m *Organization) *LabelQuery {
 
 // Hooks returns the client hooks.
 func (c *OrganizationClient) Hooks() []Hook {
-	return c.hooks.Organization
+	hooks := c.hooks.Organization
+	return append(hooks[:len(hooks):len(hooks)], organization.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1437,7 +1443,8 @@ func (c *ProjectClient) QueryIssues(_m *Project) *IssueQuery {
 
 // Hooks returns the client hooks.
 func (c *ProjectClient) Hooks() []Hook {
-	return c.hooks.Project
+	hooks := c.hooks.Project
+	return append(hooks[:len(hooks):len(hooks)], project.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1586,7 +1593,8 @@ func (c *RefreshTokenClient) QueryUser(_m *RefreshToken) *UserQuery {
 
 // Hooks returns the client hooks.
 func (c *RefreshTokenClient) Hooks() []Hook {
-	return c.hooks.RefreshToken
+	hooks := c.hooks.RefreshToken
+	return append(hooks[:len(hooks):len(hooks)], refreshtoken.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1799,7 +1807,8 @@ func (c *UserClient) QueryRefreshTokens(_m *User) *RefreshTokenQuery {
 
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
-	return c.hooks.User
+	hooks := c.hooks.User
+	return append(hooks[:len(hooks):len(hooks)], user.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.

@@ -13,8 +13,10 @@ import (
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
+	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -95,6 +97,9 @@ func (r *mutationResolver) CreateIssue(ctx context.Context, input model.CreateIs
 			return errRejected
 		}
 		if err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), p.OrganizationID, membership.RoleMEMBER); err != nil {
 			return err
 		}
 		if p.Archived {
@@ -278,6 +283,9 @@ func (r *mutationResolver) DeleteIssue(ctx context.Context, input model.DeleteIs
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
 		i, orgID, err := lockIssue(ctx, tx, &check, id, "issueId")
 		if err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), orgID, membership.RoleADMIN); err != nil {
 			return err
 		}
 		if _, err := tx.Comment.Delete().Where(comment.IssueID(i.ID)).Exec(ctx); err != nil {

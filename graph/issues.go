@@ -9,6 +9,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -62,6 +63,11 @@ func (r *Resolver) changeIssue(ctx context.Context, check *inputCheck, id int64,
 	err := r.mutate(ctx, check, func(tx *ent.Tx) error {
 		i, orgID, err := lockIssue(ctx, tx, check, id, field)
 		if err != nil {
+			return err
+		}
+		// Checked before the change's own input checks, so a viewer who may
+		// not change issues gets FORBIDDEN rather than hints about the data.
+		if err := rule.Require(ctx, tx.Client(), orgID, membership.RoleMEMBER); err != nil {
 			return err
 		}
 		u, typ, payload, err := change(tx, i, orgID)

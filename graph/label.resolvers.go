@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -39,6 +41,9 @@ func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLa
 	var l *ent.Label
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
 		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), orgID, membership.RoleADMIN); err != nil {
 			return err
 		}
 		if err := checkLabelName(ctx, tx, &check, orgID, name, 0); err != nil {
@@ -81,6 +86,9 @@ func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLa
 			return errRejected
 		}
 		if err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), old.OrganizationID, membership.RoleADMIN); err != nil {
 			return err
 		}
 		u := tx.Label.UpdateOne(old)

@@ -71,6 +71,22 @@ type AuthPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Input of `changeMemberRole`.
+type ChangeMemberRoleInput struct {
+	// The membership to change.
+	MembershipID string `json:"membershipId"`
+	// The new role. ADMIN+ changes MEMBER and VIEWER; only an OWNER grants or takes ADMIN and OWNER.
+	Role membership.Role `json:"role"`
+}
+
+// Result of `changeMemberRole`.
+type ChangeMemberRolePayload struct {
+	// The changed membership.
+	Membership *ent.Membership `json:"membership,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Input of `closeIssue`.
 type CloseIssueInput struct {
 	// The issue.
@@ -241,6 +257,20 @@ type LabelPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Input of `leaveOrganization`.
+type LeaveOrganizationInput struct {
+	// The organization to leave.
+	OrganizationID string `json:"organizationId"`
+}
+
+// Result of `leaveOrganization`.
+type LeaveOrganizationPayload struct {
+	// The ID of the organization you left.
+	OrganizationID *string `json:"organizationId,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Input of `logIn`.
 type LogInInput struct {
 	// The account's email address.
@@ -287,6 +317,20 @@ type Query struct {
 type RefreshTokensInput struct {
 	// A refresh token from an earlier sign-in or refresh. Each works once.
 	RefreshToken string `json:"refreshToken"`
+}
+
+// Input of `removeMember`.
+type RemoveMemberInput struct {
+	// The membership to end.
+	MembershipID string `json:"membershipId"`
+}
+
+// Result of `removeMember`.
+type RemoveMemberPayload struct {
+	// The ID of the membership that ended.
+	RemovedMembershipID *string `json:"removedMembershipId,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // Input of `reopenIssue`.
