@@ -161,17 +161,32 @@ func FilterLabels() privacy.QueryRule {
 	})
 }
 
-// FilterUsers shows the viewer and the members of the viewer's
-// organizations. Everything of a visible user is visible, email included:
-// fellow members need it to add and mention each other, and nobody else
-// sees the user at all.
+// FilterUsers shows the viewer, the members of the viewer's organizations,
+// and the people who wrote or are assigned issues and comments the viewer
+// can see (a former member stays the author of what they wrote; an issue's
+// author is never a dangling reference). Everything of a visible user is
+// visible, email included: colleagues need it to add and mention each
+// other, and nobody else sees the user at all.
 func FilterUsers() privacy.QueryRule {
 	return privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
 		id := uid(ctx)
-		t := sql.Table(membership.Table).As("fellow_memberships")
-		fellows := sql.Select(t.C(membership.FieldUserID)).From(t).Where(sql.In(t.C(membership.FieldOrganizationID), memberOrgs(id)))
+		m := sql.Table(membership.Table).As("fellow_memberships")
+		fellows := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.In(m.C(membership.FieldOrganizationID), memberOrgs(id)))
+		i := sql.Table(issue.Table).As("visible_issues")
+		issuePeople := func(column string) *sql.Selector {
+			return sql.Select(i.C(column)).From(i).Where(sql.In(i.C(issue.FieldProjectID), projectsIn(memberOrgs(id))))
+		}
+		c := sql.Table(comment.Table).As("visible_comments")
+		commenters := sql.Select(c.C(comment.FieldAuthorID)).From(c).
+			Where(sql.In(c.C(comment.FieldIssueID), issuesIn(projectsIn(memberOrgs(id)))))
 		q.Where(predicate.User(func(s *sql.Selector) {
-			s.Where(sql.Or(sql.EQ(s.C(user.FieldID), id), sql.In(s.C(user.FieldID), fellows)))
+			s.Where(sql.Or(
+				sql.EQ(s.C(user.FieldID), id),
+				sql.In(s.C(user.FieldID), fellows),
+				sql.In(s.C(user.FieldID), issuePeople(issue.FieldAuthorID)),
+				sql.In(s.C(user.FieldID), issuePeople(issue.FieldAssigneeID)),
+				sql.In(s.C(user.FieldID), commenters),
+			))
 		}))
 		return privacy.Allow
 	})
