@@ -29,17 +29,37 @@ type Sessions interface {
 // be honoured (unknown, expired, revoked or reused).
 var ErrInvalidToken = errors.New("invalid or expired token")
 
+// SignInGuard throttles sign-in attempts.
+type SignInGuard interface {
+	// Attempt counts one attempt to sign in as email. It returns an *Error
+	// (RATE_LIMITED) when too many attempts failed; otherwise done must be
+	// called with the outcome.
+	Attempt(ctx context.Context, email string) (done func(ok bool), err error)
+}
+
 // Resolver is the root of every resolver. It holds the dependencies, built
 // once by NewResolver; resolvers keep no other state.
 type Resolver struct {
 	client   *ent.Client
 	sessions Sessions
 	log      *slog.Logger
+	signIn   SignInGuard
 }
 
+// Option configures a Resolver.
+type Option func(*Resolver)
+
+// WithSignInGuard throttles logIn through g; without it logIn is not
+// throttled (tests of the schema alone).
+func WithSignInGuard(g SignInGuard) Option { return func(r *Resolver) { r.signIn = g } }
+
 // NewResolver returns the root resolver.
-func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger) *Resolver {
-	return &Resolver{client: client, sessions: sessions, log: log}
+func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger, opts ...Option) *Resolver {
+	r := &Resolver{client: client, sessions: sessions, log: log}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // requireUser returns the signed-in user's id or UNAUTHENTICATED.

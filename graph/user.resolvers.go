@@ -79,6 +79,12 @@ func (r *mutationResolver) LogIn(ctx context.Context, input model.LogInInput) (*
 	if len(email) > 254 || len(input.Password) > 1024 {
 		return invalidCredentials(), nil
 	}
+	done, err := r.attemptSignIn(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() { done(ok) }()
 	u, err := r.client.User.Query().Where(user.Email(email)).Only(viewer.SystemContext(ctx))
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
@@ -92,6 +98,7 @@ func (r *mutationResolver) LogIn(ctx context.Context, input model.LogInInput) (*
 	if !r.sessions.CheckPassword(hash, input.Password) || u == nil {
 		return invalidCredentials(), nil
 	}
+	ok = true
 	tokens, err := r.sessions.Start(ctx, u.ID)
 	if err != nil {
 		return nil, err
