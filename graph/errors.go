@@ -70,4 +70,6 @@ var (
 
 // errUnauthenticated is returned by every write made without a valid
 // access token.
+var errNotAPerson = &Error{Code: CodeForbidden, Message: "an API key acts for no person; sign in as a user to do this"}
+
 var errUnauthenticated = &Error{Code: CodeUnauthenticated, Message: "sign in first: send a valid access token as `Authorization: Bearer <token>`"}

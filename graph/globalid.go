@@ -15,6 +15,7 @@ const (
 	typeIssue        = "Issue"
 	typeComment      = "Comment"
 	typeLabel        = "Label"
+	typeAPIKey       = "APIKey"
 )
 
 // globalID returns the opaque global ID of the object of type typ with

@@ -146,7 +146,7 @@ func (r *mutationResolver) CreateIssue(ctx context.Context, input model.CreateIs
 
 // UpdateIssue is the resolver for the updateIssue field.
 func (r *mutationResolver) UpdateIssue(ctx context.Context, input model.UpdateIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -188,7 +188,7 @@ func (r *mutationResolver) UpdateIssue(ctx context.Context, input model.UpdateIs
 
 // AssignIssue is the resolver for the assignIssue field.
 func (r *mutationResolver) AssignIssue(ctx context.Context, input model.AssignIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -226,7 +226,7 @@ func (r *mutationResolver) RemoveLabelsFromIssue(ctx context.Context, input mode
 
 // CloseIssue is the resolver for the closeIssue field.
 func (r *mutationResolver) CloseIssue(ctx context.Context, input model.CloseIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -251,7 +251,7 @@ func (r *mutationResolver) CloseIssue(ctx context.Context, input model.CloseIssu
 
 // ReopenIssue is the resolver for the reopenIssue field.
 func (r *mutationResolver) ReopenIssue(ctx context.Context, input model.ReopenIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -272,7 +272,7 @@ func (r *mutationResolver) ReopenIssue(ctx context.Context, input model.ReopenIs
 
 // DeleteIssue is the resolver for the deleteIssue field.
 func (r *mutationResolver) DeleteIssue(ctx context.Context, input model.DeleteIssueInput) (*model.DeleteIssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck

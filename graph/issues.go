@@ -88,7 +88,7 @@ func (r *Resolver) changeIssue(ctx context.Context, check *inputCheck, id int64,
 
 // changeLabels adds or removes labels of an issue.
 func (r *mutationResolver) changeLabels(ctx context.Context, input model.IssueLabelsInput, add bool) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck

@@ -27,7 +27,7 @@ func (r *labelResolver) Organization(ctx context.Context, obj *ent.Label) (*ent.
 
 // CreateLabel is the resolver for the createLabel field.
 func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLabelInput) (*model.LabelPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -67,7 +67,7 @@ func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLa
 
 // UpdateLabel is the resolver for the updateLabel field.
 func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLabelInput) (*model.LabelPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -114,7 +114,7 @@ func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLa
 
 // DeleteLabel is the resolver for the deleteLabel field.
 func (r *mutationResolver) DeleteLabel(ctx context.Context, input model.DeleteLabelInput) (*model.DeleteLabelPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck

@@ -70,7 +70,7 @@ func keepAnOwner(ctx context.Context, tx *ent.Tx, check *inputCheck, orgID int64
 }
 
 func (r *mutationResolver) changeMemberRole(ctx context.Context, input model.ChangeMemberRoleInput) (*model.ChangeMemberRolePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -100,7 +100,7 @@ func (r *mutationResolver) changeMemberRole(ctx context.Context, input model.Cha
 }
 
 func (r *mutationResolver) removeMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck

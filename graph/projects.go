@@ -9,7 +9,7 @@ import (
 )
 
 func (r *mutationResolver) setArchived(ctx context.Context, gid string, archived bool) (*model.ArchiveProjectPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck

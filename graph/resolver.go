@@ -23,6 +23,9 @@ type Sessions interface {
 	Start(ctx context.Context, userID int64) (*model.Tokens, error)
 	Refresh(ctx context.Context, refreshToken string) (int64, *model.Tokens, error)
 	Revoke(ctx context.Context, refreshToken string) error
+	// NewAPIKey returns a new API key secret, the prefix shown to tell
+	// keys apart, and the hash to store.
+	NewAPIKey() (secret, prefix, hash string, err error)
 }
 
 // ErrInvalidToken is what Sessions returns for a refresh token that must not
@@ -62,13 +65,27 @@ func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger, opts .
 	return r
 }
 
-// requireUser returns the signed-in user's id or UNAUTHENTICATED.
+// requireUser returns the signed-in user's id: UNAUTHENTICATED for an
+// anonymous request, FORBIDDEN for a service account, which is no person
+// and cannot author anything.
 func requireUser(ctx context.Context) (int64, error) {
 	v := viewer.FromContext(ctx)
+	if v.APIKey != nil {
+		return 0, errNotAPerson
+	}
 	if !v.Authenticated() {
 		return 0, errUnauthenticated
 	}
 	return v.UserID, nil
+}
+
+// requireActor returns UNAUTHENTICATED unless a user or a service account
+// makes the request; what they may do is the privacy policies' decision.
+func requireActor(ctx context.Context) error {
+	if !viewer.FromContext(ctx).Actor() {
+		return errUnauthenticated
+	}
+	return nil
 }
 
 // errRejected rolls a mutation's transaction back after its input check

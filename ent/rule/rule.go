@@ -15,10 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/apikey"
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
@@ -72,12 +74,22 @@ func AllowSystem() privacy.QueryMutationRule {
 // DenyAll ends every policy: what no rule allowed is denied.
 func DenyAll() privacy.QueryMutationRule { return privacy.AlwaysDenyRule() }
 
-// memberOrgs selects the ids of the organizations userID belongs to with one
-// of roles (any role when none is given). An anonymous viewer (userID 0)
-// belongs to none.
-func memberOrgs(userID int64, roles ...membership.Role) *sql.Selector {
+// memberOrgs selects the ids of the organizations the viewer belongs to
+// with one of roles (any role when none is given). An anonymous viewer
+// belongs to none; a service account to its own organization, with its
+// key's role.
+func memberOrgs(ctx context.Context, roles ...membership.Role) *sql.Selector {
+	v := viewer.FromContext(ctx)
+	if k := v.APIKey; k != nil {
+		t := sql.Table(organization.Table).As("viewer_key_organization")
+		sel := sql.Select(t.C(organization.FieldID)).From(t).Where(sql.EQ(t.C(organization.FieldID), k.OrganizationID))
+		if len(roles) > 0 && !slices.Contains(roles, membership.Role(k.Role)) {
+			sel.Where(sql.False())
+		}
+		return sel
+	}
 	t := sql.Table(membership.Table).As("viewer_memberships")
-	preds := []*sql.Predicate{sql.EQ(t.C(membership.FieldUserID), userID)}
+	preds := []*sql.Predicate{sql.EQ(t.C(membership.FieldUserID), v.UserID)}
 	if len(roles) > 0 {
 		vs := make([]any, len(roles))
 		for i, r := range roles {
@@ -116,7 +128,7 @@ func uid(ctx context.Context) int64 { return viewer.FromContext(ctx).UserID }
 // FilterOrganizations shows the organizations the viewer belongs to.
 func FilterOrganizations() privacy.QueryRule {
 	return privacy.OrganizationQueryRuleFunc(func(ctx context.Context, q *ent.OrganizationQuery) error {
-		q.Where(predicate.Organization(in(organization.FieldID, memberOrgs(uid(ctx)))))
+		q.Where(predicate.Organization(in(organization.FieldID, memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
@@ -124,7 +136,7 @@ func FilterOrganizations() privacy.QueryRule {
 // FilterMemberships shows the memberships of the viewer's organizations.
 func FilterMemberships() privacy.QueryRule {
 	return privacy.MembershipQueryRuleFunc(func(ctx context.Context, q *ent.MembershipQuery) error {
-		q.Where(predicate.Membership(in(membership.FieldOrganizationID, memberOrgs(uid(ctx)))))
+		q.Where(predicate.Membership(in(membership.FieldOrganizationID, memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
@@ -132,7 +144,7 @@ func FilterMemberships() privacy.QueryRule {
 // FilterProjects shows the projects of the viewer's organizations.
 func FilterProjects() privacy.QueryRule {
 	return privacy.ProjectQueryRuleFunc(func(ctx context.Context, q *ent.ProjectQuery) error {
-		q.Where(predicate.Project(in(project.FieldOrganizationID, memberOrgs(uid(ctx)))))
+		q.Where(predicate.Project(in(project.FieldOrganizationID, memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
@@ -140,7 +152,7 @@ func FilterProjects() privacy.QueryRule {
 // FilterIssues shows the issues of the viewer's organizations' projects.
 func FilterIssues() privacy.QueryRule {
 	return privacy.IssueQueryRuleFunc(func(ctx context.Context, q *ent.IssueQuery) error {
-		q.Where(predicate.Issue(in(issue.FieldProjectID, projectsIn(memberOrgs(uid(ctx))))))
+		q.Where(predicate.Issue(in(issue.FieldProjectID, projectsIn(memberOrgs(ctx)))))
 		return privacy.Allow
 	})
 }
@@ -148,7 +160,7 @@ func FilterIssues() privacy.QueryRule {
 // FilterComments shows the comments on issues the viewer can see.
 func FilterComments() privacy.QueryRule {
 	return privacy.CommentQueryRuleFunc(func(ctx context.Context, q *ent.CommentQuery) error {
-		q.Where(predicate.Comment(in(comment.FieldIssueID, issuesIn(projectsIn(memberOrgs(uid(ctx)))))))
+		q.Where(predicate.Comment(in(comment.FieldIssueID, issuesIn(projectsIn(memberOrgs(ctx))))))
 		return privacy.Allow
 	})
 }
@@ -156,7 +168,7 @@ func FilterComments() privacy.QueryRule {
 // FilterLabels shows the labels of the viewer's organizations.
 func FilterLabels() privacy.QueryRule {
 	return privacy.LabelQueryRuleFunc(func(ctx context.Context, q *ent.LabelQuery) error {
-		q.Where(predicate.Label(in(label.FieldOrganizationID, memberOrgs(uid(ctx)))))
+		q.Where(predicate.Label(in(label.FieldOrganizationID, memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
@@ -171,14 +183,14 @@ func FilterUsers() privacy.QueryRule {
 	return privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
 		id := uid(ctx)
 		m := sql.Table(membership.Table).As("fellow_memberships")
-		fellows := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.In(m.C(membership.FieldOrganizationID), memberOrgs(id)))
+		fellows := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.In(m.C(membership.FieldOrganizationID), memberOrgs(ctx)))
 		i := sql.Table(issue.Table).As("visible_issues")
 		issuePeople := func(column string) *sql.Selector {
-			return sql.Select(i.C(column)).From(i).Where(sql.In(i.C(issue.FieldProjectID), projectsIn(memberOrgs(id))))
+			return sql.Select(i.C(column)).From(i).Where(sql.In(i.C(issue.FieldProjectID), projectsIn(memberOrgs(ctx))))
 		}
 		c := sql.Table(comment.Table).As("visible_comments")
 		commenters := sql.Select(c.C(comment.FieldAuthorID)).From(c).
-			Where(sql.In(c.C(comment.FieldIssueID), issuesIn(projectsIn(memberOrgs(id)))))
+			Where(sql.In(c.C(comment.FieldIssueID), issuesIn(projectsIn(memberOrgs(ctx)))))
 		q.Where(predicate.User(func(s *sql.Selector) {
 			s.Where(sql.Or(
 				sql.EQ(s.C(user.FieldID), id),
@@ -195,7 +207,7 @@ func FilterUsers() privacy.QueryRule {
 // FilterEvents shows the activity of the viewer's organizations.
 func FilterEvents() privacy.QueryRule {
 	return privacy.EventQueryRuleFunc(func(ctx context.Context, q *ent.EventQuery) error {
-		q.Where(predicate.Event(in("organization_id", memberOrgs(uid(ctx)))))
+		q.Where(predicate.Event(in("organization_id", memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
@@ -226,6 +238,12 @@ func decideRole(role, need membership.Role) error {
 // viewer may see; through c it sees the changes of the surrounding
 // transaction.
 func RoleOf(ctx context.Context, c *ent.Client, orgID int64) (membership.Role, error) {
+	if k := viewer.FromContext(ctx).APIKey; k != nil {
+		if k.OrganizationID == orgID {
+			return membership.Role(k.Role), nil
+		}
+		return "", nil
+	}
 	id := uid(ctx)
 	if id == 0 {
 		return "", nil
@@ -257,10 +275,19 @@ func Require(ctx context.Context, c *ent.Client, orgID int64, need membership.Ro
 	return err
 }
 
-// requireUser refuses writes of anonymous viewers outright.
-func requireUser(ctx context.Context) error {
-	if uid(ctx) == 0 {
+// requireActor refuses writes of anonymous viewers outright.
+func requireActor(ctx context.Context) error {
+	if !viewer.FromContext(ctx).Actor() {
 		return privacy.Denyf("sign in first")
+	}
+	return nil
+}
+
+// requirePerson refuses writes that only a signed-in user (not a service
+// account) may make.
+func requirePerson(ctx context.Context) error {
+	if uid(ctx) == 0 {
+		return ErrForbidden
 	}
 	return nil
 }
@@ -282,7 +309,7 @@ func system(ctx context.Context) context.Context { return viewer.SystemContext(c
 // its first OWNER); only an OWNER changes or deletes it.
 func OrganizationWrite() privacy.MutationRule {
 	return privacy.OrganizationMutationRuleFunc(func(ctx context.Context, m *ent.OrganizationMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		if m.Op().Is(ent.OpCreate) {
@@ -303,7 +330,7 @@ func OrganizationWrite() privacy.MutationRule {
 // checked by the mutations, which lock the organization to do it.
 func MembershipWrite() privacy.MutationRule {
 	return privacy.MembershipMutationRuleFunc(func(ctx context.Context, m *ent.MembershipMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		c := m.Client()
@@ -364,7 +391,7 @@ func NeedToManage(r membership.Role) membership.Role {
 // may change that counter and nothing else.
 func ProjectWrite() privacy.MutationRule {
 	return privacy.ProjectMutationRuleFunc(func(ctx context.Context, m *ent.ProjectMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		c := m.Client()
@@ -418,7 +445,7 @@ func issueOrg(ctx context.Context, c *ent.Client, id int64) (int64, error) {
 // IssueWrite: MEMBER+ creates and edits issues; ADMIN+ deletes them.
 func IssueWrite() privacy.MutationRule {
 	return privacy.IssueMutationRuleFunc(func(ctx context.Context, m *ent.IssueMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		c := m.Client()
@@ -455,7 +482,7 @@ func IssueWrite() privacy.MutationRule {
 // organizations' comments.
 func CommentWrite() privacy.MutationRule {
 	return privacy.CommentMutationRuleFunc(func(ctx context.Context, m *ent.CommentMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		c := m.Client()
@@ -472,7 +499,7 @@ func CommentWrite() privacy.MutationRule {
 			return decide(ctx, c, orgID, membership.RoleMEMBER)
 		case m.Op().Is(ent.OpDelete):
 			m.Where(predicate.Comment(in(comment.FieldIssueID,
-				issuesIn(projectsIn(memberOrgs(uid(ctx), membership.RoleOWNER, membership.RoleADMIN))))))
+				issuesIn(projectsIn(memberOrgs(ctx, membership.RoleOWNER, membership.RoleADMIN))))))
 			return privacy.Allow
 		}
 		id, ok := target(m)
@@ -502,7 +529,7 @@ func CommentWrite() privacy.MutationRule {
 // a change of the issue).
 func LabelWrite() privacy.MutationRule {
 	return privacy.LabelMutationRuleFunc(func(ctx context.Context, m *ent.LabelMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		c := m.Client()
@@ -530,7 +557,7 @@ func LabelWrite() privacy.MutationRule {
 // user). The change it records was authorized by its own policy.
 func EventWrite() privacy.MutationRule {
 	return privacy.EventMutationRuleFunc(func(ctx context.Context, m *ent.EventMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		if !m.Op().Is(ent.OpCreate) {
@@ -548,12 +575,69 @@ func EventWrite() privacy.MutationRule {
 // only their own account.
 func UserWrite() privacy.MutationRule {
 	return privacy.UserMutationRuleFunc(func(ctx context.Context, m *ent.UserMutation) error {
-		if err := requireUser(ctx); err != nil {
+		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		if id, ok := m.ID(); ok && m.Op().Is(ent.OpUpdateOne) && id == uid(ctx) {
 			return privacy.Allow
 		}
 		return privacy.Denyf("accounts change only themselves")
+	})
+}
+
+// FilterAPIKeys shows an organization's API keys to its ADMINs and OWNERs;
+// a service account sees no keys, its own included.
+func FilterAPIKeys() privacy.QueryRule {
+	return privacy.APIKeyQueryRuleFunc(func(ctx context.Context, q *ent.APIKeyQuery) error {
+		if viewer.FromContext(ctx).APIKey != nil {
+			q.Where(predicate.APIKey(func(s *sql.Selector) { s.Where(sql.False()) }))
+			return privacy.Allow
+		}
+		q.Where(predicate.APIKey(in(apikey.FieldOrganizationID, memberOrgs(ctx, membership.RoleOWNER, membership.RoleADMIN))))
+		return privacy.Allow
+	})
+}
+
+// APIKeyWrite: a person with ADMIN+ creates keys with a role no higher
+// than their own, and revokes them. Keys are never deleted (they stay as
+// the record of who could act); the system records their last use.
+func APIKeyWrite() privacy.MutationRule {
+	return privacy.APIKeyMutationRuleFunc(func(ctx context.Context, m *ent.APIKeyMutation) error {
+		if err := requireActor(ctx); err != nil {
+			return err
+		}
+		c := m.Client()
+		var orgID int64
+		switch {
+		case m.Op().Is(ent.OpCreate):
+			orgID, _ = m.OrganizationID()
+		case m.Op().Is(ent.OpUpdateOne):
+			id, _ := m.ID()
+			k, err := c.APIKey.Get(system(ctx), id)
+			if ent.IsNotFound(err) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return fmt.Errorf("loading API key: %w", err)
+			}
+			orgID = k.OrganizationID
+		default:
+			return privacy.Denyf("API keys are revoked, one at a time, not deleted")
+		}
+		role, err := RoleOf(ctx, c, orgID)
+		if err != nil {
+			return err
+		}
+		if role == "" {
+			return ErrNotFound
+		}
+		if err := requirePerson(ctx); err != nil {
+			return err
+		}
+		need := membership.RoleADMIN
+		if r, ok := m.Role(); ok && AtLeast(membership.Role(r), need) {
+			need = membership.Role(r)
+		}
+		return decideRole(role, need)
 	})
 }

@@ -56,3 +56,6 @@ func (Event) Policy() ent.Policy { return policy(rule.FilterEvents(), rule.Event
 // Policy of the RefreshToken: only the token service (as the system) reads
 // or writes refresh tokens.
 func (RefreshToken) Policy() ent.Policy { return policy(nil, nil) }
+
+// Policy of the APIKey.
+func (APIKey) Policy() ent.Policy { return policy(rule.FilterAPIKeys(), rule.APIKeyWrite()) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/issue"
@@ -99,6 +100,28 @@ type CloseIssueInput struct {
 type CommentPayload struct {
 	// The comment as it is now.
 	Comment *ent.Comment `json:"comment,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Input of `createAPIKey`.
+type CreateAPIKeyInput struct {
+	// The organization the key acts in.
+	OrganizationID string `json:"organizationId"`
+	// What the key is for, 1..100 characters.
+	Name string `json:"name"`
+	// What the key may do: ADMIN, MEMBER or VIEWER (default), at most your own role.
+	Role *membership.Role `json:"role,omitempty"`
+	// When the key stops working; omit for a key that does not expire. Must be in the future.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// Result of `createAPIKey`.
+type CreateAPIKeyPayload struct {
+	// The new key.
+	APIKey *ent.APIKey `json:"apiKey,omitempty"`
+	// The key's secret. It is shown only here and stored only as a hash: keep it now.
+	Secret *string `json:"secret,omitempty"`
 	// Why nothing happened, if it didn't.
 	UserErrors []*UserError `json:"userErrors"`
 }
@@ -337,6 +360,20 @@ type RemoveMemberPayload struct {
 type ReopenIssueInput struct {
 	// The issue.
 	IssueID string `json:"issueId"`
+}
+
+// Input of `revokeAPIKey`.
+type RevokeAPIKeyInput struct {
+	// The key to revoke.
+	ID string `json:"id"`
+}
+
+// Result of `revokeAPIKey`.
+type RevokeAPIKeyPayload struct {
+	// The revoked key.
+	APIKey *ent.APIKey `json:"apiKey,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // Input of `signUp`.
