@@ -43,7 +43,7 @@ func parseGlobalID(gid string) (typ string, id int64, ok bool) {
 		return "", 0, false
 	}
 	switch typ {
-	case typeUser, typeOrganization, typeMembership, typeProject, typeIssue, typeComment, typeLabel:
+	case typeUser, typeOrganization, typeMembership, typeProject, typeIssue, typeComment, typeLabel, typeAPIKey:
 		return typ, id, true
 	}
 	return "", 0, false

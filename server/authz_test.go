@@ -214,6 +214,8 @@ func newWorld(t *testing.T) *world {
 	w.id["formerComment"] = gid("Comment", c.ID)
 	mutate(t, w.boss, "removeMember", "RemoveMemberInput", map[string]any{"membershipId": formerMembership}, "removedMembershipId")
 
+	w.id["keyA"] = str(mutate(t, w.boss, "createAPIKey", "CreateAPIKeyInput", map[string]any{"organizationId": w.id["orgA"], "name": "CI"}, "apiKey{ id }"), "apiKey", "id")
+
 	for _, same := range []bool{true, false} {
 		for _, role := range roles {
 			org, owner, slug := w.id["orgA"], w.boss, "a"
@@ -326,6 +328,23 @@ func readCases() []readCase {
 		{"User.memberships across organizations", `query($bridge:ID!){ node(id:$bridge){ ... on User{ memberships{ totalCount edges{ node{ organization{ slug } } } } } } }`, ids("bridge"),
 			vis(`{"node":{"memberships":{"totalCount":1,"edges":[{"node":{"organization":{"slug":"alpha"}}}]}}}`,
 				`{"node":{"memberships":{"totalCount":1,"edges":[{"node":{"organization":{"slug":"beta"}}}]}}}`)},
+		{"organization.apiKeys", `{ organization(slug:"alpha"){ apiKeys{ totalCount edges{ node{ name role } } } } }`, nil,
+			func(a actor) string {
+				switch {
+				case !a.same:
+					return `{"organization":null}`
+				case roleRank(a.role) >= roleRank("ADMIN"):
+					return `{"organization":{"apiKeys":{"totalCount":1,"edges":[{"node":{"name":"CI","role":"VIEWER"}}]}}}`
+				}
+				return `{"organization":{"apiKeys":{"totalCount":0,"edges":[]}}}`
+			}},
+		{"node(APIKey).organization.createdBy", `query($keyA:ID!){ node(id:$keyA){ ... on APIKey{ name organization{ slug } createdBy{ name } } } }`, ids("keyA"),
+			func(a actor) string {
+				if a.same && roleRank(a.role) >= roleRank("ADMIN") {
+					return `{"node":{"name":"CI","organization":{"slug":"alpha"},"createdBy":{"name":"Boss"}}}`
+				}
+				return `{"node":null}`
+			}},
 		{"viewer.memberships", `{ viewer{ memberships{ totalCount edges{ node{ role organization{ slug } } } } } }`, nil,
 			func(a actor) string {
 				slug := "alpha"
@@ -347,7 +366,13 @@ type writeCase struct {
 	input     func(t *testing.T, w *world, a actor) map[string]any
 	// after restores what an allowed write changed for the actor.
 	after func(t *testing.T, w *world, a actor)
+	// see is the least role in alpha that sees the target (default any):
+	// members below it get NOT_FOUND, like outsiders.
+	see string
 }
+
+// seenBy marks a case whose target only role and above see.
+func seenBy(role string, c writeCase) writeCase { c.see = role; return c }
 
 func writeCases() []writeCase {
 	fixed := func(build func(w *world) map[string]any) func(*testing.T, *world, actor) map[string]any {
@@ -356,101 +381,111 @@ func writeCases() []writeCase {
 	return []writeCase{
 		{"createOrganization", "createOrganization", "CreateOrganizationInput", "", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"slug": fmt.Sprintf("org-%d", w.next()), "name": "New"}
-		}, nil},
+		}, nil, ""},
 		{"updateOrganization", "updateOrganization", "UpdateOrganizationInput", "OWNER", fixed(func(w *world) map[string]any {
 			return map[string]any{"id": w.id["orgA"], "name": "Alpha"}
-		}), nil},
+		}), nil, ""},
 		{"addMember MEMBER", "addMember", "AddMemberInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"organizationId": w.id["orgA"], "email": w.freshUser(t), "role": "MEMBER"}
-		}, nil},
+		}, nil, ""},
 		{"addMember ADMIN", "addMember", "AddMemberInput", "OWNER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"organizationId": w.id["orgA"], "email": w.freshUser(t), "role": "ADMIN"}
-		}, nil},
+		}, nil, ""},
 		{"changeMemberRole MEMBER to VIEWER", "changeMemberRole", "ChangeMemberRoleInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"membershipId": w.freshMembership(t, "MEMBER"), "role": "VIEWER"}
-		}, nil},
+		}, nil, ""},
 		{"changeMemberRole MEMBER to ADMIN", "changeMemberRole", "ChangeMemberRoleInput", "OWNER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"membershipId": w.freshMembership(t, "MEMBER"), "role": "ADMIN"}
-		}, nil},
+		}, nil, ""},
 		{"changeMemberRole ADMIN to MEMBER", "changeMemberRole", "ChangeMemberRoleInput", "OWNER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"membershipId": w.freshMembership(t, "ADMIN"), "role": "MEMBER"}
-		}, nil},
+		}, nil, ""},
 		{"removeMember MEMBER", "removeMember", "RemoveMemberInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"membershipId": w.freshMembership(t, "MEMBER")}
-		}, nil},
+		}, nil, ""},
 		{"removeMember ADMIN", "removeMember", "RemoveMemberInput", "OWNER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"membershipId": w.freshMembership(t, "ADMIN")}
-		}, nil},
+		}, nil, ""},
 		{"createProject", "createProject", "CreateProjectInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"organizationId": w.id["orgA"], "key": fmt.Sprintf("N%d", w.next()), "name": "New"}
-		}, nil},
+		}, nil, ""},
 		{"updateProject", "updateProject", "UpdateProjectInput", "ADMIN", fixed(func(w *world) map[string]any {
 			return map[string]any{"id": w.id["projA"], "name": "Alpha project"}
-		}), nil},
+		}), nil, ""},
 		{"archiveProject", "archiveProject", "ArchiveProjectInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"id": w.freshProject(t)}
-		}, nil},
+		}, nil, ""},
 		{"unarchiveProject", "unarchiveProject", "ArchiveProjectInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			id := w.freshProject(t)
 			mutate(t, w.boss, "archiveProject", "ArchiveProjectInput", map[string]any{"id": id}, "project{ id }")
 			return map[string]any{"id": id}
-		}, nil},
+		}, nil, ""},
 		{"createIssue", "createIssue", "CreateIssueInput", "MEMBER", fixed(func(w *world) map[string]any {
 			return map[string]any{"projectId": w.id["projA"], "title": "New"}
-		}), nil},
+		}), nil, ""},
 		{"updateIssue", "updateIssue", "UpdateIssueInput", "MEMBER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"id": w.freshIssue(t, false), "title": "Changed"}
-		}, nil},
+		}, nil, ""},
 		{"assignIssue", "assignIssue", "AssignIssueInput", "MEMBER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"issueId": w.freshIssue(t, false), "assigneeId": w.id["bridge"]}
-		}, nil},
+		}, nil, ""},
 		{"addLabelsToIssue", "addLabelsToIssue", "IssueLabelsInput", "MEMBER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"issueId": w.freshIssue(t, false), "labelIds": []string{w.id["labelA"]}}
-		}, nil},
+		}, nil, ""},
 		{"removeLabelsFromIssue", "removeLabelsFromIssue", "IssueLabelsInput", "MEMBER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"issueId": w.freshIssue(t, false), "labelIds": []string{w.id["labelA"]}}
-		}, nil},
+		}, nil, ""},
 		{"closeIssue", "closeIssue", "CloseIssueInput", "MEMBER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"issueId": w.freshIssue(t, false)}
-		}, nil},
+		}, nil, ""},
 		{"reopenIssue", "reopenIssue", "ReopenIssueInput", "MEMBER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"issueId": w.freshIssue(t, true)}
-		}, nil},
+		}, nil, ""},
 		{"deleteIssue", "deleteIssue", "DeleteIssueInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			id := w.freshIssue(t, false)
 			mutate(t, w.boss, "addComment", "AddCommentInput", map[string]any{"issueId": id, "body": "goes with the issue"}, "comment{ id }")
 			return map[string]any{"issueId": id}
-		}, nil},
+		}, nil, ""},
 		{"addComment", "addComment", "AddCommentInput", "MEMBER", fixed(func(w *world) map[string]any {
 			return map[string]any{"issueId": w.id["issueA1"], "body": "Me too"}
-		}), nil},
+		}), nil, ""},
 		{"updateComment of another author", "updateComment", "UpdateCommentInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"id": w.freshComment(t), "body": "Edited"}
-		}, nil},
+		}, nil, ""},
 		{"deleteComment of another author", "deleteComment", "DeleteCommentInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"id": w.freshComment(t)}
-		}, nil},
+		}, nil, ""},
 		{"updateComment own", "updateComment", "UpdateCommentInput", "MEMBER", func(t *testing.T, w *world, a actor) map[string]any {
 			return map[string]any{"id": w.ownComment(t, a), "body": "Edited"}
-		}, nil},
+		}, nil, ""},
 		{"deleteComment own", "deleteComment", "DeleteCommentInput", "MEMBER", func(t *testing.T, w *world, a actor) map[string]any {
 			return map[string]any{"id": w.ownComment(t, a)}
-		}, nil},
+		}, nil, ""},
 		{"createLabel", "createLabel", "CreateLabelInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"organizationId": w.id["orgA"], "name": fmt.Sprintf("new-%d", w.next())}
-		}, nil},
+		}, nil, ""},
 		{"updateLabel", "updateLabel", "UpdateLabelInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"id": w.freshLabel(t), "color": "#00ff00"}
-		}, nil},
+		}, nil, ""},
 		{"deleteLabel", "deleteLabel", "DeleteLabelInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"id": w.freshLabel(t)}
-		}, nil},
+		}, nil, ""},
+		{"createAPIKey", "createAPIKey", "CreateAPIKeyInput", "ADMIN", fixed(func(w *world) map[string]any {
+			return map[string]any{"organizationId": w.id["orgA"], "name": "deploy", "role": "MEMBER"}
+		}), nil, ""},
+		{"createAPIKey ADMIN", "createAPIKey", "CreateAPIKeyInput", "ADMIN", fixed(func(w *world) map[string]any {
+			return map[string]any{"organizationId": w.id["orgA"], "name": "ops", "role": "ADMIN"}
+		}), nil, ""},
+		seenBy("ADMIN", writeCase{"revokeAPIKey", "revokeAPIKey", "RevokeAPIKeyInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
+			p := mutate(t, w.boss, "createAPIKey", "CreateAPIKeyInput", map[string]any{"organizationId": w.id["orgA"], "name": "old"}, "apiKey{ id }")
+			return map[string]any{"id": str(p, "apiKey", "id")}
+		}, nil, ""}),
 		{"leaveOrganization", "leaveOrganization", "LeaveOrganizationInput", "VIEWER", fixed(func(w *world) map[string]any {
 			return map[string]any{"organizationId": w.id["orgA"]}
 		}), func(t *testing.T, w *world, a actor) {
 			// Join again so the next cases see the actor as before.
 			mutate(t, w.boss, "addMember", "AddMemberInput", map[string]any{"organizationId": w.id["orgA"], "email": a.email, "role": a.role}, "membership{ id }")
-		}},
+		}, ""},
 	}
 }
 
@@ -506,7 +541,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 						wc.after(t, w, a)
 					}
 					return
-				case a.same:
+				case a.same && (wc.see == "" || roleRank(a.role) >= roleRank(wc.see)):
 					require.Len(t, resp.Errors, 1, "forbidden: %s", resp.RawBody)
 					assert.Equal(t, "FORBIDDEN", resp.Errors[0].Code())
 					assert.Equal(t, "null", string(resp.Data), "the payload is non-null, so the error nulls data")
