@@ -22,6 +22,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/apikey"
 	"github.com/issuegraph/issuegraph/ent/comment"
+	"github.com/issuegraph/issuegraph/ent/event"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
@@ -207,7 +208,7 @@ func FilterUsers() privacy.QueryRule {
 // FilterEvents shows the activity of the viewer's organizations.
 func FilterEvents() privacy.QueryRule {
 	return privacy.EventQueryRuleFunc(func(ctx context.Context, q *ent.EventQuery) error {
-		q.Where(predicate.Event(in("organization_id", memberOrgs(ctx))))
+		q.Where(predicate.Event(in(event.FieldOrganizationID, memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
@@ -305,14 +306,18 @@ func target(m interface {
 // system is a system context for the lookups a rule makes.
 func system(ctx context.Context) context.Context { return viewer.SystemContext(ctx) }
 
-// OrganizationWrite: any signed-in user creates an organization (and becomes
-// its first OWNER); only an OWNER changes or deletes it.
+// OrganizationWrite: any signed-in person (not an API key) creates an
+// organization (and becomes its first OWNER); only an OWNER changes or
+// deletes it.
 func OrganizationWrite() privacy.MutationRule {
 	return privacy.OrganizationMutationRuleFunc(func(ctx context.Context, m *ent.OrganizationMutation) error {
 		if err := requireActor(ctx); err != nil {
 			return err
 		}
 		if m.Op().Is(ent.OpCreate) {
+			if err := requirePerson(ctx); err != nil {
+				return err
+			}
 			return privacy.Allow
 		}
 		id, ok := target(m)
