@@ -30,6 +30,9 @@ type Config struct {
 	DBMaxOpenConns   int
 	StatementTimeout time.Duration
 	RedisURL         string // empty: single instance, in-process equivalents
+	// RedisPrefix starts every Redis key this instance writes, so several
+	// deployments (or tests) can share one Redis.
+	RedisPrefix string
 
 	JWTSecret       string
 	JWTIssuer       string
@@ -47,9 +50,6 @@ type Config struct {
 	Limits Limits
 	// RateLimit meters the cost of operations per viewer.
 	RateLimit RateLimit
-	// RedisPrefix starts every Redis key this instance writes, so several
-	// deployments (or tests) can share one Redis.
-	RedisPrefix string
 	// PersistedMode is off, allow or enforce (see PersistedOff...).
 	PersistedMode string
 	// APQTTL is how long an automatic persisted query stays registered.
@@ -71,6 +71,17 @@ type Config struct {
 	// default; production runs `issuegraph migrate` as a deploy step).
 	AutoMigrate bool
 	LogLevel    string
+
+	// SignInFailuresPerAccount and SignInFailuresPerAddress are how many
+	// failed logIn attempts an email, and a client address, may make in a
+	// row; SignInLockout is how long an exhausted allowance takes to come
+	// back in full (it refills evenly over that time).
+	SignInFailuresPerAccount int
+	SignInFailuresPerAddress int
+	SignInLockout            time.Duration
+	// TrustedProxyHops is how many reverse proxies in front of the server
+	// append to X-Forwarded-For; 0 uses the connection's address.
+	TrustedProxyHops int
 }
 
 // Persisted-operation modes.
@@ -150,6 +161,10 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
+	{"ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", "5", "", "Failed `logIn` attempts one email may make before `RATE_LIMITED`."},
+	{"ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS", "50", "", "Failed `logIn` attempts one client address may make before `RATE_LIMITED`."},
+	{"ISSUEGRAPH_SIGNIN_LOCKOUT", "15m", "", "Time for an exhausted sign-in allowance to refill completely (it refills evenly)."},
+	{"ISSUEGRAPH_TRUSTED_PROXY_HOPS", "0", "the number of proxies in front", "Reverse proxies that append to `X-Forwarded-For`; the client address is the entry that many from the right. 0: the connection's address."},
 }
 
 // FromEnv reads the configuration from the process environment.
@@ -202,6 +217,11 @@ func Load(getenv func(string) string) (Config, error) {
 		DemoData:           r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
 		AutoMigrate:        r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
 		LogLevel:           r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
+
+		SignInFailuresPerAccount: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", 5),
+		SignInFailuresPerAddress: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS", 50),
+		SignInLockout:            r.duration("ISSUEGRAPH_SIGNIN_LOCKOUT", 15*time.Minute),
+		TrustedProxyHops:         r.integer("ISSUEGRAPH_TRUSTED_PROXY_HOPS", 0),
 	}
 	problems := r.problems
 	problems = append(problems, c.check()...)
@@ -230,6 +250,15 @@ func (c Config) check() []string {
 		p = append(p, "token lifetimes must be positive")
 	}
 	p = append(p, c.checkLimits()...)
+	if c.SignInFailuresPerAccount < 1 || c.SignInFailuresPerAddress < 1 {
+		p = append(p, "ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT and ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS must be at least 1")
+	}
+	if c.SignInLockout < time.Second {
+		p = append(p, "ISSUEGRAPH_SIGNIN_LOCKOUT must be at least 1s")
+	}
+	if c.TrustedProxyHops < 0 {
+		p = append(p, "ISSUEGRAPH_TRUSTED_PROXY_HOPS must not be negative")
+	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		p = append(p, "ISSUEGRAPH_LOG_LEVEL must be debug, info, warn or error")
 	}

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -401,6 +402,12 @@ func (_q *CommentQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if comment.Policy == nil {
+		return errors.New("ent: uninitialized comment.Policy (forgotten import ent/runtime?)")
+	}
+	if err := comment.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 
@@ -509,6 +510,12 @@ func (_q *IssueQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if issue.Policy == nil {
+		return errors.New("ent: uninitialized issue.Policy (forgotten import ent/runtime?)")
+	}
+	if err := issue.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

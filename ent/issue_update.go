@@ -224,7 +224,9 @@ func (_u *IssueUpdate) RemoveLabels(v ...*Label) *IssueUpdate {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *IssueUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -251,11 +253,15 @@ func (_u *IssueUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *IssueUpdate) defaults() {
+func (_u *IssueUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if issue.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized issue.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := issue.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -674,7 +680,9 @@ func (_u *IssueUpdateOne) Select(field string, fields ...string) *IssueUpdateOne
 
 // Save executes the query and returns the updated Issue entity.
 func (_u *IssueUpdateOne) Save(ctx context.Context) (*Issue, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -701,11 +709,15 @@ func (_u *IssueUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *IssueUpdateOne) defaults() {
+func (_u *IssueUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if issue.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized issue.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := issue.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

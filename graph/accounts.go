@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"errors"
 
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -18,4 +19,12 @@ func invalidRefresh() *model.AuthPayload {
 }
 func isInvalidToken(err error) bool {
 	return errors.Is(err, ErrInvalidToken)
+}
+
+// attemptSignIn counts a logIn attempt with the sign-in guard, if any.
+func (r *Resolver) attemptSignIn(ctx context.Context, email string) (func(ok bool), error) {
+	if r.signIn == nil {
+		return func(bool) {}, nil
+	}
+	return r.signIn.Attempt(ctx, email)
 }

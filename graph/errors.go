@@ -3,6 +3,9 @@ package graph
 import (
 	"errors"
 	"fmt"
+
+	"github.com/issuegraph/issuegraph/ent/privacy"
+	"github.com/issuegraph/issuegraph/ent/rule"
 )
 
 // Code is a top-level error code, sent to clients as extensions.code. The
@@ -43,12 +46,30 @@ func Errorf(code Code, format string, args ...any) *Error {
 }
 
 // AsError returns the client-visible error inside err, if there is one.
+// Privacy denials of the data layer become NOT_FOUND when the target is not
+// visible to the viewer (so writes cannot probe for objects) and FORBIDDEN
+// otherwise; they are never internal errors.
 func AsError(err error) (*Error, bool) {
 	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
+	if errors.As(err, &e) {
+		return e, true
+	}
+	switch {
+	case errors.Is(err, rule.ErrNotFound):
+		return errNotFound, true
+	case errors.Is(err, privacy.Deny):
+		return errForbidden, true
+	}
+	return nil, false
 }
+
+var (
+	errNotFound  = &Error{Code: CodeNotFound, Message: "not found, or not visible to you"}
+	errForbidden = &Error{Code: CodeForbidden, Message: "your role in this organization does not allow this"}
+)
 
 // errUnauthenticated is returned by every write made without a valid
 // access token.
+var errNotAPerson = &Error{Code: CodeForbidden, Message: "an API key acts for no person; sign in as a user to do this"}
+
 var errUnauthenticated = &Error{Code: CodeUnauthenticated, Message: "sign in first: send a valid access token as `Authorization: Bearer <token>`"}

@@ -15,6 +15,7 @@ const (
 	typeIssue        = "Issue"
 	typeComment      = "Comment"
 	typeLabel        = "Label"
+	typeAPIKey       = "APIKey"
 )
 
 // globalID returns the opaque global ID of the object of type typ with
@@ -42,7 +43,7 @@ func parseGlobalID(gid string) (typ string, id int64, ok bool) {
 		return "", 0, false
 	}
 	switch typ {
-	case typeUser, typeOrganization, typeMembership, typeProject, typeIssue, typeComment, typeLabel:
+	case typeUser, typeOrganization, typeMembership, typeProject, typeIssue, typeComment, typeLabel, typeAPIKey:
 		return typ, id, true
 	}
 	return "", 0, false

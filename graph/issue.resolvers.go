@@ -13,8 +13,10 @@ import (
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
+	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -97,6 +99,9 @@ func (r *mutationResolver) CreateIssue(ctx context.Context, input model.CreateIs
 		if err != nil {
 			return err
 		}
+		if err := rule.Require(ctx, tx.Client(), p.OrganizationID, membership.RoleMEMBER); err != nil {
+			return err
+		}
 		if p.Archived {
 			check.add(model.UserErrorCodeArchived, "project is archived; unarchive it to file issues", "input", "projectId")
 			return errRejected
@@ -141,7 +146,7 @@ func (r *mutationResolver) CreateIssue(ctx context.Context, input model.CreateIs
 
 // UpdateIssue is the resolver for the updateIssue field.
 func (r *mutationResolver) UpdateIssue(ctx context.Context, input model.UpdateIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -183,7 +188,7 @@ func (r *mutationResolver) UpdateIssue(ctx context.Context, input model.UpdateIs
 
 // AssignIssue is the resolver for the assignIssue field.
 func (r *mutationResolver) AssignIssue(ctx context.Context, input model.AssignIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -221,7 +226,7 @@ func (r *mutationResolver) RemoveLabelsFromIssue(ctx context.Context, input mode
 
 // CloseIssue is the resolver for the closeIssue field.
 func (r *mutationResolver) CloseIssue(ctx context.Context, input model.CloseIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -246,7 +251,7 @@ func (r *mutationResolver) CloseIssue(ctx context.Context, input model.CloseIssu
 
 // ReopenIssue is the resolver for the reopenIssue field.
 func (r *mutationResolver) ReopenIssue(ctx context.Context, input model.ReopenIssueInput) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -267,7 +272,7 @@ func (r *mutationResolver) ReopenIssue(ctx context.Context, input model.ReopenIs
 
 // DeleteIssue is the resolver for the deleteIssue field.
 func (r *mutationResolver) DeleteIssue(ctx context.Context, input model.DeleteIssueInput) (*model.DeleteIssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -278,6 +283,9 @@ func (r *mutationResolver) DeleteIssue(ctx context.Context, input model.DeleteIs
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
 		i, orgID, err := lockIssue(ctx, tx, &check, id, "issueId")
 		if err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), orgID, membership.RoleADMIN); err != nil {
 			return err
 		}
 		if _, err := tx.Comment.Delete().Where(comment.IssueID(i.ID)).Exec(ctx); err != nil {

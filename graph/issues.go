@@ -9,6 +9,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -64,6 +65,11 @@ func (r *Resolver) changeIssue(ctx context.Context, check *inputCheck, id int64,
 		if err != nil {
 			return err
 		}
+		// Checked before the change's own input checks, so a viewer who may
+		// not change issues gets FORBIDDEN rather than hints about the data.
+		if err := rule.Require(ctx, tx.Client(), orgID, membership.RoleMEMBER); err != nil {
+			return err
+		}
 		u, typ, payload, err := change(tx, i, orgID)
 		if err != nil {
 			return err
@@ -82,7 +88,7 @@ func (r *Resolver) changeIssue(ctx context.Context, check *inputCheck, id int64,
 
 // changeLabels adds or removes labels of an issue.
 func (r *mutationResolver) changeLabels(ctx context.Context, input model.IssueLabelsInput, add bool) (*model.IssuePayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck

@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -25,7 +27,7 @@ func (r *labelResolver) Organization(ctx context.Context, obj *ent.Label) (*ent.
 
 // CreateLabel is the resolver for the createLabel field.
 func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLabelInput) (*model.LabelPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -39,6 +41,9 @@ func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLa
 	var l *ent.Label
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
 		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), orgID, membership.RoleADMIN); err != nil {
 			return err
 		}
 		if err := checkLabelName(ctx, tx, &check, orgID, name, 0); err != nil {
@@ -62,7 +67,7 @@ func (r *mutationResolver) CreateLabel(ctx context.Context, input model.CreateLa
 
 // UpdateLabel is the resolver for the updateLabel field.
 func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLabelInput) (*model.LabelPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -81,6 +86,9 @@ func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLa
 			return errRejected
 		}
 		if err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), old.OrganizationID, membership.RoleADMIN); err != nil {
 			return err
 		}
 		u := tx.Label.UpdateOne(old)
@@ -106,7 +114,7 @@ func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLa
 
 // DeleteLabel is the resolver for the deleteLabel field.
 func (r *mutationResolver) DeleteLabel(ctx context.Context, input model.DeleteLabelInput) (*model.DeleteLabelPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck

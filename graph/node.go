@@ -38,6 +38,8 @@ func (r *Resolver) node(ctx context.Context, gid string) (model.Node, error) {
 		n, err = found(r.client.Comment.Get(ctx, id))
 	case typeLabel:
 		n, err = found(r.client.Label.Get(ctx, id))
+	case typeAPIKey:
+		n, err = found(r.client.APIKey.Get(ctx, id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loading %s %d: %w", typ, id, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/organization"
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -81,7 +82,7 @@ func (r *mutationResolver) CreateOrganization(ctx context.Context, input model.C
 
 // UpdateOrganization is the resolver for the updateOrganization field.
 func (r *mutationResolver) UpdateOrganization(ctx context.Context, input model.UpdateOrganizationInput) (*model.UpdateOrganizationPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -92,17 +93,19 @@ func (r *mutationResolver) UpdateOrganization(ctx context.Context, input model.U
 	}
 	var org *ent.Organization
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		u := tx.Organization.UpdateOneID(id)
-		if name != nil {
-			u.SetName(*name)
-		}
-		var err error
-		org, err = u.Save(ctx)
+		old, err := tx.Organization.Get(ctx, id)
 		if ent.IsNotFound(err) {
 			check.notFound("organization", "input", "id")
 			return errRejected
 		}
 		if err != nil {
+			return err
+		}
+		u := tx.Organization.UpdateOne(old)
+		if name != nil {
+			u.SetName(*name)
+		}
+		if org, err = u.Save(ctx); err != nil {
 			return err
 		}
 		return record(ctx, tx, event{typ: EventOrganizationUpdated, organizationID: org.ID, subjectID: org.ID})
@@ -115,7 +118,7 @@ func (r *mutationResolver) UpdateOrganization(ctx context.Context, input model.U
 
 // AddMember is the resolver for the addMember field.
 func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberInput) (*model.AddMemberPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -131,6 +134,11 @@ func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberI
 	var m *ent.Membership
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
 		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
+			return err
+		}
+		// The role is checked before the email is looked up, so a member
+		// who may not add anyone cannot learn which emails have accounts.
+		if err := rule.Require(ctx, tx.Client(), orgID, rule.NeedToManage(role)); err != nil {
 			return err
 		}
 		// Accounts are looked up as the system: a member may not list users,
@@ -157,6 +165,21 @@ func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberI
 		return &model.AddMemberPayload{UserErrors: check.errs}, err
 	}
 	return &model.AddMemberPayload{Membership: m, UserErrors: []*model.UserError{}}, nil
+}
+
+// ChangeMemberRole is the resolver for the changeMemberRole field.
+func (r *mutationResolver) ChangeMemberRole(ctx context.Context, input model.ChangeMemberRoleInput) (*model.ChangeMemberRolePayload, error) {
+	return r.changeMemberRole(ctx, input)
+}
+
+// RemoveMember is the resolver for the removeMember field.
+func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error) {
+	return r.removeMember(ctx, input)
+}
+
+// LeaveOrganization is the resolver for the leaveOrganization field.
+func (r *mutationResolver) LeaveOrganization(ctx context.Context, input model.LeaveOrganizationInput) (*model.LeaveOrganizationPayload, error) {
+	return r.leaveOrganization(ctx, input)
 }
 
 // ID is the resolver for the id field.

@@ -11,13 +11,15 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // CreateProject is the resolver for the createProject field.
 func (r *mutationResolver) CreateProject(ctx context.Context, input model.CreateProjectInput) (*model.CreateProjectPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -34,6 +36,9 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 	var p *ent.Project
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
 		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
+			return err
+		}
+		if err := rule.Require(ctx, tx.Client(), orgID, membership.RoleADMIN); err != nil {
 			return err
 		}
 		taken, err := tx.Project.Query().Where(project.OrganizationID(orgID), project.Key(key)).Exist(ctx)
@@ -66,7 +71,7 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 
 // UpdateProject is the resolver for the updateProject field.
 func (r *mutationResolver) UpdateProject(ctx context.Context, input model.UpdateProjectInput) (*model.UpdateProjectPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -78,20 +83,18 @@ func (r *mutationResolver) UpdateProject(ctx context.Context, input model.Update
 	}
 	var p *ent.Project
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		u := tx.Project.UpdateOneID(id)
+		old, err := visibleProject(ctx, tx, &check, id)
+		if err != nil {
+			return err
+		}
+		u := tx.Project.UpdateOne(old)
 		if name != nil {
 			u.SetName(*name)
 		}
 		if description != nil {
 			u.SetDescription(*description)
 		}
-		var err error
-		p, err = u.Save(ctx)
-		if ent.IsNotFound(err) {
-			check.notFound("project", "input", "id")
-			return errRejected
-		}
-		if err != nil {
+		if p, err = u.Save(ctx); err != nil {
 			return err
 		}
 		return record(ctx, tx, event{typ: EventProjectUpdated, organizationID: p.OrganizationID, projectID: p.ID, subjectID: p.ID})

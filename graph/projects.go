@@ -2,13 +2,14 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 func (r *mutationResolver) setArchived(ctx context.Context, gid string, archived bool) (*model.ArchiveProjectPayload, error) {
-	if _, err := requireUser(ctx); err != nil {
+	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
 	var check inputCheck
@@ -18,13 +19,11 @@ func (r *mutationResolver) setArchived(ctx context.Context, gid string, archived
 	}
 	var p *ent.Project
 	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		var err error
-		p, err = tx.Project.UpdateOneID(id).SetArchived(archived).Save(ctx)
-		if ent.IsNotFound(err) {
-			check.notFound("project", "input", "id")
-			return errRejected
-		}
+		old, err := visibleProject(ctx, tx, &check, id)
 		if err != nil {
+			return err
+		}
+		if p, err = tx.Project.UpdateOne(old).SetArchived(archived).Save(ctx); err != nil {
 			return err
 		}
 		typ := EventProjectUnarchived
@@ -37,4 +36,19 @@ func (r *mutationResolver) setArchived(ctx context.Context, gid string, archived
 		return &model.ArchiveProjectPayload{UserErrors: check.errs}, err
 	}
 	return &model.ArchiveProjectPayload{Project: p, UserErrors: []*model.UserError{}}, nil
+}
+
+// visibleProject loads project id for change; a project the viewer cannot
+// see is a NOT_FOUND user error, one they may not change is left to the
+// policy (FORBIDDEN).
+func visibleProject(ctx context.Context, tx *ent.Tx, check *inputCheck, id int64) (*ent.Project, error) {
+	p, err := tx.Project.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		check.notFound("project", "input", "id")
+		return nil, errRejected
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading project: %w", err)
+	}
+	return p, nil
 }

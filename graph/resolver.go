@@ -23,11 +23,22 @@ type Sessions interface {
 	Start(ctx context.Context, userID int64) (*model.Tokens, error)
 	Refresh(ctx context.Context, refreshToken string) (int64, *model.Tokens, error)
 	Revoke(ctx context.Context, refreshToken string) error
+	// NewAPIKey returns a new API key secret, the prefix shown to tell
+	// keys apart, and the hash to store.
+	NewAPIKey() (secret, prefix, hash string, err error)
 }
 
 // ErrInvalidToken is what Sessions returns for a refresh token that must not
 // be honoured (unknown, expired, revoked or reused).
 var ErrInvalidToken = errors.New("invalid or expired token")
+
+// SignInGuard throttles sign-in attempts.
+type SignInGuard interface {
+	// Attempt counts one attempt to sign in as email. It returns an *Error
+	// (RATE_LIMITED) when too many attempts failed; otherwise done must be
+	// called with the outcome.
+	Attempt(ctx context.Context, email string) (done func(ok bool), err error)
+}
 
 // Resolver is the root of every resolver. It holds the dependencies, built
 // once by NewResolver; resolvers keep no other state.
@@ -35,20 +46,46 @@ type Resolver struct {
 	client   *ent.Client
 	sessions Sessions
 	log      *slog.Logger
+	signIn   SignInGuard
 }
+
+// Option configures a Resolver.
+type Option func(*Resolver)
+
+// WithSignInGuard throttles logIn through g; without it logIn is not
+// throttled (tests of the schema alone).
+func WithSignInGuard(g SignInGuard) Option { return func(r *Resolver) { r.signIn = g } }
 
 // NewResolver returns the root resolver.
-func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger) *Resolver {
-	return &Resolver{client: client, sessions: sessions, log: log}
+func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger, opts ...Option) *Resolver {
+	r := &Resolver{client: client, sessions: sessions, log: log}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
-// requireUser returns the signed-in user's id or UNAUTHENTICATED.
+// requireUser returns the signed-in user's id: UNAUTHENTICATED for an
+// anonymous request, FORBIDDEN for a service account, which is no person
+// and cannot author anything.
 func requireUser(ctx context.Context) (int64, error) {
 	v := viewer.FromContext(ctx)
+	if v.APIKey != nil {
+		return 0, errNotAPerson
+	}
 	if !v.Authenticated() {
 		return 0, errUnauthenticated
 	}
 	return v.UserID, nil
+}
+
+// requireActor returns UNAUTHENTICATED unless a user or a service account
+// makes the request; what they may do is the privacy policies' decision.
+func requireActor(ctx context.Context) error {
+	if !viewer.FromContext(ctx).Actor() {
+		return errUnauthenticated
+	}
+	return nil
 }
 
 // errRejected rolls a mutation's transaction back after its input check

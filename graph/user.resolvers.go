@@ -41,8 +41,11 @@ func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) 
 		return nil, err
 	}
 	var u *ent.User
-	err = r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		taken, err := tx.User.Query().Where(user.Email(email)).Exist(ctx)
+	// Signing up acts as the system: the new account has no viewer yet, and
+	// whether an email is taken must be checked against every account.
+	sys := viewer.SystemContext(ctx)
+	err = r.mutate(sys, &check, func(tx *ent.Tx) error {
+		taken, err := tx.User.Query().Where(user.Email(email)).Exist(sys)
 		if err != nil {
 			return err
 		}
@@ -50,7 +53,7 @@ func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) 
 			check.add(model.UserErrorCodeTaken, "an account with this email already exists", "input", "email")
 			return errRejected
 		}
-		u, err = tx.User.Create().SetEmail(email).SetName(name).SetPasswordHash(hash).Save(ctx)
+		u, err = tx.User.Create().SetEmail(email).SetName(name).SetPasswordHash(hash).Save(sys)
 		if ent.IsConstraintError(err) { // signed up concurrently
 			check.add(model.UserErrorCodeTaken, "an account with this email already exists", "input", "email")
 			return errRejected
@@ -76,6 +79,12 @@ func (r *mutationResolver) LogIn(ctx context.Context, input model.LogInInput) (*
 	if len(email) > 254 || len(input.Password) > 1024 {
 		return invalidCredentials(), nil
 	}
+	done, err := r.attemptSignIn(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() { done(ok) }()
 	u, err := r.client.User.Query().Where(user.Email(email)).Only(viewer.SystemContext(ctx))
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
@@ -89,6 +98,7 @@ func (r *mutationResolver) LogIn(ctx context.Context, input model.LogInInput) (*
 	if !r.sessions.CheckPassword(hash, input.Password) || u == nil {
 		return invalidCredentials(), nil
 	}
+	ok = true
 	tokens, err := r.sessions.Start(ctx, u.ID)
 	if err != nil {
 		return nil, err

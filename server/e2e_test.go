@@ -130,7 +130,7 @@ func TestEndToEndIssueTracking(t *testing.T) {
 			totalCount pageInfo{hasNextPage hasPreviousPage startCursor endCursor} edges{cursor node{id key number title status}} } } }`
 	list := func(vars map[string]any) page {
 		var out struct{ Project struct{ Issues page } }
-		env.Client().Do(t, listQ, vars).MustOK(t).Decode(t, &out)
+		f.owner.Do(t, listQ, vars).MustOK(t).Decode(t, &out)
 		return out.Project.Issues
 	}
 	var seen []int
@@ -222,7 +222,7 @@ func TestEndToEndIssueTracking(t *testing.T) {
 		}
 		Issue struct{ ID string }
 	}
-	env.Client().Do(t, `query($id:ID!){ node(id:$id){ __typename id ... on Issue { key comments { totalCount } } } issue(key:"ENG-1"){ id } }`,
+	f.owner.Do(t, `query($id:ID!){ node(id:$id){ __typename id ... on Issue { key comments { totalCount } } } issue(key:"ENG-1"){ id } }`,
 		map[string]any{"id": firstIssueID}).MustOK(t).Decode(t, &viaNode)
 	assert.Equal(t, "Issue", viaNode.Node.Typename)
 	assert.Equal(t, firstIssueID, viaNode.Node.ID)
@@ -231,7 +231,7 @@ func TestEndToEndIssueTracking(t *testing.T) {
 	assert.Equal(t, firstIssueID, viaNode.Issue.ID)
 
 	var many struct{ Nodes []map[string]any }
-	env.Client().Do(t, `query($ids:[ID!]!){ nodes(ids:$ids){ __typename id } }`,
+	f.owner.Do(t, `query($ids:[ID!]!){ nodes(ids:$ids){ __typename id } }`,
 		map[string]any{"ids": []string{f.orgID, f.projectID, labelIDs["bug"], f.ownerID}}).MustOK(t).Decode(t, &many)
 	require.Len(t, many.Nodes, 4)
 	for i, typ := range []string{"Organization", "Project", "Label", "User"} {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/server/auth"
 )
 
 // middleware wraps a handler.
@@ -111,6 +112,9 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 				}
 				if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
 					attrs = append(attrs, "trace_id", sc.TraceID().String())
+				}
+				if ri.apiKeyID != 0 {
+					attrs = append(attrs, "api_key_id", ri.apiKeyID)
 				}
 				if len(codes) > 0 {
 					attrs = append(attrs, "error_codes", codes)
@@ -254,9 +258,11 @@ func deadline(d time.Duration) middleware {
 	}
 }
 
-// tokenVerifier checks an access token and returns its user id.
+// tokenVerifier checks an access token and returns its user id, or an API
+// key and returns its service account.
 type tokenVerifier interface {
 	VerifyAccess(token string) (int64, error)
+	VerifyAPIKey(ctx context.Context, secret string) (*viewer.APIKey, error)
 }
 
 // authenticate puts the viewer of a request into its context. No
@@ -277,7 +283,23 @@ func authenticate(tokens tokenVerifier) middleware {
 				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "Authorization must be `Bearer <access token>`")
 				return
 			}
-			userID, err := tokens.VerifyAccess(strings.TrimSpace(token))
+			token = strings.TrimSpace(token)
+			if auth.IsAPIKey(token) {
+				key, err := tokens.VerifyAPIKey(r.Context(), token)
+				if errors.Is(err, auth.ErrInvalidToken) {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="issuegraph", error="invalid_token"`)
+					writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "API key is invalid, revoked or expired")
+					return
+				}
+				if err != nil {
+					writeError(w, r, http.StatusServiceUnavailable, graph.CodeUnavailable, "could not check the API key; try again")
+					return
+				}
+				infoFrom(r.Context()).apiKeyID = key.ID
+				next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.Viewer{APIKey: key})))
+				return
+			}
+			userID, err := tokens.VerifyAccess(token)
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="issuegraph", error="invalid_token"`)
 				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "access token is invalid or expired; refresh it or sign in again")

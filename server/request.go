@@ -17,6 +17,7 @@ type requestInfo struct {
 	operationType string
 	errorCodes    []string
 	viewerID      int64
+	apiKeyID      int64
 }
 
 type requestInfoKey struct{}

@@ -78,7 +78,7 @@ func TestInternalErrorsAreMasked(t *testing.T) {
 	_, err := env.DB.SQL.Exec(`ALTER TABLE comments RENAME TO comments_gone`)
 	require.NoError(t, err)
 
-	resp := env.Client().Do(t, `query($id:ID!){ node(id:$id){ ... on Issue { title comments { totalCount } } } }`, map[string]any{"id": is["id"]})
+	resp := f.owner.Do(t, `query($id:ID!){ node(id:$id){ ... on Issue { title comments { totalCount } } } }`, map[string]any{"id": is["id"]})
 	assert.Equal(t, 200, resp.Status, "a failing field is a GraphQL error, not a 500")
 	require.Len(t, resp.Errors, 1)
 	e := resp.Errors[0]

@@ -85,6 +85,7 @@ func (s *Server) routes() http.Handler {
 		cors(s.cfg.CORSOrigins),
 		graphqlRequest(s.cfg.BodyLimit),
 		deadline(s.cfg.RequestTimeout),
+		withClientAddress(s.cfg.TrustedProxyHops),
 		authenticate(s.tokens),
 	)
 	mux.Handle("/graphql", api)
@@ -112,7 +113,8 @@ func (s *Server) routes() http.Handler {
 // graphql builds the gqlgen handler with explicit transports: JSON over
 // POST, and GET for queries only.
 func (s *Server) graphql() http.Handler {
-	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log)
+	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log,
+		graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)))
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
 	srv.AddTransport(transport.GET{})

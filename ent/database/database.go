@@ -20,6 +20,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/ent"
+	// The generated runtime registers the schemas' defaults, hooks and
+	// privacy policies; a client built without it would skip authorization.
+	_ "github.com/issuegraph/issuegraph/ent/runtime"
 )
 
 // Options tune the connection pool and the server-side statement timeout.

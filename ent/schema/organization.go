@@ -28,5 +28,6 @@ func (Organization) Edges() []ent.Edge {
 		edge.To("memberships", Membership.Type),
 		edge.To("projects", Project.Type),
 		edge.To("labels", Label.Type),
+		edge.To("api_keys", APIKey.Type),
 	}
 }

@@ -31,5 +31,6 @@ func (User) Edges() []ent.Edge {
 		edge.To("assigned_issues", Issue.Type),
 		edge.To("comments", Comment.Type),
 		edge.To("refresh_tokens", RefreshToken.Type),
+		edge.To("api_keys", APIKey.Type),
 	}
 }

@@ -48,4 +48,6 @@ type (
 	ProjectEdge          = Edge[*ent.Project]
 	MembershipConnection = Connection[*ent.Membership]
 	MembershipEdge       = Edge[*ent.Membership]
+	APIKeyConnection     = Connection[*ent.APIKey]
+	APIKeyEdge           = Edge[*ent.APIKey]
 )

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/issue"
@@ -71,6 +72,22 @@ type AuthPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Input of `changeMemberRole`.
+type ChangeMemberRoleInput struct {
+	// The membership to change.
+	MembershipID string `json:"membershipId"`
+	// The new role. ADMIN+ changes MEMBER and VIEWER; only an OWNER grants or takes ADMIN and OWNER.
+	Role membership.Role `json:"role"`
+}
+
+// Result of `changeMemberRole`.
+type ChangeMemberRolePayload struct {
+	// The changed membership.
+	Membership *ent.Membership `json:"membership,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Input of `closeIssue`.
 type CloseIssueInput struct {
 	// The issue.
@@ -83,6 +100,28 @@ type CloseIssueInput struct {
 type CommentPayload struct {
 	// The comment as it is now.
 	Comment *ent.Comment `json:"comment,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Input of `createAPIKey`.
+type CreateAPIKeyInput struct {
+	// The organization the key acts in.
+	OrganizationID string `json:"organizationId"`
+	// What the key is for, 1..100 characters.
+	Name string `json:"name"`
+	// What the key may do: ADMIN, MEMBER or VIEWER (default), at most your own role.
+	Role *membership.Role `json:"role,omitempty"`
+	// When the key stops working; omit for a key that does not expire. Must be in the future.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// Result of `createAPIKey`.
+type CreateAPIKeyPayload struct {
+	// The new key.
+	APIKey *ent.APIKey `json:"apiKey,omitempty"`
+	// The key's secret. It is shown only here and stored only as a hash: keep it now.
+	Secret *string `json:"secret,omitempty"`
 	// Why nothing happened, if it didn't.
 	UserErrors []*UserError `json:"userErrors"`
 }
@@ -241,6 +280,20 @@ type LabelPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Input of `leaveOrganization`.
+type LeaveOrganizationInput struct {
+	// The organization to leave.
+	OrganizationID string `json:"organizationId"`
+}
+
+// Result of `leaveOrganization`.
+type LeaveOrganizationPayload struct {
+	// The ID of the organization you left.
+	OrganizationID *string `json:"organizationId,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Input of `logIn`.
 type LogInInput struct {
 	// The account's email address.
@@ -289,10 +342,38 @@ type RefreshTokensInput struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
+// Input of `removeMember`.
+type RemoveMemberInput struct {
+	// The membership to end.
+	MembershipID string `json:"membershipId"`
+}
+
+// Result of `removeMember`.
+type RemoveMemberPayload struct {
+	// The ID of the membership that ended.
+	RemovedMembershipID *string `json:"removedMembershipId,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Input of `reopenIssue`.
 type ReopenIssueInput struct {
 	// The issue.
 	IssueID string `json:"issueId"`
+}
+
+// Input of `revokeAPIKey`.
+type RevokeAPIKeyInput struct {
+	// The key to revoke.
+	ID string `json:"id"`
+}
+
+// Result of `revokeAPIKey`.
+type RevokeAPIKeyPayload struct {
+	// The revoked key.
+	APIKey *ent.APIKey `json:"apiKey,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // Input of `signUp`.

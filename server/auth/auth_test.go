@@ -12,6 +12,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/auth"
 )
@@ -21,7 +22,9 @@ const secret = "test-secret-0123456789abcdef0123456789"
 func newService(t *testing.T) (*auth.Service, int64) {
 	t.Helper()
 	db := databasetest.New(t, database.Options{})
-	u, err := db.Client.User.Create().SetEmail("a@example.com").SetName("A").SetPasswordHash("x").Save(context.Background())
+	// Accounts are created by the system (sign-up); the privacy policy
+	// refuses anyone else.
+	u, err := db.Client.User.Create().SetEmail("a@example.com").SetName("A").SetPasswordHash("x").Save(viewer.SystemContext(context.Background()))
 	require.NoError(t, err)
 	return auth.NewService(db.Client, auth.Options{Secret: secret, Issuer: "issuegraph", Audience: "issuegraph-api", AccessTTL: time.Minute, RefreshTTL: time.Hour}), u.ID
 }
