@@ -47,7 +47,10 @@ type Config struct {
 	// AutoMigrate applies pending migrations at start (development only by
 	// default; production runs `issuegraph migrate` as a deploy step).
 	AutoMigrate bool
-	LogLevel    string
+	// Loaders batches the reads of field resolvers; false (benchmarks only)
+	// fetches one parent per statement, to measure what batching saves.
+	Loaders  bool
+	LogLevel string
 }
 
 // Setting documents one environment variable; the README table is built
@@ -75,6 +78,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_SHUTDOWN_TIMEOUT", "20s", "", "How long SIGTERM waits for in-flight requests."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
+	{"ISSUEGRAPH_LOADERS", "true", "true", "Batch field reads with per-request dataloaders; `false` is for benchmarks only (one statement per parent)."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
 }
 
@@ -104,6 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:  r.duration("ISSUEGRAPH_SHUTDOWN_TIMEOUT", 20*time.Second),
 		DemoData:         r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
 		AutoMigrate:      r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		Loaders:          r.boolean("ISSUEGRAPH_LOADERS", true),
 		LogLevel:         r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 	}
 	problems := r.problems
@@ -156,6 +161,9 @@ func (c Config) check() []string {
 	}
 	if c.AutoMigrate {
 		p = append(p, "ISSUEGRAPH_AUTO_MIGRATE must be false in production (run `issuegraph migrate` as a deploy step)")
+	}
+	if !c.Loaders {
+		p = append(p, "ISSUEGRAPH_LOADERS must be true in production (false is for benchmarks only)")
 	}
 	return p
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 )
@@ -82,7 +83,8 @@ func requestContext(log *slog.Logger) middleware {
 				ri.id = newRequestID()
 			}
 			w.Header().Set("X-Request-Id", ri.id)
-			r = r.WithContext(withRequestInfo(r.Context(), ri))
+			ctx, statements := database.WithStatementCounter(withRequestInfo(r.Context(), ri))
+			r = r.WithContext(ctx)
 			rec := &statusRecorder{ResponseWriter: w}
 			defer func() {
 				if p := recover(); p != nil {
@@ -100,6 +102,7 @@ func requestContext(log *slog.Logger) middleware {
 				attrs := []any{
 					"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 					"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes,
+					"sql_statements", statements.Count(),
 				}
 				if ri.operationType != "" {
 					attrs = append(attrs, "operation_type", ri.operationType, "operation_name", ri.operationName)

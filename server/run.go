@@ -32,6 +32,7 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*da
 	}
 	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxOpenConns, StatementTimeout: cfg.StatementTimeout,
+		WrapDriver: database.CountStatements,
 	})
 	if err != nil {
 		return nil, err

@@ -65,6 +65,7 @@ func (s *Server) routes() http.Handler {
 		graphqlRequest(s.cfg.BodyLimit),
 		deadline(s.cfg.RequestTimeout),
 		authenticate(s.tokens),
+		withLoaders(s.db.Client, !s.cfg.Loaders),
 	)
 	mux.Handle("/graphql", api)
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -103,6 +104,9 @@ func (s *Server) graphql() http.Handler {
 		}
 		return next(ctx)
 	})
+	if !s.cfg.Production() {
+		srv.AroundResponses(reportStatements)
+	}
 	return srv
 }
 

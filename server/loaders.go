@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/loaders"
+)
+
+// withLoaders gives each request its own dataloaders, so batches never mix
+// two viewers and run with the request's own context and deadline. naive
+// (ISSUEGRAPH_LOADERS=false, for benchmarks only) makes them fetch one key
+// per statement, like resolvers without loaders.
+func withLoaders(client *ent.Client, naive bool) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := loaders.NewContext(r.Context(), loaders.New(client, naive))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// reportStatements adds extensions.sqlStatements, the number of SQL
+// statements the operation ran so far, to each response (development
+// only: it tells clients about the server's internals).
+func reportStatements(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	c := database.StatementCounterFrom(ctx)
+	if resp == nil || c == nil {
+		return resp
+	}
+	if resp.Extensions == nil {
+		resp.Extensions = map[string]any{}
+	}
+	resp.Extensions["sqlStatements"] = c.Count()
+	return resp
+}
