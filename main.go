@@ -3,12 +3,14 @@
 //	issuegraph [serve]   run the API (default)
 //	issuegraph migrate   apply pending database migrations
 //	issuegraph seed      load the demo organization into an empty database
+//	issuegraph seed --scale N   generate a large organization (benchmarks)
 //
 // Every setting comes from the environment; see the README.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -59,15 +61,23 @@ func run(args []string) error {
 		fmt.Printf("applied %d migration(s) %v\n", len(applied), applied)
 		return nil
 	case "seed":
+		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+		scale := fs.Float64("scale", 0, "generate a large organization instead of the demo one: at 1, 1,000 users, 50 projects, 100,000 issues, 500,000 comments")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
 		cfg.AutoMigrate = true
 		db, err := server.OpenDatabase(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
+		if *scale > 0 {
+			return server.SeedScale(ctx, db, *scale, log)
+		}
 		return server.SeedDemo(ctx, db, log)
 	case "help", "-h", "--help":
-		fmt.Println("usage: issuegraph [serve|migrate|seed]")
+		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, migrate or seed)", cmd)

@@ -24,7 +24,7 @@ func withLoaders(client *ent.Client, naive bool) middleware {
 	}
 }
 
-// reportStatements adds extensions.sqlStatements, the number of SQL
+// reportStatements adds extensions.dbStatements, the number of database
 // statements the operation ran so far, to each response (development
 // only: it tells clients about the server's internals).
 func reportStatements(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -36,6 +36,6 @@ func reportStatements(ctx context.Context, next graphql.ResponseHandler) *graphq
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}
 	}
-	resp.Extensions["sqlStatements"] = c.Count()
+	resp.Extensions["dbStatements"] = c.Count()
 	return resp
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -75,6 +76,23 @@ func SeedDemo(ctx context.Context, db *database.DB, log *slog.Logger) error {
 		return err
 	}
 	log.Info("loaded demo data", "organization", "acme", "users", seed.DemoUsers, "password", seed.DemoPassword)
+	return nil
+}
+
+// SeedScale fills an empty database with a generated organization of
+// seed.SizesAt(scale), for benchmarks.
+func SeedScale(ctx context.Context, db *database.DB, scale float64, log *slog.Logger) error {
+	hash, err := auth.HashPassword(seed.ScalePassword)
+	if err != nil {
+		return err
+	}
+	sizes := seed.SizesAt(scale)
+	start := time.Now()
+	if err := seed.Generate(ctx, db.SQL, sizes, hash); err != nil {
+		return err
+	}
+	log.Info("generated data", "organization", seed.ScaleOrganization, "sizes", fmt.Sprintf("%+v", sizes),
+		"first_user", seed.ScaleUserEmail(1), "password", seed.ScalePassword, "seconds", time.Since(start).Seconds())
 	return nil
 }
 
