@@ -49,8 +49,10 @@ type Config struct {
 	AutoMigrate bool
 	// Loaders batches the reads of field resolvers; false (benchmarks only)
 	// fetches one parent per statement, to measure what batching saves.
-	Loaders  bool
-	LogLevel string
+	Loaders bool
+	// LoaderWait is how long a dataloader collects keys before one batch.
+	LoaderWait time.Duration
+	LogLevel   string
 }
 
 // Setting documents one environment variable; the README table is built
@@ -79,6 +81,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
 	{"ISSUEGRAPH_LOADERS", "true", "true", "Batch field reads with per-request dataloaders; `false` is for benchmarks only (one statement per parent)."},
+	{"ISSUEGRAPH_LOADER_WAIT", "10ms", "", "How long a dataloader collects keys before it runs one batched statement; keys arriving later cost one more statement."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
 }
 
@@ -109,6 +112,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DemoData:         r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
 		AutoMigrate:      r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
 		Loaders:          r.boolean("ISSUEGRAPH_LOADERS", true),
+		LoaderWait:       r.duration("ISSUEGRAPH_LOADER_WAIT", 10*time.Millisecond),
 		LogLevel:         r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 	}
 	problems := r.problems

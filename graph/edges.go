@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -25,7 +26,7 @@ func (r *Resolver) loadersFor(ctx context.Context) *loaders.Loaders {
 	if l := loaders.FromContext(ctx); l != nil {
 		return l
 	}
-	return loaders.New(r.client, false)
+	return loaders.New(r.client, loaders.Options{})
 }
 
 // required resolves a non-null edge through a by-id loader: an object that
@@ -121,11 +122,28 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 		}
 		return loaders.Counts(rows), nil
 	})
+	count := func(ctx context.Context) (int, error) { return counts.Load(ctx, parentID)() }
+	if !wantsRows(ctx) {
+		// Only totalCount was asked for (a board's comment count): no rows.
+		return &model.Connection[T]{Edges: []*model.Edge[T]{}, PageInfo: &model.PageInfo{}, Count: count}, nil
+	}
 	rows, err := pages.Load(ctx, parentID)()
 	if err != nil {
 		return nil, err
 	}
-	return connection(p, rows, l.keyOf, func(ctx context.Context) (int, error) {
-		return counts.Load(ctx, parentID)()
-	}), nil
+	return connection(p, rows, l.keyOf, count), nil
+}
+
+// wantsRows reports whether the connection field being resolved selects
+// anything besides totalCount.
+func wantsRows(ctx context.Context) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return true
+	}
+	for _, f := range graphql.CollectAllFields(ctx) {
+		if f != "totalCount" && f != "__typename" {
+			return true
+		}
+	}
+	return false
 }

@@ -27,10 +27,21 @@ import (
 // not exist or that the viewer may not see.
 var ErrNotFound = errors.New("not found")
 
-// wait is how long a loader collects keys before it runs its batch. gqlgen
-// starts sibling field resolvers concurrently, so they all ask within a
-// fraction of this.
-const wait = 5 * time.Millisecond
+// Options tune the loaders of a request.
+type Options struct {
+	// Wait is how long a loader collects keys, from the first one, before
+	// it runs its batch. gqlgen starts sibling field resolvers
+	// concurrently; keys that arrive later (a busy machine, thousands of
+	// siblings) go to one more batch, which costs one more statement but
+	// never a wrong answer. Zero means DefaultWait.
+	Wait time.Duration
+	// Naive fetches every key with its own statement and caches nothing,
+	// as resolvers without loaders would: benchmarks compare the two.
+	Naive bool
+}
+
+// DefaultWait is the Wait of Options that set none.
+const DefaultWait = 10 * time.Millisecond
 
 // Loaders are one request's dataloaders.
 type Loaders struct {
@@ -40,40 +51,41 @@ type Loaders struct {
 	Issue        *dataloader.Loader[int64, *ent.Issue]
 	Label        *dataloader.Loader[int64, *ent.Label]
 
-	naive bool
+	opts  Options
 	mu    sync.Mutex
 	lists map[string]any // shape -> *dataloader.Loader[int64, X]
 }
 
-// New returns fresh loaders reading through client. With naive set every
-// key is fetched by its own statement and nothing is cached, as resolvers
-// without loaders would: benchmarks compare the two.
-func New(client *ent.Client, naive bool) *Loaders {
-	l := &Loaders{naive: naive, lists: map[string]any{}}
-	l.User = newLoader(naive, byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
+// New returns fresh loaders reading through client.
+func New(client *ent.Client, opts Options) *Loaders {
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultWait
+	}
+	l := &Loaders{opts: opts, lists: map[string]any{}}
+	l.User = newLoader(opts, byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
 		return client.User.Query().Where(user.IDIn(ids...)).All(ctx)
 	}, func(u *ent.User) int64 { return u.ID }))
-	l.Organization = newLoader(naive, byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
+	l.Organization = newLoader(opts, byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
 		return client.Organization.Query().Where(organization.IDIn(ids...)).All(ctx)
 	}, func(o *ent.Organization) int64 { return o.ID }))
-	l.Project = newLoader(naive, byID("project", func(ctx context.Context, ids []int64) ([]*ent.Project, error) {
+	l.Project = newLoader(opts, byID("project", func(ctx context.Context, ids []int64) ([]*ent.Project, error) {
 		return client.Project.Query().Where(project.IDIn(ids...)).All(ctx)
 	}, func(p *ent.Project) int64 { return p.ID }))
-	l.Issue = newLoader(naive, byID("issue", func(ctx context.Context, ids []int64) ([]*ent.Issue, error) {
+	l.Issue = newLoader(opts, byID("issue", func(ctx context.Context, ids []int64) ([]*ent.Issue, error) {
 		return client.Issue.Query().Where(issue.IDIn(ids...)).All(ctx)
 	}, func(i *ent.Issue) int64 { return i.ID }))
-	l.Label = newLoader(naive, byID("label", func(ctx context.Context, ids []int64) ([]*ent.Label, error) {
+	l.Label = newLoader(opts, byID("label", func(ctx context.Context, ids []int64) ([]*ent.Label, error) {
 		return client.Label.Query().Where(label.IDIn(ids...)).All(ctx)
 	}, func(l *ent.Label) int64 { return l.ID }))
 	return l
 }
 
-func newLoader[V any](naive bool, fn dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
-	if naive {
+func newLoader[V any](opts Options, fn dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
+	if opts.Naive {
 		return dataloader.NewBatchedLoader(fn, dataloader.WithBatchCapacity[int64, V](1),
 			dataloader.WithCache[int64, V](&dataloader.NoCache[int64, V]{}))
 	}
-	return dataloader.NewBatchedLoader(fn, dataloader.WithWait[int64, V](wait))
+	return dataloader.NewBatchedLoader(fn, dataloader.WithWait[int64, V](opts.Wait))
 }
 
 // byID builds a batch function over fetch that answers in key order; an id
@@ -116,7 +128,7 @@ func PerParent[V any](l *Loaders, shape string, fetch func(ctx context.Context, 
 	if ld, ok := l.lists[shape].(*dataloader.Loader[int64, V]); ok {
 		return ld
 	}
-	ld := newLoader(l.naive, func(ctx context.Context, parents []int64) []*dataloader.Result[V] {
+	ld := newLoader(l.opts, func(ctx context.Context, parents []int64) []*dataloader.Result[V] {
 		out := make([]*dataloader.Result[V], len(parents))
 		got, err := fetch(ctx, parents)
 		for i, p := range parents {

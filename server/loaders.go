@@ -12,13 +12,13 @@ import (
 )
 
 // withLoaders gives each request its own dataloaders, so batches never mix
-// two viewers and run with the request's own context and deadline. naive
-// (ISSUEGRAPH_LOADERS=false, for benchmarks only) makes them fetch one key
-// per statement, like resolvers without loaders.
-func withLoaders(client *ent.Client, naive bool) middleware {
+// two viewers and run with the request's own context and deadline.
+// opts.Naive (ISSUEGRAPH_LOADERS=false, for benchmarks only) makes them
+// fetch one key per statement, like resolvers without loaders.
+func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := loaders.NewContext(r.Context(), loaders.New(client, naive))
+			ctx := loaders.NewContext(r.Context(), loaders.New(client, opts))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

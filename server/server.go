@@ -26,6 +26,7 @@ import (
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/server/auth"
 )
 
@@ -65,7 +66,7 @@ func (s *Server) routes() http.Handler {
 		graphqlRequest(s.cfg.BodyLimit),
 		deadline(s.cfg.RequestTimeout),
 		authenticate(s.tokens),
-		withLoaders(s.db.Client, !s.cfg.Loaders),
+		withLoaders(s.db.Client, loaders.Options{Naive: !s.cfg.Loaders, Wait: s.cfg.LoaderWait}),
 	)
 	mux.Handle("/graphql", api)
 	mux.HandleFunc("GET /healthz", s.healthz)
