@@ -52,7 +52,8 @@ func ScaleProjectKey(i int) string {
 // Generate fills an empty, migrated database with one organization of the
 // given sizes, deterministically (the same sizes give the same rows). It
 // writes with COPY in one transaction, with explicit ids from 1, then moves
-// the id sequences past them and refreshes the planner's statistics.
+// the id sequences past them and refreshes the planner's statistics. The
+// transaction lifts statement_timeout: a large scale's COPY runs longer.
 // passwordHash is stored for every user (hashing thousands of passwords
 // would take minutes).
 func Generate(ctx context.Context, db *sql.DB, s Sizes, passwordHash string) error {
@@ -73,9 +74,6 @@ func Generate(ctx context.Context, db *sql.DB, s Sizes, passwordHash string) err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing seed: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
-		return fmt.Errorf("analyzing: %w", err)
 	}
 	return nil
 }
@@ -111,6 +109,9 @@ var (
 )
 
 func generate(ctx context.Context, tx *sql.Tx, s Sizes, passwordHash string) error {
+	if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return fmt.Errorf("lifting statement_timeout: %w", err)
+	}
 	g := &generator{ctx: ctx, tx: tx, rand: rand.New(rand.NewPCG(1, 2))}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
@@ -201,6 +202,9 @@ func generate(ctx context.Context, tx *sql.Tx, s Sizes, passwordHash string) err
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%s', 'id'), (SELECT max(id) FROM %s))`, t, t)); err != nil {
 			return fmt.Errorf("moving the %s id sequence: %w", t, err)
 		}
+	}
+	if _, err := tx.ExecContext(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("analyzing: %w", err)
 	}
 	return nil
 }
