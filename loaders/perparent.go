@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/lib/pq"
 
 	"github.com/issuegraph/issuegraph/ent"
 )
@@ -12,27 +13,39 @@ import (
 // row's parent id (read it back with ParentOf).
 const ParentColumn = "parent_id"
 
-// Parent restricts a query's selector to the children of parents and
-// returns the SQL expression of a row's parent id, e.g. the qualified
-// foreign key, or a join table's column for a many-to-many edge.
-type Parent func(s *sql.Selector, parents []int64) string
+// Parent returns the SQL expression of a row's parent id on a query's
+// selector: the qualified foreign key of a one-to-many edge, or, after
+// joining it, a join table's column for a many-to-many edge.
+type Parent func(s *sql.Selector) string
 
 // FirstPerParent is an ent query modifier that keeps, for each parent,
-// the first limit rows in order (terms of an ORDER BY, built on the
-// query's selector), with ROW_NUMBER() over a window partitioned by parent:
-// the pages of many parents in one statement. It runs after the query's
-// predicates, privacy filters included, so only rows the viewer may see
-// are numbered. Rows come out grouped by parent, each group in order.
+// the first limit rows in order (ORDER BY terms built on the query's
+// selector): the pages of many parents in one statement,
+//
+//	SELECT ranked.* FROM unnest($1::bigint[]) AS parents(id)
+//	CROSS JOIN LATERAL (<the query> AND parent = parents.id ORDER BY ... LIMIT n) AS ranked
+//
+// so PostgreSQL reads each parent's first rows from an index rather than
+// numbering all its rows. It runs after the query's predicates, privacy
+// filters included, so only rows the viewer may see are counted. Rows come
+// out grouped by parent, each group in order.
 func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		inner := s.Clone()
-		expr := parent(inner, parents)
-		inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
-		inner.AppendSelectExprAs(sql.RowNumber().PartitionExpr(sql.Expr(expr)).OrderBy(order(inner)...), "row_number")
-		outer := sql.Dialect(s.Dialect()).Select("*").From(inner.As("ranked")).
-			Where(sql.LTE("row_number", limit)).
-			OrderBy(ParentColumn, "row_number")
-		*s = *outer
+		expr := parent(inner)
+		terms := order(inner)
+		inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn).
+			AppendSelectExprAs(sql.RowNumber().OrderBy(terms...), "row_number").
+			Where(sql.ExprP(expr + ` = "parents"."id"`)).
+			OrderBy(terms...).
+			Limit(limit)
+		from := sql.ExprFunc(func(b *sql.Builder) {
+			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
+			b.Join(inner)
+			b.WriteString(`) AS "ranked"`)
+		})
+		*s = *sql.Dialect(s.Dialect()).Select(`"ranked".*`).FromExpr(from).
+			OrderBy(`"ranked"."`+ParentColumn+`"`, `"ranked"."row_number"`)
 	}
 }
 
@@ -41,7 +54,8 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 // Scan the result into []ParentCount.
 func CountPerParent(parent Parent, parents []int64) func(*sql.Selector) {
 	return func(s *sql.Selector) {
-		expr := parent(s, parents)
+		expr := parent(s)
+		s.Where(sql.In(expr, anys(parents)...))
 		s.Select(sql.As(expr, ParentColumn), sql.As(sql.Count("*"), "count")).GroupBy(expr)
 	}
 }
@@ -84,23 +98,17 @@ func ParentOf(row interface {
 // ByColumn is the Parent of a one-to-many edge whose children hold the
 // parent's id in column.
 func ByColumn(column string) Parent {
-	return func(s *sql.Selector, parents []int64) string {
-		c := s.C(column)
-		s.Where(sql.In(c, anys(parents)...))
-		return c
-	}
+	return func(s *sql.Selector) string { return s.C(column) }
 }
 
 // ThroughTable is the Parent of a many-to-many edge: the join table holds
 // (parentColumn, childColumn) pairs, childColumn pointing at the queried
 // table's id.
 func ThroughTable(table, parentColumn, childColumn string) Parent {
-	return func(s *sql.Selector, parents []int64) string {
+	return func(s *sql.Selector) string {
 		t := sql.Table(table)
 		s.Join(t).On(s.C("id"), t.C(childColumn))
-		c := t.C(parentColumn)
-		s.Where(sql.In(c, anys(parents)...))
-		return c
+		return t.C(parentColumn)
 	}
 }
 
