@@ -10,6 +10,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -146,4 +149,55 @@ func wantsRows(ctx context.Context) bool {
 		}
 	}
 	return false
+}
+
+// viewerRole is the viewer's role in organization orgID, or nil; the roles
+// in every organization of a level load in one statement.
+func (r *Resolver) viewerRole(ctx context.Context, userID, orgID int64) (*membership.Role, error) {
+	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Organization.viewerRole", userID), func(ctx context.Context, orgs []int64) (map[int64]*membership.Role, error) {
+		ms, err := r.client.Membership.Query().Where(membership.OrganizationIDIn(orgs...), membership.UserID(userID)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64]*membership.Role, len(ms))
+		for _, m := range ms {
+			out[m.OrganizationID] = &m.Role
+		}
+		return out, nil
+	})
+	return ld.Load(ctx, orgID)()
+}
+
+// projectOfOrganization is the project with key in organization orgID, or
+// nil; one statement for the organizations of a level.
+func (r *Resolver) projectOfOrganization(ctx context.Context, orgID int64, key string) (*ent.Project, error) {
+	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Organization.project", key), func(ctx context.Context, orgs []int64) (map[int64]*ent.Project, error) {
+		ps, err := r.client.Project.Query().Where(project.OrganizationIDIn(orgs...), project.Key(key)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64]*ent.Project, len(ps))
+		for _, p := range ps {
+			out[p.OrganizationID] = p
+		}
+		return out, nil
+	})
+	return ld.Load(ctx, orgID)()
+}
+
+// issueOfProject is the issue numbered number in project projectID, or
+// nil; one statement for the projects of a level.
+func (r *Resolver) issueOfProject(ctx context.Context, projectID int64, number int) (*ent.Issue, error) {
+	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Project.issue", number), func(ctx context.Context, projects []int64) (map[int64]*ent.Issue, error) {
+		is, err := r.client.Issue.Query().Where(issue.ProjectIDIn(projects...), issue.Number(number)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64]*ent.Issue, len(is))
+		for _, i := range is {
+			out[i.ProjectID] = i
+		}
+		return out, nil
+	})
+	return ld.Load(ctx, projectID)()
 }

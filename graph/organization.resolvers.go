@@ -12,7 +12,6 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
-	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -168,11 +167,7 @@ func (r *organizationResolver) ViewerRole(ctx context.Context, obj *ent.Organiza
 	if !v.Authenticated() {
 		return nil, nil
 	}
-	m, err := orNil(r.client.Membership.Query().Where(membership.OrganizationID(obj.ID), membership.UserID(v.UserID)).Only(ctx))
-	if err != nil || m == nil {
-		return nil, err
-	}
-	return &m.Role, nil
+	return r.viewerRole(ctx, v.UserID, obj.ID)
 }
 
 // Members is the resolver for the members field.
@@ -187,7 +182,7 @@ func (r *organizationResolver) Projects(ctx context.Context, obj *ent.Organizati
 
 // Project is the resolver for the project field.
 func (r *organizationResolver) Project(ctx context.Context, obj *ent.Organization, key string) (*ent.Project, error) {
-	return orNil(r.client.Project.Query().Where(project.OrganizationID(obj.ID), project.Key(key)).Only(ctx))
+	return r.projectOfOrganization(ctx, obj.ID, key)
 }
 
 // Labels is the resolver for the labels field.

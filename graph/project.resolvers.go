@@ -133,7 +133,7 @@ func (r *projectResolver) Issues(ctx context.Context, obj *ent.Project, first *i
 
 // Issue is the resolver for the issue field.
 func (r *projectResolver) Issue(ctx context.Context, obj *ent.Project, number int) (*ent.Issue, error) {
-	return orNil(r.client.Issue.Query().Where(issue.ProjectID(obj.ID), issue.Number(number)).Only(ctx))
+	return r.issueOfProject(ctx, obj.ID, number)
 }
 
 // Project returns ProjectResolver implementation.
