@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: drives the board, issue-page and deep query shapes over HTTP
 # at 16 connections with wrk, with dataloaders on and off, and prints
-# requests/s, p50/p95/p99 latency and SQL statements per request.
+# requests/s, p50/p95/p99 latency and SQL statements per request (one
+# request on an idle server, and the mean under load from the access log).
 #
 # It seeds `issuegraph seed --scale 1` into its own database once (kept
 # between runs), builds the binary, and starts it twice on a local port.
@@ -26,7 +27,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 go build -o bin/issuegraph .
-export ISSUEGRAPH_DATABASE_URL="$db_url" ISSUEGRAPH_DEMO_DATA=false ISSUEGRAPH_LOG_LEVEL=warn \
+export ISSUEGRAPH_DATABASE_URL="$db_url" ISSUEGRAPH_DEMO_DATA=false ISSUEGRAPH_LOG_LEVEL=info \
 	ISSUEGRAPH_ACCESS_TOKEN_TTL=1h ISSUEGRAPH_REQUEST_TIMEOUT=60s ISSUEGRAPH_STATEMENT_TIMEOUT=60s ISSUEGRAPH_ADDR="$addr"
 
 admin=${db_url%%\?*}
@@ -49,17 +50,22 @@ query() { # name -> GraphQL request body
 	printf '{"query":"%s"}' "$q"
 }
 
-transactions() {
-	psql "${db_url%%\?*}" -tAc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+# statements_since LOG OFFSET: mean sql_statements of the access-log lines
+# written after byte OFFSET (the requests of one wrk run).
+statements_since() {
+	tail -c +"$(($2 + 1))" "$1" | grep -o '"sql_statements":[0-9]*' |
+		awk -F: '{ s += $2; n++ } END { printf "%.1f", n ? s / n : 0 }'
 }
+mkdir -p deploy/bench/results
 
 server_pid=
 stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
 trap stop_server EXIT
 
-printf '%-8s %-6s %10s %9s %9s %9s %12s %12s %7s\n' mode shape "req/s" "p50 ms" "p95 ms" "p99 ms" "stmts/req" "(under load)" errors
+printf '%-8s %-6s %10s %9s %9s %9s %12s %12s %7s\n' mode shape "req/s" "p50 ms" "p95 ms" "p99 ms" "stmts idle" "stmts load" errors
 for loaders in true false; do
-	ISSUEGRAPH_LOADERS=$loaders bin/issuegraph serve 2>/dev/null &
+	log=deploy/bench/results/server-loaders-$loaders.log
+	ISSUEGRAPH_LOADERS=$loaders bin/issuegraph serve >/dev/null 2>"$log" &
 	server_pid=$!
 	for _ in $(seq 1 100); do curl -fs "http://$addr/healthz" >/dev/null && break; sleep 0.1; done
 	token=$(curl -fs "http://$addr/graphql" -H 'Content-Type: application/json' \
@@ -72,12 +78,10 @@ for loaders in true false; do
 		one=$(curl -fs "http://$addr/graphql" -H 'Content-Type: application/json' -H "Authorization: Bearer $token" -d "$body")
 		if [[ $one == *'"errors"'* ]]; then echo "$shape failed: ${one:0:300}" >&2; exit 1; fi
 		stmts=$(sed -n 's/.*"dbStatements":\([0-9]*\).*/\1/p' <<<"$one")
-		before=$(transactions)
+		offset=$(wc -c <"$log")
 		result=$(BODY="$body" TOKEN="$token" wrk -t2 -c"$connections" -d"${duration}s" --timeout 30s -s deploy/bench/graphql.lua "http://$addr/graphql" | grep '^RESULT')
-		sleep 1 # statistics reach pg_stat_database within a second
-		after=$(transactions)
 		read -r _ rps p50 p95 p99 errors requests non2xx <<<"$result"
-		load=$(awk -v d=$((after - before)) -v n="$requests" 'BEGIN { printf "%.1f", n ? d / n : 0 }')
+		load=$(statements_since "$log" "$offset")
 		printf '%-8s %-6s %10s %9s %9s %9s %12s %12s %7s\n' "$mode" "$shape" "$rps" "$p50" "$p95" "$p99" "$stmts" "$load" "$((errors + non2xx))"
 	done
 	stop_server
