@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/database"
@@ -24,6 +25,18 @@ func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 	}
 }
 
+// loadersPerEvent gives each response of a subscription (one per event)
+// fresh loaders: the request's would otherwise live, and cache, for the
+// whole subscription. Queries and mutations keep the request's.
+func loadersPerEvent(client *ent.Client, opts loaders.Options) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
+			ctx = loaders.NewContext(ctx, loaders.New(client, opts))
+		}
+		return next(ctx)
+	}
+}
+
 // reportStatements adds extensions.dbStatements, the number of database
 // statements the operation ran so far, to each response (development
 // only: it tells clients about the server's internals).
@@ -38,4 +51,8 @@ func reportStatements(ctx context.Context, next graphql.ResponseHandler) *graphq
 	}
 	resp.Extensions["dbStatements"] = c.Count()
 	return resp
+}
+
+func (s *Server) loaderOptions() loaders.Options {
+	return loaders.Options{Naive: !s.cfg.Loaders, Wait: s.cfg.LoaderWait}
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
-	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/server/auth"
 )
 
@@ -66,7 +65,7 @@ func (s *Server) routes() http.Handler {
 		graphqlRequest(s.cfg.BodyLimit),
 		deadline(s.cfg.RequestTimeout),
 		authenticate(s.tokens),
-		withLoaders(s.db.Client, loaders.Options{Naive: !s.cfg.Loaders, Wait: s.cfg.LoaderWait}),
+		withLoaders(s.db.Client, s.loaderOptions()),
 	)
 	mux.Handle("/graphql", api)
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -105,6 +104,7 @@ func (s *Server) graphql() http.Handler {
 		}
 		return next(ctx)
 	})
+	srv.AroundResponses(loadersPerEvent(s.db.Client, s.loaderOptions()))
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
