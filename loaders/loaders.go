@@ -16,11 +16,7 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/label"
-	"github.com/issuegraph/issuegraph/ent/organization"
-	"github.com/issuegraph/issuegraph/ent/project"
-	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/predicate"
 )
 
 // ErrNotFound is the per-key error of a by-id loader for an id that does
@@ -63,19 +59,19 @@ func New(client *ent.Client, opts Options) *Loaders {
 	}
 	l := &Loaders{opts: opts, lists: map[string]any{}}
 	l.User = newLoader(opts, byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
-		return client.User.Query().Where(user.IDIn(ids...)).All(ctx)
+		return client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
 	}, func(u *ent.User) int64 { return u.ID }))
 	l.Organization = newLoader(opts, byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
-		return client.Organization.Query().Where(organization.IDIn(ids...)).All(ctx)
+		return client.Organization.Query().Where(predicate.Organization(idIn(ids))).All(ctx)
 	}, func(o *ent.Organization) int64 { return o.ID }))
 	l.Project = newLoader(opts, byID("project", func(ctx context.Context, ids []int64) ([]*ent.Project, error) {
-		return client.Project.Query().Where(project.IDIn(ids...)).All(ctx)
+		return client.Project.Query().Where(predicate.Project(idIn(ids))).All(ctx)
 	}, func(p *ent.Project) int64 { return p.ID }))
 	l.Issue = newLoader(opts, byID("issue", func(ctx context.Context, ids []int64) ([]*ent.Issue, error) {
-		return client.Issue.Query().Where(issue.IDIn(ids...)).All(ctx)
+		return client.Issue.Query().Where(predicate.Issue(idIn(ids))).All(ctx)
 	}, func(i *ent.Issue) int64 { return i.ID }))
 	l.Label = newLoader(opts, byID("label", func(ctx context.Context, ids []int64) ([]*ent.Label, error) {
-		return client.Label.Query().Where(label.IDIn(ids...)).All(ctx)
+		return client.Label.Query().Where(predicate.Label(idIn(ids))).All(ctx)
 	}, func(l *ent.Label) int64 { return l.ID }))
 	return l
 }

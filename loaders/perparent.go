@@ -55,7 +55,7 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 func CountPerParent(parent Parent, parents []int64) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		expr := parent(s)
-		s.Where(sql.In(expr, anys(parents)...))
+		s.Where(anyOf(expr, parents))
 		s.Select(sql.As(expr, ParentColumn), sql.As(sql.Count("*"), "count")).GroupBy(expr)
 	}
 }
@@ -112,10 +112,15 @@ func ThroughTable(table, parentColumn, childColumn string) Parent {
 	}
 }
 
-func anys(ids []int64) []any {
-	out := make([]any, len(ids))
-	for i, id := range ids {
-		out[i] = id
-	}
-	return out
+// anyOf is `expr = ANY($1)` with ids as one array parameter: a batch of a
+// thousand keys is one parameter to bind and plan, not a thousand.
+func anyOf(expr string, ids []int64) *sql.Predicate {
+	return sql.P(func(b *sql.Builder) {
+		b.WriteString(expr).WriteString(" = ANY(").Arg(pq.Array(ids)).WriteString(")")
+	})
+}
+
+// idIn restricts a query to rows whose id is one of ids.
+func idIn(ids []int64) func(*sql.Selector) {
+	return func(s *sql.Selector) { s.Where(anyOf(s.C("id"), ids)) }
 }
