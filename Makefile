@@ -6,7 +6,7 @@ export ISSUEGRAPH_DEV_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/issuegr
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test build generate check-generated migration lint
+.PHONY: help run test build generate check-generated migration lint bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ test: ## Run the whole test suite against real PostgreSQL and Redis (started if 
 	@deploy/dev/tools.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 2 -timeout 15m ./...
+
+bench: ## Load-test three query shapes with dataloaders on and off (seeds scale 1 once; not part of make test)
+	@deploy/bench/bench.sh
 
 build: ## Build bin/issuegraph
 	$(GO) build -o bin/issuegraph .

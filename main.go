@@ -5,6 +5,7 @@
 //	issuegraph seed      load the demo organization into an empty database
 //	issuegraph persisted import FILE --client NAME
 //	                     register a client's operation manifest as trusted documents
+//	issuegraph seed --scale N   generate a large organization (benchmarks)
 //
 // Every setting comes from the environment; see the README.
 package main
@@ -66,17 +67,25 @@ func run(args []string) error {
 		fmt.Printf("applied %d migration(s) %v\n", len(applied), applied)
 		return nil
 	case "seed":
+		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+		scale := fs.Float64("scale", 0, "generate a large organization instead of the demo one: at 1, 1,000 users, 50 projects, 100,000 issues, 500,000 comments")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
 		cfg.AutoMigrate = true
 		db, err := server.OpenDatabase(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
+		if *scale > 0 {
+			return server.SeedScale(ctx, db, *scale, log)
+		}
 		return server.SeedDemo(ctx, db, log)
 	case "persisted":
 		return persistedCommand(ctx, cfg, log, args[1:])
 	case "help", "-h", "--help":
-		fmt.Println("usage: issuegraph [serve|migrate|seed|persisted import FILE --client NAME]")
+		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]|persisted import FILE --client NAME]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, migrate, seed or persisted)", cmd)

@@ -70,7 +70,12 @@ type Config struct {
 	// AutoMigrate applies pending migrations at start (development only by
 	// default; production runs `issuegraph migrate` as a deploy step).
 	AutoMigrate bool
-	LogLevel    string
+	// Loaders batches the reads of field resolvers; false (benchmarks only)
+	// fetches one parent per statement, to measure what batching saves.
+	Loaders bool
+	// LoaderWait is how long a dataloader collects keys before one batch.
+	LoaderWait time.Duration
+	LogLevel   string
 
 	// SignInFailuresPerAccount and SignInFailuresPerAddress are how many
 	// failed logIn attempts an email, and a client address, may make in a
@@ -160,6 +165,8 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_PERSISTED_GET_MAX_AGE", "30s", "", "A successful GET of a persisted operation is `Cache-Control: private, max-age=` this (`Vary: Authorization`); 0 disables it."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
+	{"ISSUEGRAPH_LOADERS", "true", "true", "Batch field reads with per-request dataloaders; `false` is for benchmarks only (one statement per parent)."},
+	{"ISSUEGRAPH_LOADER_WAIT", "10ms", "", "How long a dataloader collects keys before it runs one batched statement; keys arriving later cost one more statement."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
 	{"ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", "5", "", "Failed `logIn` attempts one email may make before `RATE_LIMITED`."},
 	{"ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS", "50", "", "Failed `logIn` attempts one client address may make before `RATE_LIMITED`."},
@@ -216,6 +223,8 @@ func Load(getenv func(string) string) (Config, error) {
 		PersistedGetMaxAge: r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
 		DemoData:           r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
 		AutoMigrate:        r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		Loaders:            r.boolean("ISSUEGRAPH_LOADERS", true),
+		LoaderWait:         r.duration("ISSUEGRAPH_LOADER_WAIT", 10*time.Millisecond),
 		LogLevel:           r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 
 		SignInFailuresPerAccount: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", 5),
@@ -283,6 +292,9 @@ func (c Config) check() []string {
 	}
 	if c.AutoMigrate {
 		p = append(p, "ISSUEGRAPH_AUTO_MIGRATE must be false in production (run `issuegraph migrate` as a deploy step)")
+	}
+	if !c.Loaders {
+		p = append(p, "ISSUEGRAPH_LOADERS must be true in production (false is for benchmarks only)")
 	}
 	return p
 }

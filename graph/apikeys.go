@@ -11,6 +11,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
 )
 
 // Event types of API keys.
@@ -21,11 +22,17 @@ const (
 
 var apiKeysByCreated = sortKey{name: "created", column: apikey.FieldCreatedAt, kind: kindTime}
 
+// apiKeys pages through an organization's keys; the keys of every
+// organization of a level load in one statement, like the other lists.
 func (r *Resolver) apiKeys(ctx context.Context, org *ent.Organization, args pageArgs) (*model.Connection[*ent.APIKey], error) {
-	q := r.client.APIKey.Query().Where(apikey.OrganizationID(org.ID))
-	return listOf[*ent.APIKeyQuery, *ent.APIKey, predicate.APIKey, apikey.OrderOption](
-		ctx, q, args, apiKeysByCreated,
-		func(k *ent.APIKey) (any, int64) { return k.CreatedAt, k.ID })
+	return loadPage(ctx, r, r.apiKeysOfOrganizations(), org.ID, args)
+}
+
+func (r *Resolver) apiKeysOfOrganizations() childList[*ent.APIKeyQuery, *ent.APIKey, predicate.APIKey, *ent.APIKeySelect] {
+	return childList[*ent.APIKeyQuery, *ent.APIKey, predicate.APIKey, *ent.APIKeySelect]{
+		name: "Organization.apiKeys", query: r.client.APIKey.Query, parent: loaders.ByColumn(apikey.FieldOrganizationID),
+		key: apiKeysByCreated, keyOf: func(k *ent.APIKey) (any, int64) { return k.CreatedAt, k.ID },
+	}
 }
 
 func (r *mutationResolver) createAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error) {

@@ -21,12 +21,12 @@ func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, err
 
 // Author is the resolver for the author field.
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
-	return r.client.User.Get(ctx, obj.AuthorID)
+	return required(r.loadersFor(ctx).User.Load(ctx, obj.AuthorID)())
 }
 
 // Issue is the resolver for the issue field.
 func (r *commentResolver) Issue(ctx context.Context, obj *ent.Comment) (*ent.Issue, error) {
-	return r.client.Issue.Get(ctx, obj.IssueID)
+	return required(r.loadersFor(ctx).Issue.Load(ctx, obj.IssueID)())
 }
 
 // AddComment is the resolver for the addComment field.

@@ -12,9 +12,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
-	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -41,7 +39,7 @@ func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Proje
 
 // Author is the resolver for the author field.
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
-	return r.client.User.Get(ctx, obj.AuthorID)
+	return required(r.loadersFor(ctx).User.Load(ctx, obj.AuthorID)())
 }
 
 // Assignee is the resolver for the assignee field.
@@ -49,23 +47,17 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 	if obj.AssigneeID == nil {
 		return nil, nil
 	}
-	return orNil(r.client.User.Get(ctx, *obj.AssigneeID))
+	return optional(r.loadersFor(ctx).User.Load(ctx, *obj.AssigneeID)())
 }
 
 // Labels is the resolver for the labels field.
 func (r *issueResolver) Labels(ctx context.Context, obj *ent.Issue, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Label], error) {
-	q := r.client.Label.Query().Where(label.HasIssuesWith(issue.ID(obj.ID)))
-	return listOf[*ent.LabelQuery, *ent.Label, predicate.Label, label.OrderOption](
-		ctx, q, pageArgs{first, last, after, before}, labelsByName,
-		func(l *ent.Label) (any, int64) { return l.Name, l.ID })
+	return loadPage(ctx, r.Resolver, r.labelsOfIssues(), obj.ID, pageArgs{first, last, after, before})
 }
 
 // Comments is the resolver for the comments field.
 func (r *issueResolver) Comments(ctx context.Context, obj *ent.Issue, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Comment], error) {
-	q := r.client.Comment.Query().Where(comment.IssueID(obj.ID))
-	return listOf[*ent.CommentQuery, *ent.Comment, predicate.Comment, comment.OrderOption](
-		ctx, q, pageArgs{first, last, after, before}, commentsByCreated,
-		func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID })
+	return loadPage(ctx, r.Resolver, r.commentsOfIssues(), obj.ID, pageArgs{first, last, after, before})
 }
 
 // CreateIssue is the resolver for the createIssue field.

@@ -25,12 +25,13 @@ func setStatus(u *ent.IssueUpdateOne, s issue.Status) {
 	}
 }
 
-// issueProject returns the issue's project, loaded with it or fetched.
+// issueProject returns the issue's project, loaded with it or through the
+// request's project loader.
 func (r *Resolver) issueProject(ctx context.Context, i *ent.Issue) (*ent.Project, error) {
 	if i.Edges.Project != nil {
 		return i.Edges.Project, nil
 	}
-	return r.client.Project.Get(ctx, i.ProjectID)
+	return required(r.loadersFor(ctx).Project.Load(ctx, i.ProjectID)())
 }
 
 // lockIssue loads an issue for change, locking its row until commit so two

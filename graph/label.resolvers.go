@@ -22,7 +22,7 @@ func (r *labelResolver) ID(ctx context.Context, obj *ent.Label) (string, error) 
 
 // Organization is the resolver for the organization field.
 func (r *labelResolver) Organization(ctx context.Context, obj *ent.Label) (*ent.Organization, error) {
-	return r.client.Organization.Get(ctx, obj.OrganizationID)
+	return required(r.loadersFor(ctx).Organization.Load(ctx, obj.OrganizationID)())
 }
 
 // CreateLabel is the resolver for the createLabel field.

@@ -1,41 +1,15 @@
 package graph
 
 import (
-	"context"
-	"fmt"
-
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/predicate"
+	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
 )
-
-// listQuery is the part of an ent query builder that pagination uses; every
-// generated *XQuery satisfies it with its own predicate and order types.
-type listQuery[Q any, T any, P ~func(*sql.Selector), O ~func(*sql.Selector)] interface {
-	Where(...P) Q
-	Order(...O) Q
-	Limit(int) Q
-	Clone() Q
-	All(context.Context) ([]T, error)
-	Count(context.Context) (int, error)
-}
-
-// paginate reads one page of q. totalCount, when asked for, counts q as it
-// was before the page's cursor bounds were added.
-func paginate[Q listQuery[Q, T, P, O], T any, P ~func(*sql.Selector), O ~func(*sql.Selector)](
-	ctx context.Context, q Q, p page, keyOf func(T) (any, int64),
-) (*model.Connection[T], error) {
-	counter := q.Clone()
-	rows, err := q.Where(P(p.where)).Order(O(p.order)).Limit(p.fetchLimit()).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing: %w", err)
-	}
-	return connection(p, rows, keyOf, func(ctx context.Context) (int, error) { return counter.Count(ctx) }), nil
-}
 
 // Sort keys of the lists.
 var (
@@ -122,27 +96,61 @@ func issueFilter(f *model.IssueFilter) ([]predicate.Issue, error) {
 	return ps, nil
 }
 
-// issueList pages through q (a project's issues, a user's assigned issues).
-func issueList(ctx context.Context, q *ent.IssueQuery, args pageArgs, filter *model.IssueFilter, order *model.IssueOrder) (*model.IssueConnection, error) {
+// issueList is a list of issues: a project's, or a user's assigned ones,
+// narrowed by filter and sorted by order.
+func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilter, order *model.IssueOrder) (childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect], error) {
 	key := issueSortKey(order)
-	p, err := newPage(args, key)
-	if err != nil {
-		return nil, err
-	}
 	ps, err := issueFilter(filter)
 	if err != nil {
-		return nil, err
+		return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{}, err
 	}
-	return paginate[*ent.IssueQuery, *ent.Issue, predicate.Issue, issue.OrderOption](ctx, q.Where(ps...), p, issueKeyOf(key))
+	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
+		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn),
+		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
+	}, nil
 }
 
-// listOf pages through q, sorted by key, with keyOf reading the key's value.
-func listOf[Q listQuery[Q, T, P, O], T any, P ~func(*sql.Selector), O ~func(*sql.Selector)](
-	ctx context.Context, q Q, args pageArgs, key sortKey, keyOf func(T) (any, int64),
-) (*model.Connection[T], error) {
-	p, err := newPage(args, key)
-	if err != nil {
-		return nil, err
+// The other lists, by parent.
+func (r *Resolver) commentsOfIssues() childList[*ent.CommentQuery, *ent.Comment, predicate.Comment, *ent.CommentSelect] {
+	return childList[*ent.CommentQuery, *ent.Comment, predicate.Comment, *ent.CommentSelect]{
+		name: "Issue.comments", query: r.client.Comment.Query, parent: loaders.ByColumn(comment.FieldIssueID),
+		key: commentsByCreated, keyOf: func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID },
 	}
-	return paginate[Q, T, P, O](ctx, q, p, keyOf)
+}
+
+func (r *Resolver) labelsOfIssues() childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect] {
+	return childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect]{
+		name: "Issue.labels", query: r.client.Label.Query,
+		parent: loaders.ThroughTable(issue.LabelsTable, issue.LabelsPrimaryKey[0], issue.LabelsPrimaryKey[1]),
+		key:    labelsByName, keyOf: labelKey,
+	}
+}
+
+func (r *Resolver) labelsOfOrganizations() childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect] {
+	return childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect]{
+		name: "Organization.labels", query: r.client.Label.Query, parent: loaders.ByColumn(label.FieldOrganizationID),
+		key: labelsByName, keyOf: labelKey,
+	}
+}
+
+func labelKey(l *ent.Label) (any, int64) { return l.Name, l.ID }
+
+func (r *Resolver) projectsOfOrganizations(includeArchived bool) childList[*ent.ProjectQuery, *ent.Project, predicate.Project, *ent.ProjectSelect] {
+	l := childList[*ent.ProjectQuery, *ent.Project, predicate.Project, *ent.ProjectSelect]{
+		name: "Organization.projects", query: r.client.Project.Query, parent: loaders.ByColumn(project.FieldOrganizationID),
+		key: projectsByKey, keyOf: func(p *ent.Project) (any, int64) { return p.Key, p.ID }, shape: includeArchived,
+	}
+	if !includeArchived {
+		l.where = []predicate.Project{project.Archived(false)}
+	}
+	return l
+}
+
+// memberships lists memberships by parentColumn: an organization's members
+// or a user's memberships.
+func (r *Resolver) memberships(name, parentColumn string) childList[*ent.MembershipQuery, *ent.Membership, predicate.Membership, *ent.MembershipSelect] {
+	return childList[*ent.MembershipQuery, *ent.Membership, predicate.Membership, *ent.MembershipSelect]{
+		name: name, query: r.client.Membership.Query, parent: loaders.ByColumn(parentColumn),
+		key: membershipsByJoined, keyOf: func(m *ent.Membership) (any, int64) { return m.CreatedAt, m.ID },
+	}
 }

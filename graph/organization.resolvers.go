@@ -10,11 +10,8 @@ import (
 	"strings"
 
 	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
-	"github.com/issuegraph/issuegraph/ent/predicate"
-	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
@@ -28,12 +25,12 @@ func (r *membershipResolver) ID(ctx context.Context, obj *ent.Membership) (strin
 
 // User is the resolver for the user field.
 func (r *membershipResolver) User(ctx context.Context, obj *ent.Membership) (*ent.User, error) {
-	return r.client.User.Get(ctx, obj.UserID)
+	return required(r.loadersFor(ctx).User.Load(ctx, obj.UserID)())
 }
 
 // Organization is the resolver for the organization field.
 func (r *membershipResolver) Organization(ctx context.Context, obj *ent.Membership) (*ent.Organization, error) {
-	return r.client.Organization.Get(ctx, obj.OrganizationID)
+	return required(r.loadersFor(ctx).Organization.Load(ctx, obj.OrganizationID)())
 }
 
 // CreateOrganization is the resolver for the createOrganization field.
@@ -193,43 +190,27 @@ func (r *organizationResolver) ViewerRole(ctx context.Context, obj *ent.Organiza
 	if !v.Authenticated() {
 		return nil, nil
 	}
-	m, err := orNil(r.client.Membership.Query().Where(membership.OrganizationID(obj.ID), membership.UserID(v.UserID)).Only(ctx))
-	if err != nil || m == nil {
-		return nil, err
-	}
-	return &m.Role, nil
+	return r.viewerRole(ctx, v.UserID, obj.ID)
 }
 
 // Members is the resolver for the members field.
 func (r *organizationResolver) Members(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Membership], error) {
-	q := r.client.Membership.Query().Where(membership.OrganizationID(obj.ID))
-	return listOf[*ent.MembershipQuery, *ent.Membership, predicate.Membership, membership.OrderOption](
-		ctx, q, pageArgs{first, last, after, before}, membershipsByJoined,
-		func(m *ent.Membership) (any, int64) { return m.CreatedAt, m.ID })
+	return loadPage(ctx, r.Resolver, r.memberships("Organization.members", membership.FieldOrganizationID), obj.ID, pageArgs{first, last, after, before})
 }
 
 // Projects is the resolver for the projects field.
 func (r *organizationResolver) Projects(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string, includeArchived *bool) (*model.Connection[*ent.Project], error) {
-	q := r.client.Project.Query().Where(project.OrganizationID(obj.ID))
-	if includeArchived == nil || !*includeArchived {
-		q.Where(project.Archived(false))
-	}
-	return listOf[*ent.ProjectQuery, *ent.Project, predicate.Project, project.OrderOption](
-		ctx, q, pageArgs{first, last, after, before}, projectsByKey,
-		func(p *ent.Project) (any, int64) { return p.Key, p.ID })
+	return loadPage(ctx, r.Resolver, r.projectsOfOrganizations(includeArchived != nil && *includeArchived), obj.ID, pageArgs{first, last, after, before})
 }
 
 // Project is the resolver for the project field.
 func (r *organizationResolver) Project(ctx context.Context, obj *ent.Organization, key string) (*ent.Project, error) {
-	return orNil(r.client.Project.Query().Where(project.OrganizationID(obj.ID), project.Key(key)).Only(ctx))
+	return r.projectOfOrganization(ctx, obj.ID, key)
 }
 
 // Labels is the resolver for the labels field.
 func (r *organizationResolver) Labels(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Label], error) {
-	q := r.client.Label.Query().Where(label.OrganizationID(obj.ID))
-	return listOf[*ent.LabelQuery, *ent.Label, predicate.Label, label.OrderOption](
-		ctx, q, pageArgs{first, last, after, before}, labelsByName,
-		func(l *ent.Label) (any, int64) { return l.Name, l.ID })
+	return loadPage(ctx, r.Resolver, r.labelsOfOrganizations(), obj.ID, pageArgs{first, last, after, before})
 }
 
 // Membership returns MembershipResolver implementation.

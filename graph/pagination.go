@@ -169,15 +169,20 @@ func (p page) where(s *sql.Selector) {
 
 // order sorts the query in page order: reversed when paginating backward,
 // so LIMIT takes the rows nearest the cursor.
-func (p page) order(s *sql.Selector) {
+func (p page) order(s *sql.Selector) { s.OrderBy(p.orderTerms(s)...) }
+
+// orderTerms are the ORDER BY terms of order, for a window function too.
+func (p page) orderTerms(s *sql.Selector) []string {
 	desc := p.key.desc != p.backward
+	var terms []string
 	for _, c := range []string{p.key.column, "id"} {
 		if desc {
-			s.OrderBy(sql.Desc(s.C(c)))
+			terms = append(terms, sql.Desc(s.C(c)))
 		} else {
-			s.OrderBy(sql.Asc(s.C(c)))
+			terms = append(terms, sql.Asc(s.C(c)))
 		}
 	}
+	return terms
 }
 
 // fetchLimit is one more than the page, to learn whether more rows follow.

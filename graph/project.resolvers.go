@@ -122,17 +122,21 @@ func (r *projectResolver) ID(ctx context.Context, obj *ent.Project) (string, err
 
 // Organization is the resolver for the organization field.
 func (r *projectResolver) Organization(ctx context.Context, obj *ent.Project) (*ent.Organization, error) {
-	return r.client.Organization.Get(ctx, obj.OrganizationID)
+	return required(r.loadersFor(ctx).Organization.Load(ctx, obj.OrganizationID)())
 }
 
 // Issues is the resolver for the issues field.
 func (r *projectResolver) Issues(ctx context.Context, obj *ent.Project, first *int, after *string, last *int, before *string, filter *model.IssueFilter, orderBy *model.IssueOrder) (*model.Connection[*ent.Issue], error) {
-	return issueList(ctx, r.client.Issue.Query().Where(issue.ProjectID(obj.ID)), pageArgs{first, last, after, before}, filter, orderBy)
+	l, err := r.issueList("Project.issues", issue.FieldProjectID, filter, orderBy)
+	if err != nil {
+		return nil, err
+	}
+	return loadPage(ctx, r.Resolver, l, obj.ID, pageArgs{first, last, after, before})
 }
 
 // Issue is the resolver for the issue field.
 func (r *projectResolver) Issue(ctx context.Context, obj *ent.Project, number int) (*ent.Issue, error) {
-	return orNil(r.client.Issue.Query().Where(issue.ProjectID(obj.ID), issue.Number(number)).Only(ctx))
+	return r.issueOfProject(ctx, obj.ID, number)
 }
 
 // Project returns ProjectResolver implementation.

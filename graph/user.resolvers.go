@@ -13,7 +13,6 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/membership"
-	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -147,15 +146,16 @@ func (r *userResolver) ID(ctx context.Context, obj *ent.User) (string, error) {
 
 // Memberships is the resolver for the memberships field.
 func (r *userResolver) Memberships(ctx context.Context, obj *ent.User, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Membership], error) {
-	q := r.client.Membership.Query().Where(membership.UserID(obj.ID))
-	return listOf[*ent.MembershipQuery, *ent.Membership, predicate.Membership, membership.OrderOption](
-		ctx, q, pageArgs{first, last, after, before}, membershipsByJoined,
-		func(m *ent.Membership) (any, int64) { return m.CreatedAt, m.ID })
+	return loadPage(ctx, r.Resolver, r.memberships("User.memberships", membership.FieldUserID), obj.ID, pageArgs{first, last, after, before})
 }
 
 // AssignedIssues is the resolver for the assignedIssues field.
 func (r *userResolver) AssignedIssues(ctx context.Context, obj *ent.User, first *int, after *string, last *int, before *string, filter *model.IssueFilter, orderBy *model.IssueOrder) (*model.Connection[*ent.Issue], error) {
-	return issueList(ctx, r.client.Issue.Query().Where(issue.AssigneeID(obj.ID)), pageArgs{first, last, after, before}, filter, orderBy)
+	l, err := r.issueList("User.assignedIssues", issue.FieldAssigneeID, filter, orderBy)
+	if err != nil {
+		return nil, err
+	}
+	return loadPage(ctx, r.Resolver, l, obj.ID, pageArgs{first, last, after, before})
 }
 
 // User returns UserResolver implementation.

@@ -16,6 +16,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/auth"
@@ -85,7 +86,8 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 				ri.id = newRequestID()
 			}
 			w.Header().Set("X-Request-Id", ri.id)
-			r = r.WithContext(withRequestInfo(r.Context(), ri))
+			ctx, statements := database.WithStatementCounter(withRequestInfo(r.Context(), ri))
+			r = r.WithContext(ctx)
 			rec := &statusRecorder{ResponseWriter: w}
 			defer func() {
 				if p := recover(); p != nil {
@@ -103,6 +105,7 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 				attrs := []any{
 					"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 					"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes,
+					"sql_statements", statements.Count(),
 				}
 				if ri.operationType != "" {
 					attrs = append(attrs, "operation_type", ri.operationType, "operation_name", ri.operationName)

@@ -10,8 +10,8 @@ import (
 	"github.com/issuegraph/issuegraph/server/servertest"
 )
 
-// boardQuery is a realistic client operation (about 1 KB).
-const boardQuery = `query Board($org: String!, $key: String!, $after: String) {
+// persistedBoardQuery is a realistic client operation (about 1 KB).
+const persistedBoardQuery = `query Board($org: String!, $key: String!, $after: String) {
   project(organization: $org, key: $key) {
     id key name description archived
     issues(first: 20, after: $after, filter: { status: [TODO, IN_PROGRESS] }) {
@@ -39,8 +39,8 @@ const boardQuery = `query Board($org: String!, $key: String!, $after: String) {
 func BenchmarkPersistedOperation(b *testing.B) {
 	env := servertest.Start(b, func(c *config.Config) { c.RateLimit.AnonCapacity = 1 << 40; c.RateLimit.AnonRestoreRate = 1 << 30 })
 	c := env.Client()
-	hash := persisted.Hash(boardQuery)
-	ops, err := persisted.ParseManifest([]byte(`{"` + hash + `":` + jsonString(boardQuery) + `}`))
+	hash := persisted.Hash(persistedBoardQuery)
+	ops, err := persisted.ParseManifest([]byte(`{"` + hash + `":` + jsonString(persistedBoardQuery) + `}`))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func BenchmarkPersistedOperation(b *testing.B) {
 		b.Fatal(err)
 	}
 	vars := map[string]any{"org": "acme", "key": "ENG"}
-	text, _ := json.Marshal(map[string]any{"query": boardQuery, "variables": vars})
+	text, _ := json.Marshal(map[string]any{"query": persistedBoardQuery, "variables": vars})
 	byHash, _ := json.Marshal(map[string]any{"variables": vars, "extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}})
 	// Warm up connections and caches once, so the first case measured is not
 	// charged for them.
@@ -65,7 +65,7 @@ func BenchmarkPersistedOperation(b *testing.B) {
 				body := bc.body
 				if bc.name == "text-uncached" {
 					n++
-					body, _ = json.Marshal(map[string]any{"query": boardQuery + "\n# " + itoa(n), "variables": vars})
+					body, _ = json.Marshal(map[string]any{"query": persistedBoardQuery + "\n# " + itoa(n), "variables": vars})
 				}
 				resp := c.Post(b, "application/json", body)
 				if resp.Status != 200 || len(resp.Errors) > 0 {

@@ -41,7 +41,10 @@ func OpenDatabaseWith(ctx context.Context, cfg config.Config, log *slog.Logger, 
 			log.Info("created database", "url", database.Redact(cfg.DatabaseURL))
 		}
 	}
-	opts := database.Options{MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxOpenConns, StatementTimeout: cfg.StatementTimeout}
+	opts := database.Options{
+		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxOpenConns, StatementTimeout: cfg.StatementTimeout,
+		WrapDriver: database.CountStatements,
+	}
 	if tel != nil {
 		opts.Tracer, opts.Meter = tel.Tracer, tel.Meter
 	}
@@ -87,6 +90,23 @@ func SeedDemo(ctx context.Context, db *database.DB, log *slog.Logger) error {
 		return err
 	}
 	log.Info("loaded demo data", "organization", "acme", "users", seed.DemoUsers, "password", seed.DemoPassword)
+	return nil
+}
+
+// SeedScale fills an empty database with a generated organization of
+// seed.SizesAt(scale), for benchmarks.
+func SeedScale(ctx context.Context, db *database.DB, scale float64, log *slog.Logger) error {
+	hash, err := auth.HashPassword(seed.ScalePassword)
+	if err != nil {
+		return err
+	}
+	sizes := seed.SizesAt(scale)
+	start := time.Now()
+	if err := seed.Generate(ctx, db.SQL, sizes, hash); err != nil {
+		return err
+	}
+	log.Info("generated data", "organization", seed.ScaleOrganization, "sizes", fmt.Sprintf("%+v", sizes),
+		"first_user", seed.ScaleUserEmail(1), "password", seed.ScalePassword, "seconds", time.Since(start).Seconds())
 	return nil
 }
 

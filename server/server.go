@@ -87,6 +87,7 @@ func (s *Server) routes() http.Handler {
 		deadline(s.cfg.RequestTimeout),
 		withClientAddress(s.cfg.TrustedProxyHops),
 		authenticate(s.tokens),
+		withLoaders(s.db.Client, s.loaderOptions()),
 	)
 	mux.Handle("/graphql", api)
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -142,6 +143,10 @@ func (s *Server) graphql() http.Handler {
 		}
 		return next(ctx)
 	})
+	srv.AroundResponses(loadersPerEvent(s.db.Client, s.loaderOptions()))
+	if !s.cfg.Production() {
+		srv.AroundResponses(reportStatements)
+	}
 	// Abuse control (server/limits.go, server/persisted.go): persisted
 	// operations, structural and cost limits, cost-based rate limiting.
 	return s.useLimits(srv, es.Schema())

@@ -90,6 +90,22 @@ func rootFields(ss ast.SelectionSet, seen map[string]bool) int {
 
 type depths struct{ memo map[string]int }
 
+// levelOf is how much a field adds to the depth: 1, except for the Relay
+// plumbing of a connection (its edges, and an edge's node), which adds
+// nothing. Depth then counts levels of data, so a connection costs one
+// level like a plain list: organization → projects → issues → comments →
+// author is 5 deep whether or not it is written as connections.
+func levelOf(f *ast.Field) int {
+	if f.ObjectDefinition == nil {
+		return 1
+	}
+	parent := f.ObjectDefinition.Name
+	if (f.Name == "edges" && strings.HasSuffix(parent, "Connection")) || (f.Name == "node" && strings.HasSuffix(parent, "Edge")) {
+		return 0
+	}
+	return 1
+}
+
 // set returns the depth of a selection set: 1 for a set of leaves.
 func (d *depths) set(ss ast.SelectionSet) int {
 	most := 0
@@ -102,7 +118,7 @@ func (d *depths) set(ss ast.SelectionSet) int {
 				most = max(most, 1)
 				continue
 			}
-			most = max(most, 1+d.set(s.SelectionSet))
+			most = max(most, levelOf(s)+d.set(s.SelectionSet))
 		case *ast.InlineFragment:
 			most = max(most, d.set(s.SelectionSet))
 		case *ast.FragmentSpread:

@@ -45,6 +45,21 @@ type Option func(*config.Config)
 // deployment.
 func WithRedis(url string) Option { return func(c *config.Config) { c.RedisURL = url } }
 
+// WithoutLoaders turns dataloaders off (ISSUEGRAPH_LOADERS=false): one
+// statement per parent, as benchmarks compare.
+func WithoutLoaders() Option { return func(c *config.Config) { c.Loaders = false } }
+
+// Statements is the number of SQL statements the operation ran, from the
+// development-only extensions.dbStatements.
+func (r *Response) Statements(tb testing.TB) int {
+	tb.Helper()
+	n, ok := r.Extensions["dbStatements"].(float64)
+	if !ok {
+		tb.Fatalf("response has no extensions.dbStatements: %s", r.RawBody)
+	}
+	return int(n)
+}
+
 // Start runs an instance on a fresh database until the test ends.
 func Start(tb testing.TB, opts ...Option) *Env {
 	tb.Helper()
@@ -132,11 +147,13 @@ func (e *Env) StopAsync() <-chan error {
 
 // Response is a decoded GraphQL response.
 type Response struct {
-	Status  int
-	Header  http.Header
-	Data    json.RawMessage `json:"data"`
-	Errors  []Error         `json:"errors"`
-	RawBody []byte
+	Status int
+	Header http.Header
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+	// Extensions holds extensions.dbStatements (development) and others.
+	Extensions map[string]any `json:"extensions"`
+	RawBody    []byte
 }
 
 // Error is one GraphQL error.

@@ -1,0 +1,203 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
+)
+
+// Field resolvers read edges through the request's loaders (see package
+// loaders), so a nested query costs a number of statements bounded by its
+// depth: every object of one level asks together and is answered by one
+// batched statement.
+
+// loadersFor returns the request's loaders. Outside a request that has
+// them (a caller that did not go through the HTTP middleware) fresh ones
+// still answer correctly, only without batching across fields.
+func (r *Resolver) loadersFor(ctx context.Context) *loaders.Loaders {
+	if l := loaders.FromContext(ctx); l != nil {
+		return l
+	}
+	return loaders.New(r.client, loaders.Options{})
+}
+
+// required resolves a non-null edge through a by-id loader: an object that
+// is gone or hidden from the viewer is NOT_FOUND.
+func required[T any](v T, err error) (T, error) {
+	if errors.Is(err, loaders.ErrNotFound) {
+		return v, Errorf(CodeNotFound, "not found")
+	}
+	return v, err
+}
+
+// optional resolves a nullable edge through a by-id loader: an object that
+// is gone or hidden from the viewer is null.
+func optional[T any](v *T, err error) (*T, error) {
+	if errors.Is(err, loaders.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// childQuery is what per-parent pagination needs of a generated ent query
+// (*ent.IssueQuery and the like).
+type childQuery[Q any, T any, P ~func(*sql.Selector), S any] interface {
+	Where(...P) Q
+	Modify(...func(*sql.Selector)) S
+	All(context.Context) ([]T, error)
+}
+
+// scanner is the select builder a Modify returns.
+type scanner interface {
+	Scan(context.Context, any) error
+}
+
+// row is any ent entity: it reads back values selected by a modifier.
+type row interface {
+	Value(string) (ent.Value, error)
+}
+
+// childList describes a list field of a parent: the children it holds,
+// how they point at their parent, and their order.
+type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner] struct {
+	name   string               // Type.field, names the list in loader shapes
+	query  func() Q             // a new query of all children, with the list's own conditions
+	parent loaders.Parent       // restricts to the children of some parents
+	key    sortKey              // order of the list
+	keyOf  func(T) (any, int64) // a row's sort value and id
+	where  []P                  // conditions from the field's arguments (filters)
+	shape  any                  // the arguments behind where, for the loader shape
+}
+
+// shapeOf names a list and the arguments that change its rows.
+func shapeOf(kind, name string, args ...any) string {
+	b, err := json.Marshal(args)
+	if err != nil { // arguments are plain GraphQL values; cannot fail
+		panic(fmt.Sprintf("encoding %s arguments: %v", name, err))
+	}
+	return kind + " " + name + " " + string(b)
+}
+
+// loadPage returns one page of parent's children and its totalCount. The
+// page is loaded with the same page of every sibling parent in one
+// statement (FirstPerParent), and totalCount, when asked for, with one
+// GROUP BY statement for all of them.
+func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
+	ctx context.Context, r *Resolver, l childList[Q, T, P, S], parentID int64, args pageArgs,
+) (*model.Connection[T], error) {
+	p, err := newPage(args, l.key)
+	if err != nil {
+		return nil, err
+	}
+	lds := r.loadersFor(ctx)
+	pages := loaders.PerParent(lds, shapeOf("page", l.name, l.shape, args, l.key.name), func(ctx context.Context, parents []int64) (map[int64][]T, error) {
+		q := l.query().Where(l.where...).Where(P(p.where))
+		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms))
+		rows, err := q.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64][]T, len(parents))
+		for _, row := range rows {
+			id, err := loaders.ParentOf(row)
+			if err != nil {
+				return nil, err
+			}
+			out[id] = append(out[id], row)
+		}
+		return out, nil
+	})
+	counts := loaders.PerParent(lds, shapeOf("count", l.name, l.shape), func(ctx context.Context, parents []int64) (map[int64]int, error) {
+		var rows []loaders.ParentCount
+		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, parents)).Scan(ctx, &rows); err != nil {
+			return nil, err
+		}
+		return loaders.Counts(rows), nil
+	})
+	count := func(ctx context.Context) (int, error) { return counts.Load(ctx, parentID)() }
+	if !wantsRows(ctx) {
+		// Only totalCount was asked for (a board's comment count): no rows.
+		return &model.Connection[T]{Edges: []*model.Edge[T]{}, PageInfo: &model.PageInfo{}, Count: count}, nil
+	}
+	rows, err := pages.Load(ctx, parentID)()
+	if err != nil {
+		return nil, err
+	}
+	return connection(p, rows, l.keyOf, count), nil
+}
+
+// wantsRows reports whether the connection field being resolved selects
+// anything besides totalCount.
+func wantsRows(ctx context.Context) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return true
+	}
+	for _, f := range graphql.CollectAllFields(ctx) {
+		if f != "totalCount" && f != "__typename" {
+			return true
+		}
+	}
+	return false
+}
+
+// viewerRole is the viewer's role in organization orgID, or nil; the roles
+// in every organization of a level load in one statement.
+func (r *Resolver) viewerRole(ctx context.Context, userID, orgID int64) (*membership.Role, error) {
+	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Organization.viewerRole", userID), func(ctx context.Context, orgs []int64) (map[int64]*membership.Role, error) {
+		ms, err := r.client.Membership.Query().Where(membership.OrganizationIDIn(orgs...), membership.UserID(userID)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64]*membership.Role, len(ms))
+		for _, m := range ms {
+			out[m.OrganizationID] = &m.Role
+		}
+		return out, nil
+	})
+	return ld.Load(ctx, orgID)()
+}
+
+// projectOfOrganization is the project with key in organization orgID, or
+// nil; one statement for the organizations of a level.
+func (r *Resolver) projectOfOrganization(ctx context.Context, orgID int64, key string) (*ent.Project, error) {
+	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Organization.project", key), func(ctx context.Context, orgs []int64) (map[int64]*ent.Project, error) {
+		ps, err := r.client.Project.Query().Where(project.OrganizationIDIn(orgs...), project.Key(key)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64]*ent.Project, len(ps))
+		for _, p := range ps {
+			out[p.OrganizationID] = p
+		}
+		return out, nil
+	})
+	return ld.Load(ctx, orgID)()
+}
+
+// issueOfProject is the issue numbered number in project projectID, or
+// nil; one statement for the projects of a level.
+func (r *Resolver) issueOfProject(ctx context.Context, projectID int64, number int) (*ent.Issue, error) {
+	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Project.issue", number), func(ctx context.Context, projects []int64) (map[int64]*ent.Issue, error) {
+		is, err := r.client.Issue.Query().Where(issue.ProjectIDIn(projects...), issue.Number(number)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int64]*ent.Issue, len(is))
+		for _, i := range is {
+			out[i.ProjectID] = i
+		}
+		return out, nil
+	})
+	return ld.Load(ctx, projectID)()
+}

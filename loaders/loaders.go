@@ -1,0 +1,154 @@
+// Package loaders holds the per-request dataloaders that batch the reads of
+// GraphQL field resolvers: objects by id, and the pages and sizes of lists
+// per parent. A Loaders value lives for one request (or one subscription
+// event), so a batch never mixes two viewers and always runs with its own
+// request's context: every batch reads through ent with that context, so
+// ent privacy sees the request's viewer.
+package loaders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/predicate"
+)
+
+// ErrNotFound is the per-key error of a by-id loader for an id that does
+// not exist or that the viewer may not see.
+var ErrNotFound = errors.New("not found")
+
+// Options tune the loaders of a request.
+type Options struct {
+	// Wait is how long a loader collects keys, from the first one, before
+	// it runs its batch. gqlgen starts sibling field resolvers
+	// concurrently; keys that arrive later (a busy machine, thousands of
+	// siblings) go to one more batch, which costs one more statement but
+	// never a wrong answer. Zero means DefaultWait.
+	Wait time.Duration
+	// Naive fetches every key with its own statement and caches nothing,
+	// as resolvers without loaders would: benchmarks compare the two.
+	Naive bool
+}
+
+// DefaultWait is the Wait of Options that set none.
+const DefaultWait = 10 * time.Millisecond
+
+// Loaders are one request's dataloaders.
+type Loaders struct {
+	User         *dataloader.Loader[int64, *ent.User]
+	Organization *dataloader.Loader[int64, *ent.Organization]
+	Project      *dataloader.Loader[int64, *ent.Project]
+	Issue        *dataloader.Loader[int64, *ent.Issue]
+	Label        *dataloader.Loader[int64, *ent.Label]
+
+	opts  Options
+	mu    sync.Mutex
+	lists map[string]any // shape -> *dataloader.Loader[int64, X]
+}
+
+// New returns fresh loaders reading through client.
+func New(client *ent.Client, opts Options) *Loaders {
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultWait
+	}
+	l := &Loaders{opts: opts, lists: map[string]any{}}
+	l.User = newLoader(opts, byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
+		return client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
+	}, func(u *ent.User) int64 { return u.ID }))
+	l.Organization = newLoader(opts, byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
+		return client.Organization.Query().Where(predicate.Organization(idIn(ids))).All(ctx)
+	}, func(o *ent.Organization) int64 { return o.ID }))
+	l.Project = newLoader(opts, byID("project", func(ctx context.Context, ids []int64) ([]*ent.Project, error) {
+		return client.Project.Query().Where(predicate.Project(idIn(ids))).All(ctx)
+	}, func(p *ent.Project) int64 { return p.ID }))
+	l.Issue = newLoader(opts, byID("issue", func(ctx context.Context, ids []int64) ([]*ent.Issue, error) {
+		return client.Issue.Query().Where(predicate.Issue(idIn(ids))).All(ctx)
+	}, func(i *ent.Issue) int64 { return i.ID }))
+	l.Label = newLoader(opts, byID("label", func(ctx context.Context, ids []int64) ([]*ent.Label, error) {
+		return client.Label.Query().Where(predicate.Label(idIn(ids))).All(ctx)
+	}, func(l *ent.Label) int64 { return l.ID }))
+	return l
+}
+
+func newLoader[V any](opts Options, fn dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
+	if opts.Naive {
+		return dataloader.NewBatchedLoader(fn, dataloader.WithBatchCapacity[int64, V](1),
+			dataloader.WithCache[int64, V](&dataloader.NoCache[int64, V]{}))
+	}
+	return dataloader.NewBatchedLoader(fn, dataloader.WithWait[int64, V](opts.Wait))
+}
+
+// byID builds a batch function over fetch that answers in key order; an id
+// fetch does not return gets ErrNotFound, the other keys are unaffected.
+func byID[T any](what string, fetch func(context.Context, []int64) ([]T, error), idOf func(T) int64) dataloader.BatchFunc[int64, T] {
+	return func(ctx context.Context, ids []int64) []*dataloader.Result[T] {
+		rows, err := fetch(ctx, ids)
+		out := make([]*dataloader.Result[T], len(ids))
+		if err != nil {
+			err = fmt.Errorf("loading %s: %w", what, err)
+			for i := range out {
+				out[i] = &dataloader.Result[T]{Error: err}
+			}
+			return out
+		}
+		byKey := make(map[int64]T, len(rows))
+		for _, r := range rows {
+			byKey[idOf(r)] = r
+		}
+		for i, id := range ids {
+			if r, ok := byKey[id]; ok {
+				out[i] = &dataloader.Result[T]{Data: r}
+			} else {
+				out[i] = &dataloader.Result[T]{Error: fmt.Errorf("%s %d: %w", what, id, ErrNotFound)}
+			}
+		}
+		return out
+	}
+}
+
+// PerParent returns this request's loader of one list shape: shape names
+// the list and every argument that changes its rows (page, order, filter),
+// so sibling fields asking the same thing share one batch. fetch reads the
+// lists of many parents at once and returns them by parent id; a parent it
+// leaves out has an empty list. The first caller's fetch serves the shape
+// for the rest of the request.
+func PerParent[V any](l *Loaders, shape string, fetch func(ctx context.Context, parents []int64) (map[int64]V, error)) *dataloader.Loader[int64, V] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ld, ok := l.lists[shape].(*dataloader.Loader[int64, V]); ok {
+		return ld
+	}
+	ld := newLoader(l.opts, func(ctx context.Context, parents []int64) []*dataloader.Result[V] {
+		out := make([]*dataloader.Result[V], len(parents))
+		got, err := fetch(ctx, parents)
+		for i, p := range parents {
+			if err != nil {
+				out[i] = &dataloader.Result[V]{Error: fmt.Errorf("loading %s: %w", shape, err)}
+				continue
+			}
+			out[i] = &dataloader.Result[V]{Data: got[p]}
+		}
+		return out
+	})
+	l.lists[shape] = ld
+	return ld
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying l.
+func NewContext(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// FromContext returns the loaders in ctx, or nil.
+func FromContext(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(ctxKey{}).(*Loaders)
+	return l
+}

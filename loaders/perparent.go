@@ -1,0 +1,126 @@
+package loaders
+
+import (
+	"fmt"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/lib/pq"
+
+	"github.com/issuegraph/issuegraph/ent"
+)
+
+// ParentColumn is the alias under which a per-parent query selects each
+// row's parent id (read it back with ParentOf).
+const ParentColumn = "parent_id"
+
+// Parent returns the SQL expression of a row's parent id on a query's
+// selector: the qualified foreign key of a one-to-many edge, or, after
+// joining it, a join table's column for a many-to-many edge.
+type Parent func(s *sql.Selector) string
+
+// FirstPerParent is an ent query modifier that keeps, for each parent,
+// the first limit rows in order (ORDER BY terms built on the query's
+// selector): the pages of many parents in one statement,
+//
+//	SELECT ranked.* FROM unnest($1::bigint[]) AS parents(id)
+//	CROSS JOIN LATERAL (<the query> AND parent = parents.id ORDER BY ... LIMIT n) AS ranked
+//
+// so PostgreSQL reads each parent's first rows from an index rather than
+// numbering all its rows. It runs after the query's predicates, privacy
+// filters included, so only rows the viewer may see are counted. Rows come
+// out grouped by parent, each group in order.
+func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		inner := s.Clone()
+		expr := parent(inner)
+		terms := order(inner)
+		inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn).
+			AppendSelectExprAs(sql.RowNumber().OrderBy(terms...), "row_number").
+			Where(sql.ExprP(expr + ` = "parents"."id"`)).
+			OrderBy(terms...).
+			Limit(limit)
+		from := sql.ExprFunc(func(b *sql.Builder) {
+			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
+			b.Join(inner)
+			b.WriteString(`) AS "ranked"`)
+		})
+		*s = *sql.Dialect(s.Dialect()).Select(`"ranked".*`).FromExpr(from).
+			OrderBy(`"ranked"."`+ParentColumn+`"`, `"ranked"."row_number"`)
+	}
+}
+
+// CountPerParent is an ent query modifier that turns a query into one row
+// per parent: its id (ParentColumn) and how many rows it has ("count").
+// Scan the result into []ParentCount.
+func CountPerParent(parent Parent, parents []int64) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		expr := parent(s)
+		s.Where(anyOf(expr, parents))
+		s.Select(sql.As(expr, ParentColumn), sql.As(sql.Count("*"), "count")).GroupBy(expr)
+	}
+}
+
+// ParentCount is one row of a CountPerParent query.
+type ParentCount struct {
+	Parent int64 `sql:"parent_id"`
+	Count  int   `sql:"count"`
+}
+
+// Counts turns CountPerParent rows into a map; parents without rows are
+// absent, that is zero.
+func Counts(rows []ParentCount) map[int64]int {
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.Parent] = r.Count
+	}
+	return out
+}
+
+// ParentOf reads the parent id a FirstPerParent query selected with a row.
+func ParentOf(row interface {
+	Value(string) (ent.Value, error)
+}) (int64, error) {
+	v, err := row.Value(ParentColumn)
+	if err != nil {
+		return 0, fmt.Errorf("reading parent id: %w", err)
+	}
+	switch v := v.(type) {
+	case int64:
+		return v, nil
+	case *any:
+		if id, ok := (*v).(int64); ok {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("parent id of unexpected type %T", v)
+}
+
+// ByColumn is the Parent of a one-to-many edge whose children hold the
+// parent's id in column.
+func ByColumn(column string) Parent {
+	return func(s *sql.Selector) string { return s.C(column) }
+}
+
+// ThroughTable is the Parent of a many-to-many edge: the join table holds
+// (parentColumn, childColumn) pairs, childColumn pointing at the queried
+// table's id.
+func ThroughTable(table, parentColumn, childColumn string) Parent {
+	return func(s *sql.Selector) string {
+		t := sql.Table(table)
+		s.Join(t).On(s.C("id"), t.C(childColumn))
+		return t.C(parentColumn)
+	}
+}
+
+// anyOf is `expr = ANY($1)` with ids as one array parameter: a batch of a
+// thousand keys is one parameter to bind and plan, not a thousand.
+func anyOf(expr string, ids []int64) *sql.Predicate {
+	return sql.P(func(b *sql.Builder) {
+		b.WriteString(expr).WriteString(" = ANY(").Arg(pq.Array(ids)).WriteString(")")
+	})
+}
+
+// idIn restricts a query to rows whose id is one of ids.
+func idIn(ids []int64) func(*sql.Selector) {
+	return func(s *sql.Selector) { s.Where(anyOf(s.C("id"), ids)) }
+}

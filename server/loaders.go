@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/loaders"
+)
+
+// withLoaders gives each request its own dataloaders, so batches never mix
+// two viewers and run with the request's own context and deadline.
+// opts.Naive (ISSUEGRAPH_LOADERS=false, for benchmarks only) makes them
+// fetch one key per statement, like resolvers without loaders.
+func withLoaders(client *ent.Client, opts loaders.Options) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := loaders.NewContext(r.Context(), loaders.New(client, opts))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// loadersPerEvent gives each response of a subscription (one per event)
+// fresh loaders: the request's would otherwise live, and cache, for the
+// whole subscription. Queries and mutations keep the request's.
+func loadersPerEvent(client *ent.Client, opts loaders.Options) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
+			ctx = loaders.NewContext(ctx, loaders.New(client, opts))
+		}
+		return next(ctx)
+	}
+}
+
+// reportStatements adds extensions.dbStatements, the number of database
+// statements the operation ran so far, to each response (development
+// only: it tells clients about the server's internals).
+func reportStatements(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	c := database.StatementCounterFrom(ctx)
+	if resp == nil || c == nil {
+		return resp
+	}
+	if resp.Extensions == nil {
+		resp.Extensions = map[string]any{}
+	}
+	resp.Extensions["dbStatements"] = c.Count()
+	return resp
+}
+
+func (s *Server) loaderOptions() loaders.Options {
+	return loaders.Options{Naive: !s.cfg.Loaders, Wait: s.cfg.LoaderWait}
+}

@@ -1,0 +1,173 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/issuegraph/issuegraph/config"
+	"github.com/issuegraph/issuegraph/ent/seed"
+	"github.com/issuegraph/issuegraph/server/auth"
+	"github.com/issuegraph/issuegraph/server/servertest"
+)
+
+// The shapes clients send for a board, an issue page and a deep overview.
+// Each takes the page size $n everywhere it pages.
+const (
+	boardQuery = `query($n: Int) { project(organization: "scale", key: "PA") {
+		issues(first: $n) { totalCount edges { node { key title assignee { name } labels { edges { node { name color } } } comments { totalCount } } } } } }`
+	issuePageQuery = `query($n: Int, $key: String!) { issue(key: $key, organization: "scale") {
+		key title author { name } labels(first: $n) { edges { node { name } } }
+		comments(first: $n) { totalCount edges { node { body author { name } } } } } }`
+	deepQuery = `query($n: Int) { organization(slug: "scale") {
+		projects(first: $n) { edges { node { key issues(first: $n) { edges { node { key assignee { name }
+		comments(first: $n) { edges { node { author { name } } } } } } } } } } } }`
+)
+
+// patientLoaders lets each loader wait long enough for all of a level's
+// keys even on a busy test machine, so counts are exact: in production a
+// late key costs one more statement, never a wrong answer.
+func patientLoaders(c *config.Config) { c.LoaderWait = 300 * time.Millisecond }
+
+// seeded starts an instance on a generated organization big enough that a
+// page of 50 holds more than a page of 5 at every level, signed in as its
+// owner. It also returns the key of the issue with the most comments.
+func seeded(t *testing.T, opts ...servertest.Option) (*servertest.Client, string) {
+	// These tests count statements at large page sizes; the cost limit and
+	// the rate limit, tested on their own, would refuse the largest shapes.
+	opts = append(opts, func(c *config.Config) {
+		c.Limits.MaxCost = 1_000_000
+		c.RateLimit.UserCapacity = 10_000_000
+	})
+	t.Helper()
+	env := servertest.Start(t, opts...)
+	hash, err := auth.HashPassword(seed.ScalePassword)
+	require.NoError(t, err)
+	// Many users, so the users one level loads never cover those the next
+	// level asks for (the cache would save that statement).
+	sizes := seed.Sizes{Users: 2000, Projects: 12, Labels: 8, Issues: 1200, Comments: 3600}
+	require.NoError(t, seed.Generate(context.Background(), env.DB.SQL, sizes, hash))
+	var out struct {
+		LogIn struct{ Tokens struct{ AccessToken string } }
+	}
+	env.Client().Do(t, `mutation($e: String!, $p: String!) { logIn(input: {email: $e, password: $p}) { tokens { accessToken } } }`,
+		map[string]any{"e": seed.ScaleUserEmail(1), "p": seed.ScalePassword}).MustOK(t).Decode(t, &out)
+	require.NotEmpty(t, out.LogIn.Tokens.AccessToken)
+	var busiest string
+	require.NoError(t, env.DB.SQL.QueryRow(`SELECT p.key || '-' || i.number FROM issues i JOIN projects p ON p.id = i.project_id
+		JOIN comments c ON c.issue_id = i.id GROUP BY p.key, i.number, i.id ORDER BY count(*) DESC, i.id LIMIT 1`).Scan(&busiest))
+	return env.As(out.LogIn.Tokens.AccessToken), busiest
+}
+
+// TestNestedQueriesCostStatementsByDepth asserts the exact number of SQL
+// statements of each shape, the same at page sizes 5 and 50: one
+// statement per level and per kind of edge, however many rows.
+func TestNestedQueriesCostStatementsByDepth(t *testing.T) {
+	t.Parallel()
+	c, busiest := seeded(t, patientLoaders)
+	for _, tc := range []struct {
+		name, query string
+		statements  int
+	}{
+		// project; issues page; issue count; issue projects (key); assignees; labels; comment counts
+		{"board", boardQuery, 7},
+		// issue; project (key); author; labels; comments page; comment count; comment authors
+		{"issue page", issuePageQuery, 7},
+		// organization; projects page; issues page; issue projects (key); assignees; comments page; comment authors
+		{"deep", deepQuery, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			small := c.Do(t, tc.query, map[string]any{"n": 5, "key": busiest}).MustOK(t)
+			large := c.Do(t, tc.query, map[string]any{"n": 50, "key": busiest}).MustOK(t)
+			assert.Greater(t, len(large.Data), len(small.Data), "a page of 50 should hold more than a page of 5")
+			assert.Equal(t, tc.statements, small.Statements(t), "statements at first: 5")
+			assert.Equal(t, tc.statements, large.Statements(t), "statements at first: 50")
+		})
+	}
+}
+
+// TestLoadersAnswerLikeNaiveResolvers compares every shape, paged forward
+// and backward, with loaders on and off: batching many parents into one
+// statement must not move a row to another parent or page.
+func TestLoadersAnswerLikeNaiveResolvers(t *testing.T) {
+	t.Parallel()
+	batched, busiest := seeded(t)
+	naive, _ := seeded(t, servertest.WithoutLoaders())
+	backward := `query { organization(slug: "scale") { projects(last: 3) { edges { cursor node { key
+		issues(last: 4, filter: {status: [TODO, IN_PROGRESS]}, orderBy: {field: NUMBER, direction: DESC}) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor }
+		edges { node { key labels(last: 2) { totalCount edges { node { name } } } comments(last: 2) { totalCount edges { cursor node { body } } } } } } } } } } }`
+	for _, q := range []struct {
+		query string
+		vars  map[string]any
+	}{
+		{boardQuery, map[string]any{"n": 7}},
+		{issuePageQuery, map[string]any{"n": 3, "key": busiest}},
+		{deepQuery, map[string]any{"n": 6}},
+		{backward, nil},
+	} {
+		want := naive.Do(t, q.query, q.vars).MustOK(t)
+		got := batched.Do(t, q.query, q.vars).MustOK(t)
+		assert.JSONEq(t, string(want.Data), string(got.Data))
+		assert.Less(t, got.Statements(t), want.Statements(t), "loaders should save statements")
+	}
+}
+
+// TestPagesOfManyParentsFollowTheirCursors loads the first page of every
+// project's issues in one statement, then follows each project's own
+// cursor: every page holds only its project's issues, in order.
+func TestPagesOfManyParentsFollowTheirCursors(t *testing.T) {
+	t.Parallel()
+	c, _ := seeded(t)
+	type page struct {
+		TotalCount int
+		PageInfo   struct {
+			HasNextPage bool
+			EndCursor   string
+		}
+		Edges []struct{ Node struct{ Number int } }
+	}
+	numbers := func(p page) []int {
+		out := make([]int, len(p.Edges))
+		for i, e := range p.Edges {
+			out[i] = e.Node.Number
+		}
+		return out
+	}
+	span := func(from, to int) []int {
+		var out []int
+		for n := from; n <= to; n++ {
+			out = append(out, n)
+		}
+		return out
+	}
+	var first struct {
+		Organization struct {
+			Projects struct {
+				Edges []struct {
+					Node struct {
+						Key    string
+						Issues page
+					}
+				}
+			}
+		}
+	}
+	c.Do(t, `{ organization(slug: "scale") { projects(first: 12) { edges { node { key
+		issues(first: 30, orderBy: {field: NUMBER, direction: ASC}) { totalCount pageInfo { hasNextPage endCursor } edges { node { number } } } } } } } }`, nil).
+		MustOK(t).Decode(t, &first)
+	require.Len(t, first.Organization.Projects.Edges, 12)
+	for _, p := range first.Organization.Projects.Edges {
+		assert.Equal(t, span(1, 30), numbers(p.Node.Issues), p.Node.Key)
+		assert.Equal(t, 100, p.Node.Issues.TotalCount)
+		assert.True(t, p.Node.Issues.PageInfo.HasNextPage)
+		var next struct{ Project struct{ Issues page } }
+		c.Do(t, `query($key: String!, $after: String) { project(organization: "scale", key: $key) {
+			issues(first: 100, after: $after, orderBy: {field: NUMBER, direction: ASC}) { totalCount pageInfo { hasNextPage endCursor } edges { node { number } } } } }`,
+			map[string]any{"key": p.Node.Key, "after": p.Node.Issues.PageInfo.EndCursor}).MustOK(t).Decode(t, &next)
+		assert.Equal(t, span(31, 100), numbers(next.Project.Issues), p.Node.Key)
+		assert.False(t, next.Project.Issues.PageInfo.HasNextPage)
+	}
+}
