@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/predicate"
@@ -34,6 +36,10 @@ type Options struct {
 	// Naive fetches every key with its own statement and caches nothing,
 	// as resolvers without loaders would: benchmarks compare the two.
 	Naive bool
+	// Tracer and BatchSize, when set, give every batch a span and record
+	// how many keys it served.
+	Tracer    trace.Tracer
+	BatchSize metric.Int64Histogram
 }
 
 // DefaultWait is the Wait of Options that set none.
@@ -58,30 +64,34 @@ func New(client *ent.Client, opts Options) *Loaders {
 		opts.Wait = DefaultWait
 	}
 	l := &Loaders{opts: opts, lists: map[string]any{}}
-	l.User = newLoader(opts, byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
+	l.User = newLoader(opts, "user", byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
 		return client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
 	}, func(u *ent.User) int64 { return u.ID }))
-	l.Organization = newLoader(opts, byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
+	l.Organization = newLoader(opts, "organization", byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
 		return client.Organization.Query().Where(predicate.Organization(idIn(ids))).All(ctx)
 	}, func(o *ent.Organization) int64 { return o.ID }))
-	l.Project = newLoader(opts, byID("project", func(ctx context.Context, ids []int64) ([]*ent.Project, error) {
+	l.Project = newLoader(opts, "project", byID("project", func(ctx context.Context, ids []int64) ([]*ent.Project, error) {
 		return client.Project.Query().Where(predicate.Project(idIn(ids))).All(ctx)
 	}, func(p *ent.Project) int64 { return p.ID }))
-	l.Issue = newLoader(opts, byID("issue", func(ctx context.Context, ids []int64) ([]*ent.Issue, error) {
+	l.Issue = newLoader(opts, "issue", byID("issue", func(ctx context.Context, ids []int64) ([]*ent.Issue, error) {
 		return client.Issue.Query().Where(predicate.Issue(idIn(ids))).All(ctx)
 	}, func(i *ent.Issue) int64 { return i.ID }))
-	l.Label = newLoader(opts, byID("label", func(ctx context.Context, ids []int64) ([]*ent.Label, error) {
+	l.Label = newLoader(opts, "label", byID("label", func(ctx context.Context, ids []int64) ([]*ent.Label, error) {
 		return client.Label.Query().Where(predicate.Label(idIn(ids))).All(ctx)
 	}, func(l *ent.Label) int64 { return l.ID }))
 	return l
 }
 
-func newLoader[V any](opts Options, fn dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
+func newLoader[V any](opts Options, name string, fn dataloader.BatchFunc[int64, V]) *dataloader.Loader[int64, V] {
+	options := []dataloader.Option[int64, V]{dataloader.WithWait[int64, V](opts.Wait)}
 	if opts.Naive {
-		return dataloader.NewBatchedLoader(fn, dataloader.WithBatchCapacity[int64, V](1),
-			dataloader.WithCache[int64, V](&dataloader.NoCache[int64, V]{}))
+		options = []dataloader.Option[int64, V]{dataloader.WithBatchCapacity[int64, V](1),
+			dataloader.WithCache[int64, V](&dataloader.NoCache[int64, V]{})}
 	}
-	return dataloader.NewBatchedLoader(fn, dataloader.WithWait[int64, V](opts.Wait))
+	if opts.Tracer != nil && opts.BatchSize != nil {
+		options = append(options, dataloader.WithTracer[int64, V](batchTracer[V]{name: name, tracer: opts.Tracer, size: opts.BatchSize}))
+	}
+	return dataloader.NewBatchedLoader(fn, options...)
 }
 
 // byID builds a batch function over fetch that answers in key order; an id
@@ -124,7 +134,7 @@ func PerParent[V any](l *Loaders, shape string, fetch func(ctx context.Context, 
 	if ld, ok := l.lists[shape].(*dataloader.Loader[int64, V]); ok {
 		return ld
 	}
-	ld := newLoader(l.opts, func(ctx context.Context, parents []int64) []*dataloader.Result[V] {
+	ld := newLoader(l.opts, listName(shape), func(ctx context.Context, parents []int64) []*dataloader.Result[V] {
 		out := make([]*dataloader.Result[V], len(parents))
 		got, err := fetch(ctx, parents)
 		for i, p := range parents {

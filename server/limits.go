@@ -43,6 +43,7 @@ type costLimits struct {
 	failOpen *atomic.Int64
 	// cacheFor is the max-age of successful GETs of persisted operations.
 	cacheFor time.Duration
+	metrics  *abuseMetrics // nil: not measured
 }
 
 var (
@@ -145,6 +146,7 @@ func (c *costLimits) MutateOperationContext(ctx context.Context, op *graphql.Ope
 			return limitError(ctx, http.StatusServiceUnavailable, string(graph.CodeUnavailable),
 				"the rate limiter is unavailable; retry shortly", nil)
 		}
+		c.metrics.ranUnmetered(ctx)
 		n := c.failOpen.Add(1)
 		c.log.WarnContext(ctx, "rate-limit store unavailable; running unmetered", "request_id", RequestID(ctx),
 			"metric", "ratelimit_fail_open_total", "value", n, "error", err)
@@ -152,6 +154,7 @@ func (c *costLimits) MutateOperationContext(ctx context.Context, op *graphql.Ope
 	}
 	m.setResult(res)
 	if !res.Allowed {
+		c.metrics.refused(ctx)
 		retry := int(math.Ceil(res.RetryAfter.Seconds()))
 		ext := map[string]any{"cost": map[string]any{
 			"requestedQueryCost": requested,
@@ -185,6 +188,7 @@ func (c *costLimits) InterceptResponse(ctx context.Context, next graphql.Respons
 	actual := min(c.cost.Actual(op.Operation, resp.Data), oc.requested)
 	report := map[string]any{"requestedQueryCost": oc.requested, "actualQueryCost": actual}
 	if m := meterFrom(ctx); m != nil && oc.charged {
+		kept := oc.requested
 		// A response with errors keeps the whole charge: otherwise a query
 		// could do the work, fail late (a null bubbling up to the root) and
 		// be refunded for rows it made the database read.
@@ -196,9 +200,11 @@ func (c *costLimits) InterceptResponse(ctx context.Context, next graphql.Respons
 				c.log.WarnContext(ctx, "rate-limit refund failed", "request_id", RequestID(ctx), "error", err)
 			} else {
 				m.refunded(refund)
+				kept -= refund
 			}
 			cancel()
 		}
+		c.metrics.charged(ctx, kept)
 		if res, ok := m.last(); ok {
 			report["throttleStatus"] = throttleStatus(res, m.policy)
 		}
@@ -386,11 +392,18 @@ func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler
 	srv.SetDisableSuggestion(s.cfg.Production())
 	// Persisted operations first: the limits below see the document that
 	// will actually run.
-	srv.Use(newPersistedOperations(s.cfg, s.db.Client, s.redis, s.log))
+	metrics, err := newAbuseMetrics(s.tel.Meter)
+	if err != nil {
+		s.log.Error("abuse-control metrics disabled", "error", err)
+	}
+	po := newPersistedOperations(s.cfg, s.db.Client, s.redis, s.log)
+	po.metrics = metrics
+	srv.Use(po)
 	// Replaces the query cache set above: same size for arbitrary text, plus
 	// room of its own for trusted documents.
 	srv.SetQueryCache(newDocumentCache(10_000, 1000))
 	limiter := newCostLimits(s.cfg, schema, s.redis, s.log)
+	limiter.metrics = metrics
 	srv.Use(limiter)
 	return documentIDs(limiter.meterRequests(srv))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/database"
@@ -54,5 +55,14 @@ func reportStatements(ctx context.Context, next graphql.ResponseHandler) *graphq
 }
 
 func (s *Server) loaderOptions() loaders.Options {
-	return loaders.Options{Naive: !s.cfg.Loaders, Wait: s.cfg.LoaderWait}
+	opts := loaders.Options{Naive: !s.cfg.Loaders, Wait: s.cfg.LoaderWait, Tracer: s.tel.Tracer.Tracer("github.com/issuegraph/issuegraph/loaders")}
+	size, err := s.tel.Meter.Meter("github.com/issuegraph/issuegraph/loaders").Int64Histogram("dataloader.batch.size",
+		metric.WithDescription("Keys served by one dataloader batch."), metric.WithUnit("{key}"),
+		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+	if err != nil {
+		s.log.Error("dataloader metrics disabled", "error", err)
+		return opts
+	}
+	opts.BatchSize = size
+	return opts
 }

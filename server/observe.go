@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/issuegraph/issuegraph/ent/database"
 )
 
 // operationTelemetry is a gqlgen extension that traces and measures each
@@ -24,8 +26,9 @@ import (
 type operationTelemetry struct {
 	schema   *ast.Schema // set by Validate
 	tracer   trace.Tracer
-	count    metric.Int64Counter
-	duration metric.Float64Histogram
+	count      metric.Int64Counter
+	duration   metric.Float64Histogram
+	statements metric.Int64Histogram
 }
 
 var (
@@ -47,7 +50,13 @@ func newOperationTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*o
 	if err != nil {
 		return nil, err
 	}
-	return &operationTelemetry{tracer: tp.Tracer("github.com/issuegraph/issuegraph/server"), count: count, duration: duration}, nil
+	statements, err := meter.Int64Histogram("graphql.operation.sql_statements",
+		metric.WithDescription("SQL statements one GraphQL operation ran."), metric.WithUnit("{statement}"),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
+	if err != nil {
+		return nil, err
+	}
+	return &operationTelemetry{tracer: tp.Tracer("github.com/issuegraph/issuegraph/server"), count: count, duration: duration, statements: statements}, nil
 }
 
 func (o *operationTelemetry) ExtensionName() string { return "OperationTelemetry" }
@@ -94,6 +103,11 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 		}
 		span.SetAttributes(attribute.StringSlice("graphql.error.codes", codes))
 		span.SetStatus(errorStatus, resp.Errors[0].Message)
+	}
+	if c := database.StatementCounterFrom(ctx); c != nil {
+		n := c.Count()
+		span.SetAttributes(attribute.Int64("db.statements", n))
+		o.statements.Record(ctx, n, metric.WithAttributes(attribute.String("graphql.operation.type", typ), attribute.String("graphql.operation.name", name)))
 	}
 	span.End()
 	attrs := metric.WithAttributes(

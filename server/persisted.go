@@ -34,6 +34,7 @@ type persistedOperations struct {
 	apq     store.Store
 	trusted *persisted.Trusted
 	log     *slog.Logger
+	metrics *abuseMetrics // nil: not measured
 }
 
 var (
@@ -73,12 +74,14 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 			return limitError(ctx, http.StatusServiceUnavailable, string(graph.CodeUnavailable), "could not look up the persisted operation; retry shortly", nil)
 		}
 		if ok {
+			p.metrics.persistedLookup(ctx, "trusted", "hit")
 			raw.Query = doc
 			markPersisted(ctx)
 			markTrusted(ctx)
 			return nil
 		}
 		if p.mode == config.PersistedEnforce {
+			p.metrics.persistedLookup(ctx, "trusted", "refused")
 			return notInList(ctx)
 		}
 		doc, ok, err = p.apq.Get(ctx, hash)
@@ -87,9 +90,11 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 			p.log.WarnContext(ctx, "persisted query store unavailable", "request_id", RequestID(ctx), "error", err)
 		}
 		if !ok {
+			p.metrics.persistedLookup(ctx, "apq", "miss")
 			// Apollo clients match this exact message, then resend the text.
 			return limitError(ctx, 0, string(graph.CodePersistedQueryNotFound), "PersistedQueryNotFound", nil)
 		}
+		p.metrics.persistedLookup(ctx, "apq", "hit")
 		raw.Query = doc
 		markPersisted(ctx)
 		return nil
@@ -107,8 +112,10 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 			return limitError(ctx, http.StatusServiceUnavailable, string(graph.CodeUnavailable), "could not look up the persisted operation; retry shortly", nil)
 		}
 		if !ok {
+			p.metrics.persistedLookup(ctx, "trusted", "refused")
 			return notInList(ctx)
 		}
+		p.metrics.persistedLookup(ctx, "trusted", "hit")
 		markTrusted(ctx)
 		return nil
 	}

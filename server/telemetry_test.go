@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/server/redistest"
 	"github.com/issuegraph/issuegraph/server/servertest"
 	"github.com/issuegraph/issuegraph/server/telemetry"
@@ -111,7 +112,33 @@ func TestTraceOfNestedQuery(t *testing.T) {
 			}
 		}
 	}
-	assert.Positive(t, sqlUnderResolver, "SQL spans are children of resolver spans; got %v", names(spans))
+	assert.Positive(t, sqlUnderResolver, "SQL spans are children of resolver or loader batch spans; got %v", names(spans))
+
+	// Edges resolve through dataloader batches, each with its own span, its
+	// size, and its SQL under it.
+	var batches, sqlUnderBatch int
+	batchIDs := map[string]bool{}
+	for name, ss := range spans {
+		if strings.HasPrefix(name, "dataloader.batch ") {
+			for _, s := range ss {
+				batches++
+				batchIDs[s.SpanContext().SpanID().String()] = true
+				assert.NotEmpty(t, attr(s, "dataloader.batch_size"))
+			}
+		}
+	}
+	for name, ss := range spans {
+		if strings.HasPrefix(name, "sql.") {
+			for _, s := range ss {
+				if batchIDs[s.Parent().SpanID().String()] {
+					sqlUnderBatch++
+				}
+			}
+		}
+	}
+	assert.Positive(t, batches, "loader batch spans; got %v", names(spans))
+	assert.Positive(t, sqlUnderBatch, "SQL runs under its batch span")
+	assert.NotEmpty(t, attr(op, "db.statements"), "the operation span carries its statement count")
 }
 
 func names(m map[string][]sdktrace.ReadOnlySpan) []string {
@@ -139,10 +166,20 @@ func TestFailingOperationMarksSpan(t *testing.T) {
 // every series the dashboards and SLO rules use.
 func TestMetricsExposeSeries(t *testing.T) {
 	t.Parallel()
-	env, _ := tracedEnv(t, servertest.WithRedis(redistest.URL()))
+	env, _ := tracedEnv(t, servertest.WithRedis(redistest.URL()), func(c *config.Config) {
+		c.RedisPrefix = "test:metrics:" + base64URL(t.Name()) + ":"
+		c.RateLimit.AnonCapacity, c.RateLimit.AnonRestoreRate = 40, 0.001
+	})
 	f := newFixture(t, env, "acme", "ENG")
 	f.createIssue(t, map[string]any{"title": "measured"})
+	f.owner.Do(t, `query Board { project(organization: "acme", key: "ENG") { issues(first: 5) { edges { node { assignee { name } } } } } }`, nil).MustOK(t)
 	env.Client().Do(t, `query Q { node(id: "nope") { id } }`, nil)
+	// Sign-up and Q spent part of the anonymous bucket's 40 points; 35
+	// nodes do not fit in what is left.
+	ids := strings.TrimSuffix(strings.Repeat(`"x",`, 35), ",")
+	assert.Equal(t, 429, env.Client().Do(t, `{ nodes(ids: [`+ids+`]) { id } }`, nil).Status)
+	miss := env.Client().Post(t, "application/json", []byte(`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"`+strings.Repeat("ab", 32)+`"}}}`))
+	assert.Equal(t, []string{"PERSISTED_QUERY_NOT_FOUND"}, miss.Codes())
 
 	rec := httptest.NewRecorder()
 	env.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -157,6 +194,11 @@ func TestMetricsExposeSeries(t *testing.T) {
 		`http_server_request_duration_seconds_bucket{`,
 		`db_sql_connection_open{`,
 		`db_client_connections_max{`,
+		`graphql_operation_sql_statements_bucket{`,
+		`dataloader_batch_size_bucket{`,
+		`graphql_cost_charged_total`,
+		`ratelimit_rejections_total`,
+		`persisted_lookups_total{result="miss",source="apq"}`,
 		`go_goroutines `,
 	} {
 		assert.Contains(t, text, series)
