@@ -24,8 +24,8 @@ import (
 // such as id are pure functions), and the operation counter and duration
 // histogram.
 type operationTelemetry struct {
-	schema   *ast.Schema // set by Validate
-	tracer   trace.Tracer
+	schema     *ast.Schema // set by Validate
+	tracer     trace.Tracer
 	count      metric.Int64Counter
 	duration   metric.Float64Histogram
 	statements metric.Int64Histogram
