@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -60,6 +61,8 @@ var (
 		{Name: "subject_id", Type: field.TypeInt64},
 		{Name: "payload", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "position", Type: field.TypeInt64, Unique: true, Nullable: true},
+		{Name: "published", Type: field.TypeBool, Default: false},
 	}
 	// EventsTable holds the schema information for the "events" table.
 	EventsTable = &schema.Table{
@@ -81,6 +84,32 @@ var (
 				Name:    "event_organization_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[2], EventsColumns[0]},
+			},
+			{
+				Name:    "event_project_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[3], EventsColumns[9]},
+			},
+			{
+				Name:    "event_issue_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[4], EventsColumns[9]},
+			},
+			{
+				Name:    "event_unpositioned",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "position IS NULL",
+				},
+			},
+			{
+				Name:    "event_unpublished",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[9]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "position IS NOT NULL AND NOT published",
+				},
 			},
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
@@ -27,6 +28,15 @@ func (Event) Fields() []ent.Field {
 		field.Int64("subject_id").Immutable(),
 		field.JSON("payload", map[string]any{}).Optional().Immutable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
+		// position is the event's place in the one total order real-time
+		// delivery uses. Mutations leave it empty; the relay (one at a time
+		// cluster-wide) assigns 1, 2, 3, ... to committed events in the order
+		// it sees them commit, because ids come from a sequence and commit
+		// out of id order under concurrency.
+		field.Int64("position").Optional().Nillable().Unique(),
+		// published is set by the relay once the event has been sent to the
+		// broker, so a relay that takes over knows where to resume.
+		field.Bool("published").Default(false),
 	}
 }
 
@@ -36,5 +46,14 @@ func (Event) Indexes() []ent.Index {
 		index.Fields("project_id", "id"),
 		index.Fields("issue_id", "id"),
 		index.Fields("organization_id", "id"),
+		// The streams in delivery order, for replay after a cursor.
+		index.Fields("project_id", "position"),
+		index.Fields("issue_id", "position"),
+		// The relay's two queues: committed events without a position, and
+		// positioned events not yet published.
+		index.Fields("id").StorageKey("event_unpositioned").
+			Annotations(entsql.IndexWhere("position IS NULL")),
+		index.Fields("position").StorageKey("event_unpublished").
+			Annotations(entsql.IndexWhere("position IS NOT NULL AND NOT published")),
 	}
 }
