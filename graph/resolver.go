@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
 // Sessions is what the account mutations need from the token service.
@@ -35,11 +37,21 @@ type Resolver struct {
 	client   *ent.Client
 	sessions Sessions
 	log      *slog.Logger
+
+	// Real-time delivery (graph/subscriptions.go); feed is nil when the
+	// server runs without subscriptions.
+	feed         *subscriptions.Feed
+	sendTimeout  time.Duration
+	eventContext func(context.Context) context.Context
 }
 
 // NewResolver returns the root resolver.
-func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger) *Resolver {
-	return &Resolver{client: client, sessions: sessions, log: log}
+func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger, opts ...Option) *Resolver {
+	r := &Resolver{client: client, sessions: sessions, log: log, sendTimeout: 10 * time.Second}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // requireUser returns the signed-in user's id or UNAUTHENTICATED.
