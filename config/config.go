@@ -30,6 +30,9 @@ type Config struct {
 	DBMaxOpenConns   int
 	StatementTimeout time.Duration
 	RedisURL         string // empty: single instance, in-process equivalents
+	// RedisPrefix starts every Redis key and pub/sub channel name, so
+	// deployments (and test runs) can share one Redis.
+	RedisPrefix string
 
 	JWTSecret       string
 	JWTIssuer       string
@@ -41,6 +44,15 @@ type Config struct {
 	BodyLimit       int64
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+
+	// Real-time delivery (subscriptions).
+	WSInitTimeout           time.Duration
+	WSKeepAlive             time.Duration
+	WSMaxSubscriptions      int
+	SubscriptionBuffer      int
+	SubscriptionSendTimeout time.Duration
+	EventRetention          time.Duration
+	RelayPollInterval       time.Duration
 
 	// DemoData loads the demo organization into an empty database at start.
 	DemoData bool
@@ -64,6 +76,14 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_DB_MAX_OPEN_CONNS", "20", "", "Connection pool size per instance."},
 	{"ISSUEGRAPH_STATEMENT_TIMEOUT", "5s", "", "PostgreSQL statement_timeout for every connection."},
 	{"ISSUEGRAPH_REDIS_URL", "(empty)", "required when running more than one instance", "Redis URL (`redis://host:6379/0`). Empty: one instance with in-process equivalents."},
+	{"ISSUEGRAPH_REDIS_PREFIX", "issuegraph:", "", "Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis."},
+	{"ISSUEGRAPH_WS_INIT_TIMEOUT", "10s", "", "How long a WebSocket may wait before `connection_init` (then closed with 4408)."},
+	{"ISSUEGRAPH_WS_KEEPALIVE", "25s", "", "WebSocket keep-alive: `ping` (graphql-transport-ws, a missing `pong` for twice this long ends the connection) or `ka` (graphql-ws) this often; SSE comments too."},
+	{"ISSUEGRAPH_WS_MAX_SUBSCRIPTIONS", "20", "", "Active subscriptions allowed per WebSocket connection; more are refused with an `error` message."},
+	{"ISSUEGRAPH_SUBSCRIPTION_BUFFER", "64", "", "Events buffered per subscriber between the broker and the subscription; a burst beyond it is caught up from the event log."},
+	{"ISSUEGRAPH_SUBSCRIPTION_SEND_TIMEOUT", "10s", "", "A subscriber that does not take an event within this time is ended with UNAVAILABLE and its last cursor, so it can resume."},
+	{"ISSUEGRAPH_EVENT_RETENTION", "720h", "", "How long published events stay in the log; an older `after` cursor is refused with BAD_USER_INPUT. `0` keeps them forever."},
+	{"ISSUEGRAPH_RELAY_POLL_INTERVAL", "1s", "", "How often the event relay looks for events when no LISTEN/NOTIFY wake-up arrives, and how often a standby relay tries to take over."},
 	{"ISSUEGRAPH_JWT_SECRET", "(development key)", "required, 32+ bytes, not the development key", "HMAC key that signs access tokens."},
 	{"ISSUEGRAPH_JWT_ISSUER", "issuegraph", "", "`iss` of issued access tokens, checked on the way in."},
 	{"ISSUEGRAPH_JWT_AUDIENCE", "issuegraph-api", "", "`aud` of issued access tokens, checked on the way in."},
@@ -87,24 +107,32 @@ func Load(getenv func(string) string) (Config, error) {
 	env := r.str("ISSUEGRAPH_ENV", Development)
 	prod := env == Production
 	c := Config{
-		Env:              env,
-		Addr:             r.str("ISSUEGRAPH_ADDR", "127.0.0.1:8080"),
-		DatabaseURL:      r.str("ISSUEGRAPH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuegraph?sslmode=disable"),
-		DBMaxOpenConns:   r.integer("ISSUEGRAPH_DB_MAX_OPEN_CONNS", 20),
-		StatementTimeout: r.duration("ISSUEGRAPH_STATEMENT_TIMEOUT", 5*time.Second),
-		RedisURL:         r.str("ISSUEGRAPH_REDIS_URL", ""),
-		JWTSecret:        r.str("ISSUEGRAPH_JWT_SECRET", DevJWTSecret),
-		JWTIssuer:        r.str("ISSUEGRAPH_JWT_ISSUER", "issuegraph"),
-		JWTAudience:      r.str("ISSUEGRAPH_JWT_AUDIENCE", "issuegraph-api"),
-		AccessTokenTTL:   r.duration("ISSUEGRAPH_ACCESS_TOKEN_TTL", 15*time.Minute),
-		RefreshTokenTTL:  r.duration("ISSUEGRAPH_REFRESH_TOKEN_TTL", 30*24*time.Hour),
-		CORSOrigins:      r.list("ISSUEGRAPH_CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"),
-		BodyLimit:        int64(r.integer("ISSUEGRAPH_BODY_LIMIT", 1<<20)),
-		RequestTimeout:   r.duration("ISSUEGRAPH_REQUEST_TIMEOUT", 10*time.Second),
-		ShutdownTimeout:  r.duration("ISSUEGRAPH_SHUTDOWN_TIMEOUT", 20*time.Second),
-		DemoData:         r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
-		AutoMigrate:      r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
-		LogLevel:         r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
+		Env:                     env,
+		Addr:                    r.str("ISSUEGRAPH_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:             r.str("ISSUEGRAPH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuegraph?sslmode=disable"),
+		DBMaxOpenConns:          r.integer("ISSUEGRAPH_DB_MAX_OPEN_CONNS", 20),
+		StatementTimeout:        r.duration("ISSUEGRAPH_STATEMENT_TIMEOUT", 5*time.Second),
+		RedisURL:                r.str("ISSUEGRAPH_REDIS_URL", ""),
+		RedisPrefix:             r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
+		JWTSecret:               r.str("ISSUEGRAPH_JWT_SECRET", DevJWTSecret),
+		JWTIssuer:               r.str("ISSUEGRAPH_JWT_ISSUER", "issuegraph"),
+		JWTAudience:             r.str("ISSUEGRAPH_JWT_AUDIENCE", "issuegraph-api"),
+		AccessTokenTTL:          r.duration("ISSUEGRAPH_ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:         r.duration("ISSUEGRAPH_REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		CORSOrigins:             r.list("ISSUEGRAPH_CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"),
+		BodyLimit:               int64(r.integer("ISSUEGRAPH_BODY_LIMIT", 1<<20)),
+		RequestTimeout:          r.duration("ISSUEGRAPH_REQUEST_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:         r.duration("ISSUEGRAPH_SHUTDOWN_TIMEOUT", 20*time.Second),
+		WSInitTimeout:           r.duration("ISSUEGRAPH_WS_INIT_TIMEOUT", 10*time.Second),
+		WSKeepAlive:             r.duration("ISSUEGRAPH_WS_KEEPALIVE", 25*time.Second),
+		WSMaxSubscriptions:      r.integer("ISSUEGRAPH_WS_MAX_SUBSCRIPTIONS", 20),
+		SubscriptionBuffer:      r.integer("ISSUEGRAPH_SUBSCRIPTION_BUFFER", 64),
+		SubscriptionSendTimeout: r.duration("ISSUEGRAPH_SUBSCRIPTION_SEND_TIMEOUT", 10*time.Second),
+		EventRetention:          r.duration("ISSUEGRAPH_EVENT_RETENTION", 720*time.Hour),
+		RelayPollInterval:       r.duration("ISSUEGRAPH_RELAY_POLL_INTERVAL", time.Second),
+		DemoData:                r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
+		AutoMigrate:             r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		LogLevel:                r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 	}
 	problems := r.problems
 	problems = append(problems, c.check()...)
@@ -131,6 +159,15 @@ func (c Config) check() []string {
 	}
 	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
 		p = append(p, "token lifetimes must be positive")
+	}
+	if c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.SubscriptionSendTimeout <= 0 || c.RelayPollInterval <= 0 {
+		p = append(p, "ISSUEGRAPH_WS_INIT_TIMEOUT, ISSUEGRAPH_WS_KEEPALIVE, ISSUEGRAPH_SUBSCRIPTION_SEND_TIMEOUT and ISSUEGRAPH_RELAY_POLL_INTERVAL must be positive")
+	}
+	if c.WSMaxSubscriptions < 1 || c.SubscriptionBuffer < 1 {
+		p = append(p, "ISSUEGRAPH_WS_MAX_SUBSCRIPTIONS and ISSUEGRAPH_SUBSCRIPTION_BUFFER must be at least 1")
+	}
+	if c.EventRetention < 0 {
+		p = append(p, "ISSUEGRAPH_EVENT_RETENTION must not be negative")
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		p = append(p, "ISSUEGRAPH_LOG_LEVEL must be debug, info, warn or error")
