@@ -156,3 +156,7 @@ func cutBearer(h string) (scheme, token string, ok bool) {
 	}
 	return scheme, strings.TrimSpace(token), true
 }
+
+// ActiveSubscriptions is the number of local broker subscriptions of the
+// instance (tests wait for it; metrics can report it).
+func (s *Server) ActiveSubscriptions() int { return s.rt.feed.Active() }

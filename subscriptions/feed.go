@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/issuegraph/issuegraph/subscriptions/broker"
@@ -48,7 +49,12 @@ type Feed struct {
 	// missed meanwhile.
 	mu       sync.Mutex
 	restored chan struct{}
+
+	active atomic.Int64 // streams being followed, for tests and metrics
 }
+
+// Active returns how many follows are live (subscribed to the broker).
+func (f *Feed) Active() int { return int(f.active.Load()) }
 
 // NewFeed returns a feed reading db and subscribing through b.
 func NewFeed(db *sql.DB, b broker.Broker, opts FeedOptions) *Feed {
@@ -125,6 +131,8 @@ func (f *Feed) Follow(ctx context.Context, s Stream, after int64, deliver func([
 		return err
 	}
 	defer func() { sub.Close() }()
+	f.active.Add(1)
+	defer f.active.Add(-1)
 	last := after
 	if after < 0 {
 		if last, err = head(ctx, f.db, s); err != nil {
