@@ -45,7 +45,7 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 	if err != nil {
 		return nil, err
 	}
-	c := &wsConn{inner: inner, maxSubs: i.maxSubs, conns: i.conns, active: map[string]struct{}{}}
+	c := &wsConn{inner: inner, maxSubs: i.maxSubs, conns: i.conns, active: map[string]struct{}{}, errored: map[string]struct{}{}}
 	if !i.conns.add(c) {
 		c.closeWith(closeGoingAway, "server shutting down")
 		return c, nil
@@ -74,6 +74,10 @@ type wsConn struct {
 	acked    bool
 	closed   bool
 	active   map[string]struct{} // subscription ids the server has not completed
+	// errored holds ids that got an error message: in graphql-transport-ws
+	// an error ends the operation, so gqlgen's complete after it is not
+	// sent.
+	errored map[string]struct{}
 }
 
 var (
@@ -158,6 +162,7 @@ func (c *wsConn) check(data []byte) (code int, reason string, skip bool) {
 			return 0, "", true
 		}
 		c.active[id] = struct{}{}
+		delete(c.errored, id)
 	case "complete", "stop":
 		if transportWS != (*m.Type == "complete") || id == "" {
 			return closeBadMessage, "Invalid message received", false
@@ -194,13 +199,26 @@ func (c *wsConn) WriteJSON(v any) error {
 	}
 	var m wsMessage
 	if err := json.Unmarshal(data, &m); err == nil && m.Type != nil {
+		id := ""
+		if m.ID != nil {
+			id = *m.ID
+		}
+		transportWS := c.inner.Subprotocol() == protoTransportWS
 		c.mu.Lock()
 		switch *m.Type {
 		case "connection_ack":
 			c.acked = true
-		case "complete", "error":
-			if m.ID != nil {
-				delete(c.active, *m.ID)
+		case "error":
+			delete(c.active, id)
+			if transportWS {
+				c.errored[id] = struct{}{}
+			}
+		case "complete":
+			delete(c.active, id)
+			if _, ok := c.errored[id]; ok {
+				delete(c.errored, id)
+				c.mu.Unlock()
+				return nil
 			}
 		}
 		c.mu.Unlock()
