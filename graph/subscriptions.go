@@ -152,11 +152,15 @@ func (r *Resolver) loadEvents(ctx context.Context, entries []subscriptions.Entry
 	if err != nil {
 		return nil, err
 	}
-	comments, err := byID(ctx, len(commentIDs), func() ([]*ent.Comment, error) { return r.client.Comment.Query().Where(comment.IDIn(commentIDs...)).All(ctx) }, func(c *ent.Comment) int64 { return c.ID })
+	comments, err := byID(ctx, len(commentIDs), func() ([]*ent.Comment, error) {
+		return r.client.Comment.Query().Where(comment.IDIn(commentIDs...)).All(ctx)
+	}, func(c *ent.Comment) int64 { return c.ID })
 	if err != nil {
 		return nil, err
 	}
-	projects, err := byID(ctx, len(projectIDs), func() ([]*ent.Project, error) { return r.client.Project.Query().Where(project.IDIn(projectIDs...)).All(ctx) }, func(p *ent.Project) int64 { return p.ID })
+	projects, err := byID(ctx, len(projectIDs), func() ([]*ent.Project, error) {
+		return r.client.Project.Query().Where(project.IDIn(projectIDs...)).All(ctx)
+	}, func(p *ent.Project) int64 { return p.ID })
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,10 @@ func TestGraphQLTransportWSCloseCodes(t *testing.T) {
 			ws.Init(t, token)
 			ws.Send(t, map[string]any{"type": "subscribe", "payload": sub})
 		}, 4400},
-		{"legacy message", func(ws *servertest.WS) { ws.Init(t, token); ws.Send(t, map[string]any{"type": "start", "id": "1", "payload": sub}) }, 4400},
+		{"legacy message", func(ws *servertest.WS) {
+			ws.Init(t, token)
+			ws.Send(t, map[string]any{"type": "start", "id": "1", "payload": sub})
+		}, 4400},
 		{"subscribe before init", func(ws *servertest.WS) { ws.Send(t, map[string]any{"type": "subscribe", "id": "1", "payload": sub}) }, 4401},
 		{"bad token", func(ws *servertest.WS) {
 			ws.Send(t, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer not-a-token"}})
