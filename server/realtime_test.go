@@ -80,6 +80,9 @@ func collect(t *testing.T, ws *servertest.WS, id string, n int) []gotEvent {
 // project's events, waiting until the subscription is live.
 func subscribeProject(t *testing.T, env *servertest.Env, token, projectID string, after *string) *servertest.WS {
 	t.Helper()
+	if after == nil {
+		settled(t, env, projectID)
+	}
 	before := env.Server.ActiveSubscriptions()
 	ws := env.DialWS(t, servertest.TransportWS)
 	ws.Init(t, token)
@@ -90,6 +93,29 @@ func subscribeProject(t *testing.T, env *servertest.Env, token, projectID string
 	ws.Subscribe(t, "1", projectEventsQuery, vars)
 	waitSubscribed(t, env, before+1)
 	return ws
+}
+
+// settled waits until the relay has positioned every event of the project
+// committed so far: a subscription without after starts after those.
+func settled(t *testing.T, env *servertest.Env, projectID string) {
+	t.Helper()
+	id := dbID(t, projectID, "Project")
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*) FROM events WHERE project_id = $1 AND position IS NULL`, id).Scan(&n))
+		return n == 0
+	}, waitLong, pollEvery)
+}
+
+// dbID is the database id inside a global ID of type typ.
+func dbID(t *testing.T, gid, typ string) int64 {
+	t.Helper()
+	raw, err := fromBase64URL(gid)
+	require.NoError(t, err)
+	var id int64
+	_, err = fmt.Sscanf(raw, typ+":%d", &id)
+	require.NoError(t, err)
+	return id
 }
 
 // waitSubscribed waits until the instance follows n streams, so a test
@@ -103,10 +129,7 @@ func waitSubscribed(t *testing.T, env *servertest.Env, n int) {
 // delivery order, after position after.
 func positions(t *testing.T, env *servertest.Env, projectID string, after int64) []int64 {
 	t.Helper()
-	var id int64
-	raw, _ := fromBase64URL(projectID)
-	_, err := fmt.Sscanf(raw, "Project:%d", &id)
-	require.NoError(t, err)
+	id := dbID(t, projectID, "Project")
 	rows, err := env.DB.SQL.Query(`SELECT position FROM events WHERE project_id = $1 AND position > $2 ORDER BY position`, id, after)
 	require.NoError(t, err)
 	defer rows.Close()

@@ -67,6 +67,7 @@ func TestGraphQLTransportWSConformance(t *testing.T) {
 	assert.Equal(t, "complete", ws.Next(t, waitLong).Type)
 
 	// subscribe, next, then the client completes: nothing more arrives.
+	settled(t, env, f.projectID)
 	before := env.Server.ActiveSubscriptions()
 	ws.Subscribe(t, "live", projectEventsQuery, map[string]any{"p": f.projectID})
 	waitSubscribed(t, env, before+1)
@@ -145,6 +146,7 @@ func TestGraphQLWSLegacyProtocol(t *testing.T) {
 	f := newFixture(t, env, "legacy", "LEG")
 	ws := env.DialWS(t, servertest.LegacyWS)
 	ws.Init(t, f.owner.Token)
+	settled(t, env, f.projectID)
 	before := env.Server.ActiveSubscriptions()
 	ws.Subscribe(t, "1", projectEventsQuery, map[string]any{"p": f.projectID})
 	waitSubscribed(t, env, before+1)
@@ -200,6 +202,7 @@ func TestWebSocketLimits(t *testing.T) {
 		ws.Init(t, f.owner.Token)
 	})
 	t.Run("subscriptions per connection", func(t *testing.T) {
+		settled(t, env, f.projectID)
 		ws := env.DialWS(t, servertest.TransportWS)
 		ws.Init(t, f.owner.Token)
 		ws.Subscribe(t, "a", projectEventsQuery, map[string]any{"p": f.projectID})
