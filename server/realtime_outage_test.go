@@ -105,7 +105,9 @@ func TestSSESubscription(t *testing.T) {
 			if !found {
 				continue
 			}
-			var p struct{ Data struct{ ProjectEvents gotEvent } }
+			var p struct {
+				Data struct{ ProjectEvents gotEvent }
+			}
 			require.NoError(t, json.Unmarshal([]byte(data), &p))
 			assert.Equal(t, "issue.created", p.Data.ProjectEvents.Type)
 			assert.Equal(t, "over sse", p.Data.ProjectEvents.Issue.Title)

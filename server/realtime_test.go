@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -316,4 +317,39 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	assert.Equal(t, "after", live.Issue.Title)
 	all := append(append(before, missed...), live)
 	assert.Equal(t, positions(t, env, f.projectID, before[0].position(t)-1), eventPositions(t, all), "no gap, no duplicate")
+}
+
+// TestRelayFailover stops the instance whose relay leads: the other
+// instance's relay takes over and its subscriber misses nothing.
+func TestRelayFailover(t *testing.T) {
+	t.Parallel()
+	redisOpts := withSharedRedis(t)
+	a := servertest.Start(t, redisOpts...)
+	b := servertest.Start(t, append(redisOpts, servertest.WithDatabase(a.Config.DatabaseURL))...)
+	leader, follower := a, b
+	require.Eventually(t, func() bool {
+		switch {
+		case strings.Contains(a.Logs.String(), "event relay: leading"):
+			leader, follower = a, b
+		case strings.Contains(b.Logs.String(), "event relay: leading"):
+			leader, follower = b, a
+		default:
+			return false
+		}
+		return true
+	}, waitLong, pollEvery)
+	f := newFixture(t, follower, "failover", "FAIL")
+	f.env = follower
+	ws := subscribeProject(t, follower, f.owner.Token, f.projectID, nil)
+	f.createIssue(t, map[string]any{"title": "before"})
+	assert.Equal(t, "before", nextEvent(t, ws, "1").Issue.Title)
+
+	require.NoError(t, leader.Stop())
+	for i := 0; i < 3; i++ {
+		f.createIssue(t, map[string]any{"title": fmt.Sprint("after ", i)})
+	}
+	for i, e := range collect(t, ws, "1", 3) {
+		assert.Equal(t, fmt.Sprint("after ", i), e.Issue.Title)
+	}
+	require.Eventually(t, func() bool { return strings.Contains(follower.Logs.String(), "event relay: leading") }, waitLong, pollEvery)
 }
