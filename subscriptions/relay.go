@@ -205,7 +205,7 @@ func (r *Relay) publish(ctx context.Context, conn *sql.Conn) (int, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT `+entryColumns+`,
 		coalesce((SELECT max(p.position) FROM events p WHERE p.project_id = e.project_id AND p.position < e.position), 0),
 		coalesce((SELECT max(p.position) FROM events p WHERE p.issue_id = e.issue_id AND p.position < e.position), 0)
-		FROM events e WHERE e.position IS NOT NULL AND NOT e.published ORDER BY e.position LIMIT $1`, r.opts.BatchSize)
+		FROM events e WHERE e.published = false AND e.position IS NOT NULL ORDER BY e.position LIMIT $1`, r.opts.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("reading unpublished events: %w", err)
 	}
@@ -243,7 +243,7 @@ func (r *Relay) publish(ctx context.Context, conn *sql.Conn) (int, error) {
 	}
 	if done > 0 {
 		if _, err := conn.ExecContext(ctx, `UPDATE events SET published = true
-			WHERE position IS NOT NULL AND NOT published AND position <= $1`, done); err != nil {
+			WHERE published = false AND position IS NOT NULL AND position <= $1`, done); err != nil {
 			return 0, fmt.Errorf("marking events published: %w", err)
 		}
 	}

@@ -3,7 +3,6 @@
 package migrate
 
 import (
-	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -96,20 +95,9 @@ var (
 				Columns: []*schema.Column{EventsColumns[4], EventsColumns[9]},
 			},
 			{
-				Name:    "event_unpositioned",
+				Name:    "event_published_position",
 				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[0]},
-				Annotation: &entsql.IndexAnnotation{
-					Where: "position IS NULL",
-				},
-			},
-			{
-				Name:    "event_unpublished",
-				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[9]},
-				Annotation: &entsql.IndexAnnotation{
-					Where: "position IS NOT NULL AND NOT published",
-				},
+				Columns: []*schema.Column{EventsColumns[10], EventsColumns[9]},
 			},
 		},
 	}

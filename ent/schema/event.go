@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"entgo.io/ent"
-	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
@@ -49,11 +48,9 @@ func (Event) Indexes() []ent.Index {
 		// The streams in delivery order, for replay after a cursor.
 		index.Fields("project_id", "position"),
 		index.Fields("issue_id", "position"),
-		// The relay's two queues: committed events without a position, and
-		// positioned events not yet published.
-		index.Fields("id").StorageKey("event_unpositioned").
-			Annotations(entsql.IndexWhere("position IS NULL")),
-		index.Fields("position").StorageKey("event_unpublished").
-			Annotations(entsql.IndexWhere("position IS NOT NULL AND NOT published")),
+		// The relay's queue of positioned events not yet published. (Its
+		// other queue, position IS NULL, is served by position's unique
+		// index, which holds NULLs too.)
+		index.Fields("published", "position"),
 	}
 }
