@@ -41,6 +41,8 @@ type Resolver struct {
 	// Real-time delivery (graph/subscriptions.go); feed is nil when the
 	// server runs without subscriptions.
 	feed         *subscriptions.Feed
+	members      *memberChecks
+	loads        *eventLoads
 	sendTimeout  time.Duration
 	eventContext func(context.Context) context.Context
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -25,7 +25,11 @@ type Option func(*Resolver)
 // does not take an event within sendTimeout is ended as a slow consumer
 // (it can resume with its cursor).
 func WithEvents(feed *subscriptions.Feed, sendTimeout time.Duration) Option {
-	return func(r *Resolver) { r.feed, r.sendTimeout = feed, sendTimeout }
+	return func(r *Resolver) {
+		r.feed, r.sendTimeout = feed, sendTimeout
+		r.members = newMemberChecks(r.client)
+		r.loads = newEventLoads()
+	}
 }
 
 // WithEventContext sets how the context of each delivered event is derived
@@ -67,12 +71,13 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 			return nil, subscriptionError(err, 0)
 		}
 	}
+	want := selectedEventFields(ctx)
 	ch := make(chan *model.Event)
 	go func() {
 		defer close(ch)
 		var last int64
 		err := r.feed.Follow(ctx, stream, start, func(entries []subscriptions.Entry) error {
-			return r.deliver(ctx, userID, orgID, entries, ch, &last)
+			return r.deliver(ctx, userID, orgID, want, entries, ch, &last)
 		})
 		if err == nil || ctx.Err() != nil {
 			return
@@ -87,7 +92,7 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 
 // deliver checks the viewer may still see the organization, loads the
 // events' objects in a few queries and hands the events to the transport.
-func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) error {
+func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) error {
 	evCtx := ctx
 	if r.eventContext != nil {
 		evCtx = r.eventContext(ctx)
@@ -95,7 +100,14 @@ func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, entries []s
 	if err := r.checkMember(evCtx, userID, orgID); err != nil {
 		return err
 	}
-	events, err := r.loadEvents(evCtx, entries)
+	key := eventLoadKey{user: userID, want: want, first: entries[0].Position, last: entries[len(entries)-1].Position}
+	events, err := r.loads.load(key, func() ([]*model.Event, error) {
+		// Shared with the viewer's other subscriptions: one of them ending
+		// must not fail the load for the rest.
+		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(evCtx), 10*time.Second)
+		defer cancel()
+		return r.loadEvents(loadCtx, want, entries)
+	})
 	if err != nil {
 		return err
 	}
@@ -115,8 +127,7 @@ func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, entries []s
 }
 
 func (r *Resolver) checkMember(ctx context.Context, userID, orgID int64) error {
-	ok, err := r.client.Membership.Query().
-		Where(membership.UserID(userID), membership.OrganizationID(orgID)).Exist(ctx)
+	ok, err := r.members.isMember(ctx, userID, orgID)
 	if err != nil {
 		return err
 	}
@@ -128,14 +139,17 @@ func (r *Resolver) checkMember(ctx context.Context, userID, orgID int64) error {
 
 // loadEvents builds the events of entries, loading each kind of object
 // once per batch rather than once per event.
-func (r *Resolver) loadEvents(ctx context.Context, entries []subscriptions.Entry) ([]*model.Event, error) {
+func (r *Resolver) loadEvents(ctx context.Context, want eventFields, entries []subscriptions.Entry) ([]*model.Event, error) {
 	var actorIDs, issueIDs, commentIDs, projectIDs []int64
 	for _, e := range entries {
-		if e.ActorID != 0 {
+		if e.ActorID != 0 && want.actor {
 			actorIDs = append(actorIDs, e.ActorID)
 		}
-		if e.IssueID != 0 {
+		if e.IssueID != 0 && (want.issue || want.subject && subjectType(e.Type) == typeIssue) {
 			issueIDs = append(issueIDs, e.IssueID)
+		}
+		if !want.subject {
+			continue
 		}
 		switch subjectType(e.Type) {
 		case typeComment:
@@ -184,6 +198,31 @@ func (r *Resolver) loadEvents(ctx context.Context, entries []subscriptions.Entry
 		out[i] = ev
 	}
 	return out, nil
+}
+
+// eventFields says which of an Event's objects a subscription selected;
+// only those are loaded for each delivery.
+type eventFields struct{ actor, subject, issue bool }
+
+// selectedEventFields reads the subscription field's selection (fragments
+// included) once, when the subscription starts.
+func selectedEventFields(ctx context.Context) eventFields {
+	var f eventFields
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return eventFields{actor: true, subject: true, issue: true}
+	}
+	for _, c := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{"Event"}) {
+		switch c.Name {
+		case "actor":
+			f.actor = true
+		case "subject":
+			f.subject = true
+		case "issue":
+			f.issue = true
+		}
+	}
+	return f
 }
 
 // byID runs load (when there is anything to load) and indexes the result.
