@@ -132,8 +132,15 @@ func (rt *realtime) start(ctx context.Context) (stop func()) {
 }
 
 // goingAway closes every WebSocket with 1001, so clients reconnect to
-// another instance and resume from their cursors.
-func (rt *realtime) goingAway() { rt.conns.closeAll(closeGoingAway, "server shutting down") }
+// another instance and resume from their cursors, and closes the broker,
+// which ends SSE streams (http.Server.Shutdown would wait for them).
+// Mutations still in flight keep working: their events wait in the log.
+func (rt *realtime) goingAway() {
+	rt.conns.closeAll(closeGoingAway, "server shutting down")
+	if err := rt.broker.Close(); err != nil {
+		rt.log.Warn("closing broker", "error", err)
+	}
+}
 
 // originHosts turns allowed origins (http://host:port) into the host
 // patterns coder/websocket matches the Origin header against. Requests

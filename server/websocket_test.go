@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -257,7 +258,19 @@ func TestShutdownClosesWebSocketsWithGoingAway(t *testing.T) {
 	ws := subscribeProject(t, env, f.owner.Token, f.projectID, nil)
 	legacy := env.DialWS(t, servertest.LegacyWS)
 	legacy.Init(t, f.owner.Token)
-	require.NoError(t, env.Stop())
+	body, _ := json.Marshal(map[string]any{"query": projectEventsQuery, "variables": map[string]any{"p": f.projectID}})
+	req, err := http.NewRequest(http.MethodPost, env.URL+"/graphql", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+f.owner.Token)
+	before := env.Server.ActiveSubscriptions()
+	sse, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer sse.Body.Close()
+	waitSubscribed(t, env, before+1)
+
+	require.NoError(t, env.Stop(), "shutdown does not wait for subscriptions") // an SSE stream held open would time it out
 	assert.Equal(t, 1001, ws.CloseStatus(t, waitLong))
 	assert.Equal(t, 1001, legacy.CloseStatus(t, waitLong))
 }
