@@ -141,6 +141,11 @@ func (c *wsConn) check(data []byte) (code int, reason string, skip bool) {
 			return closeBadMessage, "Too many initialisation requests", false
 		}
 		c.initSeen = true
+		// gqlgen drops, without closing, a connection whose init payload is
+		// not an object.
+		if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+			return closeBadMessage, "Invalid message received", false
+		}
 	case "subscribe", "start":
 		if transportWS != (*m.Type == "subscribe") {
 			return closeBadMessage, "Invalid message received", false

@@ -108,6 +108,7 @@ func TestGraphQLTransportWSCloseCodes(t *testing.T) {
 		{"invalid JSON", func(ws *servertest.WS) { ws.SendRaw(t, `{"type":`) }, 4400},
 		{"not an object", func(ws *servertest.WS) { ws.SendRaw(t, `[1,2]`) }, 4400},
 		{"unknown type", func(ws *servertest.WS) { ws.SendRaw(t, `{"type":"hello"}`) }, 4400},
+		{"init payload not an object", func(ws *servertest.WS) { ws.SendRaw(t, `{"type":"connection_init","payload":"x"}`) }, 4400},
 		{"server message from client", func(ws *servertest.WS) { ws.Init(t, token); ws.SendRaw(t, `{"type":"next","id":"1","payload":{}}`) }, 4400},
 		{"subscribe without id", func(ws *servertest.WS) {
 			ws.Init(t, token)
