@@ -256,7 +256,8 @@ func subjectType(eventType string) string {
 }
 
 // subscriptionError maps why a subscription could not start or ended to
-// what the client sees; ok is false for unexpected errors.
+// what the client sees; unexpected errors are returned unchanged (and
+// masked by the error presenter).
 func subscriptionError(err error, last int64) error {
 	resume := ""
 	if last > 0 {
