@@ -97,8 +97,9 @@ func TestGraphQLTransportWSConformance(t *testing.T) {
 // defines for a client's bad behaviour.
 func TestGraphQLTransportWSCloseCodes(t *testing.T) {
 	t.Parallel()
-	env := servertest.Start(t, func(c *config.Config) { c.WSInitTimeout = 300 * time.Millisecond })
+	env := servertest.Start(t, func(c *config.Config) { c.WSInitTimeout = time.Second })
 	token := env.SignUp(t, "codes@example.com", "Codes")
+	dup := newFixture(t, env, "dup", "DUP") // built before dialing: the init timeout runs from the upgrade
 	sub := map[string]any{"query": projectEventsQuery, "variables": map[string]any{"p": "UHJvamVjdDox"}}
 	cases := []struct {
 		name string
@@ -124,10 +125,9 @@ func TestGraphQLTransportWSCloseCodes(t *testing.T) {
 		}, 4403},
 		{"init timeout", func(ws *servertest.WS) {}, 4408},
 		{"duplicate id", func(ws *servertest.WS) {
-			f := newFixture(t, env, "dup", "DUP")
-			ws.Init(t, f.owner.Token)
-			ws.Subscribe(t, "same", projectEventsQuery, map[string]any{"p": f.projectID})
-			ws.Subscribe(t, "same", projectEventsQuery, map[string]any{"p": f.projectID})
+			ws.Init(t, dup.owner.Token)
+			ws.Subscribe(t, "same", projectEventsQuery, map[string]any{"p": dup.projectID})
+			ws.Subscribe(t, "same", projectEventsQuery, map[string]any{"p": dup.projectID})
 		}, 4409},
 		{"second init", func(ws *servertest.WS) { ws.Init(t, token); ws.Send(t, map[string]any{"type": "connection_init"}) }, 4429},
 	}
