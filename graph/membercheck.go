@@ -9,6 +9,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/predicate"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 )
 
 // memberKey is one (user, organization) pair to check.
@@ -86,8 +87,9 @@ func (m *memberChecks) flush() {
 }
 
 func (m *memberChecks) query(users map[int64][]int64) (map[memberKey]bool, error) {
-	// Not tied to one subscriber's context: the batch serves many.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Not tied to one subscriber's context: the batch serves many. It is
+	// the authorization check itself, so it reads as the system.
+	ctx, cancel := context.WithTimeout(viewer.SystemContext(context.Background()), 10*time.Second)
 	defer cancel()
 	or := make([]predicate.Membership, 0, len(users))
 	for org, us := range users {
