@@ -55,6 +55,7 @@ func (s *Server) Start() {
 	}
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("starting redis-server: %v", err)
 	}
