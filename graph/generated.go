@@ -4213,7 +4213,7 @@ func (ec *executionContext) _Event_cursor(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Event_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4224,7 +4224,7 @@ func (ec *executionContext) _Event_cursor(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Event_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Event", field, true, false, "String")
 }
 
 func (ec *executionContext) _Event_type(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
@@ -4236,7 +4236,7 @@ func (ec *executionContext) _Event_type(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Event_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
+			return obj.Type()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4247,7 +4247,7 @@ func (ec *executionContext) _Event_type(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Event_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Event", field, true, false, "String")
 }
 
 func (ec *executionContext) _Event_actor(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
@@ -4259,7 +4259,7 @@ func (ec *executionContext) _Event_actor(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Event_actor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Actor, nil
+			return obj.Actor()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -4273,7 +4273,7 @@ func (ec *executionContext) fieldContext_Event_actor(_ context.Context, field gr
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
@@ -4291,7 +4291,7 @@ func (ec *executionContext) _Event_occurredAt(ctx context.Context, field graphql
 			return ec.fieldContext_Event_occurredAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.OccurredAt, nil
+			return obj.OccurredAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
@@ -4302,7 +4302,7 @@ func (ec *executionContext) _Event_occurredAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Event_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Event", field, false, false, "Time")
+	return graphql.NewScalarFieldContext("Event", field, true, false, "Time")
 }
 
 func (ec *executionContext) _Event_subject(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
@@ -4314,7 +4314,7 @@ func (ec *executionContext) _Event_subject(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Event_subject(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Subject, nil
+			return obj.Subject()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
@@ -4328,7 +4328,7 @@ func (ec *executionContext) fieldContext_Event_subject(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
@@ -4346,7 +4346,7 @@ func (ec *executionContext) _Event_issue(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Event_issue(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Issue, nil
+			return obj.Issue()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
@@ -4360,7 +4360,7 @@ func (ec *executionContext) fieldContext_Event_issue(_ context.Context, field gr
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Issue(ctx, field)

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/comment"
@@ -36,14 +34,6 @@ func WithEvents(feed *subscriptions.Feed, sendTimeout time.Duration) Option {
 // from the subscription's (per-event loaders go here).
 func WithEventContext(fn func(context.Context) context.Context) Option {
 	return func(r *Resolver) { r.eventContext = fn }
-}
-
-type webSocketKey struct{}
-
-// OverWebSocket marks ctx as a WebSocket connection's, whose transport can
-// report why a subscription ended; other transports just end the stream.
-func OverWebSocket(ctx context.Context) context.Context {
-	return context.WithValue(ctx, webSocketKey{}, true)
 }
 
 // Why a subscription ends early, besides the feed's errors.
@@ -82,9 +72,15 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		gqlErr := r.presentSubscriptionError(ctx, err, last)
-		if ctx.Value(webSocketKey{}) != nil {
-			transport.AddSubscriptionError(ctx, gqlErr)
+		// The error travels as a last event, not beside the channel, so
+		// no transport reads it while it is being written.
+		end := model.EndEvent(r.endError(ctx, err, last))
+		timer := time.NewTimer(r.sendTimeout)
+		defer timer.Stop()
+		select {
+		case ch <- end:
+		case <-ctx.Done():
+		case <-timer.C:
 		}
 	}()
 	return ch, nil
@@ -180,22 +176,22 @@ func (r *Resolver) loadEvents(ctx context.Context, want eventFields, entries []s
 	}
 	out := make([]*model.Event, len(entries))
 	for i, e := range entries {
-		ev := &model.Event{Cursor: subscriptions.Cursor(e.Position), Type: e.Type, OccurredAt: e.CreatedAt, Actor: actors[e.ActorID], Issue: issues[e.IssueID]}
+		var subject model.Node
 		switch subjectType(e.Type) {
 		case typeIssue:
 			if i := issues[e.SubjectID]; i != nil {
-				ev.Subject = i
+				subject = i
 			}
 		case typeComment:
 			if c := comments[e.SubjectID]; c != nil {
-				ev.Subject = c
+				subject = c
 			}
 		case typeProject:
 			if p := projects[e.SubjectID]; p != nil {
-				ev.Subject = p
+				subject = p
 			}
 		}
-		out[i] = ev
+		out[i] = model.NewEvent(subscriptions.Cursor(e.Position), e.Type, actors[e.ActorID], e.CreatedAt, subject, issues[e.IssueID])
 	}
 	return out, nil
 }
@@ -279,18 +275,18 @@ func subscriptionError(err error, last int64) error {
 	return err
 }
 
-// presentSubscriptionError turns the error that ended a subscription into
-// the GraphQL error sent to the client; unexpected errors are logged and
-// masked.
-func (r *Resolver) presentSubscriptionError(ctx context.Context, err error, last int64) *gqlerror.Error {
+// endError turns the error that ended a subscription into what the client
+// sees, with its last cursor to resume from; unexpected errors are logged
+// here and masked by the error presenter.
+func (r *Resolver) endError(ctx context.Context, err error, last int64) error {
 	mapped := subscriptionError(err, last)
-	if e, ok := AsError(mapped); ok {
-		ext := map[string]any{"code": string(e.Code)}
-		if last > 0 {
-			ext["cursor"] = subscriptions.Cursor(last)
-		}
-		return &gqlerror.Error{Message: e.Message, Extensions: ext}
+	e, ok := AsError(mapped)
+	if !ok {
+		r.log.ErrorContext(ctx, "subscription failed", "error", err)
+		return mapped
 	}
-	r.log.ErrorContext(ctx, "subscription failed", "error", err)
-	return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": string(CodeInternal)}}
+	if last > 0 {
+		e = &Error{Code: e.Code, Message: e.Message, Extensions: map[string]any{"cursor": subscriptions.Cursor(last)}}
+	}
+	return e
 }

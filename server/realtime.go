@@ -92,7 +92,6 @@ func (rt *realtime) addTransports(srv *handler.Server) {
 // HTTP. Without one the connection keeps the viewer of the upgrade
 // request; a bad one closes it with 4403.
 func (rt *realtime) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	ctx = graph.OverWebSocket(ctx)
 	auth := payload.Authorization()
 	if auth == "" {
 		return ctx, nil, nil

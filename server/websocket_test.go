@@ -294,9 +294,13 @@ func TestRevokedMemberStopsReceiving(t *testing.T) {
 	require.NoError(t, err)
 	f.createIssue(t, map[string]any{"title": "secret"})
 	m := ws.Next(t, waitLong)
-	assert.Equal(t, "error", m.Type, "payload %s", m.Payload)
-	assert.Equal(t, []string{"FORBIDDEN"}, codesOf(errorsOf(t, m)))
+	assert.Equal(t, "next", m.Type, "payload %s", m.Payload)
+	assert.Equal(t, []string{"FORBIDDEN"}, codesOf(errorsOf(t, m)), "one error, once")
 	assert.NotContains(t, string(m.Payload), "secret")
+	assert.Contains(t, string(m.Payload), `"cursor"`, "the error names the last cursor delivered")
+	m = ws.Next(t, waitLong)
+	assert.Equal(t, "complete", m.Type)
+	assert.Equal(t, "1", m.ID)
 
 	// Subscribing again is refused at once.
 	ws.Subscribe(t, "2", projectEventsQuery, map[string]any{"p": f.projectID})
