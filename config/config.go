@@ -30,8 +30,8 @@ type Config struct {
 	DBMaxOpenConns   int
 	StatementTimeout time.Duration
 	RedisURL         string // empty: single instance, in-process equivalents
-	// RedisPrefix starts every Redis key this instance writes, so several
-	// deployments (or tests) can share one Redis.
+	// RedisPrefix starts every Redis key and pub/sub channel name, so
+	// deployments (and test runs) can share one Redis.
 	RedisPrefix string
 
 	JWTSecret       string
@@ -64,6 +64,14 @@ type Config struct {
 	SlowOperation time.Duration
 	// TraceStdout prints every span to stderr (development).
 	TraceStdout bool
+	// Real-time delivery (subscriptions).
+	WSInitTimeout           time.Duration
+	WSKeepAlive             time.Duration
+	WSMaxSubscriptions      int
+	SubscriptionBuffer      int
+	SubscriptionSendTimeout time.Duration
+	EventRetention          time.Duration
+	RelayPollInterval       time.Duration
 
 	// DemoData loads the demo organization into an empty database at start.
 	DemoData bool
@@ -135,6 +143,14 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_DB_MAX_OPEN_CONNS", "20", "", "Connection pool size per instance."},
 	{"ISSUEGRAPH_STATEMENT_TIMEOUT", "5s", "", "PostgreSQL statement_timeout for every connection."},
 	{"ISSUEGRAPH_REDIS_URL", "(empty)", "required when running more than one instance", "Redis URL (`redis://host:6379/0`). Empty: one instance with in-process equivalents."},
+	{"ISSUEGRAPH_REDIS_PREFIX", "issuegraph:", "", "Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis."},
+	{"ISSUEGRAPH_WS_INIT_TIMEOUT", "10s", "", "How long a WebSocket may wait before `connection_init` (then closed with 4408)."},
+	{"ISSUEGRAPH_WS_KEEPALIVE", "25s", "", "WebSocket keep-alive: `ping` (graphql-transport-ws, a missing `pong` for twice this long ends the connection) or `ka` (graphql-ws) this often; SSE comments too."},
+	{"ISSUEGRAPH_WS_MAX_SUBSCRIPTIONS", "20", "", "Active subscriptions allowed per WebSocket connection; more are refused with an `error` message."},
+	{"ISSUEGRAPH_SUBSCRIPTION_BUFFER", "64", "", "Events buffered per subscriber between the broker and the subscription; a burst beyond it is caught up from the event log."},
+	{"ISSUEGRAPH_SUBSCRIPTION_SEND_TIMEOUT", "10s", "", "A subscriber that does not take an event within this time is ended with UNAVAILABLE and its last cursor, so it can resume."},
+	{"ISSUEGRAPH_EVENT_RETENTION", "720h", "", "How long published events stay in the log; an older `after` cursor is refused with BAD_USER_INPUT. `0` keeps them forever."},
+	{"ISSUEGRAPH_RELAY_POLL_INTERVAL", "1s", "", "How often the event relay looks for events when no LISTEN/NOTIFY wake-up arrives, and how often a standby relay tries to take over."},
 	{"ISSUEGRAPH_JWT_SECRET", "(development key)", "required, 32+ bytes, not the development key", "HMAC key that signs access tokens."},
 	{"ISSUEGRAPH_JWT_ISSUER", "issuegraph", "", "`iss` of issued access tokens, checked on the way in."},
 	{"ISSUEGRAPH_JWT_AUDIENCE", "issuegraph-api", "", "`aud` of issued access tokens, checked on the way in."},
@@ -147,7 +163,6 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464", "a private address", "Where `/metrics` (Prometheus format) is served, apart from the API; `off` turns it off."},
 	{"ISSUEGRAPH_SLOW_OPERATION", "500ms", "", "Operations slower than this are logged again at warn level as `slow operation`."},
 	{"ISSUEGRAPH_TRACE_STDOUT", "false", "false", "Print every span to stderr (development). Export to a collector with the standard `OTEL_*` variables instead."},
-	{"ISSUEGRAPH_REDIS_PREFIX", "issuegraph:", "", "Prefix of every Redis key (rate-limit buckets, persisted queries), so deployments can share a Redis."},
 	{"ISSUEGRAPH_MAX_COST", "10000", "", "Largest requested cost of one operation (COST_LIMIT_EXCEEDED above it)."},
 	{"ISSUEGRAPH_MAX_DEPTH", "10", "", "Deepest field nesting of one operation, through fragments."},
 	{"ISSUEGRAPH_MAX_ALIASES", "30", "", "Most aliases written in one document (`__typename` excepted)."},
@@ -231,6 +246,14 @@ func Load(getenv func(string) string) (Config, error) {
 		SignInFailuresPerAddress: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS", 50),
 		SignInLockout:            r.duration("ISSUEGRAPH_SIGNIN_LOCKOUT", 15*time.Minute),
 		TrustedProxyHops:         r.integer("ISSUEGRAPH_TRUSTED_PROXY_HOPS", 0),
+
+		WSInitTimeout:           r.duration("ISSUEGRAPH_WS_INIT_TIMEOUT", 10*time.Second),
+		WSKeepAlive:             r.duration("ISSUEGRAPH_WS_KEEPALIVE", 25*time.Second),
+		WSMaxSubscriptions:      r.integer("ISSUEGRAPH_WS_MAX_SUBSCRIPTIONS", 20),
+		SubscriptionBuffer:      r.integer("ISSUEGRAPH_SUBSCRIPTION_BUFFER", 64),
+		SubscriptionSendTimeout: r.duration("ISSUEGRAPH_SUBSCRIPTION_SEND_TIMEOUT", 10*time.Second),
+		EventRetention:          r.duration("ISSUEGRAPH_EVENT_RETENTION", 720*time.Hour),
+		RelayPollInterval:       r.duration("ISSUEGRAPH_RELAY_POLL_INTERVAL", time.Second),
 	}
 	problems := r.problems
 	problems = append(problems, c.check()...)
@@ -267,6 +290,15 @@ func (c Config) check() []string {
 	}
 	if c.TrustedProxyHops < 0 {
 		p = append(p, "ISSUEGRAPH_TRUSTED_PROXY_HOPS must not be negative")
+	}
+	if c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0 || c.SubscriptionSendTimeout <= 0 || c.RelayPollInterval <= 0 {
+		p = append(p, "ISSUEGRAPH_WS_INIT_TIMEOUT, ISSUEGRAPH_WS_KEEPALIVE, ISSUEGRAPH_SUBSCRIPTION_SEND_TIMEOUT and ISSUEGRAPH_RELAY_POLL_INTERVAL must be positive")
+	}
+	if c.WSMaxSubscriptions < 1 || c.SubscriptionBuffer < 1 {
+		p = append(p, "ISSUEGRAPH_WS_MAX_SUBSCRIPTIONS and ISSUEGRAPH_SUBSCRIPTION_BUFFER must be at least 1")
+	}
+	if c.EventRetention < 0 {
+		p = append(p, "ISSUEGRAPH_EVENT_RETENTION must not be negative")
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		p = append(p, "ISSUEGRAPH_LOG_LEVEL must be debug, info, warn or error")

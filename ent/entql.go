@@ -85,6 +85,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldSubjectID:      {Type: field.TypeInt64, Column: event.FieldSubjectID},
 			event.FieldPayload:        {Type: field.TypeJSON, Column: event.FieldPayload},
 			event.FieldCreatedAt:      {Type: field.TypeTime, Column: event.FieldCreatedAt},
+			event.FieldPosition:       {Type: field.TypeInt64, Column: event.FieldPosition},
+			event.FieldPublished:      {Type: field.TypeBool, Column: event.FieldPublished},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
@@ -852,6 +854,16 @@ func (f *EventFilter) WherePayload(p entql.BytesP) {
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
 func (f *EventFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(event.FieldCreatedAt))
+}
+
+// WherePosition applies the entql int64 predicate on the position field.
+func (f *EventFilter) WherePosition(p entql.Int64P) {
+	f.Where(p.Field(event.FieldPosition))
+}
+
+// WherePublished applies the entql bool predicate on the published field.
+func (f *EventFilter) WherePublished(p entql.BoolP) {
+	f.Where(p.Field(event.FieldPublished))
 }
 
 // addPredicate implements the predicateAdder interface.

@@ -33,7 +33,11 @@ type Event struct {
 	// Payload holds the value of the "payload" field.
 	Payload map[string]interface{} `json:"payload,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
-	CreatedAt    time.Time `json:"created_at,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitempty"`
+	// Position holds the value of the "position" field.
+	Position *int64 `json:"position,omitempty"`
+	// Published holds the value of the "published" field.
+	Published    bool `json:"published,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -44,7 +48,9 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case event.FieldPayload:
 			values[i] = new([]byte)
-		case event.FieldID, event.FieldOrganizationID, event.FieldProjectID, event.FieldIssueID, event.FieldActorID, event.FieldSubjectID:
+		case event.FieldPublished:
+			values[i] = new(sql.NullBool)
+		case event.FieldID, event.FieldOrganizationID, event.FieldProjectID, event.FieldIssueID, event.FieldActorID, event.FieldSubjectID, event.FieldPosition:
 			values[i] = new(sql.NullInt64)
 		case event.FieldType:
 			values[i] = new(sql.NullString)
@@ -125,6 +131,19 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
+		case event.FieldPosition:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field position", values[i])
+			} else if value.Valid {
+				_m.Position = new(int64)
+				*_m.Position = value.Int64
+			}
+		case event.FieldPublished:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field published", values[i])
+			} else if value.Valid {
+				_m.Published = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -192,6 +211,14 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.Position; v != nil {
+		builder.WriteString("position=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("published=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Published))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -110,6 +110,34 @@ func (_c *EventCreate) SetNillableCreatedAt(v *time.Time) *EventCreate {
 	return _c
 }
 
+// SetPosition sets the "position" field.
+func (_c *EventCreate) SetPosition(v int64) *EventCreate {
+	_c.mutation.SetPosition(v)
+	return _c
+}
+
+// SetNillablePosition sets the "position" field if the given value is not nil.
+func (_c *EventCreate) SetNillablePosition(v *int64) *EventCreate {
+	if v != nil {
+		_c.SetPosition(*v)
+	}
+	return _c
+}
+
+// SetPublished sets the "published" field.
+func (_c *EventCreate) SetPublished(v bool) *EventCreate {
+	_c.mutation.SetPublished(v)
+	return _c
+}
+
+// SetNillablePublished sets the "published" field if the given value is not nil.
+func (_c *EventCreate) SetNillablePublished(v *bool) *EventCreate {
+	if v != nil {
+		_c.SetPublished(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *EventCreate) SetID(v int64) *EventCreate {
 	_c.mutation.SetID(v)
@@ -160,6 +188,10 @@ func (_c *EventCreate) defaults() error {
 		v := event.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Published(); !ok {
+		v := event.DefaultPublished
+		_c.mutation.SetPublished(v)
+	}
 	return nil
 }
 
@@ -178,6 +210,9 @@ func (_c *EventCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Event.created_at"`)}
+	}
+	if _, ok := _c.mutation.Published(); !ok {
+		return &ValidationError{Name: "published", err: errors.New(`ent: missing required field "Event.published"`)}
 	}
 	return nil
 }
@@ -244,6 +279,14 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.Position(); ok {
+		_spec.SetField(event.FieldPosition, field.TypeInt64, value)
+		_node.Position = &value
+	}
+	if value, ok := _c.mutation.Published(); ok {
+		_spec.SetField(event.FieldPublished, field.TypeBool, value)
+		_node.Published = value
+	}
 	return _node, _spec
 }
 
@@ -295,6 +338,42 @@ type (
 		*sql.UpdateSet
 	}
 )
+
+// SetPosition sets the "position" field.
+func (u *EventUpsert) SetPosition(v int64) *EventUpsert {
+	u.Set(event.FieldPosition, v)
+	return u
+}
+
+// UpdatePosition sets the "position" field to the value that was provided on create.
+func (u *EventUpsert) UpdatePosition() *EventUpsert {
+	u.SetExcluded(event.FieldPosition)
+	return u
+}
+
+// AddPosition adds v to the "position" field.
+func (u *EventUpsert) AddPosition(v int64) *EventUpsert {
+	u.Add(event.FieldPosition, v)
+	return u
+}
+
+// ClearPosition clears the value of the "position" field.
+func (u *EventUpsert) ClearPosition() *EventUpsert {
+	u.SetNull(event.FieldPosition)
+	return u
+}
+
+// SetPublished sets the "published" field.
+func (u *EventUpsert) SetPublished(v bool) *EventUpsert {
+	u.Set(event.FieldPublished, v)
+	return u
+}
+
+// UpdatePublished sets the "published" field to the value that was provided on create.
+func (u *EventUpsert) UpdatePublished() *EventUpsert {
+	u.SetExcluded(event.FieldPublished)
+	return u
+}
 
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
@@ -366,6 +445,48 @@ func (u *EventUpsertOne) Update(set func(*EventUpsert)) *EventUpsertOne {
 		set(&EventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPosition sets the "position" field.
+func (u *EventUpsertOne) SetPosition(v int64) *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.SetPosition(v)
+	})
+}
+
+// AddPosition adds v to the "position" field.
+func (u *EventUpsertOne) AddPosition(v int64) *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.AddPosition(v)
+	})
+}
+
+// UpdatePosition sets the "position" field to the value that was provided on create.
+func (u *EventUpsertOne) UpdatePosition() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdatePosition()
+	})
+}
+
+// ClearPosition clears the value of the "position" field.
+func (u *EventUpsertOne) ClearPosition() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.ClearPosition()
+	})
+}
+
+// SetPublished sets the "published" field.
+func (u *EventUpsertOne) SetPublished(v bool) *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.SetPublished(v)
+	})
+}
+
+// UpdatePublished sets the "published" field to the value that was provided on create.
+func (u *EventUpsertOne) UpdatePublished() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdatePublished()
+	})
 }
 
 // Exec executes the query.
@@ -604,6 +725,48 @@ func (u *EventUpsertBulk) Update(set func(*EventUpsert)) *EventUpsertBulk {
 		set(&EventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPosition sets the "position" field.
+func (u *EventUpsertBulk) SetPosition(v int64) *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.SetPosition(v)
+	})
+}
+
+// AddPosition adds v to the "position" field.
+func (u *EventUpsertBulk) AddPosition(v int64) *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.AddPosition(v)
+	})
+}
+
+// UpdatePosition sets the "position" field to the value that was provided on create.
+func (u *EventUpsertBulk) UpdatePosition() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdatePosition()
+	})
+}
+
+// ClearPosition clears the value of the "position" field.
+func (u *EventUpsertBulk) ClearPosition() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.ClearPosition()
+	})
+}
+
+// SetPublished sets the "published" field.
+func (u *EventUpsertBulk) SetPublished(v bool) *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.SetPublished(v)
+	})
+}
+
+// UpdatePublished sets the "published" field to the value that was provided on create.
+func (u *EventUpsertBulk) UpdatePublished() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdatePublished()
+	})
 }
 
 // Exec executes the query.

@@ -28,6 +28,47 @@ func (_u *EventUpdate) Where(ps ...predicate.Event) *EventUpdate {
 	return _u
 }
 
+// SetPosition sets the "position" field.
+func (_u *EventUpdate) SetPosition(v int64) *EventUpdate {
+	_u.mutation.ResetPosition()
+	_u.mutation.SetPosition(v)
+	return _u
+}
+
+// SetNillablePosition sets the "position" field if the given value is not nil.
+func (_u *EventUpdate) SetNillablePosition(v *int64) *EventUpdate {
+	if v != nil {
+		_u.SetPosition(*v)
+	}
+	return _u
+}
+
+// AddPosition adds value to the "position" field.
+func (_u *EventUpdate) AddPosition(v int64) *EventUpdate {
+	_u.mutation.AddPosition(v)
+	return _u
+}
+
+// ClearPosition clears the value of the "position" field.
+func (_u *EventUpdate) ClearPosition() *EventUpdate {
+	_u.mutation.ClearPosition()
+	return _u
+}
+
+// SetPublished sets the "published" field.
+func (_u *EventUpdate) SetPublished(v bool) *EventUpdate {
+	_u.mutation.SetPublished(v)
+	return _u
+}
+
+// SetNillablePublished sets the "published" field if the given value is not nil.
+func (_u *EventUpdate) SetNillablePublished(v *bool) *EventUpdate {
+	if v != nil {
+		_u.SetPublished(*v)
+	}
+	return _u
+}
+
 // Mutation returns the EventMutation object of the builder.
 func (_u *EventUpdate) Mutation() *EventMutation {
 	return _u.mutation
@@ -90,6 +131,18 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.PayloadCleared() {
 		_spec.ClearField(event.FieldPayload, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.Position(); ok {
+		_spec.SetField(event.FieldPosition, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPosition(); ok {
+		_spec.AddField(event.FieldPosition, field.TypeInt64, value)
+	}
+	if _u.mutation.PositionCleared() {
+		_spec.ClearField(event.FieldPosition, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Published(); ok {
+		_spec.SetField(event.FieldPublished, field.TypeBool, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -110,6 +163,47 @@ type EventUpdateOne struct {
 	hooks     []Hook
 	mutation  *EventMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetPosition sets the "position" field.
+func (_u *EventUpdateOne) SetPosition(v int64) *EventUpdateOne {
+	_u.mutation.ResetPosition()
+	_u.mutation.SetPosition(v)
+	return _u
+}
+
+// SetNillablePosition sets the "position" field if the given value is not nil.
+func (_u *EventUpdateOne) SetNillablePosition(v *int64) *EventUpdateOne {
+	if v != nil {
+		_u.SetPosition(*v)
+	}
+	return _u
+}
+
+// AddPosition adds value to the "position" field.
+func (_u *EventUpdateOne) AddPosition(v int64) *EventUpdateOne {
+	_u.mutation.AddPosition(v)
+	return _u
+}
+
+// ClearPosition clears the value of the "position" field.
+func (_u *EventUpdateOne) ClearPosition() *EventUpdateOne {
+	_u.mutation.ClearPosition()
+	return _u
+}
+
+// SetPublished sets the "published" field.
+func (_u *EventUpdateOne) SetPublished(v bool) *EventUpdateOne {
+	_u.mutation.SetPublished(v)
+	return _u
+}
+
+// SetNillablePublished sets the "published" field if the given value is not nil.
+func (_u *EventUpdateOne) SetNillablePublished(v *bool) *EventUpdateOne {
+	if v != nil {
+		_u.SetPublished(*v)
+	}
+	return _u
 }
 
 // Mutation returns the EventMutation object of the builder.
@@ -203,6 +297,18 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.PayloadCleared() {
 		_spec.ClearField(event.FieldPayload, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Position(); ok {
+		_spec.SetField(event.FieldPosition, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPosition(); ok {
+		_spec.AddField(event.FieldPosition, field.TypeInt64, value)
+	}
+	if _u.mutation.PositionCleared() {
+		_spec.ClearField(event.FieldPosition, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Published(); ok {
+		_spec.SetField(event.FieldPublished, field.TypeBool, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Event{config: _u.config}

@@ -1717,6 +1717,9 @@ type EventMutation struct {
 	addsubject_id      *int64
 	payload            *map[string]interface{}
 	created_at         *time.Time
+	position           *int64
+	addposition        *int64
+	published          *bool
 	clearedFields      map[string]struct{}
 	done               bool
 	oldValue           func(context.Context) (*Event, error)
@@ -2284,6 +2287,112 @@ func (m *EventMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetPosition sets the "position" field.
+func (m *EventMutation) SetPosition(i int64) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *EventMutation) Position() (r int64, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldPosition(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *EventMutation) AddPosition(i int64) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *EventMutation) AddedPosition() (r int64, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPosition clears the value of the "position" field.
+func (m *EventMutation) ClearPosition() {
+	m.position = nil
+	m.addposition = nil
+	m.clearedFields[event.FieldPosition] = struct{}{}
+}
+
+// PositionCleared returns if the "position" field was cleared in this mutation.
+func (m *EventMutation) PositionCleared() bool {
+	_, ok := m.clearedFields[event.FieldPosition]
+	return ok
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *EventMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+	delete(m.clearedFields, event.FieldPosition)
+}
+
+// SetPublished sets the "published" field.
+func (m *EventMutation) SetPublished(b bool) {
+	m.published = &b
+}
+
+// Published returns the value of the "published" field in the mutation.
+func (m *EventMutation) Published() (r bool, exists bool) {
+	v := m.published
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublished returns the old "published" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldPublished(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublished is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublished requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublished: %w", err)
+	}
+	return oldValue.Published, nil
+}
+
+// ResetPublished resets all changes to the "published" field.
+func (m *EventMutation) ResetPublished() {
+	m.published = nil
+}
+
 // Where appends a list predicates to the EventMutation builder.
 func (m *EventMutation) Where(ps ...predicate.Event) {
 	m.predicates = append(m.predicates, ps...)
@@ -2318,7 +2427,7 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 10)
 	if m._type != nil {
 		fields = append(fields, event.FieldType)
 	}
@@ -2342,6 +2451,12 @@ func (m *EventMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, event.FieldCreatedAt)
+	}
+	if m.position != nil {
+		fields = append(fields, event.FieldPosition)
+	}
+	if m.published != nil {
+		fields = append(fields, event.FieldPublished)
 	}
 	return fields
 }
@@ -2367,6 +2482,10 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.Payload()
 	case event.FieldCreatedAt:
 		return m.CreatedAt()
+	case event.FieldPosition:
+		return m.Position()
+	case event.FieldPublished:
+		return m.Published()
 	}
 	return nil, false
 }
@@ -2392,6 +2511,10 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldPayload(ctx)
 	case event.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case event.FieldPosition:
+		return m.OldPosition(ctx)
+	case event.FieldPublished:
+		return m.OldPublished(ctx)
 	}
 	return nil, fmt.Errorf("unknown Event field %s", name)
 }
@@ -2457,6 +2580,20 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case event.FieldPosition:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case event.FieldPublished:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublished(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Event field %s", name)
 }
@@ -2480,6 +2617,9 @@ func (m *EventMutation) AddedFields() []string {
 	if m.addsubject_id != nil {
 		fields = append(fields, event.FieldSubjectID)
 	}
+	if m.addposition != nil {
+		fields = append(fields, event.FieldPosition)
+	}
 	return fields
 }
 
@@ -2498,6 +2638,8 @@ func (m *EventMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedActorID()
 	case event.FieldSubjectID:
 		return m.AddedSubjectID()
+	case event.FieldPosition:
+		return m.AddedPosition()
 	}
 	return nil, false
 }
@@ -2542,6 +2684,13 @@ func (m *EventMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddSubjectID(v)
 		return nil
+	case event.FieldPosition:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Event numeric field %s", name)
 }
@@ -2564,6 +2713,9 @@ func (m *EventMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(event.FieldPayload) {
 		fields = append(fields, event.FieldPayload)
+	}
+	if m.FieldCleared(event.FieldPosition) {
+		fields = append(fields, event.FieldPosition)
 	}
 	return fields
 }
@@ -2593,6 +2745,9 @@ func (m *EventMutation) ClearField(name string) error {
 		return nil
 	case event.FieldPayload:
 		m.ClearPayload()
+		return nil
+	case event.FieldPosition:
+		m.ClearPosition()
 		return nil
 	}
 	return fmt.Errorf("unknown Event nullable field %s", name)
@@ -2625,6 +2780,12 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case event.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case event.FieldPublished:
+		m.ResetPublished()
 		return nil
 	}
 	return fmt.Errorf("unknown Event field %s", name)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
 // Event types written to the activity log.
@@ -67,6 +68,11 @@ func record(ctx context.Context, tx *ent.Tx, e event) error {
 	}
 	if err := c.Exec(ctx); err != nil {
 		return fmt.Errorf("recording %s event: %w", e.typ, err)
+	}
+	// NOTIFY is delivered when the transaction commits (and never if it
+	// rolls back), which is exactly when the relay can see the event.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, subscriptions.NotifyChannel); err != nil {
+		return fmt.Errorf("notifying the event relay: %w", err)
 	}
 	return nil
 }

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
 // Sessions is what the account mutations need from the token service.
@@ -47,6 +49,14 @@ type Resolver struct {
 	sessions Sessions
 	log      *slog.Logger
 	signIn   SignInGuard
+
+	// Real-time delivery (graph/subscriptions.go); feed is nil when the
+	// server runs without subscriptions.
+	feed         *subscriptions.Feed
+	members      *memberChecks
+	loads        *eventLoads
+	sendTimeout  time.Duration
+	eventContext func(context.Context) context.Context
 }
 
 // Option configures a Resolver.
@@ -58,7 +68,7 @@ func WithSignInGuard(g SignInGuard) Option { return func(r *Resolver) { r.signIn
 
 // NewResolver returns the root resolver.
 func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger, opts ...Option) *Resolver {
-	r := &Resolver{client: client, sessions: sessions, log: log}
+	r := &Resolver{client: client, sessions: sessions, log: log, sendTimeout: 10 * time.Second}
 	for _, o := range opts {
 		o(r)
 	}

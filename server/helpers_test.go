@@ -16,3 +16,8 @@ const (
 	waitLong  = 20 * time.Second
 	pollEvery = 20 * time.Millisecond
 )
+
+func fromBase64URL(s string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return string(b), err
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -20,6 +21,13 @@ import (
 func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+				// A subscription lives for as long as its connection: loaders
+				// attached here would cache the first event's rows for every
+				// later one. Its fields load fresh instead (graph.loadersFor).
+				next.ServeHTTP(w, r)
+				return
+			}
 			ctx := loaders.NewContext(r.Context(), loaders.New(client, opts))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})

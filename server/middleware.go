@@ -70,6 +70,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// Flush sends buffered data to the client; the SSE transport needs it.
+func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+
 // Unwrap lets http.ResponseController reach the underlying writer
 // (WebSocket upgrades and flushing need it).
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -101,14 +104,15 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 				}
 				ri.mu.Lock()
 				codes := slices.Clone(ri.errorCodes)
+				opType, opName := ri.operationType, ri.operationName
 				ri.mu.Unlock()
 				attrs := []any{
 					"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 					"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes,
 					"sql_statements", statements.Count(),
 				}
-				if ri.operationType != "" {
-					attrs = append(attrs, "operation_type", ri.operationType, "operation_name", ri.operationName)
+				if opType != "" {
+					attrs = append(attrs, "operation_type", opType, "operation_name", opName)
 				}
 				if ri.viewerID != 0 {
 					attrs = append(attrs, "viewer_id", ri.viewerID)

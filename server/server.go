@@ -42,6 +42,8 @@ type Server struct {
 	tokens  *auth.Service
 	tel     *telemetry.Telemetry
 	handler http.Handler
+	// rt is the real-time side (server/realtime.go).
+	rt *realtime
 }
 
 // Option adjusts a Server built by New.
@@ -67,6 +69,8 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 	if s.tel == nil {
 		s.tel = telemetry.Noop()
 	}
+	// --- real-time hook: broker, relay, subscriptions (server/realtime.go) ---
+	s.rt = newRealtime(cfg, db, rdb, s.tokens, log)
 	s.handler = s.routes()
 	return s
 }
@@ -115,9 +119,10 @@ func (s *Server) routes() http.Handler {
 // POST, and GET for queries only.
 func (s *Server) graphql() http.Handler {
 	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log,
-		graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)))
+		append(s.rt.resolverOptions(), graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
+	s.rt.addTransports(srv) // --- real-time hook: WebSocket and SSE, before POST ---
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -134,6 +139,8 @@ func (s *Server) graphql() http.Handler {
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
 		ri := infoFrom(ctx)
+		// A WebSocket runs its operations concurrently on one request.
+		ri.mu.Lock()
 		ri.operationName = op.OperationName
 		if op.Operation != nil {
 			ri.operationType = string(op.Operation.Operation)
@@ -141,6 +148,7 @@ func (s *Server) graphql() http.Handler {
 				ri.operationName = op.Operation.Name
 			}
 		}
+		ri.mu.Unlock()
 		return next(ctx)
 	})
 	srv.AroundResponses(loadersPerEvent(s.db.Client, s.loaderOptions()))
@@ -163,6 +171,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// --- real-time hook: the relay runs while the server serves ---
+	stopRealtime := s.rt.start(context.WithoutCancel(ctx))
+	defer stopRealtime()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -173,6 +184,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
+	s.rt.goingAway() // --- real-time hook: WebSockets are hijacked; Shutdown does not close them ---
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}

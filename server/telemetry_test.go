@@ -167,7 +167,7 @@ func TestFailingOperationMarksSpan(t *testing.T) {
 func TestMetricsExposeSeries(t *testing.T) {
 	t.Parallel()
 	env, _ := tracedEnv(t, servertest.WithRedis(redistest.URL()), func(c *config.Config) {
-		c.RedisPrefix = "test:metrics:" + base64URL(t.Name()) + ":"
+		c.RedisPrefix = redistest.Prefix(t, redistest.Client(t), "metrics")
 		c.RateLimit.AnonCapacity, c.RateLimit.AnonRestoreRate = 40, 0.001
 	})
 	f := newFixture(t, env, "acme", "ENG")

@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
@@ -87,4 +88,50 @@ func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 func StatementCounterFrom(ctx context.Context) *StatementCounter {
 	c, _ := ctx.Value(counterKey{}).(*StatementCounter)
 	return c
+}
+
+// execQuerier is what ent's sql/execquery feature asks of a driver or
+// transaction (client.ExecContext, tx.ExecContext): raw statements such as
+// pg_notify go through it.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func execContext(target any, ctx context.Context, query string, args []any) (sql.Result, error) {
+	eq, ok := target.(execQuerier)
+	if !ok {
+		return nil, fmt.Errorf("ExecContext is not supported by %T", target)
+	}
+	count(ctx)
+	return eq.ExecContext(ctx, query, args...)
+}
+
+func queryContext(target any, ctx context.Context, query string, args []any) (*sql.Rows, error) {
+	eq, ok := target.(execQuerier)
+	if !ok {
+		return nil, fmt.Errorf("QueryContext is not supported by %T", target)
+	}
+	count(ctx)
+	return eq.QueryContext(ctx, query, args...)
+}
+
+// ExecContext forwards raw statements to the wrapped driver, counted.
+func (d countingDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return execContext(d.Driver, ctx, query, args)
+}
+
+// QueryContext forwards raw queries to the wrapped driver, counted.
+func (d countingDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return queryContext(d.Driver, ctx, query, args)
+}
+
+// ExecContext forwards raw statements to the wrapped transaction, counted.
+func (t countingTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return execContext(t.Tx, ctx, query, args)
+}
+
+// QueryContext forwards raw queries to the wrapped transaction, counted.
+func (t countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return queryContext(t.Tx, ctx, query, args)
 }

@@ -30,6 +30,10 @@ const (
 	FieldPayload = "payload"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldPosition holds the string denoting the position field in the database.
+	FieldPosition = "position"
+	// FieldPublished holds the string denoting the published field in the database.
+	FieldPublished = "published"
 	// Table holds the table name of the event in the database.
 	Table = "events"
 )
@@ -45,6 +49,8 @@ var Columns = []string{
 	FieldSubjectID,
 	FieldPayload,
 	FieldCreatedAt,
+	FieldPosition,
+	FieldPublished,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -69,6 +75,8 @@ var (
 	TypeValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultPublished holds the default value on creation for the "published" field.
+	DefaultPublished bool
 )
 
 // OrderOption defines the ordering options for the Event queries.
@@ -112,4 +120,14 @@ func BySubjectID(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByPosition orders the results by the position field.
+func ByPosition(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPosition, opts...).ToFunc()
+}
+
+// ByPublished orders the results by the published field.
+func ByPublished(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPublished, opts...).ToFunc()
 }

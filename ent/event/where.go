@@ -89,6 +89,16 @@ func CreatedAt(v time.Time) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// Position applies equality check predicate on the "position" field. It's identical to PositionEQ.
+func Position(v int64) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldPosition, v))
+}
+
+// Published applies equality check predicate on the "published" field. It's identical to PublishedEQ.
+func Published(v bool) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldPublished, v))
+}
+
 // TypeEQ applies the EQ predicate on the "type" field.
 func TypeEQ(v string) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldType, v))
@@ -442,6 +452,66 @@ func CreatedAtLT(v time.Time) predicate.Event {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.Event {
 	return predicate.Event(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// PositionEQ applies the EQ predicate on the "position" field.
+func PositionEQ(v int64) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldPosition, v))
+}
+
+// PositionNEQ applies the NEQ predicate on the "position" field.
+func PositionNEQ(v int64) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldPosition, v))
+}
+
+// PositionIn applies the In predicate on the "position" field.
+func PositionIn(vs ...int64) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldPosition, vs...))
+}
+
+// PositionNotIn applies the NotIn predicate on the "position" field.
+func PositionNotIn(vs ...int64) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldPosition, vs...))
+}
+
+// PositionGT applies the GT predicate on the "position" field.
+func PositionGT(v int64) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldPosition, v))
+}
+
+// PositionGTE applies the GTE predicate on the "position" field.
+func PositionGTE(v int64) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldPosition, v))
+}
+
+// PositionLT applies the LT predicate on the "position" field.
+func PositionLT(v int64) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldPosition, v))
+}
+
+// PositionLTE applies the LTE predicate on the "position" field.
+func PositionLTE(v int64) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldPosition, v))
+}
+
+// PositionIsNil applies the IsNil predicate on the "position" field.
+func PositionIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldPosition))
+}
+
+// PositionNotNil applies the NotNil predicate on the "position" field.
+func PositionNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldPosition))
+}
+
+// PublishedEQ applies the EQ predicate on the "published" field.
+func PublishedEQ(v bool) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldPublished, v))
+}
+
+// PublishedNEQ applies the NEQ predicate on the "published" field.
+func PublishedNEQ(v bool) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldPublished, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -101,6 +101,8 @@ var (
 		{Name: "subject_id", Type: field.TypeInt64},
 		{Name: "payload", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "position", Type: field.TypeInt64, Unique: true, Nullable: true},
+		{Name: "published", Type: field.TypeBool, Default: false},
 	}
 	// EventsTable holds the schema information for the "events" table.
 	EventsTable = &schema.Table{
@@ -122,6 +124,21 @@ var (
 				Name:    "event_organization_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[2], EventsColumns[0]},
+			},
+			{
+				Name:    "event_project_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[3], EventsColumns[9]},
+			},
+			{
+				Name:    "event_issue_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[4], EventsColumns[9]},
+			},
+			{
+				Name:    "event_published_position",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[10], EventsColumns[9]},
 			},
 		},
 	}

@@ -139,6 +139,10 @@ func init() {
 	eventDescCreatedAt := eventFields[8].Descriptor()
 	// event.DefaultCreatedAt holds the default value on creation for the created_at field.
 	event.DefaultCreatedAt = eventDescCreatedAt.Default.(func() time.Time)
+	// eventDescPublished is the schema descriptor for published field.
+	eventDescPublished := eventFields[10].Descriptor()
+	// event.DefaultPublished holds the default value on creation for the published field.
+	event.DefaultPublished = eventDescPublished.Default.(bool)
 	issueMixin := schema.Issue{}.Mixin()
 	issue.Policy = privacy.NewPolicies(schema.Issue{})
 	issue.Hooks[0] = func(next ent.Mutator) ent.Mutator {

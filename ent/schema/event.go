@@ -27,6 +27,15 @@ func (Event) Fields() []ent.Field {
 		field.Int64("subject_id").Immutable(),
 		field.JSON("payload", map[string]any{}).Optional().Immutable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
+		// position is the event's place in the one total order real-time
+		// delivery uses. Mutations leave it empty; the relay (one at a time
+		// cluster-wide) assigns 1, 2, 3, ... to committed events in the order
+		// it sees them commit, because ids come from a sequence and commit
+		// out of id order under concurrency.
+		field.Int64("position").Optional().Nillable().Unique(),
+		// published is set by the relay once the event has been sent to the
+		// broker, so a relay that takes over knows where to resume.
+		field.Bool("published").Default(false),
 	}
 }
 
@@ -36,5 +45,12 @@ func (Event) Indexes() []ent.Index {
 		index.Fields("project_id", "id"),
 		index.Fields("issue_id", "id"),
 		index.Fields("organization_id", "id"),
+		// The streams in delivery order, for replay after a cursor.
+		index.Fields("project_id", "position"),
+		index.Fields("issue_id", "position"),
+		// The relay's queue of positioned events not yet published. (Its
+		// other queue, position IS NULL, is served by position's unique
+		// index, which holds NULLs too.)
+		index.Fields("published", "position"),
 	}
 }

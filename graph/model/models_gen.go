@@ -386,6 +386,9 @@ type SignUpInput struct {
 	Name string `json:"name"`
 }
 
+type Subscription struct {
+}
+
 // Input of `updateComment`.
 type UpdateCommentInput struct {
 	// The comment.

@@ -60,6 +60,15 @@ func (r *Response) Statements(tb testing.TB) int {
 	return int(n)
 }
 
+// WithRedisPrefix sets the Redis key and channel prefix (redistest.Prefix),
+// so a test's instances meet each other and nobody else.
+func WithRedisPrefix(prefix string) Option { return func(c *config.Config) { c.RedisPrefix = prefix } }
+
+// WithDatabase makes the instance use an existing database, such as
+// another instance's Env.Config.DatabaseURL, instead of a fresh one: two
+// instances of one deployment. The database's owner drops it.
+func WithDatabase(url string) Option { return func(c *config.Config) { c.DatabaseURL = url } }
+
 // Start runs an instance on a fresh database until the test ends.
 func Start(tb testing.TB, opts ...Option) *Env {
 	tb.Helper()
@@ -79,11 +88,16 @@ func start(tb testing.TB, tel *telemetry.Telemetry, opts []Option) *Env {
 	if err != nil {
 		tb.Fatalf("default config: %v", err)
 	}
-	cfg.DatabaseURL = databasetest.URL(tb)
+	cfg.DatabaseURL = ""
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DemoData = false
+	// Tests wait on state changes, so make the real-time fallbacks fast.
+	cfg.RelayPollInterval = 200 * time.Millisecond
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = databasetest.URL(tb)
 	}
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -75,6 +75,11 @@ type Redis struct {
 	pingMu  sync.Mutex
 	pings   map[string]chan error
 	pingSeq atomic.Uint64
+
+	// restored is closed and replaced each time the connection comes back
+	// after an outage (see Restored).
+	restoredMu sync.Mutex
+	restored   chan struct{}
 }
 
 var _ Broker = (*Redis)(nil)
@@ -96,6 +101,8 @@ func NewRedis(client *redis.Client, opts Options) *Redis {
 		idle:   make(map[string]struct{}),
 		wake:   make(chan struct{}, 1),
 		pings:  make(map[string]chan error),
+
+		restored: make(chan struct{}),
 	}
 	r.hub = newHub(opts, r.markIdle)
 	r.wg.Add(2)
@@ -164,6 +171,16 @@ func (r *Redis) Close() error {
 // go-redis has reconnected and subscribed the channels again.
 func (r *Redis) Healthy() bool { return r.healthy.Load() }
 
+// Restored returns a channel that is closed the next time the pub/sub
+// connection comes back after an outage, once go-redis has subscribed the
+// channels again. Messages published during the outage were lost, so
+// subscribers use it to catch up from the durable log.
+func (r *Redis) Restored() <-chan struct{} {
+	r.restoredMu.Lock()
+	defer r.restoredMu.Unlock()
+	return r.restored
+}
+
 // receive reads the pub/sub connection and dispatches what arrives until
 // Close. It runs no periodic health check: a Redis restart closes the socket,
 // and go-redis dials with TCP keep-alive, which ends an idle half-open
@@ -218,6 +235,10 @@ func (r *Redis) receive() {
 		if down {
 			r.log.Info("broker: redis pub/sub connection restored")
 			down = false
+			r.restoredMu.Lock()
+			close(r.restored)
+			r.restored = make(chan struct{})
+			r.restoredMu.Unlock()
 		}
 		switch msg := msg.(type) {
 		case *redis.Message:

@@ -1,0 +1,424 @@
+// Command realtime measures real-time delivery: it starts Issuegraph
+// instances (the built binary) on a fresh database and a shared Redis,
+// holds many WebSocket subscribers of one project across them, and reports
+// the server memory per connection and the delay from mutation to
+// delivery. See deploy/loadtest/realtime/README.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/issuegraph", "Issuegraph binary (make build)")
+	instances := flag.Int("instances", 2, "server instances sharing the database and Redis")
+	subscribers := flag.Int("subscribers", 1000, "WebSocket subscribers, spread evenly over the instances")
+	users := flag.Int("users", 100, "distinct signed-in users the subscribers belong to")
+	events := flag.Int("events", 50, "mutations whose delivery is timed")
+	interval := flag.Duration("interval", 200*time.Millisecond, "pause between timed mutations")
+	pg := flag.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server (a fresh database is created and dropped)")
+	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
+	flag.Parse()
+	if err := run(*bin, *instances, *subscribers, *users, *events, *interval, *pg, *redisURL); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type instance struct {
+	url string
+	cmd *exec.Cmd
+}
+
+func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, pg, redisURL string) error {
+	suffix := randomHex(6)
+	dbURL, drop, err := createDatabase(pg, "issuegraph_bench_"+suffix)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	var insts []*instance
+	var all []*instance
+	defer func() {
+		for _, in := range all {
+			_ = in.cmd.Process.Kill()
+			_ = in.cmd.Wait()
+		}
+	}()
+	// One more instance than asked for takes the sign-ups (argon2 needs
+	// memory) and the mutations, so the subscribers' instances are measured
+	// holding nothing but connections.
+	for i := 0; i <= nInst; i++ {
+		in, err := startInstance(bin, dbURL, redisURL, "bench-"+suffix+":")
+		if err != nil {
+			return err
+		}
+		all = append(all, in)
+	}
+	insts = all
+	setup := insts[nInst].url
+	insts = insts[:nInst]
+	log.Printf("%d instances up: %v, setup and mutations on %s", nInst, urls(insts), setup)
+
+	// An owner, an organization with a project, and nUsers members.
+	owner, err := signUp(setup, "owner-"+suffix+"@bench.example")
+	if err != nil {
+		return err
+	}
+	var org struct {
+		CreateOrganization struct{ Organization struct{ ID string } }
+	}
+	if err := gql(setup, owner, `mutation($s:String!){ createOrganization(input:{slug:$s,name:"Bench"}){ organization{id} } }`, map[string]any{"s": "bench-" + suffix}, &org); err != nil {
+		return err
+	}
+	var proj struct {
+		CreateProject struct{ Project struct{ ID string } }
+	}
+	if err := gql(setup, owner, `mutation($o:ID!){ createProject(input:{organizationId:$o,key:"BENCH",name:"Bench"}){ project{id} } }`, map[string]any{"o": org.CreateOrganization.Organization.ID}, &proj); err != nil {
+		return err
+	}
+	projectID := proj.CreateProject.Project.ID
+	tokens := make([]string, nUsers)
+	for i := range tokens {
+		email := fmt.Sprintf("user%d-%s@bench.example", i, suffix)
+		if tokens[i], err = signUp(setup, email); err != nil {
+			return err
+		}
+		if err := gql(setup, owner, `mutation($o:ID!,$e:String!){ addMember(input:{organizationId:$o,email:$e}){ userErrors{message} } }`, map[string]any{"o": org.CreateOrganization.Organization.ID, "e": email}, nil); err != nil {
+			return err
+		}
+	}
+
+	rssBefore := make([]int64, nInst)
+	for i, in := range insts {
+		rssBefore[i] = rss(in.cmd.Process.Pid)
+	}
+	subs := make([]*subscriber, nSubs)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 200)
+	var failed atomic.Int64
+	for i := range subs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s, err := subscribe(insts[i%nInst].url, tokens[i%nUsers], projectID)
+			if err != nil {
+				if failed.Add(1) <= 3 {
+					log.Printf("subscriber %d: %v", i, err)
+				}
+				return
+			}
+			subs[i] = s
+		}(i)
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d subscribers failed to connect", failed.Load())
+	}
+	// Warm-up events until one reaches everyone prove every subscription
+	// is live (a subscription without a cursor starts with the events
+	// committed after it is established).
+	for i := 0; ; i++ {
+		title := fmt.Sprintf("warm-up-%d", i)
+		if _, err := mutate(setup, owner, projectID, title); err != nil {
+			return err
+		}
+		err := waitAll(subs, title, 5*time.Second)
+		if err == nil {
+			break
+		}
+		if i == 30 {
+			return err
+		}
+	}
+	time.Sleep(2 * time.Second) // let the servers settle before measuring memory
+	for i, in := range insts {
+		after := rss(in.cmd.Process.Pid)
+		per := float64(after-rssBefore[i]) / float64(nSubs/nInst)
+		log.Printf("instance %d: RSS %.1f MiB -> %.1f MiB with %d subscribers: %.1f KiB per connection", i, mib(rssBefore[i]), mib(after), nSubs/nInst, per/1024)
+	}
+
+	// Timed mutations, one at a time; latency is from sending the mutation
+	// (its commit is inside the round trip) to each subscriber's receipt.
+	var lat, rtt []time.Duration
+	for k := 0; k < nEvents; k++ {
+		title := fmt.Sprintf("bench-%d", k)
+		sent := time.Now()
+		took, err := mutate(setup, owner, projectID, title)
+		if err != nil {
+			return err
+		}
+		rtt = append(rtt, took)
+		if err := waitAll(subs, title, 60*time.Second); err != nil {
+			return err
+		}
+		for _, s := range subs {
+			lat = append(lat, s.at(title).Sub(sent))
+		}
+		time.Sleep(interval)
+	}
+	log.Printf("delivery to %d subscribers on %d instances, %d events: p50 %s p99 %s max %s (mutation round trip p50 %s p99 %s)",
+		nSubs, nInst, nEvents, pct(lat, 50), pct(lat, 99), pct(lat, 100), pct(rtt, 50), pct(rtt, 99))
+	for _, s := range subs {
+		s.conn.CloseNow()
+	}
+	return nil
+}
+
+// subscriber is one WebSocket following the project; it records when each
+// issue title first arrives.
+type subscriber struct {
+	conn *websocket.Conn
+	mu   sync.Mutex
+	seen map[string]time.Time
+	cond chan struct{}
+}
+
+func (s *subscriber) at(title string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[title]
+}
+
+func subscribe(base, token, projectID string) (*subscriber, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		return nil, err
+	}
+	write := func(v any) error {
+		b, _ := json.Marshal(v)
+		return conn.Write(ctx, websocket.MessageText, b)
+	}
+	if err := write(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}); err != nil {
+		return nil, err
+	}
+	_, ack, err := conn.Read(ctx)
+	if err != nil || !bytes.Contains(ack, []byte("connection_ack")) {
+		return nil, fmt.Errorf("no ack: %s %v", ack, err)
+	}
+	if err := write(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{
+		"query":     `subscription($p:ID!){ projectEvents(projectId:$p){ cursor type issue{ title } } }`,
+		"variables": map[string]any{"p": projectID},
+	}}); err != nil {
+		return nil, err
+	}
+	s := &subscriber{conn: conn, seen: map[string]time.Time{}, cond: make(chan struct{}, 1)}
+	go s.read()
+	return s, nil
+}
+
+func (s *subscriber) read() {
+	for {
+		_, data, err := s.conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		var m struct {
+			Type    string
+			Payload struct {
+				Data struct {
+					ProjectEvents struct{ Issue *struct{ Title string } }
+				}
+			}
+		}
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case "ping":
+			_ = s.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+		case "next":
+			if i := m.Payload.Data.ProjectEvents.Issue; i != nil {
+				s.mu.Lock()
+				if _, ok := s.seen[i.Title]; !ok {
+					s.seen[i.Title] = now
+				}
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+func waitAll(subs []*subscriber, title string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		missing := 0
+		for _, s := range subs {
+			if s.at(title).IsZero() {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d subscribers did not receive %q", missing, len(subs), title)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func mutate(base, token, projectID, title string) (time.Duration, error) {
+	start := time.Now()
+	err := gql(base, token, `mutation($p:ID!,$t:String!){ createIssue(input:{projectId:$p,title:$t}){ userErrors{message} } }`, map[string]any{"p": projectID, "t": title}, nil)
+	return time.Since(start), err
+}
+
+func signUp(base, email string) (string, error) {
+	var out struct {
+		SignUp struct{ Tokens struct{ AccessToken string } }
+	}
+	err := gql(base, "", `mutation($e:String!){ signUp(input:{email:$e,password:"correct horse battery",name:"Bench"}){ tokens{accessToken} } }`, map[string]any{"e": email}, &out)
+	return out.SignUp.Tokens.AccessToken, err
+}
+
+func gql(base, token, query string, vars map[string]any, out any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   json.RawMessage
+		Errors []struct{ Message string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return err
+	}
+	if len(r.Errors) > 0 {
+		return errors.New(r.Errors[0].Message)
+	}
+	if out != nil {
+		return json.Unmarshal(r.Data, out)
+	}
+	return nil
+}
+
+func startInstance(bin, dbURL, redisURL, prefix string) (*instance, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"ISSUEGRAPH_ADDR="+addr, "ISSUEGRAPH_DATABASE_URL="+dbURL, "ISSUEGRAPH_REDIS_URL="+redisURL,
+		"ISSUEGRAPH_REDIS_PREFIX="+prefix, "ISSUEGRAPH_DEMO_DATA=false", "ISSUEGRAPH_LOG_LEVEL=warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	in := &instance{url: "http://" + addr, cmd: cmd}
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		resp, err := http.Get(in.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return in, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return nil, fmt.Errorf("instance at %s not ready", addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// createDatabase returns the URL of a new empty database (the first
+// instance migrates it) and a function that drops it.
+func createDatabase(server, name string) (string, func(), error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := psql(server, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), func() { _ = psql(server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") }, nil
+}
+
+func psql(server, stmt string) error {
+	out, err := exec.Command("psql", server, "-q", "-c", stmt).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("psql %q: %w: %s", stmt, err, out)
+	}
+	return nil
+}
+
+// rss is the resident memory of a process in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[min(i, len(s))-1].Round(100 * time.Microsecond)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func urls(insts []*instance) []string {
+	out := make([]string, len(insts))
+	for i, in := range insts {
+		out[i] = in.url
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,289 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/comment"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/subscriptions"
+)
+
+// WithEvents lets subscriptions follow streams through feed. A client that
+// does not take an event within sendTimeout is ended as a slow consumer
+// (it can resume with its cursor).
+func WithEvents(feed *subscriptions.Feed, sendTimeout time.Duration) Option {
+	return func(r *Resolver) {
+		r.feed, r.sendTimeout = feed, sendTimeout
+		r.members = newMemberChecks(r.client)
+		r.loads = newEventLoads()
+	}
+}
+
+// WithEventContext sets how the context of each delivered event is derived
+// from the subscription's (per-event loaders go here).
+func WithEventContext(fn func(context.Context) context.Context) Option {
+	return func(r *Resolver) { r.eventContext = fn }
+}
+
+// Why a subscription ends early, besides the feed's errors.
+var (
+	errNotMember  = &Error{Code: CodeForbidden, Message: "you are not a member of this organization"}
+	errSlowClient = errors.New("client did not take events fast enough")
+)
+
+// subscribe starts following stream for the signed-in viewer, a member of
+// organization orgID, after the cursor when one is given.
+func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, orgID int64, after *string) (<-chan *model.Event, error) {
+	if r.feed == nil {
+		return nil, Errorf(CodeUnavailable, "subscriptions are not enabled on this server")
+	}
+	userID, err := requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkMember(ctx, userID, orgID); err != nil {
+		return nil, err
+	}
+	start := int64(-1)
+	if after != nil {
+		if start, err = r.feed.CheckCursor(ctx, stream, *after); err != nil {
+			return nil, subscriptionError(err, 0)
+		}
+	}
+	want := selectedEventFields(ctx)
+	ch := make(chan *model.Event)
+	go func() {
+		defer close(ch)
+		var last int64
+		err := r.feed.Follow(ctx, stream, start, func(entries []subscriptions.Entry) error {
+			return r.deliver(ctx, userID, orgID, want, entries, ch, &last)
+		})
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		// The error travels as a last event, not beside the channel, so
+		// no transport reads it while it is being written.
+		end := model.EndEvent(r.endError(ctx, err, last))
+		timer := time.NewTimer(r.sendTimeout)
+		defer timer.Stop()
+		select {
+		case ch <- end:
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+	}()
+	return ch, nil
+}
+
+// deliver checks the viewer may still see the organization, loads the
+// events' objects in a few queries and hands the events to the transport.
+func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) error {
+	evCtx := ctx
+	if r.eventContext != nil {
+		evCtx = r.eventContext(ctx)
+	}
+	if err := r.checkMember(evCtx, userID, orgID); err != nil {
+		return err
+	}
+	key := eventLoadKey{user: userID, want: want, first: entries[0].Position, last: entries[len(entries)-1].Position}
+	events, err := r.loads.load(key, func() ([]*model.Event, error) {
+		// Shared with the viewer's other subscriptions: one of them ending
+		// must not fail the load for the rest.
+		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(evCtx), 10*time.Second)
+		defer cancel()
+		return r.loadEvents(loadCtx, want, entries)
+	})
+	if err != nil {
+		return err
+	}
+	timer := time.NewTimer(r.sendTimeout)
+	defer timer.Stop()
+	for i, ev := range events {
+		select {
+		case ch <- ev:
+			*last = entries[i].Position
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return errSlowClient
+		}
+	}
+	return nil
+}
+
+func (r *Resolver) checkMember(ctx context.Context, userID, orgID int64) error {
+	ok, err := r.members.isMember(ctx, userID, orgID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotMember
+	}
+	return nil
+}
+
+// loadEvents builds the events of entries, loading each kind of object
+// once per batch rather than once per event.
+func (r *Resolver) loadEvents(ctx context.Context, want eventFields, entries []subscriptions.Entry) ([]*model.Event, error) {
+	var actorIDs, issueIDs, commentIDs, projectIDs []int64
+	for _, e := range entries {
+		if e.ActorID != 0 && want.actor {
+			actorIDs = append(actorIDs, e.ActorID)
+		}
+		if e.IssueID != 0 && (want.issue || want.subject && subjectType(e.Type) == typeIssue) {
+			issueIDs = append(issueIDs, e.IssueID)
+		}
+		if !want.subject {
+			continue
+		}
+		switch subjectType(e.Type) {
+		case typeComment:
+			commentIDs = append(commentIDs, e.SubjectID)
+		case typeProject:
+			projectIDs = append(projectIDs, e.SubjectID)
+		}
+	}
+	actors, err := byID(ctx, len(actorIDs), func() ([]*ent.User, error) { return r.client.User.Query().Where(user.IDIn(actorIDs...)).All(ctx) }, func(u *ent.User) int64 { return u.ID })
+	if err != nil {
+		return nil, err
+	}
+	issues, err := byID(ctx, len(issueIDs), func() ([]*ent.Issue, error) { return r.client.Issue.Query().Where(issue.IDIn(issueIDs...)).All(ctx) }, func(i *ent.Issue) int64 { return i.ID })
+	if err != nil {
+		return nil, err
+	}
+	comments, err := byID(ctx, len(commentIDs), func() ([]*ent.Comment, error) {
+		return r.client.Comment.Query().Where(comment.IDIn(commentIDs...)).All(ctx)
+	}, func(c *ent.Comment) int64 { return c.ID })
+	if err != nil {
+		return nil, err
+	}
+	projects, err := byID(ctx, len(projectIDs), func() ([]*ent.Project, error) {
+		return r.client.Project.Query().Where(project.IDIn(projectIDs...)).All(ctx)
+	}, func(p *ent.Project) int64 { return p.ID })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Event, len(entries))
+	for i, e := range entries {
+		var subject model.Node
+		switch subjectType(e.Type) {
+		case typeIssue:
+			if i := issues[e.SubjectID]; i != nil {
+				subject = i
+			}
+		case typeComment:
+			if c := comments[e.SubjectID]; c != nil {
+				subject = c
+			}
+		case typeProject:
+			if p := projects[e.SubjectID]; p != nil {
+				subject = p
+			}
+		}
+		out[i] = model.NewEvent(subscriptions.Cursor(e.Position), e.Type, actors[e.ActorID], e.CreatedAt, subject, issues[e.IssueID])
+	}
+	return out, nil
+}
+
+// eventFields says which of an Event's objects a subscription selected;
+// only those are loaded for each delivery.
+type eventFields struct{ actor, subject, issue bool }
+
+// selectedEventFields reads the subscription field's selection (fragments
+// included) once, when the subscription starts.
+func selectedEventFields(ctx context.Context) eventFields {
+	var f eventFields
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return eventFields{actor: true, subject: true, issue: true}
+	}
+	for _, c := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{"Event"}) {
+		switch c.Name {
+		case "actor":
+			f.actor = true
+		case "subject":
+			f.subject = true
+		case "issue":
+			f.issue = true
+		}
+	}
+	return f
+}
+
+// byID runs load (when there is anything to load) and indexes the result.
+func byID[T any](_ context.Context, n int, load func() ([]*T, error), id func(*T) int64) (map[int64]*T, error) {
+	m := make(map[int64]*T, n)
+	if n == 0 {
+		return m, nil
+	}
+	rows, err := load()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range rows {
+		m[id(v)] = v
+	}
+	return m, nil
+}
+
+// subjectType is the global ID type of an event type's subject.
+func subjectType(eventType string) string {
+	switch eventType {
+	case EventIssueCreated, EventIssueUpdated, EventIssueAssigned, EventIssueLabeled, EventIssueUnlabeled,
+		EventIssueClosed, EventIssueReopened, EventIssueDeleted:
+		return typeIssue
+	case EventCommentAdded, EventCommentUpdated, EventCommentDeleted:
+		return typeComment
+	case EventProjectCreated, EventProjectUpdated, EventProjectArchived, EventProjectUnarchived:
+		return typeProject
+	}
+	return ""
+}
+
+// subscriptionError maps why a subscription could not start or ended to
+// what the client sees; unexpected errors are returned unchanged (and
+// masked by the error presenter).
+func subscriptionError(err error, last int64) error {
+	resume := ""
+	if last > 0 {
+		resume = " (your last cursor is " + subscriptions.Cursor(last) + ")"
+	}
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, subscriptions.ErrBadCursor):
+		return Errorf(CodeBadUserInput, "after is not a cursor of this stream")
+	case errors.Is(err, subscriptions.ErrCursorExpired):
+		return Errorf(CodeBadUserInput, "after is older than the event log's retention or not from this stream; reload, then subscribe without after")
+	case errors.Is(err, subscriptions.ErrUnavailable), errors.Is(err, subscriptions.ErrClosed):
+		return Errorf(CodeUnavailable, "%s%s", err.Error(), resume)
+	case errors.Is(err, errSlowClient):
+		return Errorf(CodeUnavailable, "you did not read events fast enough and were disconnected from this stream; subscribe again with after%s", resume)
+	}
+	return err
+}
+
+// endError turns the error that ended a subscription into what the client
+// sees, with its last cursor to resume from; unexpected errors are logged
+// here and masked by the error presenter.
+func (r *Resolver) endError(ctx context.Context, err error, last int64) error {
+	mapped := subscriptionError(err, last)
+	e, ok := AsError(mapped)
+	if !ok {
+		r.log.ErrorContext(ctx, "subscription failed", "error", err)
+		return mapped
+	}
+	if last > 0 {
+		e = &Error{Code: e.Code, Message: e.Message, Extensions: map[string]any{"cursor": subscriptions.Cursor(last)}}
+	}
+	return e
+}

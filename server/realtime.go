@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/issuegraph/issuegraph/config"
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/subscriptions"
+	"github.com/issuegraph/issuegraph/subscriptions/broker"
+)
+
+// Close codes of graphql-transport-ws used by the server.
+const (
+	closeGoingAway = 1001 // RFC 6455: the server is going down; reconnect elsewhere
+	closeForbidden = 4403
+)
+
+// realtime is an instance's real-time side: the broker, the outbox relay,
+// the feed subscriptions follow, and the WebSocket and SSE transports.
+type realtime struct {
+	cfg    config.Config
+	log    *slog.Logger
+	tokens tokenVerifier
+	broker broker.Broker
+	feed   *subscriptions.Feed
+	relay  *subscriptions.Relay
+	conns  *wsConns
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens tokenVerifier, log *slog.Logger) *realtime {
+	opts := broker.Options{BufferSize: cfg.SubscriptionBuffer, Prefix: cfg.RedisPrefix + "events:", Logger: log}
+	var b broker.Broker
+	if rdb != nil {
+		b = broker.NewRedis(rdb, opts)
+	} else {
+		b = broker.NewMemory(opts)
+	}
+	return &realtime{
+		cfg: cfg, log: log, tokens: tokens, broker: b,
+		feed: subscriptions.NewFeed(db.SQL, b, subscriptions.FeedOptions{Retention: cfg.EventRetention, Logger: log}),
+		relay: subscriptions.NewRelay(db.SQL, b, subscriptions.RelayOptions{
+			DatabaseURL: cfg.DatabaseURL, PollInterval: cfg.RelayPollInterval, Retention: cfg.EventRetention, Logger: log,
+		}),
+		conns: newWSConns(),
+	}
+}
+
+// resolverOptions lets the resolvers follow streams.
+func (rt *realtime) resolverOptions() []graph.Option {
+	return []graph.Option{graph.WithEvents(rt.feed, rt.cfg.SubscriptionSendTimeout)}
+}
+
+// addTransports adds the WebSocket and SSE transports; it must run before
+// POST is added, which would otherwise take SSE requests.
+func (rt *realtime) addTransports(srv *handler.Server) {
+	readLimit := rt.cfg.BodyLimit
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive})
+	srv.AddTransport(transport.Websocket{
+		Implementation: &wsImplementation{
+			inner:       transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(rt.cfg.CORSOrigins)}},
+			conns:       rt.conns,
+			initTimeout: rt.cfg.WSInitTimeout,
+			maxSubs:     rt.cfg.WSMaxSubscriptions,
+		},
+		InitFunc:              rt.initConnection,
+		KeepAlivePingInterval: rt.cfg.WSKeepAlive,
+		PingPongInterval:      rt.cfg.WSKeepAlive,
+		PayloadReadLimit:      &readLimit,
+		ErrorFunc: func(ctx context.Context, err error) {
+			rt.log.DebugContext(ctx, "websocket", "error", err)
+		},
+	})
+}
+
+// initConnection authenticates a WebSocket from its connection_init
+// payload ({"Authorization": "Bearer <access token>"}), the same tokens as
+// HTTP. Without one the connection keeps the viewer of the upgrade
+// request; a bad one closes it with 4403.
+func (rt *realtime) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	auth := payload.Authorization()
+	if auth == "" {
+		return ctx, nil, nil
+	}
+	forbidden := func() (context.Context, *transport.InitPayload, error) {
+		ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
+		ctx = transport.AppendCloseReason(ctx, "Forbidden")
+		return ctx, nil, errors.New("Forbidden: the access token is invalid or expired")
+	}
+	scheme, token, ok := cutBearer(auth)
+	if !ok || scheme == "" {
+		return forbidden()
+	}
+	userID, err := rt.tokens.VerifyAccess(token)
+	if err != nil {
+		return forbidden()
+	}
+	if ri := infoFrom(ctx); ri != nil {
+		ri.viewerID = userID
+	}
+	return viewer.NewContext(ctx, viewer.Viewer{UserID: userID}), nil, nil
+}
+
+// start runs the relay and the feed's watcher until stop is called.
+func (rt *realtime) start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	rt.wg.Add(2)
+	go func() { defer rt.wg.Done(); rt.relay.Run(ctx) }()
+	go func() { defer rt.wg.Done(); rt.feed.Run(ctx) }()
+	return func() {
+		cancel()
+		rt.wg.Wait()
+		if err := rt.broker.Close(); err != nil {
+			rt.log.Warn("closing broker", "error", err)
+		}
+	}
+}
+
+// goingAway closes every WebSocket with 1001, so clients reconnect to
+// another instance and resume from their cursors, and closes the broker,
+// which ends SSE streams (http.Server.Shutdown would wait for them).
+// Mutations still in flight keep working: their events wait in the log.
+func (rt *realtime) goingAway() {
+	rt.conns.closeAll(closeGoingAway, "server shutting down")
+	if err := rt.broker.Close(); err != nil {
+		rt.log.Warn("closing broker", "error", err)
+	}
+}
+
+// originHosts turns allowed origins (http://host:port) into the host
+// patterns coder/websocket matches the Origin header against. Requests
+// without an Origin header (non-browser clients) are not affected.
+func originHosts(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
+// cutBearer splits "Bearer <token>" as the Authorization header does.
+func cutBearer(h string) (scheme, token string, ok bool) {
+	scheme, token, ok = strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || len(token) > 4096 {
+		return "", "", false
+	}
+	return scheme, strings.TrimSpace(token), true
+}
+
+// ActiveSubscriptions is the number of local broker subscriptions of the
+// instance (tests wait for it; metrics can report it).
+func (s *Server) ActiveSubscriptions() int { return s.rt.feed.Active() }

@@ -1,0 +1,312 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+)
+
+// Close codes graphql-transport-ws defines for a client's bad behaviour.
+const (
+	closeBadMessage       = 4400
+	closeUnauthorized     = 4401
+	closeInitTimeout      = 4408
+	closeSubscriberExists = 4409
+	closeTooManyInits     = 4429
+)
+
+const (
+	protoTransportWS = "graphql-transport-ws"
+	protoLegacyWS    = "graphql-ws"
+)
+
+// wsImplementation accepts WebSockets through gqlgen's coder/websocket
+// adapter and wraps each connection in a wsConn, which enforces what
+// gqlgen's transport leaves open: the graphql-transport-ws close codes, the
+// init timeout, the per-connection subscription limit, and closing with
+// 1001 on shutdown.
+type wsImplementation struct {
+	inner       transport.CoderWebsocketImplementation
+	conns       *wsConns
+	initTimeout time.Duration
+	maxSubs     int
+}
+
+var _ transport.WebsocketImplementation = (*wsImplementation)(nil)
+
+func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	inner, err := i.inner.Accept(w, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &wsConn{inner: inner, maxSubs: i.maxSubs, conns: i.conns, active: map[string]struct{}{}, errored: map[string]struct{}{}}
+	if !i.conns.add(c) {
+		c.closeWith(closeGoingAway, "server shutting down")
+		return c, nil
+	}
+	// Owned by the connection: stopped in Close, or fires once.
+	c.initTimer = time.AfterFunc(i.initTimeout, func() {
+		c.mu.Lock()
+		initialised := c.initSeen
+		c.mu.Unlock()
+		if !initialised {
+			c.closeWith(closeInitTimeout, "Connection initialisation timeout")
+		}
+	})
+	return c, nil
+}
+
+// wsConn checks every client message before gqlgen reads it.
+type wsConn struct {
+	inner     transport.WebsocketConn
+	maxSubs   int
+	conns     *wsConns
+	initTimer *time.Timer
+
+	mu       sync.Mutex
+	initSeen bool
+	acked    bool
+	closed   bool
+	active   map[string]struct{} // subscription ids the server has not completed
+	// errored holds ids that got an error message: in graphql-transport-ws
+	// an error ends the operation, so gqlgen's complete after it is not
+	// sent.
+	errored map[string]struct{}
+}
+
+var (
+	_ transport.WebsocketConn          = (*wsConn)(nil)
+	_ transport.WebsocketReadLimiter   = (*wsConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*wsConn)(nil)
+)
+
+// wsMessage is the envelope both subprotocols share.
+type wsMessage struct {
+	ID      *string         `json:"id"`
+	Type    *string         `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// NextReader returns the next message the client may send, closing the
+// connection with the protocol's code when it breaks a rule.
+func (c *wsConn) NextReader() (int, io.Reader, error) {
+	for {
+		typ, r, err := c.inner.NextReader()
+		if err != nil {
+			return typ, r, err
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return typ, nil, err
+		}
+		code, reason, skip := c.check(data)
+		if code != 0 {
+			c.closeWith(code, reason)
+			return typ, nil, transport.ErrWebsocketClosed
+		}
+		if skip {
+			continue
+		}
+		return typ, bytes.NewReader(data), nil
+	}
+}
+
+// check applies the subprotocol's rules to one client message. It returns
+// a close code to end the connection, or skip when the message has been
+// answered here and gqlgen must not see it.
+func (c *wsConn) check(data []byte) (code int, reason string, skip bool) {
+	var m wsMessage
+	if err := json.Unmarshal(data, &m); err != nil || m.Type == nil {
+		return closeBadMessage, "Invalid message received", false
+	}
+	id := ""
+	if m.ID != nil {
+		id = *m.ID
+	}
+	transportWS := c.inner.Subprotocol() == protoTransportWS
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch *m.Type {
+	case "connection_init":
+		if c.initSeen {
+			if transportWS {
+				return closeTooManyInits, "Too many initialisation requests", false
+			}
+			return closeBadMessage, "Too many initialisation requests", false
+		}
+		c.initSeen = true
+		// gqlgen drops, without closing, a connection whose init payload is
+		// not an object.
+		if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+			return closeBadMessage, "Invalid message received", false
+		}
+	case "subscribe", "start":
+		if transportWS != (*m.Type == "subscribe") {
+			return closeBadMessage, "Invalid message received", false
+		}
+		if !c.acked {
+			return closeUnauthorized, "Unauthorized", false
+		}
+		if id == "" || len(id) > 128 || len(m.Payload) == 0 {
+			return closeBadMessage, "Invalid message received", false
+		}
+		if _, ok := c.active[id]; ok {
+			if transportWS {
+				return closeSubscriberExists, "Subscriber for " + id + " already exists", false
+			}
+			return closeBadMessage, "Subscriber for " + id + " already exists", false
+		}
+		if len(c.active) >= c.maxSubs {
+			c.refuseLocked(id, fmt.Sprintf("too many active subscriptions on this connection (at most %d); complete one first", c.maxSubs))
+			return 0, "", true
+		}
+		c.active[id] = struct{}{}
+		delete(c.errored, id)
+	case "complete", "stop":
+		if transportWS != (*m.Type == "complete") || id == "" {
+			return closeBadMessage, "Invalid message received", false
+		}
+		delete(c.active, id)
+	case "ping", "pong":
+		if !transportWS {
+			return closeBadMessage, "Invalid message received", false
+		}
+	case "connection_terminate":
+		if transportWS {
+			return closeBadMessage, "Invalid message received", false
+		}
+	default:
+		return closeBadMessage, "Invalid message received", false
+	}
+	return 0, "", false
+}
+
+// refuseLocked answers a subscription with an error message of its own.
+func (c *wsConn) refuseLocked(id, msg string) {
+	_ = c.inner.WriteJSON(map[string]any{
+		"type": "error", "id": id,
+		"payload": []map[string]any{{"message": msg, "extensions": map[string]any{"code": "BAD_USER_INPUT"}}},
+	})
+}
+
+// WriteJSON sends a server message, noting the acknowledgement and the
+// subscriptions that end.
+func (c *wsConn) WriteJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var m wsMessage
+	if err := json.Unmarshal(data, &m); err == nil && m.Type != nil {
+		id := ""
+		if m.ID != nil {
+			id = *m.ID
+		}
+		transportWS := c.inner.Subprotocol() == protoTransportWS
+		c.mu.Lock()
+		switch *m.Type {
+		case "connection_ack":
+			c.acked = true
+		case "error":
+			delete(c.active, id)
+			if transportWS {
+				c.errored[id] = struct{}{}
+			}
+		case "complete":
+			delete(c.active, id)
+			if _, ok := c.errored[id]; ok {
+				delete(c.errored, id)
+				c.mu.Unlock()
+				return nil
+			}
+		}
+		c.mu.Unlock()
+	}
+	return c.inner.WriteJSON(json.RawMessage(data))
+}
+
+// WriteClose closes with code unless the connection is already closing
+// (the first reason given wins).
+func (c *wsConn) WriteClose(code int, reason string) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	return c.inner.WriteClose(code, reason)
+}
+
+func (c *wsConn) closeWith(code int, reason string) {
+	_ = c.WriteClose(code, reason)
+}
+
+func (c *wsConn) Close() error {
+	if c.initTimer != nil {
+		c.initTimer.Stop()
+	}
+	c.conns.remove(c)
+	return c.inner.Close()
+}
+
+func (c *wsConn) Subprotocol() string { return c.inner.Subprotocol() }
+
+func (c *wsConn) SetReadLimit(limit int64) {
+	if l, ok := c.inner.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.inner.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
+
+// wsConns is the set of open WebSockets, so shutdown can close them.
+type wsConns struct {
+	mu      sync.Mutex
+	closing bool
+	set     map[*wsConn]struct{}
+}
+
+func newWSConns() *wsConns { return &wsConns{set: map[*wsConn]struct{}{}} }
+
+// add registers c; false once shutdown has begun.
+func (s *wsConns) add(c *wsConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.set[c] = struct{}{}
+	return true
+}
+
+func (s *wsConns) remove(c *wsConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.set, c)
+}
+
+// closeAll closes every connection with code and refuses new ones.
+func (s *wsConns) closeAll(code int, reason string) {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*wsConn, 0, len(s.set))
+	for c := range s.set {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(code, reason)
+	}
+}
