@@ -71,6 +71,9 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 	}
 	// --- real-time hook: broker, relay, subscriptions (server/realtime.go) ---
 	s.rt = newRealtime(cfg, db, rdb, s.tokens, log)
+	if err := s.registerRealtimeMetrics(); err != nil {
+		log.Error("real-time metrics disabled", "error", err)
+	}
 	s.handler = s.routes()
 	return s
 }

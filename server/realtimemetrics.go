@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+)
+
+// registerRealtimeMetrics reports, on every collection: the instance's
+// active stream subscriptions, and the event relay's lag — events committed
+// but not yet published, and the age of the oldest of them. The lag query
+// reads the relay's queue index, so a scrape costs one indexed statement.
+func (s *Server) registerRealtimeMetrics() error {
+	m := s.tel.Meter.Meter("github.com/issuegraph/issuegraph/server")
+	subs, err := m.Int64ObservableGauge("subscriptions.active", metric.WithUnit("{subscription}"),
+		metric.WithDescription("Stream subscriptions held by this instance."))
+	if err != nil {
+		return err
+	}
+	lagRows, err := m.Int64ObservableGauge("event_relay.lag.events", metric.WithUnit("{event}"),
+		metric.WithDescription("Committed events the relay has not published yet."))
+	if err != nil {
+		return err
+	}
+	lagAge, err := m.Float64ObservableGauge("event_relay.lag.seconds", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest committed event the relay has not published yet (0 when none)."))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		o.ObserveInt64(subs, int64(s.ActiveSubscriptions()))
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		var rows int64
+		var age float64
+		err := s.db.SQL.QueryRowContext(qctx,
+			`SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM events WHERE NOT published`).Scan(&rows, &age)
+		if err != nil {
+			s.log.WarnContext(ctx, "measuring relay lag", "error", err)
+			return nil // report what we have; the scrape itself must not fail
+		}
+		o.ObserveInt64(lagRows, rows)
+		o.ObserveFloat64(lagAge, age)
+		return nil
+	}, subs, lagRows, lagAge)
+	return err
+}
