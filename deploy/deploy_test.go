@@ -33,7 +33,7 @@ func metricNames(expr string) []string {
 	expr = regexp.MustCompile(`\b[0-9]+(\.[0-9]+)?\b`).ReplaceAllString(expr, "0")
 	expr = regexp.MustCompile(`\bby \([^)]*\)`).ReplaceAllString(expr, "")
 	words := regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`).FindAllString(expr, -1)
-	skip := map[string]bool{"sum": true, "rate": true, "histogram_quantile": true, "and": true, "or": true, "by": true, "le": true}
+	skip := map[string]bool{"sum": true, "max": true, "min": true, "rate": true, "histogram_quantile": true, "and": true, "or": true, "by": true, "le": true}
 	var out []string
 	for _, w := range words {
 		if !skip[w] {
