@@ -31,7 +31,8 @@ func (r *Resolver) apiKeys(ctx context.Context, org *ent.Organization, args page
 func (r *Resolver) apiKeysOfOrganizations() childList[*ent.APIKeyQuery, *ent.APIKey, predicate.APIKey, *ent.APIKeySelect] {
 	return childList[*ent.APIKeyQuery, *ent.APIKey, predicate.APIKey, *ent.APIKeySelect]{
 		name: "Organization.apiKeys", query: r.client.APIKey.Query, parent: loaders.ByColumn(apikey.FieldOrganizationID),
-		key: apiKeysByCreated, keyOf: func(k *ent.APIKey) (any, int64) { return k.CreatedAt, k.ID },
+		parentOf: func(k *ent.APIKey) int64 { return k.OrganizationID },
+		key:      apiKeysByCreated, keyOf: func(k *ent.APIKey) (any, int64) { return k.CreatedAt, k.ID },
 	}
 }
 

@@ -71,13 +71,22 @@ type row interface {
 // childList describes a list field of a parent: the children it holds,
 // how they point at their parent, and their order.
 type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner] struct {
-	name   string               // Type.field, names the list in loader shapes
-	query  func() Q             // a new query of all children, with the list's own conditions
-	parent loaders.Parent       // restricts to the children of some parents
-	key    sortKey              // order of the list
-	keyOf  func(T) (any, int64) // a row's sort value and id
-	where  []P                  // conditions from the field's arguments (filters)
-	shape  any                  // the arguments behind where, for the loader shape
+	name     string               // Type.field, names the list in loader shapes
+	query    func() Q             // a new query of all children, with the list's own conditions
+	parent   loaders.Parent       // restricts to the children of some parents
+	parentOf func(T) int64        // a row's parent id, when parent.Own()
+	key      sortKey              // order of the list
+	keyOf    func(T) (any, int64) // a row's sort value and id
+	where    []P                  // conditions from the field's arguments (filters)
+	shape    any                  // the arguments behind where, for the loader shape
+}
+
+// parentIDOf returns the parent a row of a FirstPerParent page belongs to.
+func (l childList[Q, T, P, S]) parentIDOf(row T) (int64, error) {
+	if l.parent.Own() {
+		return l.parentOf(row), nil
+	}
+	return loaders.ParentOf(row)
 }
 
 // shapeOf names a list and the arguments that change its rows.
@@ -110,7 +119,7 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 		}
 		out := make(map[int64][]T, len(parents))
 		for _, row := range rows {
-			id, err := loaders.ParentOf(row)
+			id, err := l.parentIDOf(row)
 			if err != nil {
 				return nil, err
 			}

@@ -5,6 +5,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
+	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -105,7 +106,7 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 		return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{}, err
 	}
 	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
-		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn),
+		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
 	}, nil
 }
@@ -114,7 +115,8 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 func (r *Resolver) commentsOfIssues() childList[*ent.CommentQuery, *ent.Comment, predicate.Comment, *ent.CommentSelect] {
 	return childList[*ent.CommentQuery, *ent.Comment, predicate.Comment, *ent.CommentSelect]{
 		name: "Issue.comments", query: r.client.Comment.Query, parent: loaders.ByColumn(comment.FieldIssueID),
-		key: commentsByCreated, keyOf: func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID },
+		parentOf: func(c *ent.Comment) int64 { return c.IssueID },
+		key:      commentsByCreated, keyOf: func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID },
 	}
 }
 
@@ -129,7 +131,8 @@ func (r *Resolver) labelsOfIssues() childList[*ent.LabelQuery, *ent.Label, predi
 func (r *Resolver) labelsOfOrganizations() childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect] {
 	return childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect]{
 		name: "Organization.labels", query: r.client.Label.Query, parent: loaders.ByColumn(label.FieldOrganizationID),
-		key: labelsByName, keyOf: labelKey,
+		parentOf: func(l *ent.Label) int64 { return l.OrganizationID },
+		key:      labelsByName, keyOf: labelKey,
 	}
 }
 
@@ -138,7 +141,8 @@ func labelKey(l *ent.Label) (any, int64) { return l.Name, l.ID }
 func (r *Resolver) projectsOfOrganizations(includeArchived bool) childList[*ent.ProjectQuery, *ent.Project, predicate.Project, *ent.ProjectSelect] {
 	l := childList[*ent.ProjectQuery, *ent.Project, predicate.Project, *ent.ProjectSelect]{
 		name: "Organization.projects", query: r.client.Project.Query, parent: loaders.ByColumn(project.FieldOrganizationID),
-		key: projectsByKey, keyOf: func(p *ent.Project) (any, int64) { return p.Key, p.ID }, shape: includeArchived,
+		parentOf: func(p *ent.Project) int64 { return p.OrganizationID },
+		key:      projectsByKey, keyOf: func(p *ent.Project) (any, int64) { return p.Key, p.ID }, shape: includeArchived,
 	}
 	if !includeArchived {
 		l.where = []predicate.Project{project.Archived(false)}
@@ -150,7 +154,36 @@ func (r *Resolver) projectsOfOrganizations(includeArchived bool) childList[*ent.
 // or a user's memberships.
 func (r *Resolver) memberships(name, parentColumn string) childList[*ent.MembershipQuery, *ent.Membership, predicate.Membership, *ent.MembershipSelect] {
 	return childList[*ent.MembershipQuery, *ent.Membership, predicate.Membership, *ent.MembershipSelect]{
-		name: name, query: r.client.Membership.Query, parent: loaders.ByColumn(parentColumn),
+		name: name, query: r.client.Membership.Query, parent: loaders.ByColumn(parentColumn), parentOf: membershipParent(parentColumn),
 		key: membershipsByJoined, keyOf: func(m *ent.Membership) (any, int64) { return m.CreatedAt, m.ID },
 	}
+}
+
+// issueParent reads the parent id of an issue listed by column: its
+// project, or the user it is assigned to.
+func issueParent(column string) func(*ent.Issue) int64 {
+	switch column {
+	case issue.FieldProjectID:
+		return func(i *ent.Issue) int64 { return i.ProjectID }
+	case issue.FieldAssigneeID:
+		return func(i *ent.Issue) int64 {
+			if i.AssigneeID == nil { // not listed under a user, then
+				return 0
+			}
+			return *i.AssigneeID
+		}
+	}
+	panic("issue list by unknown column " + column)
+}
+
+// membershipParent reads the parent id of a membership listed by column:
+// its organization, or its user.
+func membershipParent(column string) func(*ent.Membership) int64 {
+	switch column {
+	case membership.FieldOrganizationID:
+		return func(m *ent.Membership) int64 { return m.OrganizationID }
+	case membership.FieldUserID:
+		return func(m *ent.Membership) int64 { return m.UserID }
+	}
+	panic("membership list by unknown column " + column)
 }

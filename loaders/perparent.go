@@ -13,39 +13,63 @@ import (
 // row's parent id (read it back with ParentOf).
 const ParentColumn = "parent_id"
 
-// Parent returns the SQL expression of a row's parent id on a query's
-// selector: the qualified foreign key of a one-to-many edge, or, after
-// joining it, a join table's column for a many-to-many edge.
-type Parent func(s *sql.Selector) string
+// Parent says how a child row points at its parent: the SQL expression of
+// the parent id on a query's selector (the qualified foreign key of a
+// one-to-many edge, or, after joining it, a join table's column for a
+// many-to-many edge), and whether that id is one of the child's own
+// columns.
+type Parent struct {
+	expr func(s *sql.Selector) string
+	// own is true when the parent id is a field of the child entity, read
+	// back from it; otherwise FirstPerParent selects it as ParentColumn.
+	own bool
+}
+
+// Own reports whether the parent id is one of the child's own fields, so
+// callers read it from the entity rather than with ParentOf.
+func (p Parent) Own() bool { return p.own }
 
 // FirstPerParent is an ent query modifier that keeps, for each parent,
 // the first limit rows in order (ORDER BY terms built on the query's
 // selector): the pages of many parents in one statement,
 //
-//	SELECT ranked.* FROM unnest($1::bigint[]) AS parents(id)
+//	SELECT ranked.<columns> FROM unnest($1::bigint[]) AS parents(id)
 //	CROSS JOIN LATERAL (<the query> AND parent = parents.id ORDER BY ... LIMIT n) AS ranked
 //
 // so PostgreSQL reads each parent's first rows from an index rather than
 // numbering all its rows. It runs after the query's predicates, privacy
 // filters included, so only rows the viewer may see are counted. Rows come
 // out grouped by parent, each group in order.
+//
+// The outer query selects the entity's own columns, plus ParentColumn
+// only when the parent id is not one of them: ent scans a column it does
+// not know through database/sql's ColumnTypes, which allocates on every
+// row.
 func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		inner := s.Clone()
-		expr := parent(inner)
+		columns := inner.UnqualifiedColumns()
+		expr := parent.expr(inner)
 		terms := order(inner)
-		inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn).
-			AppendSelectExprAs(sql.RowNumber().OrderBy(terms...), "row_number").
+		inner.AppendSelectExprAs(sql.RowNumber().OrderBy(terms...), "row_number").
 			Where(sql.ExprP(expr + ` = "parents"."id"`)).
 			OrderBy(terms...).
 			Limit(limit)
+		outer := make([]string, 0, len(columns)+1)
+		for _, c := range columns {
+			outer = append(outer, `"ranked".`+s.Builder.Quote(c))
+		}
+		if !parent.own {
+			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
+			outer = append(outer, `"ranked"."`+ParentColumn+`"`)
+		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
 			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
 			b.Join(inner)
 			b.WriteString(`) AS "ranked"`)
 		})
-		*s = *sql.Dialect(s.Dialect()).Select(`"ranked".*`).FromExpr(from).
-			OrderBy(`"ranked"."`+ParentColumn+`"`, `"ranked"."row_number"`)
+		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from).
+			OrderBy(`"parents"."id"`, `"ranked"."row_number"`)
 	}
 }
 
@@ -54,7 +78,7 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 // Scan the result into []ParentCount.
 func CountPerParent(parent Parent, parents []int64) func(*sql.Selector) {
 	return func(s *sql.Selector) {
-		expr := parent(s)
+		expr := parent.expr(s)
 		s.Where(anyOf(expr, parents))
 		s.Select(sql.As(expr, ParentColumn), sql.As(sql.Count("*"), "count")).GroupBy(expr)
 	}
@@ -96,20 +120,20 @@ func ParentOf(row interface {
 }
 
 // ByColumn is the Parent of a one-to-many edge whose children hold the
-// parent's id in column.
+// parent's id in column, one of their own fields.
 func ByColumn(column string) Parent {
-	return func(s *sql.Selector) string { return s.C(column) }
+	return Parent{expr: func(s *sql.Selector) string { return s.C(column) }, own: true}
 }
 
 // ThroughTable is the Parent of a many-to-many edge: the join table holds
 // (parentColumn, childColumn) pairs, childColumn pointing at the queried
 // table's id.
 func ThroughTable(table, parentColumn, childColumn string) Parent {
-	return func(s *sql.Selector) string {
+	return Parent{expr: func(s *sql.Selector) string {
 		t := sql.Table(table)
 		s.Join(t).On(s.C("id"), t.C(childColumn))
 		return t.C(parentColumn)
-	}
+	}}
 }
 
 // anyOf is `expr = ANY($1)` with ids as one array parameter: a batch of a

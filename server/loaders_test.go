@@ -35,7 +35,7 @@ func patientLoaders(c *config.Config) { c.LoaderWait = 300 * time.Millisecond }
 // seeded starts an instance on a generated organization big enough that a
 // page of 50 holds more than a page of 5 at every level, signed in as its
 // owner. It also returns the key of the issue with the most comments.
-func seeded(t *testing.T, opts ...servertest.Option) (*servertest.Client, string) {
+func seeded(t testing.TB, opts ...servertest.Option) (*servertest.Client, string) {
 	// These tests count statements at large page sizes; the cost limit and
 	// the rate limit, tested on their own, would refuse the largest shapes.
 	opts = append(opts, func(c *config.Config) {

@@ -129,10 +129,12 @@ func (o *operationTelemetry) InterceptField(ctx context.Context, next graphql.Re
 	if fc == nil || !fc.IsResolver || fc.Field.Definition == nil || o.isLeaf(fc) {
 		return next(ctx)
 	}
-	ctx, span := o.tracer.Start(ctx, fc.Object+"."+fc.Field.Name, trace.WithAttributes(
-		attribute.String("graphql.field.path", fc.Path().String()),
-	))
+	ctx, span := o.tracer.Start(ctx, fc.Object+"."+fc.Field.Name)
 	defer span.End()
+	if span.IsRecording() {
+		// Building the path allocates; only a span that is kept needs it.
+		span.SetAttributes(attribute.String("graphql.field.path", fc.Path().String()))
+	}
 	res, err := next(ctx)
 	if err != nil {
 		span.RecordError(err)

@@ -180,25 +180,48 @@ func FilterLabels() privacy.QueryRule {
 // author is never a dangling reference). Everything of a visible user is
 // visible, email included: colleagues need it to add and mention each
 // other, and nobody else sees the user at all.
+//
+// Each condition is a correlated EXISTS, tried in order for each candidate
+// row: a colleague is settled by the membership index, and only a former
+// member costs index lookups by author or assignee. "id IN (every author
+// of every visible comment)" would instead build the whole set on each
+// read, a scan of every comment of the organization.
 func FilterUsers() privacy.QueryRule {
 	return privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
 		id := uid(ctx)
-		m := sql.Table(membership.Table).As("fellow_memberships")
-		fellows := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.In(m.C(membership.FieldOrganizationID), memberOrgs(ctx)))
-		i := sql.Table(issue.Table).As("visible_issues")
-		issuePeople := func(column string) *sql.Selector {
-			return sql.Select(i.C(column)).From(i).Where(sql.In(i.C(issue.FieldProjectID), projectsIn(memberOrgs(ctx))))
-		}
-		c := sql.Table(comment.Table).As("visible_comments")
-		commenters := sql.Select(c.C(comment.FieldAuthorID)).From(c).
-			Where(sql.In(c.C(comment.FieldIssueID), issuesIn(projectsIn(memberOrgs(ctx)))))
 		q.Where(predicate.User(func(s *sql.Selector) {
+			who := s.C(user.FieldID)
+			m := sql.Table(membership.Table).As("fellow_memberships")
+			fellow := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.And(
+				sql.ColumnsEQ(m.C(membership.FieldUserID), who),
+				sql.In(m.C(membership.FieldOrganizationID), memberOrgs(ctx)),
+			))
+			issuePerson := func(column string) *sql.Selector {
+				i := sql.Table(issue.Table).As("visible_issues")
+				p := sql.Table(project.Table).As("visible_projects")
+				return sql.Select(i.C(issue.FieldID)).From(i).
+					Join(p).On(p.C(project.FieldID), i.C(issue.FieldProjectID)).
+					Where(sql.And(
+						sql.ColumnsEQ(i.C(column), who),
+						sql.In(p.C(project.FieldOrganizationID), memberOrgs(ctx)),
+					))
+			}
+			c := sql.Table(comment.Table).As("visible_comments")
+			ci := sql.Table(issue.Table).As("commented_issues")
+			cp := sql.Table(project.Table).As("commented_projects")
+			commenter := sql.Select(c.C(comment.FieldID)).From(c).
+				Join(ci).On(ci.C(issue.FieldID), c.C(comment.FieldIssueID)).
+				Join(cp).On(cp.C(project.FieldID), ci.C(issue.FieldProjectID)).
+				Where(sql.And(
+					sql.ColumnsEQ(c.C(comment.FieldAuthorID), who),
+					sql.In(cp.C(project.FieldOrganizationID), memberOrgs(ctx)),
+				))
 			s.Where(sql.Or(
-				sql.EQ(s.C(user.FieldID), id),
-				sql.In(s.C(user.FieldID), fellows),
-				sql.In(s.C(user.FieldID), issuePeople(issue.FieldAuthorID)),
-				sql.In(s.C(user.FieldID), issuePeople(issue.FieldAssigneeID)),
-				sql.In(s.C(user.FieldID), commenters),
+				sql.EQ(who, id),
+				sql.Exists(fellow),
+				sql.Exists(issuePerson(issue.FieldAuthorID)),
+				sql.Exists(issuePerson(issue.FieldAssigneeID)),
+				sql.Exists(commenter),
 			))
 		}))
 		return privacy.Allow

@@ -193,85 +193,204 @@ func (c *Cost) weight(def *ast.FieldDefinition, mutationRoot bool) int {
 // with every sized list counted at the number of items it really holds, and
 // nothing below a null. Fields missing from data (not reached, or on a
 // fragment of another type) cost nothing. It never exceeds Requested for the
-// same operation, so the difference can be refunded.
+// same operation, so the difference can be refunded. Data that is not a
+// JSON object costs 0.
+//
+// It walks the JSON text itself rather than decoding it: a large response
+// would otherwise be built again as maps and strings only to be counted.
 func (c *Cost) Actual(op *ast.OperationDefinition, data json.RawMessage) int {
-	var obj map[string]any
-	if len(data) == 0 || json.Unmarshal(data, &obj) != nil {
+	w := &jsonWalker{data: data}
+	w.space()
+	if w.peek() != '{' {
 		return 0
 	}
-	return c.actualSet(op.SelectionSet, obj, nil, op.Operation == ast.Mutation)
-}
-
-// actualSet walks a selection set against one result object. A response key
-// reached through several fragments is counted once.
-func (c *Cost) actualSet(ss ast.SelectionSet, obj map[string]any, sized []string, mutationRoot bool) int {
-	total := 0
-	counted := map[string]bool{}
-	var visit func(ss ast.SelectionSet, depth int)
-	visit = func(ss ast.SelectionSet, depth int) {
-		if depth > 64 { // fragment cycles are refused by validation; be safe anyway
-			return
-		}
-		for _, sel := range ss {
-			switch s := sel.(type) {
-			case *ast.Field:
-				v, ok := obj[s.Alias]
-				if !ok || counted[s.Alias] || s.Definition == nil {
-					continue
-				}
-				counted[s.Alias] = true
-				total = add(total, c.actualField(s, v, slices.Contains(sized, s.Name), mutationRoot))
-			case *ast.InlineFragment:
-				visit(s.SelectionSet, depth+1)
-			case *ast.FragmentSpread:
-				if s.Definition != nil {
-					visit(s.Definition.SelectionSet, depth+1)
-				}
-			}
-		}
+	total := c.actualObject(w, op.SelectionSet, nil, op.Operation == ast.Mutation)
+	if w.bad {
+		return 0
 	}
-	visit(ss, 0)
 	return total
 }
 
-// actualField costs one field's value. A list is counted per item when it is
-// sized (by its own @listSize or as a sized field of its parent); any other
-// list was requested at one item and is counted at most at one item.
-func (c *Cost) actualField(f *ast.Field, v any, sized bool, mutationRoot bool) int {
+// actualObject costs the JSON object at w against the selection set that
+// produced it, leaving w after the object. Each key is priced by the first
+// field of ss (through fragments) that answers to it.
+func (c *Cost) actualObject(w *jsonWalker, ss ast.SelectionSet, sized []string, mutationRoot bool) int {
+	total := 0
+	w.pos++ // {
+	for w.space(); !w.bad && w.peek() != '}'; w.space() {
+		key := w.key()
+		w.space()
+		if f := fieldFor(ss, key, 0); f != nil {
+			total = add(total, c.actualField(w, f, slices.Contains(sized, f.Name), mutationRoot))
+		} else {
+			w.skip()
+		}
+		w.space()
+		if w.peek() == ',' {
+			w.pos++
+		}
+	}
+	w.pos++ // }
+	return total
+}
+
+// fieldFor finds the field of ss whose response key is key.
+func fieldFor(ss ast.SelectionSet, key []byte, depth int) *ast.Field {
+	if depth > 64 { // fragment cycles are refused by validation; be safe anyway
+		return nil
+	}
+	for _, sel := range ss {
+		var found *ast.Field
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Definition != nil && s.Alias == string(key) {
+				found = s
+			}
+		case *ast.InlineFragment:
+			found = fieldFor(s.SelectionSet, key, depth+1)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				found = fieldFor(s.Definition.SelectionSet, key, depth+1)
+			}
+		}
+		if found != nil {
+			return found
+		}
+	}
+	return nil
+}
+
+// actualField costs one field's value at w. A list is counted per item when
+// it is sized (by its own @listSize or as a sized field of its parent); any
+// other list was requested at one item and is counted at most at one item.
+func (c *Cost) actualField(w *jsonWalker, f *ast.Field, sized bool, mutationRoot bool) int {
 	weight := c.weight(f.Definition, mutationRoot)
 	var childSized []string
-	ls := f.Definition.Directives.ForName("listSize")
-	if ls != nil {
+	if ls := f.Definition.Directives.ForName("listSize"); ls != nil {
 		childSized = stringList(ls.Arguments.ForName("sizedFields"))
 		sized = sized || len(childSized) == 0
 	}
-	one := func(v any) int {
-		if v == nil {
+	one := func() int {
+		if w.peek() != '{' {
+			w.skip() // null or a scalar
 			return weight
 		}
-		child, ok := v.(map[string]any)
-		if !ok {
-			return weight
-		}
-		return add(weight, c.actualSet(f.SelectionSet, child, childSized, false))
+		return add(weight, c.actualObject(w, f.SelectionSet, childSized, false))
 	}
-	list, isList := v.([]any)
-	if !isList {
-		if v == nil {
-			return weight
-		}
-		return one(v)
+	if w.peek() != '[' {
+		return one()
 	}
 	total, most := 0, 0
-	for _, item := range list {
-		cost := one(item)
+	w.pos++ // [
+	for w.space(); !w.bad && w.peek() != ']'; w.space() {
+		cost := one()
 		total = add(total, cost)
 		most = max(most, cost)
+		w.space()
+		if w.peek() == ',' {
+			w.pos++
+		}
 	}
+	w.pos++ // ]
 	if sized {
 		return total
 	}
 	return most
+}
+
+// jsonWalker steps through JSON text without decoding it. It trusts its
+// input to be the executor's own output; on anything unexpected it sets bad
+// and stops moving forward.
+type jsonWalker struct {
+	data []byte
+	pos  int
+	bad  bool
+}
+
+func (w *jsonWalker) peek() byte {
+	if w.bad || w.pos >= len(w.data) {
+		w.bad = true
+		return 0
+	}
+	return w.data[w.pos]
+}
+
+func (w *jsonWalker) space() {
+	for w.pos < len(w.data) {
+		switch w.data[w.pos] {
+		case ' ', '\t', '\n', '\r':
+			w.pos++
+		default:
+			return
+		}
+	}
+}
+
+// key reads an object key and its colon. The key is returned as written:
+// GraphQL names never need escapes.
+func (w *jsonWalker) key() []byte {
+	if w.peek() != '"' {
+		w.bad = true
+		return nil
+	}
+	start := w.pos + 1
+	w.str()
+	key := w.data[start : w.pos-1]
+	w.space()
+	if w.peek() != ':' {
+		w.bad = true
+		return nil
+	}
+	w.pos++
+	return key
+}
+
+// str moves past a string starting at its opening quote.
+func (w *jsonWalker) str() {
+	for w.pos++; w.pos < len(w.data); w.pos++ {
+		switch w.data[w.pos] {
+		case '\\':
+			w.pos++
+		case '"':
+			w.pos++
+			return
+		}
+	}
+	w.bad = true
+}
+
+// skip moves past one value of any kind.
+func (w *jsonWalker) skip() {
+	switch w.peek() {
+	case '"':
+		w.str()
+	case '{', '[':
+		depth := 0
+		for ; w.pos < len(w.data); w.pos++ {
+			switch w.data[w.pos] {
+			case '"':
+				w.str()
+				w.pos--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					w.pos++
+					return
+				}
+			}
+		}
+		w.bad = true
+	default: // number, true, false, null
+		for w.pos < len(w.data) {
+			switch w.data[w.pos] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return
+			}
+			w.pos++
+		}
+	}
 }
 
 // costOf reads @cost(weight:) from directives.

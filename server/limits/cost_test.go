@@ -123,6 +123,12 @@ func TestActualCost(t *testing.T) {
 			{"node": {"title": "a", "labels": {"edges": [{"node": {"name": "bug"}}]}}},
 			{"node": {"title": "b", "labels": {"edges": []}}}]}}}`, 1 + 1 + (1 + 1 + 1) + (1 + 1)},
 		{"no data", ``, 0},
+		{"strings holding brackets, quotes and escapes", `{"project": {"issues": {"totalCount": 2, "edges": [
+			{"node": {"title": "a\\\"}]{[\\\\", "labels": {"edges": [{"node": {"name": "]}\\u0022"}}]}}},
+			{"node": {"title": "\\\\", "labels": {"edges": []}}}]}}}`, 1 + 1 + (1 + 1 + 1) + (1 + 1)},
+		{"cut short", `{"project": {"issues": {"totalCount": 2, "edges": [{"node": {"title": "a"`, 0},
+		{"not an object", `[1, 2]`, 0},
+		{"unknown keys are skipped", `{"project": {"other": {"edges": [{"node": {}}]}, "issues": {"edges": []}}}`, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,6 +137,19 @@ func TestActualCost(t *testing.T) {
 			assert.LessOrEqual(t, got, requested)
 		})
 	}
+
+	// Through an alias, a named fragment and an inline fragment.
+	fragments := `{ p: project(organization: "acme", key: "ENG") { ...Board } }
+		fragment Board on Project { issues(first: 10) { edges { node { ... on Issue { title assignee { name } } } } } }`
+	op, vars = operation(t, s, fragments, nil)
+	requested, err = cost.Requested(op, vars)
+	require.NoError(t, err)
+	got := cost.Actual(op, json.RawMessage(`{"p": {"issues": {"edges": [
+		{"node": {"title": "a", "assignee": {"name": "Ada"}}},
+		{"node": {"title": "b", "assignee": null}}]}}}`))
+	// project, issues, then each node and its assignee (null costs its weight)
+	assert.Equal(t, 1+1+(1+1)+(1+1), got)
+	assert.LessOrEqual(t, got, requested)
 }
 
 // TestEveryConnectionDeclaresItsSize keeps new connections and lists priced
