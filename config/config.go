@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -57,6 +58,12 @@ type Config struct {
 	// PersistedGetMaxAge is the private max-age of a successful GET of a
 	// persisted operation (0: not cacheable).
 	PersistedGetMaxAge time.Duration
+	// PersistedExemptAPIKeys are the database ids of API keys that run any
+	// document in enforce mode, as in allow mode (operators' tools).
+	PersistedExemptAPIKeys []int64
+	// BatchMax is how many operations one POST may carry as a JSON array;
+	// 0 refuses arrays.
+	BatchMax int
 
 	// MetricsAddr serves /metrics on its own listener; "off" disables it.
 	MetricsAddr string
@@ -127,6 +134,10 @@ type RateLimit struct {
 	UserRestoreRate float64 // points per second
 	AnonCapacity    int
 	AnonRestoreRate float64
+	// APIKeyCapacity and APIKeyRestoreRate size the bucket of each API key,
+	// apart from the bucket of the user who created it.
+	APIKeyCapacity    int
+	APIKeyRestoreRate float64
 	// OnRedisError is "open" (run unmetered, log a warning) or "closed"
 	// (refuse with 503) while the bucket store is unreachable.
 	OnRedisError string
@@ -168,7 +179,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_SLOW_OPERATION", "500ms", "", "Operations slower than this are logged again at warn level as `slow operation`."},
 	{"ISSUEGRAPH_TRACE_STDOUT", "false", "false", "Print every span to stderr (development). Export to a collector with the standard `OTEL_*` variables instead."},
 	{"ISSUEGRAPH_MAX_COST", "10000", "", "Largest requested cost of one operation (COST_LIMIT_EXCEEDED above it)."},
-	{"ISSUEGRAPH_MAX_DEPTH", "10", "", "Deepest field nesting of one operation, through fragments."},
+	{"ISSUEGRAPH_MAX_DEPTH", "10", "", "Deepest nesting of data in one operation, through fragments (Relay `edges`/`node` wrappers add no level)."},
 	{"ISSUEGRAPH_MAX_ALIASES", "30", "", "Most aliases written in one document (`__typename` excepted)."},
 	{"ISSUEGRAPH_MAX_ROOT_FIELDS", "20", "", "Most fields selected at the root of one operation."},
 	{"ISSUEGRAPH_MAX_DIRECTIVES", "50", "", "Most directives written in one document."},
@@ -178,8 +189,12 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_RATE_LIMIT_USER_RATE", "1000", "", "Points per second a signed-in user's bucket gets back."},
 	{"ISSUEGRAPH_RATE_LIMIT_ANONYMOUS", "10000", "", "Cost bucket of an anonymous client address: capacity in points (at least ISSUEGRAPH_MAX_COST)."},
 	{"ISSUEGRAPH_RATE_LIMIT_ANONYMOUS_RATE", "200", "", "Points per second an anonymous client's bucket gets back."},
+	{"ISSUEGRAPH_RATE_LIMIT_API_KEY", "20000", "", "Cost bucket of each API key, apart from its creator's: capacity in points (at least ISSUEGRAPH_MAX_COST)."},
+	{"ISSUEGRAPH_RATE_LIMIT_API_KEY_RATE", "1000", "", "Points per second an API key's bucket gets back."},
 	{"ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open", "", "`open` runs requests unmetered (logged as a warning) while Redis is unreachable; `closed` refuses them with 503 UNAVAILABLE."},
 	{"ISSUEGRAPH_PERSISTED_MODE", "allow", "", "`off` ignores persisted queries; `allow` runs any document and accepts APQ registrations; `enforce` runs only trusted documents."},
+	{"ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS", "(empty)", "", "Comma-separated IDs of API keys (their `id` in the API) that run any document in `enforce` mode, as in `allow` mode."},
+	{"ISSUEGRAPH_BATCH_MAX", "0", "", "Most operations one POST may carry as a JSON array, answered with an array in the same order; 0 refuses batches."},
 	{"ISSUEGRAPH_APQ_TTL", "24h", "", "How long an automatic persisted query stays registered after its last registration."},
 	{"ISSUEGRAPH_PERSISTED_GET_MAX_AGE", "30s", "", "A successful GET of a persisted operation is `Cache-Control: private, max-age=` this (`Vary: Authorization`); 0 disables it."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
@@ -231,21 +246,25 @@ func Load(getenv func(string) string) (Config, error) {
 			MaxDocumentBytes: r.integer("ISSUEGRAPH_MAX_DOCUMENT_BYTES", 50<<10),
 		},
 		RateLimit: RateLimit{
-			UserCapacity:    r.integer("ISSUEGRAPH_RATE_LIMIT_USER", 20_000),
-			UserRestoreRate: r.number("ISSUEGRAPH_RATE_LIMIT_USER_RATE", 1000),
-			AnonCapacity:    r.integer("ISSUEGRAPH_RATE_LIMIT_ANONYMOUS", 10_000),
-			AnonRestoreRate: r.number("ISSUEGRAPH_RATE_LIMIT_ANONYMOUS_RATE", 200),
-			OnRedisError:    r.str("ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open"),
+			UserCapacity:      r.integer("ISSUEGRAPH_RATE_LIMIT_USER", 20_000),
+			UserRestoreRate:   r.number("ISSUEGRAPH_RATE_LIMIT_USER_RATE", 1000),
+			AnonCapacity:      r.integer("ISSUEGRAPH_RATE_LIMIT_ANONYMOUS", 10_000),
+			AnonRestoreRate:   r.number("ISSUEGRAPH_RATE_LIMIT_ANONYMOUS_RATE", 200),
+			APIKeyCapacity:    r.integer("ISSUEGRAPH_RATE_LIMIT_API_KEY", 20_000),
+			APIKeyRestoreRate: r.number("ISSUEGRAPH_RATE_LIMIT_API_KEY_RATE", 1000),
+			OnRedisError:      r.str("ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open"),
 		},
-		RedisPrefix:        r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
-		PersistedMode:      r.str("ISSUEGRAPH_PERSISTED_MODE", PersistedAllow),
-		APQTTL:             r.duration("ISSUEGRAPH_APQ_TTL", 24*time.Hour),
-		PersistedGetMaxAge: r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
-		DemoData:           r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
-		AutoMigrate:        r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
-		Loaders:            r.boolean("ISSUEGRAPH_LOADERS", true),
-		LoaderWait:         r.duration("ISSUEGRAPH_LOADER_WAIT", 10*time.Millisecond),
-		LogLevel:           r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
+		RedisPrefix:            r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
+		PersistedMode:          r.str("ISSUEGRAPH_PERSISTED_MODE", PersistedAllow),
+		APQTTL:                 r.duration("ISSUEGRAPH_APQ_TTL", 24*time.Hour),
+		PersistedGetMaxAge:     r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
+		PersistedExemptAPIKeys: r.apiKeyIDs("ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS"),
+		BatchMax:               r.integer("ISSUEGRAPH_BATCH_MAX", 0),
+		DemoData:               r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
+		AutoMigrate:            r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		Loaders:                r.boolean("ISSUEGRAPH_LOADERS", true),
+		LoaderWait:             r.duration("ISSUEGRAPH_LOADER_WAIT", 10*time.Millisecond),
+		LogLevel:               r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 
 		SignInFailuresPerAccount: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", 5),
 		SignInFailuresPerAddress: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS", 50),
@@ -357,7 +376,10 @@ func (c Config) checkLimits() []string {
 	if c.RateLimit.AnonCapacity < l.MaxCost {
 		p = append(p, "ISSUEGRAPH_RATE_LIMIT_ANONYMOUS must be at least ISSUEGRAPH_MAX_COST")
 	}
-	if c.RateLimit.UserRestoreRate <= 0 || c.RateLimit.AnonRestoreRate <= 0 {
+	if c.RateLimit.APIKeyCapacity < l.MaxCost {
+		p = append(p, "ISSUEGRAPH_RATE_LIMIT_API_KEY must be at least ISSUEGRAPH_MAX_COST")
+	}
+	if c.RateLimit.UserRestoreRate <= 0 || c.RateLimit.AnonRestoreRate <= 0 || c.RateLimit.APIKeyRestoreRate <= 0 {
 		p = append(p, "rate-limit restore rates must be positive")
 	}
 	if c.RateLimit.OnRedisError != "open" && c.RateLimit.OnRedisError != "closed" {
@@ -373,6 +395,9 @@ func (c Config) checkLimits() []string {
 	}
 	if c.APQTTL <= 0 {
 		p = append(p, "ISSUEGRAPH_APQ_TTL must be positive")
+	}
+	if c.BatchMax < 0 {
+		p = append(p, "ISSUEGRAPH_BATCH_MAX must not be negative")
 	}
 	return p
 }
@@ -454,6 +479,25 @@ func (r *reader) boolean(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// apiKeyIDs reads a list of API key global IDs, as the API shows them
+// (base64url of "APIKey:<id>", the format graph/globalid.go issues), and
+// returns their database ids. Operators copy them from the API; a value
+// that is not one is named, so a typo cannot silently exempt nothing.
+func (r *reader) apiKeyIDs(name string) []int64 {
+	var ids []int64
+	for _, gid := range r.list(name, "") {
+		raw, err := base64.RawURLEncoding.DecodeString(gid)
+		num, ok := strings.CutPrefix(string(raw), "APIKey:")
+		id, perr := strconv.ParseInt(num, 10, 64)
+		if err != nil || !ok || perr != nil || id <= 0 {
+			r.problems = append(r.problems, fmt.Sprintf("%s must list API key IDs as the API shows them, and %q is not one", name, gid))
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 func (r *reader) list(name, def string) []string {

@@ -1,6 +1,10 @@
 package config_test
 
 import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,4 +73,41 @@ func TestSettingsTableIsComplete(t *testing.T) {
 		documented[s.Name] = true
 	}
 	assert.Equal(t, read, documented)
+}
+
+// TestREADMESettingsTable keeps the README's settings table equal to
+// config.Settings, row for row: edit Settings, then paste the table this
+// test prints when they differ.
+func TestREADMESettingsTable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	var b strings.Builder
+	b.WriteString("| Variable | Default | Production | What it does |\n| --- | --- | --- | --- |\n")
+	for _, s := range config.Settings {
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", s.Name, s.Default, s.Production, s.Help)
+	}
+	assert.True(t, strings.Contains(string(readme), b.String()), "README.md's settings table differs from config.Settings; it should read:\n\n%s", b.String())
+}
+
+// TestExemptAPIKeys reads the API keys' IDs as the API shows them and
+// names a value that is not one.
+func TestExemptAPIKeys(t *testing.T) {
+	gid := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	c, err := config.Load(env(map[string]string{"ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS": gid("APIKey:42") + ", " + gid("APIKey:7")}))
+	require.NoError(t, err)
+	assert.Equal(t, []int64{42, 7}, c.PersistedExemptAPIKeys)
+
+	for _, bad := range []string{"igk_abc123", gid("User:42"), gid("APIKey:x"), gid("APIKey:0")} {
+		_, err := config.Load(env(map[string]string{"ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS": bad}))
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS", bad)
+	}
+}
+
+func TestBatchAndAPIKeyLimitsAreChecked(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"ISSUEGRAPH_BATCH_MAX": "-1", "ISSUEGRAPH_RATE_LIMIT_API_KEY": "10", "ISSUEGRAPH_RATE_LIMIT_API_KEY_RATE": "0"}))
+	require.Error(t, err)
+	for _, want := range []string{"ISSUEGRAPH_BATCH_MAX", "ISSUEGRAPH_RATE_LIMIT_API_KEY must be at least", "restore rates"} {
+		assert.Contains(t, err.Error(), want)
+	}
 }

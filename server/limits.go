@@ -261,6 +261,22 @@ func (m *meter) markUnavailable() { m.mu.Lock(); m.unavailable = true; m.mu.Unlo
 
 func (m *meter) setResult(r bucket.Result) { m.mu.Lock(); m.result = &r; m.mu.Unlock() }
 
+// forItem returns the meter of one operation of a batch: the same bucket,
+// a result and status of its own.
+func (m *meter) forItem() *meter { return &meter{key: m.key, policy: m.policy} }
+
+// absorb takes what the batch's response must know from one of its
+// operations. The bucket's last result is not taken: the batch's headers
+// report the bucket as it stands after the whole batch (see meteredWriter).
+func (m *meter) absorb(item *meter) {
+	item.mu.Lock()
+	unavailable := item.unavailable
+	item.mu.Unlock()
+	if unavailable {
+		m.markUnavailable()
+	}
+}
+
 func (m *meter) refunded(points int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -278,29 +294,36 @@ func (m *meter) last() (bucket.Result, bool) {
 	return *m.result, true
 }
 
-// meterKeyPolicy picks the bucket a request is charged to. Signed-in users
-// are metered per user; anonymous requests per client address (the TCP peer:
-// behind a proxy, that proxy must be trusted to pass the real address, which
-// this server does not read yet).
-//
-// API keys: when requests can authenticate with an API key, charge them to
-// "apikey:<id>" with that key's own policy here; the bucket package already
-// accepts any key.
+// meterKeyPolicy picks the bucket a request is charged to: an API key's
+// own bucket (apart from the user who created it, so a runaway script does
+// not lock its creator out), a signed-in user's, or, anonymous, the client
+// address's (after ISSUEGRAPH_TRUSTED_PROXY_HOPS, the address sign-in
+// throttling uses too). Before authentication every request is anonymous.
 func meterKeyPolicy(r *http.Request, rate config.RateLimit) (string, bucket.Policy) {
-	if v := viewer.FromContext(r.Context()); v.Authenticated() {
+	v := viewer.FromContext(r.Context())
+	switch {
+	case v.APIKey != nil:
+		return "apikey:" + strconv.FormatInt(v.APIKey.ID, 10), bucket.Policy{Capacity: rate.APIKeyCapacity, RestoreRate: rate.APIKeyRestoreRate}
+	case v.Authenticated():
 		return "user:" + strconv.FormatInt(v.UserID, 10), bucket.Policy{Capacity: rate.UserCapacity, RestoreRate: rate.UserRestoreRate}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	addr := clientAddress(r.Context())
+	if addr == "" {
+		// Not reached through routes, which records the address first.
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		addr = host
 	}
-	return "ip:" + host, bucket.Policy{Capacity: rate.AnonCapacity, RestoreRate: rate.AnonRestoreRate}
+	return "ip:" + addr, bucket.Policy{Capacity: rate.AnonCapacity, RestoreRate: rate.AnonRestoreRate}
 }
 
 // meterRequests gives each GraphQL request over HTTP its meter and writes the
 // IETF draft RateLimit-Policy and RateLimit headers on every response (and
-// Retry-After on a 429). It must run after authentication, which decides
-// the bucket.
+// Retry-After on a 429). It runs before any check that may refuse the
+// request, so refusals carry the headers too; until meterViewer learns who
+// is asking, the meter is the client address's.
 func (c *costLimits) meterRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) {
@@ -312,6 +335,18 @@ func (c *costLimits) meterRequests(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), meterKey{}, m)
 		mw := &meteredWriter{ResponseWriter: w, m: m, buckets: c.buckets, ctx: ctx}
 		next.ServeHTTP(mw, r.WithContext(ctx))
+	})
+}
+
+// meterViewer points the request's meter at the bucket of its viewer. It
+// runs right after authentication, before anything is charged, so the
+// meter is not yet shared with another goroutine.
+func (c *costLimits) meterViewer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := meterFrom(r.Context()); m != nil {
+			m.key, m.policy = meterKeyPolicy(r, c.rate)
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -363,8 +398,9 @@ func (w *meteredWriter) WriteHeader(status int) {
 		w.Header().Add("Vary", "Authorization")
 	}
 	if res == nil && !unavailable {
-		// Refused before the charge (bad JSON, parse or validation error):
-		// report the bucket as it stands.
+		// Refused before the charge (bad JSON, parse or validation error),
+		// or a batch, whose operations were charged on meters of their own:
+		// report the bucket as it stands now.
 		if peek, err := w.buckets.Peek(w.ctx, w.m.key, w.m.policy); err == nil {
 			res = &peek
 		}
@@ -384,7 +420,7 @@ func (w *meteredWriter) WriteHeader(status int) {
 
 // useLimits installs persisted operations, the parser's token limit, the
 // structural and cost limits and the rate limiter on srv, and returns the
-// handler that meters each request.
+// handler of one operation.
 func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler {
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
 	// "Did you mean" suggestions would let anyone map the schema with
@@ -405,5 +441,8 @@ func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler
 	limiter := newCostLimits(s.cfg, schema, s.redis, s.log)
 	limiter.metrics = metrics
 	srv.Use(limiter)
-	return documentIDs(limiter.meterRequests(srv))
+	// routes meters each request with limiter, before the checks that may
+	// refuse it.
+	s.limiter = limiter
+	return documentIDs(srv)
 }

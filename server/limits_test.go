@@ -367,3 +367,166 @@ func TestSignedInUsersHaveTheirOwnBucket(t *testing.T) {
 	assert.Equal(t, 30, got.ThrottleStatus.CurrentlyAvailable)
 	postQuery(t, env.Client(), nodesQuery(70), nil).MustOK(t)
 }
+
+// sharedBuckets keeps an instance's buckets in the test Redis under a
+// prefix of the test's own.
+func sharedBuckets(t *testing.T) []servertest.Option {
+	t.Helper()
+	prefix := redistest.Prefix(t, redistest.Client(t), "ratelimit")
+	return []servertest.Option{servertest.WithRedis(redistest.URL()), servertest.WithRedisPrefix(prefix)}
+}
+
+// TestAPIKeysHaveTheirOwnBuckets: each API key is charged to a bucket of
+// its own, sized by ISSUEGRAPH_RATE_LIMIT_API_KEY, apart from other keys
+// and from the user who created it.
+func TestAPIKeysHaveTheirOwnBuckets(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, append(sharedBuckets(t), func(c *config.Config) {
+		c.Limits.MaxCost = 100
+		c.RateLimit.APIKeyCapacity, c.RateLimit.APIKeyRestoreRate = 100, 0.001
+		c.RateLimit.UserCapacity, c.RateLimit.UserRestoreRate = 1000, 0.001
+	})...)
+	owner := newKeyOwner(t, env, 2)
+	first, second := env.As(owner.secrets[0]), env.As(owner.secrets[1])
+	userBefore := costOf(t, postQuery(t, owner.client, nodesQuery(1), nil).MustOK(t)).ThrottleStatus.CurrentlyAvailable
+
+	resp := postQuery(t, first, nodesQuery(70), nil).MustOK(t)
+	got := costOf(t, resp)
+	assert.Equal(t, 100, got.ThrottleStatus.MaximumAvailable, "the API key policy applies")
+	assert.Equal(t, 30, got.ThrottleStatus.CurrentlyAvailable)
+	assert.Equal(t, 0.001, got.ThrottleStatus.RestoreRate)
+	assert.Equal(t, `"cost";q=100;w=100000`, resp.Header.Get("RateLimit-Policy"))
+
+	limited := postQuery(t, first, nodesQuery(70), nil)
+	assert.Equal(t, http.StatusTooManyRequests, limited.Status, "body: %s", limited.RawBody)
+	assert.Equal(t, []string{"RATE_LIMITED"}, limited.Codes())
+
+	// Another key of the same organization and creator is untouched.
+	got = costOf(t, postQuery(t, second, nodesQuery(70), nil).MustOK(t))
+	assert.Equal(t, 30, got.ThrottleStatus.CurrentlyAvailable)
+
+	// So is the creator's own bucket, and spending from it leaves the keys alone.
+	got = costOf(t, postQuery(t, owner.client, nodesQuery(100), nil).MustOK(t))
+	assert.Equal(t, 1000, got.ThrottleStatus.MaximumAvailable)
+	assert.Equal(t, userBefore-100, got.ThrottleStatus.CurrentlyAvailable)
+	got = costOf(t, postQuery(t, second, nodesQuery(30), nil).MustOK(t))
+	assert.Equal(t, 0, got.ThrottleStatus.CurrentlyAvailable)
+}
+
+// TestAnonymousBucketsBehindProxies: with ISSUEGRAPH_TRUSTED_PROXY_HOPS the
+// anonymous bucket is the forwarded client address's; without, the
+// header is the client's own word and is ignored.
+func TestAnonymousBucketsBehindProxies(t *testing.T) {
+	t.Parallel()
+	from := func(t *testing.T, env *servertest.Env, forwardedFor string, n int) *servertest.Response {
+		t.Helper()
+		body, err := json.Marshal(map[string]any{"query": nodesQuery(n)})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, env.URL+"/graphql", strings.NewReader(string(body)))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		return env.Client().Send(t, req)
+	}
+	t.Run("one hop", func(t *testing.T) {
+		t.Parallel()
+		env := servertest.Start(t, append(sharedBuckets(t), smallBuckets, func(c *config.Config) { c.TrustedProxyHops = 1 })...)
+		assert.Equal(t, 30, costOf(t, from(t, env, "203.0.113.1", 70).MustOK(t)).ThrottleStatus.CurrentlyAvailable)
+		// The proxy appends the address it saw; what the client wrote to
+		// the left is not trusted.
+		assert.Equal(t, 30, costOf(t, from(t, env, "203.0.113.1, 203.0.113.2", 70).MustOK(t)).ThrottleStatus.CurrentlyAvailable)
+		again := from(t, env, "198.51.100.7, 203.0.113.1", 70)
+		assert.Equal(t, http.StatusTooManyRequests, again.Status, "body: %s", again.RawBody)
+		assert.Equal(t, []string{"RATE_LIMITED"}, again.Codes())
+	})
+	t.Run("no hops", func(t *testing.T) {
+		t.Parallel()
+		env := servertest.Start(t, append(sharedBuckets(t), smallBuckets)...)
+		assert.Equal(t, 30, costOf(t, from(t, env, "203.0.113.1", 70).MustOK(t)).ThrottleStatus.CurrentlyAvailable)
+		resp := from(t, env, "203.0.113.2", 70)
+		assert.Equal(t, http.StatusTooManyRequests, resp.Status, "the header is ignored: one bucket for the connection's address")
+		assert.Equal(t, []string{"RATE_LIMITED"}, resp.Codes())
+	})
+}
+
+// TestRateLimitHeadersOnEveryResponse: every response of the GraphQL
+// endpoint carries RateLimit-Policy and RateLimit, refusals before the
+// GraphQL handler included: the viewer's bucket once the credentials are
+// checked, the client address's when they are refused.
+func TestRateLimitHeadersOnEveryResponse(t *testing.T) {
+	t.Parallel()
+	opts := append(sharedBuckets(t), smallBuckets, func(c *config.Config) {
+		c.BodyLimit = 4096
+		c.Limits.MaxDocumentBytes = 2500
+		c.BatchMax = 2
+		c.RateLimit.UserCapacity, c.RateLimit.UserRestoreRate = 1000, 0.001
+	})
+	env := servertest.Start(t, opts...)
+	enforced := servertest.Start(t, append(opts, func(c *config.Config) { c.PersistedMode = config.PersistedEnforce })...)
+	token := env.SignUp(t, "headers@example.com", "H")
+	const anonymous, user = `"cost";q=100;w=100000`, `"cost";q=1000;w=1000000`
+
+	send := func(e *servertest.Env, method, contentType, body string, header ...string) *servertest.Response {
+		req, err := http.NewRequest(method, e.URL+"/graphql", strings.NewReader(body))
+		require.NoError(t, err)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return e.Client().Send(t, req)
+	}
+	post := func(body string, header ...string) *servertest.Response {
+		return send(env, http.MethodPost, "application/json", body, header...)
+	}
+	query := func(q string) string { return `{"query":` + jsonString(q) + `}` }
+	bearer := "Bearer " + token
+
+	cases := []struct {
+		name   string
+		resp   func() *servertest.Response
+		status int
+		code   string
+		policy string
+	}{
+		{"malformed JSON", func() *servertest.Response { return post(`{"query":`) }, 400, "BAD_USER_INPUT", anonymous},
+		{"malformed JSON, signed in", func() *servertest.Response { return post(`{"query":`, "Authorization", bearer) }, 400, "BAD_USER_INPUT", user},
+		{"JSON that is not an object", func() *servertest.Response { return post(`"hello"`) }, 400, "BAD_USER_INPUT", anonymous},
+		{"wrong content type", func() *servertest.Response { return send(env, http.MethodPost, "text/plain", query(`{viewer{id}}`)) }, 415, "BAD_USER_INPUT", anonymous},
+		{"body over the limit", func() *servertest.Response { return post(query(withBytes(5000))) }, 413, "BAD_USER_INPUT", anonymous},
+		{"unsupported method", func() *servertest.Response { return send(env, http.MethodPut, "", "{}") }, 405, "BAD_USER_INPUT", anonymous},
+		{"GET without query", func() *servertest.Response { return send(env, http.MethodGet, "", "") }, 400, "BAD_USER_INPUT", anonymous},
+		{"malformed documentId", func() *servertest.Response { return post(`{"documentId":"md5:abc"}`) }, 400, "BAD_USER_INPUT", anonymous},
+		{"invalid access token", func() *servertest.Response { return post(query(`{viewer{id}}`), "Authorization", "Bearer not.a.jwt") }, 401, "UNAUTHENTICATED", anonymous},
+		{"unknown API key", func() *servertest.Response { return post(query(`{viewer{id}}`), "Authorization", "Bearer igk_unknown") }, 401, "UNAUTHENTICATED", anonymous},
+		{"empty batch", func() *servertest.Response { return post(`[]`) }, 400, "BAD_USER_INPUT", anonymous},
+		{"batch too long", func() *servertest.Response { return post(`[{},{},{}]`, "Authorization", bearer) }, 400, "BAD_USER_INPUT", user},
+		{"syntax error", func() *servertest.Response { return post(query(`{ viewer { id `)) }, 422, "GRAPHQL_PARSE_FAILED", anonymous},
+		{"structural limit", func() *servertest.Response { return post(query(chain(11))) }, 422, "GRAPHQL_VALIDATION_FAILED", anonymous},
+		{"document over the limit", func() *servertest.Response { return post(query(withBytes(3000))) }, 413, "BAD_USER_INPUT", anonymous},
+		{"cost limit", func() *servertest.Response {
+			return post(query(`{ project(organization: "a", key: "B") { issues(first: 100) { edges { node { assignee { id } } } } } }`))
+		}, 200, "COST_LIMIT_EXCEEDED", anonymous},
+		{"persisted query not found", func() *servertest.Response {
+			return post(`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + strings.Repeat("ab", 32) + `"}}}`)
+		}, 200, "PERSISTED_QUERY_NOT_FOUND", anonymous},
+		{"persisted query not in list", func() *servertest.Response {
+			return send(enforced, http.MethodPost, "application/json", query(`{ viewer { id } }`))
+		}, 400, "PERSISTED_QUERY_NOT_IN_LIST", anonymous},
+		// Last: it empties the anonymous bucket.
+		{"rate limited", func() *servertest.Response {
+			post(query(nodesQuery(80))).MustOK(t) // of 89: signing up took 11
+			return post(query(nodesQuery(80)))
+		}, 429, "RATE_LIMITED", anonymous},
+	}
+	for _, tc := range cases {
+		resp := tc.resp()
+		assert.Equal(t, tc.status, resp.Status, "%s: %s", tc.name, resp.RawBody)
+		if assert.NotEmpty(t, resp.Errors, "%s: %s", tc.name, resp.RawBody) {
+			assert.Equal(t, tc.code, resp.Errors[0].Code(), tc.name)
+		}
+		assert.Equal(t, tc.policy, resp.Header.Get("RateLimit-Policy"), tc.name)
+		assert.Regexp(t, `^"cost";r=\d+;t=\d+$`, resp.Header.Get("RateLimit"), tc.name)
+	}
+}

@@ -186,8 +186,10 @@ func cors(origins []string) middleware {
 
 // graphqlRequest checks what gqlgen would otherwise answer vaguely: the
 // method, the content type, the body's size and that it is JSON at all.
-// The body is read here (bounded) so an oversized one gets 413.
-func graphqlRequest(limit int64) middleware {
+// The body is read here (bounded) so an oversized one gets 413: a batch
+// is bounded as a whole. A JSON array (a batch) passes only when batchMax
+// is positive; batches splits it.
+func graphqlRequest(limit int64, batchMax int) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.Method {
@@ -236,8 +238,12 @@ func graphqlRequest(limit int64) middleware {
 				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "request body is not valid JSON")
 				return
 			}
-			if len(trimmed) > 0 && trimmed[0] != '{' {
-				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "request body must be one JSON object {\"query\": ...}; batched requests are not accepted")
+			if len(trimmed) > 0 && trimmed[0] != '{' && (trimmed[0] != '[' || batchMax == 0) {
+				msg := "request body must be one JSON object {\"query\": ...}; batched requests are not accepted"
+				if batchMax > 0 {
+					msg = fmt.Sprintf("request body must be one JSON object {\"query\": ...} or an array of at most %d of them", batchMax)
+				}
+				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, msg)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/persisted"
 	"github.com/issuegraph/issuegraph/server/persisted/store"
@@ -30,7 +31,10 @@ import (
 // registered by sending its text once (Redis, or in process without it). In
 // enforce mode only trusted documents run.
 type persistedOperations struct {
-	mode    string
+	mode string
+	// exempt are the API keys that run as in allow mode when mode is
+	// enforce (ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS): operators' tools.
+	exempt  map[int64]bool
 	apq     store.Store
 	trusted *persisted.Trusted
 	log     *slog.Logger
@@ -47,7 +51,24 @@ func newPersistedOperations(cfg config.Config, client *ent.Client, rdb *redis.Cl
 	if rdb != nil {
 		apq = store.NewRedis(rdb, cfg.RedisPrefix+"apq:", cfg.APQTTL, store.WithMaxQueryBytes(cfg.Limits.MaxDocumentBytes))
 	}
-	return &persistedOperations{mode: cfg.PersistedMode, apq: apq, trusted: persisted.NewTrusted(client, 10_000), log: log}
+	exempt := map[int64]bool{}
+	for _, id := range cfg.PersistedExemptAPIKeys {
+		exempt[id] = true
+	}
+	return &persistedOperations{mode: cfg.PersistedMode, exempt: exempt, apq: apq, trusted: persisted.NewTrusted(client, 10_000), log: log}
+}
+
+// modeFor is the mode the request in ctx runs under. An exempt API key runs
+// enforce as allow: any document, and APQ registrations and lookups, which
+// only exempt keys can then read back, since enforce never reads the APQ
+// store for anyone else.
+func (p *persistedOperations) modeFor(ctx context.Context) string {
+	if p.mode == config.PersistedEnforce {
+		if k := viewer.FromContext(ctx).APIKey; k != nil && p.exempt[k.ID] {
+			return config.PersistedAllow
+		}
+	}
+	return p.mode
 }
 
 func (p *persistedOperations) ExtensionName() string { return "PersistedOperations" }
@@ -57,7 +78,8 @@ func (p *persistedOperations) Validate(graphql.ExecutableSchema) error { return 
 // MutateOperationParameters fills in the query of a request that names a
 // persisted operation, and in enforce mode refuses any other document.
 func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw *graphql.RawParams) *gqlerror.Error {
-	if p.mode == config.PersistedOff {
+	mode := p.modeFor(ctx)
+	if mode == config.PersistedOff {
 		return nil
 	}
 	hash, named, err := persistedHash(raw.Extensions)
@@ -80,7 +102,7 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 			markTrusted(ctx)
 			return nil
 		}
-		if p.mode == config.PersistedEnforce {
+		if mode == config.PersistedEnforce {
 			p.metrics.persistedLookup(ctx, "trusted", "refused")
 			return notInList(ctx)
 		}
@@ -103,7 +125,7 @@ func (p *persistedOperations) MutateOperationParameters(ctx context.Context, raw
 	if named && hash != sum {
 		return limitError(ctx, http.StatusBadRequest, string(graph.CodeBadUserInput), "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query", nil)
 	}
-	if p.mode == config.PersistedEnforce {
+	if mode == config.PersistedEnforce {
 		// Text is accepted only when it is a trusted document; sending it
 		// with a hash (an APQ registration) registers nothing.
 		_, ok, err := p.trusted.Get(ctx, sum)

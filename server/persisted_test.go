@@ -134,3 +134,58 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestEnforceModeExemptAPIKey: an API key listed in
+// ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS (by the ID the API shows) runs any
+// document and may register APQs in enforce mode; every other key, user
+// and anonymous client still runs only trusted documents, and the exempt
+// key still meets every other limit.
+func TestEnforceModeExemptAPIKey(t *testing.T) {
+	t.Parallel()
+	setup := servertest.Start(t)
+	owner := newKeyOwner(t, setup, 2)
+	exemptID := owner.keyIDs[0]
+	// Read the setting as an operator writes it.
+	parsed, err := config.Load(func(k string) string {
+		if k == "ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS" {
+			return exemptID
+		}
+		return ""
+	})
+	require.NoError(t, err)
+	env := servertest.Start(t, servertest.WithDatabase(setup.Config.DatabaseURL), func(c *config.Config) {
+		c.PersistedMode = config.PersistedEnforce
+		c.PersistedExemptAPIKeys = parsed.PersistedExemptAPIKeys
+	})
+	exempt, other := env.As(owner.secrets[0]), env.As(owner.secrets[1])
+	ownerClient := env.As(owner.client.Token)
+
+	query := `{ organization(slug: "keys") { slug } }`
+	assert.JSONEq(t, `{"organization":{"slug":"keys"}}`, string(exempt.Do(t, query, nil).MustOK(t).Data))
+	registered := `query Registered { organization(slug: "keys") { name } }`
+	persistedRequest(t, exempt, persisted.Hash(registered), registered).MustOK(t)
+	assert.JSONEq(t, `{"organization":{"name":"Keys"}}`, string(persistedRequest(t, exempt, persisted.Hash(registered), "").MustOK(t).Data),
+		"an exempt key reads back what it registered")
+
+	for name, resp := range map[string]*servertest.Response{
+		"another key's text":  other.Do(t, query, nil),
+		"another key by hash": persistedRequest(t, other, persisted.Hash(registered), ""),
+		"another key's APQ":   persistedRequest(t, other, persisted.Hash(registered), registered),
+		"the key's creator":   ownerClient.Do(t, query, nil),
+		"anonymous":           env.Client().Do(t, query, nil),
+		"anonymous by hash":   persistedRequest(t, env.Client(), persisted.Hash(registered), ""),
+	} {
+		assert.Equal(t, http.StatusBadRequest, resp.Status, "%s: %s", name, resp.RawBody)
+		assert.Equal(t, []string{"PERSISTED_QUERY_NOT_IN_LIST"}, resp.Codes(), name)
+	}
+
+	// Exempt from the persisted list only: the structural limits still apply.
+	deep := exempt.Do(t, chain(11), nil)
+	assert.Equal(t, http.StatusUnprocessableEntity, deep.Status)
+	assert.Equal(t, []string{"GRAPHQL_VALIDATION_FAILED"}, deep.Codes())
+
+	// An instance without the setting refuses the same key.
+	strict := servertest.Start(t, servertest.WithDatabase(setup.Config.DatabaseURL), func(c *config.Config) { c.PersistedMode = config.PersistedEnforce })
+	resp := strict.As(owner.secrets[0]).Do(t, query, nil)
+	assert.Equal(t, []string{"PERSISTED_QUERY_NOT_IN_LIST"}, resp.Codes())
+}

@@ -44,6 +44,8 @@ type Server struct {
 	handler http.Handler
 	// rt is the real-time side (server/realtime.go).
 	rt *realtime
+	// limiter meters requests (server/limits.go); set by graphql.
+	limiter *costLimits
 }
 
 // Option adjusts a Server built by New.
@@ -88,12 +90,22 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	api := chain(s.graphql(),
+	gql := s.graphql()
+	// The meter comes before every check that may refuse a request, so
+	// every GraphQL response carries the rate-limit headers; authentication
+	// comes before the body checks, so those refusals report the viewer's
+	// bucket rather than the address's. A batch is split after both: each
+	// of its operations is one request to everything below (its own
+	// loaders, persisted lookup, limits and charge).
+	api := chain(gql,
 		cors(s.cfg.CORSOrigins),
-		graphqlRequest(s.cfg.BodyLimit),
-		deadline(s.cfg.RequestTimeout),
 		withClientAddress(s.cfg.TrustedProxyHops),
+		s.limiter.meterRequests,
+		deadline(s.cfg.RequestTimeout),
 		authenticate(s.tokens),
+		s.limiter.meterViewer,
+		graphqlRequest(s.cfg.BodyLimit, s.cfg.BatchMax),
+		batches(s.cfg.BatchMax),
 		withLoaders(s.db.Client, s.loaderOptions()),
 	)
 	mux.Handle("/graphql", api)

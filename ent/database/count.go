@@ -17,6 +17,10 @@ type StatementCounter struct{ n atomic.Int64 }
 // Count is how many statements ran so far.
 func (c *StatementCounter) Count() int64 { return c.n.Load() }
 
+// Add counts n statements run under another counter, such as those of one
+// operation of a batched request, which has a counter of its own.
+func (c *StatementCounter) Add(n int64) { c.n.Add(n) }
+
 type counterKey struct{}
 
 // WithStatementCounter returns ctx carrying a new counter: statements run
