@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -109,5 +110,19 @@ func TestBatchAndAPIKeyLimitsAreChecked(t *testing.T) {
 	require.Error(t, err)
 	for _, want := range []string{"ISSUEGRAPH_BATCH_MAX", "ISSUEGRAPH_RATE_LIMIT_API_KEY must be at least", "restore rates"} {
 		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestAdmissionSettings(t *testing.T) {
+	c, err := config.Load(env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, 2*runtime.GOMAXPROCS(0), c.MaxConcurrentOperations, "two operations per CPU by default")
+	for _, bad := range []map[string]string{
+		{"ISSUEGRAPH_MAX_CONCURRENT_OPERATIONS": "-1"},
+		{"ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT": "0s"},
+	} {
+		_, err := config.Load(env(bad))
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "ISSUEGRAPH_MAX_CONCURRENT_OPERATIONS", bad)
 	}
 }

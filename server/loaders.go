@@ -18,10 +18,16 @@ import (
 // two viewers and run with the request's own context and deadline.
 // opts.Naive (ISSUEGRAPH_LOADERS=false, for benchmarks only) makes them
 // fetch one key per statement, like resolvers without loaders.
+// isRealtime reports whether r opens a subscription stream: a WebSocket
+// upgrade or an SSE request.
+func isRealtime(r *http.Request) bool {
+	return isUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
 func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if isUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			if isRealtime(r) {
 				// A subscription lives for as long as its connection: loaders
 				// attached here would cache the first event's rows for every
 				// later one. Its fields load fresh instead (graph.loadersFor).
