@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -57,6 +59,8 @@ type Resolver struct {
 	loads        *eventLoads
 	sendTimeout  time.Duration
 	eventContext func(context.Context) context.Context
+	// tracer traces event deliveries (graph/deliveries.go); nil: not traced.
+	tracer trace.Tracer
 }
 
 // Option configures a Resolver.

@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/server/redistest"
@@ -53,10 +56,16 @@ const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 func postTraced(t *testing.T, env *servertest.Env, token, body string) *servertest.Response {
 	t.Helper()
+	return postInTrace(t, env, token, traceID, body)
+}
+
+// postInTrace posts body as a caller whose span is in trace id.
+func postInTrace(t *testing.T, env *servertest.Env, token, id, body string) *servertest.Response {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, env.URL+"/graphql", strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	req.Header.Set("traceparent", "00-"+id+"-00f067aa0ba902b7-01")
 	return env.As(token).Send(t, req)
 }
 
@@ -239,4 +248,94 @@ func TestAccessLogFieldsAndNoSecrets(t *testing.T) {
 	}
 	require.NotNil(t, traced)
 	assert.Equal(t, traceID, traced["trace_id"], "the access log names the caller's trace")
+}
+
+// deliverySpan waits for the span of the delivery of the event at
+// position pos.
+func deliverySpan(t *testing.T, exp *tracetest.InMemoryExporter, pos int64) sdktrace.ReadOnlySpan {
+	t.Helper()
+	var found sdktrace.ReadOnlySpan
+	require.Eventually(t, func() bool {
+		for _, s := range exp.GetSpans().Snapshots() {
+			if s.Name() == "deliver projectEvents" && attr(s, "issuegraph.event.position") == strconv.FormatInt(pos, 10) {
+				found = s
+				return true
+			}
+		}
+		return false
+	}, waitLong, pollEvery, "no delivery span for position %d", pos)
+	return found
+}
+
+// TestDeliveredEventLinksToMutation: the span of each delivered event is a
+// child of the subscription's trace, links to the span of the mutation
+// that recorded the event (another trace), and covers resolving the
+// event's selection; an event replayed after a cursor is linked too.
+func TestDeliveredEventLinksToMutation(t *testing.T) {
+	t.Parallel()
+	env, exp := tracedEnv(t)
+	f := newFixture(t, env, "traced-live", "TL")
+	const (
+		subscriberTrace = "0af7651916cd43dd8448eb211c80319c"
+		replayTrace     = "5b8efff798038103d269b633813fc60c"
+	)
+	const board = `subscription Board($p:ID!,$a:String){ projectEvents(projectId:$p, after:$a){
+		cursor type issue{ key assignee{ name } } } }`
+	settled(t, env, f.projectID)
+	before := env.Server.ActiveSubscriptions()
+	ws := env.DialWS(t, servertest.TransportWS, servertest.WithHeader("traceparent", "00-"+subscriberTrace+"-b7ad6b7169203331-01"))
+	ws.Init(t, f.owner.Token)
+	ws.Subscribe(t, "1", board, map[string]any{"p": f.projectID})
+	waitSubscribed(t, env, before+1)
+
+	create := func(traceID, title string) {
+		body, err := json.Marshal(map[string]any{
+			"query":     `mutation($in:CreateIssueInput!){ createIssue(input:$in){ userErrors{ message } } }`,
+			"variables": map[string]any{"in": map[string]any{"projectId": f.projectID, "title": title, "assigneeId": f.ownerID}},
+		})
+		require.NoError(t, err)
+		postInTrace(t, env, f.owner.Token, traceID, string(body)).MustOK(t)
+	}
+	create(traceID, "traced live")
+	live := nextEvent(t, ws, "1")
+	require.Equal(t, "issue.created", live.Type)
+
+	span := deliverySpan(t, exp, live.position(t))
+	assert.Equal(t, trace.SpanKindConsumer, span.SpanKind())
+	assert.Equal(t, subscriberTrace, span.SpanContext().TraceID().String(), "a child of the subscription's trace")
+	assert.Equal(t, "issue.created", attr(span, "issuegraph.event.type"))
+	assert.Equal(t, "project:"+strconv.FormatInt(dbID(t, f.projectID, "Project"), 10), attr(span, "issuegraph.event.stream"))
+	assert.Equal(t, "Board", attr(span, "graphql.operation.name"))
+	assert.Equal(t, "false", attr(span, "issuegraph.event.from_log"))
+	require.Len(t, span.Links(), 1)
+	link := span.Links()[0].SpanContext
+	assert.Equal(t, traceID, link.TraceID().String(), "linked to the mutation's trace")
+	mutationSpans := map[string]bool{}
+	for _, ss := range spansOfTrace(exp, traceID) {
+		for _, s := range ss {
+			mutationSpans[s.SpanContext().SpanID().String()] = true
+		}
+	}
+	assert.True(t, mutationSpans[link.SpanID().String()], "the link names a span of the mutation's request")
+
+	// Resolving the event's selection happens under the delivery span.
+	var resolvedUnder bool
+	for _, s := range spansOfTrace(exp, subscriberTrace)["Issue.assignee"] {
+		resolvedUnder = resolvedUnder || s.Parent().SpanID() == span.SpanContext().SpanID()
+	}
+	assert.True(t, resolvedUnder, "Issue.assignee resolves under the delivery span")
+
+	// An event missed while away is replayed from the log, linked too.
+	ws.CloseNow()
+	create(replayTrace, "traced while away")
+	positionsEventually(t, env, f.projectID, 3) // project created, two issues
+	ws2 := env.DialWS(t, servertest.TransportWS)
+	ws2.Init(t, f.owner.Token)
+	ws2.Subscribe(t, "1", board, map[string]any{"p": f.projectID, "a": live.Cursor})
+	replayed := nextEvent(t, ws2, "1")
+	require.Equal(t, live.position(t)+1, replayed.position(t))
+	span = deliverySpan(t, exp, replayed.position(t))
+	assert.Equal(t, "true", attr(span, "issuegraph.event.from_log"))
+	require.Len(t, span.Links(), 1)
+	assert.Equal(t, replayTrace, span.Links()[0].SpanContext.TraceID().String())
 }
