@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -189,6 +190,7 @@ func TestMetricsExposeSeries(t *testing.T) {
 	assert.Equal(t, 429, env.Client().Do(t, `{ nodes(ids: [`+ids+`]) { id } }`, nil).Status)
 	miss := env.Client().Post(t, "application/json", []byte(`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"`+strings.Repeat("ab", 32)+`"}}}`))
 	assert.Equal(t, []string{"PERSISTED_QUERY_NOT_FOUND"}, miss.Codes())
+	env.DialWS(t, servertest.TransportWS).Init(t, f.owner.Token)
 
 	rec := httptest.NewRecorder()
 	env.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -205,6 +207,7 @@ func TestMetricsExposeSeries(t *testing.T) {
 		`db_client_connections_max{`,
 		`graphql_operation_sql_statements_bucket{`,
 		`subscriptions_active `,
+		`websocket_connections_active{subprotocol="graphql-transport-ws"} 1`,
 		`event_relay_lag_events `,
 		`event_relay_lag_seconds `,
 		`dataloader_batch_size_bucket{`,
@@ -338,4 +341,75 @@ func TestDeliveredEventLinksToMutation(t *testing.T) {
 	assert.Equal(t, "true", attr(span, "issuegraph.event.from_log"))
 	require.Len(t, span.Links(), 1)
 	assert.Equal(t, replayTrace, span.Links()[0].SpanContext.TraceID().String())
+}
+
+// metricText is the instance's /metrics page.
+func metricText(t *testing.T, env *servertest.Env) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	env.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	return rec.Body.String()
+}
+
+// metricSum adds up the samples of a series over all its labels.
+func metricSum(t *testing.T, env *servertest.Env, name string) float64 {
+	t.Helper()
+	var sum float64
+	for _, line := range strings.Split(metricText(t, env), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		require.NoError(t, err, line)
+		sum += v
+	}
+	return sum
+}
+
+// TestWebSocketConnectionsGauge: websocket_connections_active counts open
+// WebSockets by subprotocol, and every way a connection ends uncounts it:
+// the client closing, the server closing on a bad token (4403) or a
+// missing connection_init (4408), and shutdown (1001).
+func TestWebSocketConnectionsGauge(t *testing.T) {
+	t.Parallel()
+	env, _ := tracedEnv(t, func(c *config.Config) { c.WSInitTimeout = time.Second })
+	token := env.SignUp(t, "gauge@example.com", "Gauge")
+	waitActive := func(want float64) {
+		t.Helper()
+		require.Eventually(t, func() bool { return metricSum(t, env, "websocket_connections_active") == want },
+			waitLong, pollEvery, "want %v open WebSockets:\n%s", want, metricText(t, env))
+	}
+
+	current := env.DialWS(t, servertest.TransportWS)
+	current.Init(t, token)
+	legacy := env.DialWS(t, servertest.LegacyWS)
+	legacy.Init(t, token)
+	waitActive(2)
+	text := metricText(t, env)
+	assert.Contains(t, text, `websocket_connections_active{subprotocol="graphql-transport-ws"} 1`)
+	assert.Contains(t, text, `websocket_connections_active{subprotocol="graphql-ws"} 1`)
+	current.CloseNow()
+	legacy.CloseNow()
+	waitActive(0)
+
+	bad := env.DialWS(t, servertest.TransportWS)
+	waitActive(1)
+	bad.Send(t, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer not-a-token"}})
+	assert.Equal(t, 4403, bad.CloseStatus(t, waitLong))
+	waitActive(0)
+
+	idle := env.DialWS(t, servertest.TransportWS)
+	waitActive(1)
+	assert.Equal(t, 4408, idle.CloseStatus(t, waitLong))
+	waitActive(0)
+
+	last := env.DialWS(t, servertest.TransportWS)
+	last.Init(t, token)
+	waitActive(1)
+	stopped := env.StopAsync()
+	assert.Equal(t, 1001, last.CloseStatus(t, waitLong))
+	waitActive(0)
+	require.NoError(t, <-stopped)
 }
