@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/issuegraph/issuegraph/subscriptions"
 )
@@ -115,10 +114,6 @@ func (h *handoff) close() {
 
 // deliverySpans starts the spans of entries of stream, children of ctx.
 func (r *Resolver) deliverySpans(ctx context.Context, stream subscriptions.Stream, entries []subscriptions.Entry) []trace.Span {
-	tracer := r.tracer
-	if tracer == nil {
-		tracer = noop.NewTracerProvider().Tracer("")
-	}
 	field, opName := "subscription", ""
 	if fc := graphql.GetFieldContext(ctx); fc != nil {
 		field = fc.Field.Name
@@ -132,7 +127,7 @@ func (r *Resolver) deliverySpans(ctx context.Context, stream subscriptions.Strea
 	}
 	spans := make([]trace.Span, len(entries))
 	for i, e := range entries {
-		_, span := tracer.Start(ctx, "deliver "+field, trace.WithSpanKind(trace.SpanKindConsumer))
+		_, span := r.tracer.Start(ctx, "deliver "+field, trace.WithSpanKind(trace.SpanKindConsumer))
 		spans[i] = span
 		if !span.IsRecording() {
 			continue // tracing is off or this trace is not sampled: nothing to describe
