@@ -305,7 +305,10 @@ func TestDeliveredEventLinksToMutation(t *testing.T) {
 
 	span := deliverySpan(t, exp, live.position(t))
 	assert.Equal(t, trace.SpanKindConsumer, span.SpanKind())
-	assert.Equal(t, subscriberTrace, span.SpanContext().TraceID().String(), "a child of the subscription's trace")
+	assert.Equal(t, subscriberTrace, span.SpanContext().TraceID().String(), "in the subscription's trace")
+	started := spansOfTrace(exp, subscriberTrace)["Subscription.projectEvents"]
+	require.Len(t, started, 1)
+	assert.Equal(t, started[0].SpanContext().SpanID(), span.Parent().SpanID(), "a child of the span that started the subscription")
 	assert.Equal(t, "issue.created", attr(span, "issuegraph.event.type"))
 	assert.Equal(t, "project:"+strconv.FormatInt(dbID(t, f.projectID, "Project"), 10), attr(span, "issuegraph.event.stream"))
 	assert.Equal(t, "Board", attr(span, "graphql.operation.name"))
