@@ -23,7 +23,7 @@ const (
 
 // exported are the metric families the instance's /metrics serves (see
 // server TestMetricsExposeSeries) and the recording rules' own series.
-var exported = regexp.MustCompile(`^(http_server_request_duration_seconds|graphql_operations|graphql_operation_duration_seconds|db_sql_connection|db_client_connections_|go_|issuegraph:|dataloader_batch_size|graphql_operation_sql_statements|graphql_cost_charged|ratelimit_|persisted_lookups|subscriptions_active|event_relay_lag)`)
+var exported = regexp.MustCompile(`^(http_server_request_duration_seconds|graphql_operations|graphql_operation_duration_seconds|db_sql_connection|db_client_connections_|go_|issuegraph:|dataloader_batch_size|graphql_operation_sql_statements|graphql_cost_charged|ratelimit_|persisted_lookups|subscriptions_active|websocket_connections_active|event_relay_lag)`)
 
 // metricNames picks the metric names out of a PromQL expression: words
 // followed by { or [ or standing alone, minus functions and keywords.

@@ -87,6 +87,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldCreatedAt:      {Type: field.TypeTime, Column: event.FieldCreatedAt},
 			event.FieldPosition:       {Type: field.TypeInt64, Column: event.FieldPosition},
 			event.FieldPublished:      {Type: field.TypeBool, Column: event.FieldPublished},
+			event.FieldTraceparent:    {Type: field.TypeString, Column: event.FieldTraceparent},
+			event.FieldTracestate:     {Type: field.TypeString, Column: event.FieldTracestate},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
@@ -864,6 +866,16 @@ func (f *EventFilter) WherePosition(p entql.Int64P) {
 // WherePublished applies the entql bool predicate on the published field.
 func (f *EventFilter) WherePublished(p entql.BoolP) {
 	f.Where(p.Field(event.FieldPublished))
+}
+
+// WhereTraceparent applies the entql string predicate on the traceparent field.
+func (f *EventFilter) WhereTraceparent(p entql.StringP) {
+	f.Where(p.Field(event.FieldTraceparent))
+}
+
+// WhereTracestate applies the entql string predicate on the tracestate field.
+func (f *EventFilter) WhereTracestate(p entql.StringP) {
+	f.Where(p.Field(event.FieldTracestate))
 }
 
 // addPredicate implements the predicateAdder interface.

@@ -37,7 +37,11 @@ type Event struct {
 	// Position holds the value of the "position" field.
 	Position *int64 `json:"position,omitempty"`
 	// Published holds the value of the "published" field.
-	Published    bool `json:"published,omitempty"`
+	Published bool `json:"published,omitempty"`
+	// Traceparent holds the value of the "traceparent" field.
+	Traceparent string `json:"traceparent,omitempty"`
+	// Tracestate holds the value of the "tracestate" field.
+	Tracestate   string `json:"tracestate,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -52,7 +56,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case event.FieldID, event.FieldOrganizationID, event.FieldProjectID, event.FieldIssueID, event.FieldActorID, event.FieldSubjectID, event.FieldPosition:
 			values[i] = new(sql.NullInt64)
-		case event.FieldType:
+		case event.FieldType, event.FieldTraceparent, event.FieldTracestate:
 			values[i] = new(sql.NullString)
 		case event.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -144,6 +148,18 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Published = value.Bool
 			}
+		case event.FieldTraceparent:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field traceparent", values[i])
+			} else if value.Valid {
+				_m.Traceparent = value.String
+			}
+		case event.FieldTracestate:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field tracestate", values[i])
+			} else if value.Valid {
+				_m.Tracestate = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -219,6 +235,12 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("published=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Published))
+	builder.WriteString(", ")
+	builder.WriteString("traceparent=")
+	builder.WriteString(_m.Traceparent)
+	builder.WriteString(", ")
+	builder.WriteString("tracestate=")
+	builder.WriteString(_m.Tracestate)
 	builder.WriteByte(')')
 	return builder.String()
 }

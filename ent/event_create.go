@@ -138,6 +138,34 @@ func (_c *EventCreate) SetNillablePublished(v *bool) *EventCreate {
 	return _c
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (_c *EventCreate) SetTraceparent(v string) *EventCreate {
+	_c.mutation.SetTraceparent(v)
+	return _c
+}
+
+// SetNillableTraceparent sets the "traceparent" field if the given value is not nil.
+func (_c *EventCreate) SetNillableTraceparent(v *string) *EventCreate {
+	if v != nil {
+		_c.SetTraceparent(*v)
+	}
+	return _c
+}
+
+// SetTracestate sets the "tracestate" field.
+func (_c *EventCreate) SetTracestate(v string) *EventCreate {
+	_c.mutation.SetTracestate(v)
+	return _c
+}
+
+// SetNillableTracestate sets the "tracestate" field if the given value is not nil.
+func (_c *EventCreate) SetNillableTracestate(v *string) *EventCreate {
+	if v != nil {
+		_c.SetTracestate(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *EventCreate) SetID(v int64) *EventCreate {
 	_c.mutation.SetID(v)
@@ -287,6 +315,14 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldPublished, field.TypeBool, value)
 		_node.Published = value
 	}
+	if value, ok := _c.mutation.Traceparent(); ok {
+		_spec.SetField(event.FieldTraceparent, field.TypeString, value)
+		_node.Traceparent = value
+	}
+	if value, ok := _c.mutation.Tracestate(); ok {
+		_spec.SetField(event.FieldTracestate, field.TypeString, value)
+		_node.Tracestate = value
+	}
 	return _node, _spec
 }
 
@@ -415,6 +451,12 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(event.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.Traceparent(); exists {
+			s.SetIgnore(event.FieldTraceparent)
+		}
+		if _, exists := u.create.mutation.Tracestate(); exists {
+			s.SetIgnore(event.FieldTracestate)
 		}
 	}))
 	return u
@@ -694,6 +736,12 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(event.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.Traceparent(); exists {
+				s.SetIgnore(event.FieldTraceparent)
+			}
+			if _, exists := b.mutation.Tracestate(); exists {
+				s.SetIgnore(event.FieldTracestate)
 			}
 		}
 	}))

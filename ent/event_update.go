@@ -143,6 +143,12 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Published(); ok {
 		_spec.SetField(event.FieldPublished, field.TypeBool, value)
 	}
+	if _u.mutation.TraceparentCleared() {
+		_spec.ClearField(event.FieldTraceparent, field.TypeString)
+	}
+	if _u.mutation.TracestateCleared() {
+		_spec.ClearField(event.FieldTracestate, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -309,6 +315,12 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if value, ok := _u.mutation.Published(); ok {
 		_spec.SetField(event.FieldPublished, field.TypeBool, value)
+	}
+	if _u.mutation.TraceparentCleared() {
+		_spec.ClearField(event.FieldTraceparent, field.TypeString)
+	}
+	if _u.mutation.TracestateCleared() {
+		_spec.ClearField(event.FieldTracestate, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Event{config: _u.config}

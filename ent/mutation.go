@@ -1720,6 +1720,8 @@ type EventMutation struct {
 	position           *int64
 	addposition        *int64
 	published          *bool
+	traceparent        *string
+	tracestate         *string
 	clearedFields      map[string]struct{}
 	done               bool
 	oldValue           func(context.Context) (*Event, error)
@@ -2393,6 +2395,104 @@ func (m *EventMutation) ResetPublished() {
 	m.published = nil
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (m *EventMutation) SetTraceparent(s string) {
+	m.traceparent = &s
+}
+
+// Traceparent returns the value of the "traceparent" field in the mutation.
+func (m *EventMutation) Traceparent() (r string, exists bool) {
+	v := m.traceparent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTraceparent returns the old "traceparent" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldTraceparent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTraceparent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTraceparent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTraceparent: %w", err)
+	}
+	return oldValue.Traceparent, nil
+}
+
+// ClearTraceparent clears the value of the "traceparent" field.
+func (m *EventMutation) ClearTraceparent() {
+	m.traceparent = nil
+	m.clearedFields[event.FieldTraceparent] = struct{}{}
+}
+
+// TraceparentCleared returns if the "traceparent" field was cleared in this mutation.
+func (m *EventMutation) TraceparentCleared() bool {
+	_, ok := m.clearedFields[event.FieldTraceparent]
+	return ok
+}
+
+// ResetTraceparent resets all changes to the "traceparent" field.
+func (m *EventMutation) ResetTraceparent() {
+	m.traceparent = nil
+	delete(m.clearedFields, event.FieldTraceparent)
+}
+
+// SetTracestate sets the "tracestate" field.
+func (m *EventMutation) SetTracestate(s string) {
+	m.tracestate = &s
+}
+
+// Tracestate returns the value of the "tracestate" field in the mutation.
+func (m *EventMutation) Tracestate() (r string, exists bool) {
+	v := m.tracestate
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTracestate returns the old "tracestate" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldTracestate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTracestate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTracestate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTracestate: %w", err)
+	}
+	return oldValue.Tracestate, nil
+}
+
+// ClearTracestate clears the value of the "tracestate" field.
+func (m *EventMutation) ClearTracestate() {
+	m.tracestate = nil
+	m.clearedFields[event.FieldTracestate] = struct{}{}
+}
+
+// TracestateCleared returns if the "tracestate" field was cleared in this mutation.
+func (m *EventMutation) TracestateCleared() bool {
+	_, ok := m.clearedFields[event.FieldTracestate]
+	return ok
+}
+
+// ResetTracestate resets all changes to the "tracestate" field.
+func (m *EventMutation) ResetTracestate() {
+	m.tracestate = nil
+	delete(m.clearedFields, event.FieldTracestate)
+}
+
 // Where appends a list predicates to the EventMutation builder.
 func (m *EventMutation) Where(ps ...predicate.Event) {
 	m.predicates = append(m.predicates, ps...)
@@ -2427,7 +2527,7 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 12)
 	if m._type != nil {
 		fields = append(fields, event.FieldType)
 	}
@@ -2458,6 +2558,12 @@ func (m *EventMutation) Fields() []string {
 	if m.published != nil {
 		fields = append(fields, event.FieldPublished)
 	}
+	if m.traceparent != nil {
+		fields = append(fields, event.FieldTraceparent)
+	}
+	if m.tracestate != nil {
+		fields = append(fields, event.FieldTracestate)
+	}
 	return fields
 }
 
@@ -2486,6 +2592,10 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.Position()
 	case event.FieldPublished:
 		return m.Published()
+	case event.FieldTraceparent:
+		return m.Traceparent()
+	case event.FieldTracestate:
+		return m.Tracestate()
 	}
 	return nil, false
 }
@@ -2515,6 +2625,10 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldPosition(ctx)
 	case event.FieldPublished:
 		return m.OldPublished(ctx)
+	case event.FieldTraceparent:
+		return m.OldTraceparent(ctx)
+	case event.FieldTracestate:
+		return m.OldTracestate(ctx)
 	}
 	return nil, fmt.Errorf("unknown Event field %s", name)
 }
@@ -2593,6 +2707,20 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPublished(v)
+		return nil
+	case event.FieldTraceparent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTraceparent(v)
+		return nil
+	case event.FieldTracestate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTracestate(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Event field %s", name)
@@ -2717,6 +2845,12 @@ func (m *EventMutation) ClearedFields() []string {
 	if m.FieldCleared(event.FieldPosition) {
 		fields = append(fields, event.FieldPosition)
 	}
+	if m.FieldCleared(event.FieldTraceparent) {
+		fields = append(fields, event.FieldTraceparent)
+	}
+	if m.FieldCleared(event.FieldTracestate) {
+		fields = append(fields, event.FieldTracestate)
+	}
 	return fields
 }
 
@@ -2748,6 +2882,12 @@ func (m *EventMutation) ClearField(name string) error {
 		return nil
 	case event.FieldPosition:
 		m.ClearPosition()
+		return nil
+	case event.FieldTraceparent:
+		m.ClearTraceparent()
+		return nil
+	case event.FieldTracestate:
+		m.ClearTracestate()
 		return nil
 	}
 	return fmt.Errorf("unknown Event nullable field %s", name)
@@ -2786,6 +2926,12 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldPublished:
 		m.ResetPublished()
+		return nil
+	case event.FieldTraceparent:
+		m.ResetTraceparent()
+		return nil
+	case event.FieldTracestate:
+		m.ResetTracestate()
 		return nil
 	}
 	return fmt.Errorf("unknown Event field %s", name)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/subscriptions"
@@ -66,6 +69,12 @@ func record(ctx context.Context, tx *ent.Tx, e event) error {
 	if e.payload != nil {
 		c.SetPayload(e.payload)
 	}
+	if tp, ts := traceContext(ctx); tp != "" {
+		c.SetTraceparent(tp)
+		if ts != "" {
+			c.SetTracestate(ts)
+		}
+	}
 	if err := c.Exec(ctx); err != nil {
 		return fmt.Errorf("recording %s event: %w", e.typ, err)
 	}
@@ -80,4 +89,27 @@ func record(ctx context.Context, tx *ent.Tx, e event) error {
 // issueEvent is the event of a change to issue i.
 func issueEvent(typ string, orgID int64, i *ent.Issue, payload map[string]any) event {
 	return event{typ: typ, organizationID: orgID, projectID: i.ProjectID, issueID: i.ID, subjectID: i.ID, payload: payload}
+}
+
+// maxTracestate bounds the tracestate kept with an event. W3C Trace Context
+// asks vendors to propagate at least 512 characters and allows dropping the
+// rest; a caller's oversized header must not cost a row more than that.
+const maxTracestate = 512
+
+// traceContext returns the W3C traceparent and tracestate of the span
+// active in ctx (the mutation's), or empty strings when there is none. Only
+// trace context is kept, never baggage, which may carry what a caller
+// would not want stored. With tracing off the span is the caller's
+// incoming one, if any, which is still worth linking to.
+func traceContext(ctx context.Context) (traceparent, tracestate string) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return "", "" // the common case with tracing off: nothing to format
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	traceparent, tracestate = carrier.Get("traceparent"), carrier.Get("tracestate")
+	if len(tracestate) > maxTracestate {
+		tracestate = ""
+	}
+	return traceparent, tracestate
 }

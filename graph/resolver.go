@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -57,6 +60,9 @@ type Resolver struct {
 	loads        *eventLoads
 	sendTimeout  time.Duration
 	eventContext func(context.Context) context.Context
+	// tracer traces event deliveries (graph/deliveries.go); a no-op
+	// unless WithTracing sets one.
+	tracer trace.Tracer
 }
 
 // Option configures a Resolver.
@@ -68,7 +74,7 @@ func WithSignInGuard(g SignInGuard) Option { return func(r *Resolver) { r.signIn
 
 // NewResolver returns the root resolver.
 func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger, opts ...Option) *Resolver {
-	r := &Resolver{client: client, sessions: sessions, log: log, sendTimeout: 10 * time.Second}
+	r := &Resolver{client: client, sessions: sessions, log: log, sendTimeout: 10 * time.Second, tracer: noop.NewTracerProvider().Tracer("")}
 	for _, o := range opts {
 		o(r)
 	}

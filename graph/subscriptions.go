@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/comment"
@@ -60,17 +61,22 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 	}
 	want := selectedEventFields(ctx)
 	ch := make(chan *model.Event)
+	h := handoffFrom(ctx)
+	h.arm()
 	go func() {
 		defer close(ch)
+		defer h.close() // runs first: nothing waits for a span once ch closes
 		var last int64
 		err := r.feed.Follow(ctx, stream, start, func(entries []subscriptions.Entry) error {
-			return r.deliver(ctx, userID, orgID, want, entries, ch, &last)
+			return r.deliver(ctx, h, stream, userID, orgID, want, entries, ch, &last)
 		})
 		if err == nil || ctx.Err() != nil {
 			return
 		}
 		// The error travels as a last event, not beside the channel, so
-		// no transport reads it while it is being written.
+		// no transport reads it while it is being written. It is no
+		// delivered event and has no span of its own.
+		h.close()
 		end := model.EndEvent(r.endError(ctx, err, last))
 		timer := time.NewTimer(r.sendTimeout)
 		defer timer.Stop()
@@ -84,12 +90,24 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 }
 
 // deliver checks the viewer may still see the organization, loads the
-// events' objects in a few queries and hands the events to the transport.
-func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) error {
+// events' objects in a few queries and hands the events to the transport,
+// each with its span (graph/deliveries.go) through h.
+func (r *Resolver) deliver(ctx context.Context, h *handoff, stream subscriptions.Stream, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) (err error) {
+	spans := r.deliverySpans(ctx, stream, entries)
+	taken := 0 // spans[:taken] were handed over or ended
+	defer func() {
+		if ctx.Err() != nil {
+			err = nil // the subscriber left: no failure of the delivery
+		}
+		endSpans(spans[taken:], err)
+	}()
 	evCtx := ctx
 	if r.eventContext != nil {
 		evCtx = r.eventContext(ctx)
 	}
+	// The check and the load serve the whole batch; their statements are
+	// traced under its first event.
+	evCtx = trace.ContextWithSpan(evCtx, spans[0])
 	if err := r.checkMember(evCtx, userID, orgID); err != nil {
 		return err
 	}
@@ -107,6 +125,12 @@ func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, want eventF
 	timer := time.NewTimer(r.sendTimeout)
 	defer timer.Stop()
 	for i, ev := range events {
+		if h != nil {
+			if err := h.give(ctx, spans[i], timer.C); err != nil {
+				return err
+			}
+			taken = i + 1 // the transport ends it once it has resolved ev
+		}
 		select {
 		case ch <- ev:
 			*last = entries[i].Position
@@ -114,6 +138,12 @@ func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, want eventF
 			return ctx.Err()
 		case <-timer.C:
 			return errSlowClient
+		}
+		if h == nil {
+			// Nothing resolves ev under its span: it covers the delivery
+			// up to the transport taking ev.
+			spans[i].End()
+			taken = i + 1
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/graph"
 )
 
 // operationTelemetry is a gqlgen extension that traces and measures each
@@ -32,9 +33,10 @@ type operationTelemetry struct {
 }
 
 var (
-	_ graphql.HandlerExtension    = (*operationTelemetry)(nil)
-	_ graphql.ResponseInterceptor = (*operationTelemetry)(nil)
-	_ graphql.FieldInterceptor    = (*operationTelemetry)(nil)
+	_ graphql.HandlerExtension     = (*operationTelemetry)(nil)
+	_ graphql.OperationInterceptor = (*operationTelemetry)(nil)
+	_ graphql.ResponseInterceptor  = (*operationTelemetry)(nil)
+	_ graphql.FieldInterceptor     = (*operationTelemetry)(nil)
 )
 
 func newOperationTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*operationTelemetry, error) {
@@ -67,7 +69,17 @@ func (o *operationTelemetry) Validate(es graphql.ExecutableSchema) error {
 	return nil
 }
 
-// InterceptResponse wraps the execution of one operation.
+// InterceptOperation lets a subscription hand the span of each event it
+// delivers to InterceptResponse (graph/deliveries.go).
+func (o *operationTelemetry) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
+		ctx = graph.PrepareDelivery(ctx)
+	}
+	return next(ctx)
+}
+
+// InterceptResponse wraps the execution of one operation, or the
+// resolution of one event a subscription delivers.
 func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	if !graphql.HasOperationContext(ctx) {
 		return next(ctx)
@@ -80,16 +92,28 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 			name = op.Operation.Name
 		}
 	}
-	spanName := typ
-	if name != "" {
-		spanName += " " + name
+	var span trace.Span
+	if typ == string(ast.Subscription) {
+		// Each response of a subscription is one delivered event. Waiting
+		// for it first keeps the time between events out of the span and
+		// the duration histogram; the event's own span, started by the
+		// subscription, is then the one its fields are resolved under.
+		if s, ok := graph.AwaitDelivery(ctx); ok {
+			ctx, span = trace.ContextWithSpan(ctx, s), s
+		}
 	}
-	sum := sha256.Sum256([]byte(op.RawQuery))
-	ctx, span := o.tracer.Start(ctx, spanName, trace.WithAttributes(
-		attribute.String("graphql.operation.type", typ),
-		attribute.String("graphql.operation.name", name),
-		attribute.String("graphql.document.sha256", hex.EncodeToString(sum[:])),
-	))
+	if span == nil {
+		spanName := typ
+		if name != "" {
+			spanName += " " + name
+		}
+		sum := sha256.Sum256([]byte(op.RawQuery))
+		ctx, span = o.tracer.Start(ctx, spanName, trace.WithAttributes(
+			attribute.String("graphql.operation.type", typ),
+			attribute.String("graphql.operation.name", name),
+			attribute.String("graphql.document.sha256", hex.EncodeToString(sum[:])),
+		))
+	}
 	start := time.Now()
 	resp := next(ctx)
 	outcome := "ok"

@@ -12,6 +12,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
@@ -37,6 +39,9 @@ type realtime struct {
 	feed   *subscriptions.Feed
 	relay  *subscriptions.Relay
 	conns  *wsConns
+	// connections counts open WebSockets; registerRealtimeMetrics sets
+	// the real one.
+	connections metric.Int64UpDownCounter
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -56,7 +61,8 @@ func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens t
 		relay: subscriptions.NewRelay(db.SQL, b, subscriptions.RelayOptions{
 			DatabaseURL: cfg.DatabaseURL, PollInterval: cfg.RelayPollInterval, Retention: cfg.EventRetention, Logger: log,
 		}),
-		conns: newWSConns(),
+		conns:       newWSConns(),
+		connections: metricnoop.Int64UpDownCounter{},
 	}
 }
 
@@ -76,6 +82,7 @@ func (rt *realtime) addTransports(srv *handler.Server) {
 			conns:       rt.conns,
 			initTimeout: rt.cfg.WSInitTimeout,
 			maxSubs:     rt.cfg.WSMaxSubscriptions,
+			connections: rt.connections,
 		},
 		InitFunc:              rt.initConnection,
 		KeepAlivePingInterval: rt.cfg.WSKeepAlive,

@@ -7,12 +7,21 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// registerRealtimeMetrics reports, on every collection: the instance's
+// registerRealtimeMetrics counts open WebSocket connections by subprotocol
+// as they open and close, and reports, on every collection: the instance's
 // active stream subscriptions, and the event relay's lag — events committed
 // but not yet published, and the age of the oldest of them. The lag query
 // reads the relay's queue index, so a scrape costs one indexed statement.
+// It runs before the transports are built, which take the connection
+// counter.
 func (s *Server) registerRealtimeMetrics() error {
 	m := s.tel.Meter.Meter("github.com/issuegraph/issuegraph/server")
+	conns, err := m.Int64UpDownCounter("websocket.connections.active", metric.WithUnit("{connection}"),
+		metric.WithDescription("Open WebSocket connections of this instance, by subprotocol."))
+	if err != nil {
+		return err
+	}
+	s.rt.connections = conns
 	subs, err := m.Int64ObservableGauge("subscriptions.active", metric.WithUnit("{subscription}"),
 		metric.WithDescription("Stream subscriptions held by this instance."))
 	if err != nil {

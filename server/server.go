@@ -135,7 +135,7 @@ func (s *Server) routes() http.Handler {
 // POST, and GET for queries only.
 func (s *Server) graphql() http.Handler {
 	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log,
-		append(s.rt.resolverOptions(), graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)))...)
+		append(s.rt.resolverOptions(), graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)), graph.WithTracing(s.tel.Tracer))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
 	s.rt.addTransports(srv) // --- real-time hook: WebSocket and SSE, before POST ---

@@ -2,17 +2,21 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/server/redistest"
@@ -53,10 +57,16 @@ const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 func postTraced(t *testing.T, env *servertest.Env, token, body string) *servertest.Response {
 	t.Helper()
+	return postInTrace(t, env, token, traceID, body)
+}
+
+// postInTrace posts body as a caller whose span is in trace id.
+func postInTrace(t *testing.T, env *servertest.Env, token, id, body string) *servertest.Response {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, env.URL+"/graphql", strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	req.Header.Set("traceparent", "00-"+id+"-00f067aa0ba902b7-01")
 	return env.As(token).Send(t, req)
 }
 
@@ -180,6 +190,7 @@ func TestMetricsExposeSeries(t *testing.T) {
 	assert.Equal(t, 429, env.Client().Do(t, `{ nodes(ids: [`+ids+`]) { id } }`, nil).Status)
 	miss := env.Client().Post(t, "application/json", []byte(`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"`+strings.Repeat("ab", 32)+`"}}}`))
 	assert.Equal(t, []string{"PERSISTED_QUERY_NOT_FOUND"}, miss.Codes())
+	env.DialWS(t, servertest.TransportWS).Init(t, f.owner.Token)
 
 	rec := httptest.NewRecorder()
 	env.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -196,6 +207,7 @@ func TestMetricsExposeSeries(t *testing.T) {
 		`db_client_connections_max{`,
 		`graphql_operation_sql_statements_bucket{`,
 		`subscriptions_active `,
+		`websocket_connections_active{subprotocol="graphql-transport-ws"} 1`,
 		`event_relay_lag_events `,
 		`event_relay_lag_seconds `,
 		`dataloader_batch_size_bucket{`,
@@ -239,4 +251,168 @@ func TestAccessLogFieldsAndNoSecrets(t *testing.T) {
 	}
 	require.NotNil(t, traced)
 	assert.Equal(t, traceID, traced["trace_id"], "the access log names the caller's trace")
+}
+
+// deliverySpan waits for the span of the delivery of the event at
+// position pos.
+func deliverySpan(t *testing.T, exp *tracetest.InMemoryExporter, pos int64) sdktrace.ReadOnlySpan {
+	t.Helper()
+	var found sdktrace.ReadOnlySpan
+	require.Eventually(t, func() bool {
+		for _, s := range exp.GetSpans().Snapshots() {
+			if s.Name() == "deliver projectEvents" && attr(s, "issuegraph.event.position") == strconv.FormatInt(pos, 10) {
+				found = s
+				return true
+			}
+		}
+		return false
+	}, waitLong, pollEvery, "no delivery span for position %d", pos)
+	return found
+}
+
+// TestDeliveredEventLinksToMutation: the span of each delivered event is a
+// child of the subscription's trace, links to the span of the mutation
+// that recorded the event (another trace), and covers resolving the
+// event's selection; an event replayed after a cursor is linked too.
+func TestDeliveredEventLinksToMutation(t *testing.T) {
+	t.Parallel()
+	env, exp := tracedEnv(t)
+	f := newFixture(t, env, "traced-live", "TL")
+	const (
+		subscriberTrace = "0af7651916cd43dd8448eb211c80319c"
+		replayTrace     = "5b8efff798038103d269b633813fc60c"
+	)
+	const board = `subscription Board($p:ID!,$a:String){ projectEvents(projectId:$p, after:$a){
+		cursor type issue{ key assignee{ name } } } }`
+	settled(t, env, f.projectID)
+	before := env.Server.ActiveSubscriptions()
+	ws := env.DialWS(t, servertest.TransportWS, servertest.WithHeader("traceparent", "00-"+subscriberTrace+"-b7ad6b7169203331-01"))
+	ws.Init(t, f.owner.Token)
+	ws.Subscribe(t, "1", board, map[string]any{"p": f.projectID})
+	waitSubscribed(t, env, before+1)
+
+	create := func(traceID, title string) {
+		body, err := json.Marshal(map[string]any{
+			"query":     `mutation($in:CreateIssueInput!){ createIssue(input:$in){ userErrors{ message } } }`,
+			"variables": map[string]any{"in": map[string]any{"projectId": f.projectID, "title": title, "assigneeId": f.ownerID}},
+		})
+		require.NoError(t, err)
+		postInTrace(t, env, f.owner.Token, traceID, string(body)).MustOK(t)
+	}
+	create(traceID, "traced live")
+	live := nextEvent(t, ws, "1")
+	require.Equal(t, "issue.created", live.Type)
+
+	span := deliverySpan(t, exp, live.position(t))
+	assert.Equal(t, trace.SpanKindConsumer, span.SpanKind())
+	assert.Equal(t, subscriberTrace, span.SpanContext().TraceID().String(), "in the subscription's trace")
+	started := spansOfTrace(exp, subscriberTrace)["Subscription.projectEvents"]
+	require.Len(t, started, 1)
+	assert.Equal(t, started[0].SpanContext().SpanID(), span.Parent().SpanID(), "a child of the span that started the subscription")
+	assert.Equal(t, "issue.created", attr(span, "issuegraph.event.type"))
+	assert.Equal(t, "project:"+strconv.FormatInt(dbID(t, f.projectID, "Project"), 10), attr(span, "issuegraph.event.stream"))
+	assert.Equal(t, "Board", attr(span, "graphql.operation.name"))
+	assert.Equal(t, "false", attr(span, "issuegraph.event.from_log"))
+	require.Len(t, span.Links(), 1)
+	link := span.Links()[0].SpanContext
+	assert.Equal(t, traceID, link.TraceID().String(), "linked to the mutation's trace")
+	mutationSpans := map[string]bool{}
+	for _, ss := range spansOfTrace(exp, traceID) {
+		for _, s := range ss {
+			mutationSpans[s.SpanContext().SpanID().String()] = true
+		}
+	}
+	assert.True(t, mutationSpans[link.SpanID().String()], "the link names a span of the mutation's request")
+
+	// Resolving the event's selection happens under the delivery span.
+	var resolvedUnder bool
+	for _, s := range spansOfTrace(exp, subscriberTrace)["Issue.assignee"] {
+		resolvedUnder = resolvedUnder || s.Parent().SpanID() == span.SpanContext().SpanID()
+	}
+	assert.True(t, resolvedUnder, "Issue.assignee resolves under the delivery span")
+
+	// An event missed while away is replayed from the log, linked too.
+	ws.CloseNow()
+	create(replayTrace, "traced while away")
+	positionsEventually(t, env, f.projectID, 3) // project created, two issues
+	ws2 := env.DialWS(t, servertest.TransportWS)
+	ws2.Init(t, f.owner.Token)
+	ws2.Subscribe(t, "1", board, map[string]any{"p": f.projectID, "a": live.Cursor})
+	replayed := nextEvent(t, ws2, "1")
+	require.Equal(t, live.position(t)+1, replayed.position(t))
+	span = deliverySpan(t, exp, replayed.position(t))
+	assert.Equal(t, "true", attr(span, "issuegraph.event.from_log"))
+	require.Len(t, span.Links(), 1)
+	assert.Equal(t, replayTrace, span.Links()[0].SpanContext.TraceID().String())
+}
+
+// metricText is the instance's /metrics page.
+func metricText(t *testing.T, env *servertest.Env) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	env.Server.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	return rec.Body.String()
+}
+
+// metricSum adds up the samples of a series over all its labels.
+func metricSum(t *testing.T, env *servertest.Env, name string) float64 {
+	t.Helper()
+	var sum float64
+	for _, line := range strings.Split(metricText(t, env), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		require.NoError(t, err, line)
+		sum += v
+	}
+	return sum
+}
+
+// TestWebSocketConnectionsGauge: websocket_connections_active counts open
+// WebSockets by subprotocol, and every way a connection ends uncounts it:
+// the client closing, the server closing on a bad token (4403) or a
+// missing connection_init (4408), and shutdown (1001).
+func TestWebSocketConnectionsGauge(t *testing.T) {
+	t.Parallel()
+	env, _ := tracedEnv(t, func(c *config.Config) { c.WSInitTimeout = time.Second })
+	token := env.SignUp(t, "gauge@example.com", "Gauge")
+	waitActive := func(want float64) {
+		t.Helper()
+		require.Eventually(t, func() bool { return metricSum(t, env, "websocket_connections_active") == want },
+			waitLong, pollEvery, "want %v open WebSockets:\n%s", want, metricText(t, env))
+	}
+
+	current := env.DialWS(t, servertest.TransportWS)
+	current.Init(t, token)
+	legacy := env.DialWS(t, servertest.LegacyWS)
+	legacy.Init(t, token)
+	waitActive(2)
+	text := metricText(t, env)
+	assert.Contains(t, text, `websocket_connections_active{subprotocol="graphql-transport-ws"} 1`)
+	assert.Contains(t, text, `websocket_connections_active{subprotocol="graphql-ws"} 1`)
+	current.CloseNow()
+	legacy.CloseNow()
+	waitActive(0)
+
+	bad := env.DialWS(t, servertest.TransportWS)
+	waitActive(1)
+	bad.Send(t, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer not-a-token"}})
+	assert.Equal(t, 4403, bad.CloseStatus(t, waitLong))
+	waitActive(0)
+
+	idle := env.DialWS(t, servertest.TransportWS)
+	waitActive(1)
+	assert.Equal(t, 4408, idle.CloseStatus(t, waitLong))
+	waitActive(0)
+
+	last := env.DialWS(t, servertest.TransportWS)
+	last.Init(t, token)
+	waitActive(1)
+	stopped := env.StopAsync()
+	assert.Equal(t, 1001, last.CloseStatus(t, waitLong))
+	waitActive(0)
+	require.NoError(t, <-stopped)
 }

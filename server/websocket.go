@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Close codes graphql-transport-ws defines for a client's bad behaviour.
@@ -36,6 +39,9 @@ type wsImplementation struct {
 	conns       *wsConns
 	initTimeout time.Duration
 	maxSubs     int
+	// connections counts open WebSockets by subprotocol
+	// (websocket_connections_active).
+	connections metric.Int64UpDownCounter
 }
 
 var _ transport.WebsocketImplementation = (*wsImplementation)(nil)
@@ -46,6 +52,19 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 		return nil, err
 	}
 	c := &wsConn{inner: inner, maxSubs: i.maxSubs, conns: i.conns, active: map[string]struct{}{}, errored: map[string]struct{}{}}
+	// The connection counts from here until Close. gqlgen closes every
+	// connection it gives up, but a few of its early returns (a
+	// subprotocol it does not speak, an init payload it cannot decode)
+	// do not call Close; the request's context, cancelled once the
+	// handler returns, closes those, so none stays counted.
+	proto := inner.Subprotocol()
+	if proto == "" {
+		proto = protoLegacyWS // what gqlgen speaks when the client names none
+	}
+	counted := metric.WithAttributeSet(attribute.NewSet(attribute.String("subprotocol", proto)))
+	i.connections.Add(r.Context(), 1, counted)
+	c.release = func() { i.connections.Add(context.WithoutCancel(r.Context()), -1, counted) }
+	c.stopAfter = context.AfterFunc(r.Context(), func() { _ = c.Close() })
 	if !i.conns.add(c) {
 		c.closeWith(closeGoingAway, "server shutting down")
 		return c, nil
@@ -68,6 +87,11 @@ type wsConn struct {
 	maxSubs   int
 	conns     *wsConns
 	initTimer *time.Timer
+
+	// release uncounts the connection; Close runs it once.
+	release   func()
+	stopAfter func() bool
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	initSeen bool
@@ -248,12 +272,19 @@ func (c *wsConn) closeWith(code int, reason string) {
 	_ = c.WriteClose(code, reason)
 }
 
+// Close closes the connection once; later calls do nothing.
 func (c *wsConn) Close() error {
-	if c.initTimer != nil {
-		c.initTimer.Stop()
-	}
-	c.conns.remove(c)
-	return c.inner.Close()
+	var err error
+	c.closeOnce.Do(func() {
+		c.stopAfter()
+		if c.initTimer != nil {
+			c.initTimer.Stop()
+		}
+		c.conns.remove(c)
+		err = c.inner.Close()
+		c.release()
+	})
+	return err
 }
 
 func (c *wsConn) Subprotocol() string { return c.inner.Subprotocol() }

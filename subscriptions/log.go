@@ -67,6 +67,13 @@ type Entry struct {
 	ActorID        int64     `json:"actor,omitempty"`
 	SubjectID      int64     `json:"subject"`
 	CreatedAt      time.Time `json:"at"`
+	// TraceParent and TraceState are the W3C trace context of the mutation
+	// that recorded the event (empty: none), so a delivery can link to it.
+	TraceParent string `json:"tp,omitempty"`
+	TraceState  string `json:"ts,omitempty"`
+	// FromLog is set on events read from the log (a replay after a cursor
+	// or a catch-up after a gap) rather than received live.
+	FromLog bool `json:"-"`
 }
 
 // cursorPrefix versions the cursor format; cursors are opaque to clients.
@@ -101,13 +108,14 @@ func ParseCursor(cursor string) (int64, error) {
 }
 
 const entryColumns = `e.id, e.position, e.type, coalesce(e.organization_id, 0), coalesce(e.project_id, 0),
-	coalesce(e.issue_id, 0), coalesce(e.actor_id, 0), e.subject_id, e.created_at`
+	coalesce(e.issue_id, 0), coalesce(e.actor_id, 0), e.subject_id, e.created_at,
+	coalesce(e.traceparent, ''), coalesce(e.tracestate, '')`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanEntry(s scanner, extra ...any) (Entry, error) {
 	var e Entry
-	dest := append([]any{&e.ID, &e.Position, &e.Type, &e.OrganizationID, &e.ProjectID, &e.IssueID, &e.ActorID, &e.SubjectID, &e.CreatedAt}, extra...)
+	dest := append([]any{&e.ID, &e.Position, &e.Type, &e.OrganizationID, &e.ProjectID, &e.IssueID, &e.ActorID, &e.SubjectID, &e.CreatedAt, &e.TraceParent, &e.TraceState}, extra...)
 	err := s.Scan(dest...)
 	e.CreatedAt = e.CreatedAt.UTC()
 	return e, err
@@ -135,6 +143,7 @@ func readAfter(ctx context.Context, q querier, s Stream, after int64, limit int)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", s.Name(), err)
 		}
+		e.FromLog = true
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

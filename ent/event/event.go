@@ -34,6 +34,10 @@ const (
 	FieldPosition = "position"
 	// FieldPublished holds the string denoting the published field in the database.
 	FieldPublished = "published"
+	// FieldTraceparent holds the string denoting the traceparent field in the database.
+	FieldTraceparent = "traceparent"
+	// FieldTracestate holds the string denoting the tracestate field in the database.
+	FieldTracestate = "tracestate"
 	// Table holds the table name of the event in the database.
 	Table = "events"
 )
@@ -51,6 +55,8 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldPosition,
 	FieldPublished,
+	FieldTraceparent,
+	FieldTracestate,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -130,4 +136,14 @@ func ByPosition(opts ...sql.OrderTermOption) OrderOption {
 // ByPublished orders the results by the published field.
 func ByPublished(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPublished, opts...).ToFunc()
+}
+
+// ByTraceparent orders the results by the traceparent field.
+func ByTraceparent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTraceparent, opts...).ToFunc()
+}
+
+// ByTracestate orders the results by the tracestate field.
+func ByTracestate(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTracestate, opts...).ToFunc()
 }

@@ -99,6 +99,16 @@ func Published(v bool) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldPublished, v))
 }
 
+// Traceparent applies equality check predicate on the "traceparent" field. It's identical to TraceparentEQ.
+func Traceparent(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldTraceparent, v))
+}
+
+// Tracestate applies equality check predicate on the "tracestate" field. It's identical to TracestateEQ.
+func Tracestate(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldTracestate, v))
+}
+
 // TypeEQ applies the EQ predicate on the "type" field.
 func TypeEQ(v string) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldType, v))
@@ -512,6 +522,156 @@ func PublishedEQ(v bool) predicate.Event {
 // PublishedNEQ applies the NEQ predicate on the "published" field.
 func PublishedNEQ(v bool) predicate.Event {
 	return predicate.Event(sql.FieldNEQ(FieldPublished, v))
+}
+
+// TraceparentEQ applies the EQ predicate on the "traceparent" field.
+func TraceparentEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldTraceparent, v))
+}
+
+// TraceparentNEQ applies the NEQ predicate on the "traceparent" field.
+func TraceparentNEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldTraceparent, v))
+}
+
+// TraceparentIn applies the In predicate on the "traceparent" field.
+func TraceparentIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldTraceparent, vs...))
+}
+
+// TraceparentNotIn applies the NotIn predicate on the "traceparent" field.
+func TraceparentNotIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldTraceparent, vs...))
+}
+
+// TraceparentGT applies the GT predicate on the "traceparent" field.
+func TraceparentGT(v string) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldTraceparent, v))
+}
+
+// TraceparentGTE applies the GTE predicate on the "traceparent" field.
+func TraceparentGTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldTraceparent, v))
+}
+
+// TraceparentLT applies the LT predicate on the "traceparent" field.
+func TraceparentLT(v string) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldTraceparent, v))
+}
+
+// TraceparentLTE applies the LTE predicate on the "traceparent" field.
+func TraceparentLTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldTraceparent, v))
+}
+
+// TraceparentContains applies the Contains predicate on the "traceparent" field.
+func TraceparentContains(v string) predicate.Event {
+	return predicate.Event(sql.FieldContains(FieldTraceparent, v))
+}
+
+// TraceparentHasPrefix applies the HasPrefix predicate on the "traceparent" field.
+func TraceparentHasPrefix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasPrefix(FieldTraceparent, v))
+}
+
+// TraceparentHasSuffix applies the HasSuffix predicate on the "traceparent" field.
+func TraceparentHasSuffix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasSuffix(FieldTraceparent, v))
+}
+
+// TraceparentIsNil applies the IsNil predicate on the "traceparent" field.
+func TraceparentIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldTraceparent))
+}
+
+// TraceparentNotNil applies the NotNil predicate on the "traceparent" field.
+func TraceparentNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldTraceparent))
+}
+
+// TraceparentEqualFold applies the EqualFold predicate on the "traceparent" field.
+func TraceparentEqualFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldEqualFold(FieldTraceparent, v))
+}
+
+// TraceparentContainsFold applies the ContainsFold predicate on the "traceparent" field.
+func TraceparentContainsFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldContainsFold(FieldTraceparent, v))
+}
+
+// TracestateEQ applies the EQ predicate on the "tracestate" field.
+func TracestateEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldTracestate, v))
+}
+
+// TracestateNEQ applies the NEQ predicate on the "tracestate" field.
+func TracestateNEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldTracestate, v))
+}
+
+// TracestateIn applies the In predicate on the "tracestate" field.
+func TracestateIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldTracestate, vs...))
+}
+
+// TracestateNotIn applies the NotIn predicate on the "tracestate" field.
+func TracestateNotIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldTracestate, vs...))
+}
+
+// TracestateGT applies the GT predicate on the "tracestate" field.
+func TracestateGT(v string) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldTracestate, v))
+}
+
+// TracestateGTE applies the GTE predicate on the "tracestate" field.
+func TracestateGTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldTracestate, v))
+}
+
+// TracestateLT applies the LT predicate on the "tracestate" field.
+func TracestateLT(v string) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldTracestate, v))
+}
+
+// TracestateLTE applies the LTE predicate on the "tracestate" field.
+func TracestateLTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldTracestate, v))
+}
+
+// TracestateContains applies the Contains predicate on the "tracestate" field.
+func TracestateContains(v string) predicate.Event {
+	return predicate.Event(sql.FieldContains(FieldTracestate, v))
+}
+
+// TracestateHasPrefix applies the HasPrefix predicate on the "tracestate" field.
+func TracestateHasPrefix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasPrefix(FieldTracestate, v))
+}
+
+// TracestateHasSuffix applies the HasSuffix predicate on the "tracestate" field.
+func TracestateHasSuffix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasSuffix(FieldTracestate, v))
+}
+
+// TracestateIsNil applies the IsNil predicate on the "tracestate" field.
+func TracestateIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldTracestate))
+}
+
+// TracestateNotNil applies the NotNil predicate on the "tracestate" field.
+func TracestateNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldTracestate))
+}
+
+// TracestateEqualFold applies the EqualFold predicate on the "tracestate" field.
+func TracestateEqualFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldEqualFold(FieldTracestate, v))
+}
+
+// TracestateContainsFold applies the ContainsFold predicate on the "tracestate" field.
+func TracestateContainsFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldContainsFold(FieldTracestate, v))
 }
 
 // And groups predicates with the AND operator between them.

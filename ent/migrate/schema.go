@@ -103,6 +103,8 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "position", Type: field.TypeInt64, Unique: true, Nullable: true},
 		{Name: "published", Type: field.TypeBool, Default: false},
+		{Name: "traceparent", Type: field.TypeString, Nullable: true},
+		{Name: "tracestate", Type: field.TypeString, Nullable: true},
 	}
 	// EventsTable holds the schema information for the "events" table.
 	EventsTable = &schema.Table{

@@ -36,6 +36,11 @@ func (Event) Fields() []ent.Field {
 		// published is set by the relay once the event has been sent to the
 		// broker, so a relay that takes over knows where to resume.
 		field.Bool("published").Default(false),
+		// traceparent and tracestate are the W3C trace context of the
+		// mutation that recorded the event (empty when it had none), so the
+		// span of each delivery can link back to the trace of the change.
+		field.String("traceparent").Optional().Immutable(),
+		field.String("tracestate").Optional().Immutable(),
 	}
 }
 
