@@ -5,6 +5,14 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/apikey"
+	"github.com/issuegraph/issuegraph/ent/comment"
+	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/label"
+	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 
@@ -45,6 +53,78 @@ func (r *Resolver) node(ctx context.Context, gid string) (model.Node, error) {
 		return nil, fmt.Errorf("loading %s %d: %w", typ, id, err)
 	}
 	return n, nil
+}
+
+// nodes loads the objects behind many global IDs, in order, with one
+// statement per type rather than one per ID; IDs of objects that do not
+// exist or that the viewer may not see are null.
+func (r *Resolver) nodes(ctx context.Context, gids []string) ([]model.Node, error) {
+	type ref struct {
+		typ string
+		id  int64
+	}
+	refs := make([]ref, len(gids))
+	byType := map[string][]int64{}
+	for i, gid := range gids {
+		typ, id, ok := parseGlobalID(gid)
+		if !ok {
+			return nil, Errorf(CodeBadUserInput, "%q is not a valid ID", truncate(gid, 40))
+		}
+		refs[i] = ref{typ, id}
+		byType[typ] = append(byType[typ], id)
+	}
+	found := map[ref]model.Node{}
+	for typ, ids := range byType {
+		objects, err := r.nodesOfType(ctx, typ, ids)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s nodes: %w", typ, err)
+		}
+		for id, n := range objects {
+			found[ref{typ, id}] = n
+		}
+	}
+	out := make([]model.Node, len(refs))
+	for i, ref := range refs {
+		out[i] = found[ref] // absent: nil, read as null
+	}
+	return out, nil
+}
+
+// nodesOfType reads the objects of one type among ids, in one statement.
+func (r *Resolver) nodesOfType(ctx context.Context, typ string, ids []int64) (map[int64]model.Node, error) {
+	out := make(map[int64]model.Node, len(ids))
+	var err error
+	switch typ {
+	case typeUser:
+		err = collect(ctx, out, r.client.User.Query().Where(user.IDIn(ids...)).All, func(v *ent.User) int64 { return v.ID })
+	case typeOrganization:
+		err = collect(ctx, out, r.client.Organization.Query().Where(organization.IDIn(ids...)).All, func(v *ent.Organization) int64 { return v.ID })
+	case typeMembership:
+		err = collect(ctx, out, r.client.Membership.Query().Where(membership.IDIn(ids...)).All, func(v *ent.Membership) int64 { return v.ID })
+	case typeProject:
+		err = collect(ctx, out, r.client.Project.Query().Where(project.IDIn(ids...)).All, func(v *ent.Project) int64 { return v.ID })
+	case typeIssue:
+		err = collect(ctx, out, r.client.Issue.Query().Where(issue.IDIn(ids...)).All, func(v *ent.Issue) int64 { return v.ID })
+	case typeComment:
+		err = collect(ctx, out, r.client.Comment.Query().Where(comment.IDIn(ids...)).All, func(v *ent.Comment) int64 { return v.ID })
+	case typeLabel:
+		err = collect(ctx, out, r.client.Label.Query().Where(label.IDIn(ids...)).All, func(v *ent.Label) int64 { return v.ID })
+	case typeAPIKey:
+		err = collect(ctx, out, r.client.APIKey.Query().Where(apikey.IDIn(ids...)).All, func(v *ent.APIKey) int64 { return v.ID })
+	}
+	return out, err
+}
+
+// collect runs all and files its rows by id.
+func collect[T model.Node](ctx context.Context, out map[int64]model.Node, all func(context.Context) ([]T, error), idOf func(T) int64) error {
+	rows, err := all(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range rows {
+		out[idOf(v)] = v
+	}
+	return nil
 }
 
 // found turns ent's not-found into an untyped nil Node (a typed nil pointer

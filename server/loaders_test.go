@@ -171,3 +171,58 @@ func TestPagesOfManyParentsFollowTheirCursors(t *testing.T) {
 		assert.False(t, next.Project.Issues.PageInfo.HasNextPage)
 	}
 }
+
+// TestNodesCostOneStatementPerType looks up issues, labels and users mixed,
+// repeated and missing: one statement per type, answers in the order
+// asked, null for an object that does not exist.
+func TestNodesCostOneStatementPerType(t *testing.T) {
+	t.Parallel()
+	c, _ := seeded(t)
+	var page struct {
+		Organization struct {
+			ID     string
+			Labels struct{ Edges []struct{ Node struct{ ID string } } }
+			Projects struct {
+				Edges []struct {
+					Node struct {
+						Issues struct{ Edges []struct{ Node struct{ ID string } } }
+					}
+				}
+			}
+		}
+		Viewer struct{ ID string }
+	}
+	c.Do(t, `{ viewer { id } organization(slug: "scale") { id labels(first: 3) { edges { node { id } } }
+		projects(first: 2) { edges { node { issues(first: 5) { edges { node { id } } } } } } } }`, nil).MustOK(t).Decode(t, &page)
+	var ids, types []string
+	for _, p := range page.Organization.Projects.Edges {
+		for _, i := range p.Node.Issues.Edges {
+			ids, types = append(ids, i.Node.ID), append(types, "Issue")
+		}
+	}
+	for _, l := range page.Organization.Labels.Edges {
+		ids, types = append(ids, l.Node.ID, page.Viewer.ID), append(types, "Label", "User")
+	}
+	ids, types = append(ids, gid("Issue", 987654321), ids[0]), append(types, "", "Issue")
+	require.Len(t, ids, 18)
+
+	res := c.Do(t, `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, map[string]any{"ids": ids}).MustOK(t)
+	var out struct {
+		Nodes []*struct {
+			Typename string `json:"__typename"`
+			ID       string
+		}
+	}
+	res.Decode(t, &out)
+	require.Len(t, out.Nodes, len(ids))
+	for i, n := range out.Nodes {
+		if types[i] == "" {
+			assert.Nil(t, n, "a missing object is null")
+			continue
+		}
+		require.NotNil(t, n, i)
+		assert.Equal(t, types[i], n.Typename, i)
+		assert.Equal(t, ids[i], n.ID, i)
+	}
+	assert.Equal(t, 3, res.Statements(t), "issues, labels, users: one statement each")
+}
