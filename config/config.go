@@ -132,6 +132,8 @@ type Limits struct {
 	MaxDirectives    int
 	MaxTokens        int // lexical tokens of the document
 	MaxDocumentBytes int // size of the document text
+	MaxSelections    int // fields of one selection set, fragments expanded
+	MaxRepeats       int // times one response name is selected in one selection set
 }
 
 // RateLimit sizes the cost buckets per kind of viewer.
@@ -191,6 +193,8 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_MAX_DIRECTIVES", "50", "", "Most directives written in one document."},
 	{"ISSUEGRAPH_MAX_TOKENS", "5000", "", "Most lexical tokens in one document (checked while parsing)."},
 	{"ISSUEGRAPH_MAX_DOCUMENT_BYTES", "51200", "", "Largest document text in bytes, checked before parsing."},
+	{"ISSUEGRAPH_MAX_SELECTIONS", "200", "", "Most fields one selection set may hold with its fragments expanded (checked before validation, which compares them in pairs)."},
+	{"ISSUEGRAPH_MAX_FIELD_REPEATS", "50", "", "Most times one response name may be selected in one selection set (checked before validation)."},
 	{"ISSUEGRAPH_RATE_LIMIT_USER", "20000", "", "Cost bucket of a signed-in user: capacity in points (at least ISSUEGRAPH_MAX_COST)."},
 	{"ISSUEGRAPH_RATE_LIMIT_USER_RATE", "1000", "", "Points per second a signed-in user's bucket gets back."},
 	{"ISSUEGRAPH_RATE_LIMIT_ANONYMOUS", "10000", "", "Cost bucket of an anonymous client address: capacity in points (at least ISSUEGRAPH_MAX_COST)."},
@@ -252,6 +256,8 @@ func Load(getenv func(string) string) (Config, error) {
 			MaxDirectives:    r.integer("ISSUEGRAPH_MAX_DIRECTIVES", 50),
 			MaxTokens:        r.integer("ISSUEGRAPH_MAX_TOKENS", 5000),
 			MaxDocumentBytes: r.integer("ISSUEGRAPH_MAX_DOCUMENT_BYTES", 50<<10),
+			MaxSelections:    r.integer("ISSUEGRAPH_MAX_SELECTIONS", 200),
+			MaxRepeats:       r.integer("ISSUEGRAPH_MAX_FIELD_REPEATS", 50),
 		},
 		RateLimit: RateLimit{
 			UserCapacity:      r.integer("ISSUEGRAPH_RATE_LIMIT_USER", 20_000),
@@ -376,6 +382,7 @@ func (c Config) checkLimits() []string {
 		"ISSUEGRAPH_MAX_COST": l.MaxCost, "ISSUEGRAPH_MAX_DEPTH": l.MaxDepth, "ISSUEGRAPH_MAX_ALIASES": l.MaxAliases,
 		"ISSUEGRAPH_MAX_ROOT_FIELDS": l.MaxRootFields, "ISSUEGRAPH_MAX_DIRECTIVES": l.MaxDirectives,
 		"ISSUEGRAPH_MAX_TOKENS": l.MaxTokens, "ISSUEGRAPH_MAX_DOCUMENT_BYTES": l.MaxDocumentBytes,
+		"ISSUEGRAPH_MAX_SELECTIONS": l.MaxSelections, "ISSUEGRAPH_MAX_FIELD_REPEATS": l.MaxRepeats,
 	} {
 		if v < 1 {
 			p = append(p, name+" must be at least 1")

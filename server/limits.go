@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/viewer"
@@ -34,10 +35,14 @@ import (
 type costLimits struct {
 	cost      *limits.Cost
 	structure limits.Structure
-	cfg       config.Limits
-	rate      config.RateLimit
-	buckets   bucket.Limiter
-	log       *slog.Logger
+	width     limits.Width
+	// docs is the executor's cache of parsed, validated documents: a
+	// document found there was measured when it was first parsed.
+	docs    graphql.Cache[*ast.QueryDocument]
+	cfg     config.Limits
+	rate    config.RateLimit
+	buckets bucket.Limiter
+	log     *slog.Logger
 	// failOpen counts requests run unmetered because the bucket store was
 	// unreachable (the warning metric of the fail-open policy; also logged).
 	failOpen *atomic.Int64
@@ -67,7 +72,8 @@ func newCostLimits(cfg config.Config, schema *ast.Schema, rdb *redis.Client, log
 			MaxDepth: cfg.Limits.MaxDepth, MaxAliases: cfg.Limits.MaxAliases,
 			MaxRootFields: cfg.Limits.MaxRootFields, MaxDirectives: cfg.Limits.MaxDirectives,
 		},
-		cfg: cfg.Limits, rate: cfg.RateLimit, buckets: buckets, log: log,
+		width: limits.Width{MaxSelections: cfg.Limits.MaxSelections, MaxRepeats: cfg.Limits.MaxRepeats},
+		cfg:   cfg.Limits, rate: cfg.RateLimit, buckets: buckets, log: log,
 		failOpen: &atomic.Int64{}, cacheFor: cfg.PersistedGetMaxAge,
 	}
 }
@@ -108,7 +114,35 @@ func (c *costLimits) MutateOperationParameters(ctx context.Context, p *graphql.R
 			fmt.Sprintf("the document is %d bytes; at most %d are allowed", n, c.cfg.MaxDocumentBytes),
 			map[string]any{"limit": "documentBytes", "maximum": c.cfg.MaxDocumentBytes, "actual": n})
 	}
+	return c.checkWidth(ctx, p.Query)
+}
+
+// checkWidth refuses a document whose selection sets are too wide to
+// validate cheaply. It parses the text itself (validation would follow
+// parsing without a pause), once per document: one already in the cache
+// passed. A text that does not parse is left to the executor, which
+// reports the syntax error.
+func (c *costLimits) checkWidth(ctx context.Context, text string) *gqlerror.Error {
+	if text == "" || (c.docs != nil && cached(ctx, c.docs, text)) {
+		return nil
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: text}, c.cfg.MaxTokens)
+	if err != nil {
+		return nil
+	}
+	if v := c.width.Check(doc); v != nil {
+		ext := map[string]any{"limit": v.Limit, "maximum": v.Max, "actual": v.Actual}
+		if v.Name != "" {
+			ext["field"] = v.Name
+		}
+		return limitError(ctx, 0, errcode.ValidationFailed, v.Error(), ext)
+	}
 	return nil
+}
+
+func cached(ctx context.Context, docs graphql.Cache[*ast.QueryDocument], text string) bool {
+	_, ok := docs.Get(ctx, text)
+	return ok
 }
 
 // MutateOperationContext runs after parsing and validation, before
@@ -437,9 +471,11 @@ func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler
 	srv.Use(po)
 	// Replaces the query cache set above: same size for arbitrary text, plus
 	// room of its own for trusted documents.
-	srv.SetQueryCache(newDocumentCache(10_000, 1000))
+	docs := newDocumentCache(10_000, 1000)
+	srv.SetQueryCache(docs)
 	limiter := newCostLimits(s.cfg, schema, s.redis, s.log)
 	limiter.metrics = metrics
+	limiter.docs = docs
 	srv.Use(limiter)
 	// routes meters each request with limiter, before the checks that may
 	// refuse it.

@@ -93,7 +93,10 @@ func TestStructuralLimits(t *testing.T) {
 		}
 		return "{ __typename " + strings.Join(parts, " ") + " }"
 	}
-	directive := func(int) string { return "id @include(if: true)" }
+	directive := func(i int) string { return []string{"id", "name"}[i%2] + " @include(if: true)" }
+	leaves := []string{"id", "name", "email", "createdAt", "__typename"}
+	leaf := func(i int) string { return leaves[i%len(leaves)] }
+	same := func(int) string { return "id" }
 	cost := func(extra int) string {
 		// 1 + 1 + 98 * (1 + 1 + 100) = 9998, plus one point per viewer.
 		parts := []string{`organization(slug: "acme") { projects(first: 98) { edges { node { issues(first: 100) { edges { node { id } } } } } } }`}
@@ -123,6 +126,14 @@ func TestStructuralLimits(t *testing.T) {
 		{"49 directives", repeatField(49, directive), 200, "", ""},
 		{"50 directives", repeatField(50, directive), 200, "", ""},
 		{"51 directives", repeatField(51, directive), 422, "GRAPHQL_VALIDATION_FAILED", "directives"},
+		{"199 selections", repeatField(199, leaf), 200, "", ""},
+		{"200 selections", repeatField(200, leaf), 200, "", ""},
+		{"201 selections", repeatField(201, leaf), 422, "GRAPHQL_VALIDATION_FAILED", "selections"},
+		{"201 selections through fragments", `{ viewer { ...A ...B } } fragment A on User { ` + strings.Repeat("id name email createdAt __typename ", 20) + `} fragment B on User { ` + strings.Repeat("id name email createdAt __typename ", 20) + `email }`, 422, "GRAPHQL_VALIDATION_FAILED", "selections"},
+		{"id 49 times", repeatField(49, same), 200, "", ""},
+		{"id 50 times", repeatField(50, same), 200, "", ""},
+		{"id 51 times", repeatField(51, same), 422, "GRAPHQL_VALIDATION_FAILED", "repeats"},
+		{"id 4990 times", repeatField(4990, same), 422, "GRAPHQL_VALIDATION_FAILED", "repeats"},
 		{"4999 tokens", withTokens(4999), 200, "", ""},
 		{"5000 tokens", withTokens(5000), 200, "", ""},
 		{"5001 tokens", withTokens(5001), 422, "GRAPHQL_PARSE_FAILED", ""},
