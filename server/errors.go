@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -65,8 +66,15 @@ func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
 	}
 }
 
+// addCode records one error of the response. The access log lists each
+// code once and counts the errors: a page of a thousand rows that all
+// failed the same way is one code, not a thousand.
 func (ri *requestInfo) addCode(code any) {
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
-	ri.errorCodes = append(ri.errorCodes, fmt.Sprint(code))
+	ri.errors++
+	c := fmt.Sprint(code)
+	if !slices.Contains(ri.errorCodes, c) {
+		ri.errorCodes = append(ri.errorCodes, c)
+	}
 }

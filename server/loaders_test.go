@@ -181,11 +181,15 @@ func TestNodesCostOneStatementPerType(t *testing.T) {
 	var page struct {
 		Organization struct {
 			ID     string
-			Labels struct{ Edges []struct{ Node struct{ ID string } } }
+			Labels struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 			Projects struct {
 				Edges []struct {
 					Node struct {
-						Issues struct{ Edges []struct{ Node struct{ ID string } } }
+						Issues struct {
+							Edges []struct{ Node struct{ ID string } }
+						}
 					}
 				}
 			}

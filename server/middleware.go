@@ -103,7 +103,7 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 					}
 				}
 				ri.mu.Lock()
-				codes := slices.Clone(ri.errorCodes)
+				codes, errs := slices.Clone(ri.errorCodes), ri.errors
 				opType, opName := ri.operationType, ri.operationName
 				ri.mu.Unlock()
 				attrs := []any{
@@ -124,7 +124,7 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 					attrs = append(attrs, "api_key_id", ri.apiKeyID)
 				}
 				if len(codes) > 0 {
-					attrs = append(attrs, "error_codes", codes)
+					attrs = append(attrs, "error_codes", codes, "errors", errs)
 				}
 				log.InfoContext(r.Context(), "request", attrs...)
 				if took := time.Since(start); slow > 0 && took >= slow && ri.operationType != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -121,7 +122,7 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 		outcome = "error"
 		codes := make([]string, 0, len(resp.Errors))
 		for _, e := range resp.Errors {
-			if c, ok := e.Extensions["code"].(string); ok {
+			if c, ok := e.Extensions["code"].(string); ok && !slices.Contains(codes, c) {
 				codes = append(codes, c)
 			}
 		}

@@ -15,7 +15,8 @@ type requestInfo struct {
 	id            string
 	operationName string
 	operationType string
-	errorCodes    []string
+	errorCodes    []string // distinct, in order of first appearance
+	errors        int      // errors in the response, all codes
 	viewerID      int64
 	apiKeyID      int64
 }

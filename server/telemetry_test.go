@@ -251,6 +251,18 @@ func TestAccessLogFieldsAndNoSecrets(t *testing.T) {
 	}
 	require.NotNil(t, traced)
 	assert.Equal(t, traceID, traced["trace_id"], "the access log names the caller's trace")
+
+	// Errors of one code are listed once, and counted.
+	env.As(token).Do(t, `query Failing { a: node(id: "x") { id } b: node(id: "y") { id } c: node(id: "z") { id } }`, nil)
+	var failing map[string]any
+	for _, line := range env.Logs.Lines() {
+		if line["msg"] == "request" && line["operation_name"] == "Failing" {
+			failing = line
+		}
+	}
+	require.NotNil(t, failing)
+	assert.Equal(t, []any{"BAD_USER_INPUT"}, failing["error_codes"])
+	assert.Equal(t, float64(3), failing["errors"])
 }
 
 // deliverySpan waits for the span of the delivery of the event at
