@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/lib/pq"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/issuegraph/issuegraph/graph"
@@ -42,11 +43,15 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			ri.addCode(e.Code)
 			return out
 		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if stopped(ctx, err) {
 			out.Message = "the request took too long and was stopped; try a smaller query"
 			out.Extensions = map[string]any{"code": string(graph.CodeUnavailable), "requestId": ri.id}
 			ri.addCode(graph.CodeUnavailable)
-			log.WarnContext(ctx, "request deadline", "request_id", ri.id, "path", out.Path.String(), "error", err)
+			// Every field still waiting fails at once when a request stops:
+			// one line says why, not one per field.
+			if ri.firstStop() {
+				log.WarnContext(ctx, "request stopped", "request_id", ri.id, "path", out.Path.String(), "error", err, "cause", context.Cause(ctx))
+			}
 			return out
 		}
 		log.ErrorContext(ctx, "internal error", "request_id", ri.id, "path", out.Path.String(), "error", err)
@@ -64,6 +69,32 @@ func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
 		log.ErrorContext(ctx, "panic in resolver", "request_id", RequestID(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return fmt.Errorf("panic: %v", p)
 	}
+}
+
+// stopped reports whether err is the request running out of time rather
+// than a fault: its deadline passed or its client went away (the context
+// is done; the driver may report that as its own error), or PostgreSQL
+// cancelled a statement that passed statement_timeout.
+func stopped(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == queryCanceled
+}
+
+// queryCanceled is PostgreSQL's SQLSTATE for a statement cancelled by
+// statement_timeout or by a cancel request.
+const queryCanceled = "57014"
+
+// firstStop reports whether this is the request's first error from being
+// stopped.
+func (ri *requestInfo) firstStop() bool {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	first := !ri.stopLogged
+	ri.stopLogged = true
+	return first
 }
 
 // addCode records one error of the response. The access log lists each

@@ -17,6 +17,7 @@ type requestInfo struct {
 	operationType string
 	errorCodes    []string // distinct, in order of first appearance
 	errors        int      // errors in the response, all codes
+	stopLogged    bool     // the request's deadline or cancellation was logged
 	viewerID      int64
 	apiKeyID      int64
 }

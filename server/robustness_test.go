@@ -8,10 +8,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/server/servertest"
 )
 
@@ -150,4 +152,51 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	resp.MustOK(t)
 	assert.Contains(t, string(resp.Data), "ENG-1")
 	assert.NoError(t, <-stopped, "Serve returns cleanly after draining")
+}
+
+// TestStoppedRequestsAreUnavailable holds a mutation on a row lock until
+// the request's deadline, then until PostgreSQL's statement_timeout: either
+// way the client gets UNAVAILABLE with the request id (no internal error,
+// no SQL), nothing was written, and the log says so once.
+func TestStoppedRequestsAreUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opt  servertest.Option
+	}{
+		{"request deadline", func(c *config.Config) { c.RequestTimeout = 500 * time.Millisecond }},
+		{"statement timeout", func(c *config.Config) { c.StatementTimeout = 300 * time.Millisecond }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := servertest.Start(t, tc.opt)
+			f := newFixture(t, env, "acme", "ENG")
+			lockTx, err := env.DB.SQL.BeginTx(context.Background(), nil)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = lockTx.Rollback() })
+			_, err = lockTx.Exec(`SELECT 1 FROM projects WHERE key = 'ENG' FOR UPDATE`)
+			require.NoError(t, err)
+
+			resp := f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"never"}){ issue{key} } }`, map[string]any{"p": f.projectID})
+			assert.Equal(t, []string{"UNAVAILABLE"}, resp.Codes(), "body: %s", resp.RawBody)
+			assert.NotContains(t, string(resp.RawBody), "pq:")
+			assert.NotContains(t, string(resp.RawBody), "SELECT")
+			require.NoError(t, lockTx.Rollback())
+
+			var issues int
+			require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*) FROM issues`).Scan(&issues))
+			assert.Zero(t, issues)
+			stops, internal := 0, 0
+			for _, line := range env.Logs.Lines() {
+				switch line["msg"] {
+				case "request stopped":
+					stops++
+				case "internal error":
+					internal++
+				}
+			}
+			assert.Equal(t, 1, stops)
+			assert.Zero(t, internal)
+		})
+	}
 }
