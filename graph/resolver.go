@@ -13,6 +13,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
@@ -56,7 +57,7 @@ type Resolver struct {
 	members      *memberChecks
 	loads        *eventLoads
 	sendTimeout  time.Duration
-	eventContext func(context.Context) context.Context
+	eventLoaders loaders.Options
 }
 
 // Option configures a Resolver.

@@ -13,6 +13,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
@@ -27,10 +28,10 @@ func WithEvents(feed *subscriptions.Feed, sendTimeout time.Duration) Option {
 	}
 }
 
-// WithEventContext sets how the context of each delivered event is derived
-// from the subscription's (per-event loaders go here).
-func WithEventContext(fn func(context.Context) context.Context) Option {
-	return func(r *Resolver) { r.eventContext = fn }
+// WithEventLoaders sets the options of the fresh loaders each burst of
+// delivered events gets (see deliver).
+func WithEventLoaders(opts loaders.Options) Option {
+	return func(r *Resolver) { r.eventLoaders = opts }
 }
 
 // Why a subscription ends early, besides the feed's errors.
@@ -86,24 +87,21 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 // deliver checks the viewer may still see the organization, loads the
 // events' objects in a few queries and hands the events to the transport.
 func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) error {
-	evCtx := ctx
-	if r.eventContext != nil {
-		evCtx = r.eventContext(ctx)
-	}
-	if err := r.checkMember(evCtx, userID, orgID); err != nil {
+	if err := r.checkMember(ctx, userID, orgID); err != nil {
 		return err
 	}
 	key := eventLoadKey{user: userID, want: want, first: entries[0].Position, last: entries[len(entries)-1].Position}
 	events, err := r.loads.load(key, func() ([]*model.Event, error) {
 		// Shared with the viewer's other subscriptions: one of them ending
 		// must not fail the load for the rest.
-		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(evCtx), 10*time.Second)
+		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return r.loadEvents(loadCtx, want, entries)
 	})
 	if err != nil {
 		return err
 	}
+	loaders.Deliver(ctx, r.burstLoaders(events))
 	timer := time.NewTimer(r.sendTimeout)
 	defer timer.Stop()
 	for i, ev := range events {
@@ -128,6 +126,46 @@ func (r *Resolver) checkMember(ctx context.Context, userID, orgID int64) error {
 		return errNotMember
 	}
 	return nil
+}
+
+// burstLoaders returns fresh loaders for the events of one burst, holding
+// the objects already loaded for them and knowing them as peers, so the
+// nested fields of every event in the burst (issue.assignee, issue.labels,
+// comment.author, ...) load in one batch per edge, not one per event. They
+// are made after the burst's events committed and serve only this burst:
+// nothing read for one burst is shown for a later event.
+func (r *Resolver) burstLoaders(events []*model.Event) *loaders.Loaders {
+	l := loaders.New(r.client, r.eventLoaders)
+	ctx := context.Background() // Prime only uses it to reach the cache
+	seen := map[any]bool{}
+	add := func(obj any) {
+		if seen[obj] {
+			return
+		}
+		seen[obj] = true
+		switch o := obj.(type) {
+		case *ent.Issue:
+			l.Issue.Prime(ctx, o.ID, o)
+			l.Peers.Issues = append(l.Peers.Issues, o)
+		case *ent.Comment:
+			l.Peers.Comments = append(l.Peers.Comments, o)
+		case *ent.Project:
+			l.Project.Prime(ctx, o.ID, o)
+			l.Peers.Projects = append(l.Peers.Projects, o)
+		}
+	}
+	for _, ev := range events {
+		if actor, _ := ev.Actor(); actor != nil {
+			l.User.Prime(ctx, actor.ID, actor)
+		}
+		if issue, _ := ev.Issue(); issue != nil {
+			add(issue)
+		}
+		if subject, _ := ev.Subject(); subject != nil {
+			add(subject)
+		}
+	}
+	return l
 }
 
 // loadEvents builds the events of entries, loading each kind of object

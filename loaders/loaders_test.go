@@ -112,3 +112,24 @@ func TestPerParentSharesOneLoaderPerShape(t *testing.T) {
 	assert.ElementsMatch(t, []int64{ids[0], 424242}, calls[0])
 	assert.NotSame(t, loaders.PerParent(l, "count a", fetch), loaders.PerParent(l, "count b", fetch))
 }
+
+// TestDeliverSwapsLoadersOfALongOperation hands a subscription's context
+// the loaders of one burst, then of the next: resolvers see the latest,
+// and loaders put in the context directly still win.
+func TestDeliverSwapsLoadersOfALongOperation(t *testing.T) {
+	t.Parallel()
+	client, _ := users(t, 0)
+	ctx := context.Background()
+	assert.False(t, loaders.Deliver(ctx, loaders.New(client, loaders.Options{})), "a context without a delivery takes none")
+
+	ctx = loaders.NewDeliveryContext(ctx)
+	assert.Nil(t, loaders.FromContext(ctx))
+	first, second := loaders.New(client, loaders.Options{}), loaders.New(client, loaders.Options{})
+	require.True(t, loaders.Deliver(ctx, first))
+	assert.Same(t, first, loaders.FromContext(ctx))
+	require.True(t, loaders.Deliver(ctx, second))
+	assert.Same(t, second, loaders.FromContext(ctx))
+
+	own := loaders.New(client, loaders.Options{})
+	assert.Same(t, own, loaders.FromContext(loaders.NewContext(ctx, own)))
+}

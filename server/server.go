@@ -122,7 +122,9 @@ func (s *Server) routes() http.Handler {
 // POST, and GET for queries only.
 func (s *Server) graphql() http.Handler {
 	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log,
-		append(s.rt.resolverOptions(), graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)))...)
+		append(s.rt.resolverOptions(),
+			graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)),
+			graph.WithEventLoaders(s.loaderOptions()))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
 	s.rt.addTransports(srv) // --- real-time hook: WebSocket and SSE, before POST ---
@@ -154,7 +156,7 @@ func (s *Server) graphql() http.Handler {
 		ri.mu.Unlock()
 		return next(ctx)
 	})
-	srv.AroundResponses(loadersPerEvent(s.db.Client, s.loaderOptions()))
+	srv.AroundOperations(loadersPerBurst)
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
