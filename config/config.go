@@ -60,6 +60,9 @@ type Config struct {
 
 	// MetricsAddr serves /metrics on its own listener; "off" disables it.
 	MetricsAddr string
+	// Pprof also serves the Go profiler (/debug/pprof/) on the metrics
+	// listener, for load tests and incidents; never on the API port.
+	Pprof bool
 	// SlowOperation logs operations that take longer at warn level.
 	SlowOperation time.Duration
 	// TraceStdout prints every span to stderr (development).
@@ -161,6 +164,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_REQUEST_TIMEOUT", "10s", "", "Deadline of one HTTP request (subscriptions excepted)."},
 	{"ISSUEGRAPH_SHUTDOWN_TIMEOUT", "20s", "", "How long SIGTERM waits for in-flight requests."},
 	{"ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464", "a private address", "Where `/metrics` (Prometheus format) is served, apart from the API; `off` turns it off."},
+	{"ISSUEGRAPH_PPROF", "false", "", "Also serve the Go profiler (`/debug/pprof/`) on the metrics listener (load tests, incidents); never on the API port."},
 	{"ISSUEGRAPH_SLOW_OPERATION", "500ms", "", "Operations slower than this are logged again at warn level as `slow operation`."},
 	{"ISSUEGRAPH_TRACE_STDOUT", "false", "false", "Print every span to stderr (development). Export to a collector with the standard `OTEL_*` variables instead."},
 	{"ISSUEGRAPH_MAX_COST", "10000", "", "Largest requested cost of one operation (COST_LIMIT_EXCEEDED above it)."},
@@ -214,6 +218,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RequestTimeout:   r.duration("ISSUEGRAPH_REQUEST_TIMEOUT", 10*time.Second),
 		ShutdownTimeout:  r.duration("ISSUEGRAPH_SHUTDOWN_TIMEOUT", 20*time.Second),
 		MetricsAddr:      r.str("ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464"),
+		Pprof:            r.boolean("ISSUEGRAPH_PPROF", false),
 		SlowOperation:    r.duration("ISSUEGRAPH_SLOW_OPERATION", 500*time.Millisecond),
 		TraceStdout:      r.boolean("ISSUEGRAPH_TRACE_STDOUT", false),
 		Limits: Limits{

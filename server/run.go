@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -145,7 +146,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	srv := New(cfg, db, rdb, log, WithTelemetry(tel))
 	if cfg.MetricsAddr != "off" {
-		stop, err := serveMetrics(ctx, cfg.MetricsAddr, srv.MetricsHandler(), log)
+		stop, err := serveMetrics(ctx, cfg.MetricsAddr, srv.MetricsHandler(), cfg.Pprof, log)
 		if err != nil {
 			return err
 		}
@@ -189,14 +190,24 @@ func InstrumentRedis(rdb *redis.Client, tel *telemetry.Telemetry) error {
 	return nil
 }
 
-// serveMetrics serves /metrics on addr until stop is called.
-func serveMetrics(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+// serveMetrics serves /metrics on addr until stop is called, and the
+// profiler under /debug/pprof/ when withPprof is set.
+func serveMetrics(ctx context.Context, addr string, h http.Handler, withPprof bool, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
+	if withPprof {
+		// Registered by hand: importing net/http/pprof for its side effect
+		// would put it on http.DefaultServeMux, which nothing here serves.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
