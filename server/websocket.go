@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -41,7 +44,7 @@ type wsImplementation struct {
 var _ transport.WebsocketImplementation = (*wsImplementation)(nil)
 
 func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	inner, err := i.inner.Accept(w, r, opts)
+	inner, err := i.inner.Accept(smallBuffers{w}, r, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +65,43 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 	return c, nil
 }
 
+// Buffer sizes of a WebSocket's connection. coder/websocket keeps the
+// reader and writer the hijack hands it for the connection's whole life;
+// net/http's are 4 KiB each, a quarter of an idle subscriber's memory.
+// Clients send a few small messages (init, subscribe, pong) and events are
+// a few hundred bytes; a larger message is read or written past the
+// buffer, not cut.
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 1024
+)
+
+// smallBuffers hands the WebSocket library smaller buffers than net/http's
+// when it hijacks the connection.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// What the client sent right after its upgrade request may sit in
+	// net/http's reader already. It must end up buffered in the new reader:
+	// coder/websocket keeps what is buffered and reads the rest from conn.
+	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(wsReadBuffer, len(early)))
+	if len(early) > 0 {
+		if _, err := r.Peek(len(early)); err != nil {
+			_ = conn.Close()
+			return nil, nil, fmt.Errorf("buffering early WebSocket data: %w", err)
+		}
+	}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+}
+
+// Unwrap lets http.ResponseController reach the writer's other methods.
+func (s smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // wsConn checks every client message before gqlgen reads it.
 type wsConn struct {
 	inner     transport.WebsocketConn
@@ -73,6 +113,7 @@ type wsConn struct {
 	initSeen bool
 	acked    bool
 	closed   bool
+	pinged   bool                // a keep-alive ping is waiting for its pong
 	active   map[string]struct{} // subscription ids the server has not completed
 	// errored holds ids that got an error message: in graphql-transport-ws
 	// an error ends the operation, so gqlgen's complete after it is not
@@ -177,6 +218,9 @@ func (c *wsConn) check(data []byte) (code int, reason string, skip bool) {
 		if !transportWS {
 			return closeBadMessage, "Invalid message received", false
 		}
+		if *m.Type == "pong" {
+			c.pinged = false
+		}
 	case "connection_terminate":
 		if transportWS {
 			return closeBadMessage, "Invalid message received", false
@@ -271,6 +315,35 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
+// keepAlive pings c (graphql-transport-ws) or sends it "ka" (graphql-ws),
+// and drops it when it did not answer the previous ping.
+func (c *wsConn) keepAlive(writeTimeout time.Duration) {
+	transportWS := c.inner.Subprotocol() == protoTransportWS
+	c.mu.Lock()
+	if !c.acked || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	silent := transportWS && c.pinged
+	c.pinged = transportWS
+	c.mu.Unlock()
+	if silent {
+		// A client that does not answer is gone or stuck: no close
+		// handshake, which would wait for it too.
+		_ = c.inner.Close()
+		return
+	}
+	msg := json.RawMessage(`{"type":"ka"}`)
+	if transportWS {
+		msg = json.RawMessage(`{"type":"ping"}`)
+	}
+	// Writes have no deadline of their own: one client that stopped
+	// reading must not hold up the keep-alive of every other.
+	stuck := time.AfterFunc(writeTimeout, func() { _ = c.inner.Close() })
+	defer stuck.Stop()
+	_ = c.inner.WriteJSON(msg)
+}
+
 // wsConns is the set of open WebSockets, so shutdown can close them.
 type wsConns struct {
 	mu      sync.Mutex
@@ -295,6 +368,31 @@ func (s *wsConns) remove(c *wsConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.set, c)
+}
+
+// keepAlive runs the keep-alive of every connection each interval until
+// ctx ends: one ticker for the instance rather than a goroutine and a
+// ticker per connection, which is what holding thousands of idle
+// subscribers costs most.
+func (s *wsConns) keepAlive(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		conns := make([]*wsConn, 0, len(s.set))
+		for c := range s.set {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.keepAlive(interval)
+		}
+	}
 }
 
 // closeAll closes every connection with code and refuses new ones.
