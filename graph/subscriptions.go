@@ -101,7 +101,7 @@ func (r *Resolver) deliver(ctx context.Context, userID, orgID int64, want eventF
 	if err != nil {
 		return err
 	}
-	loaders.Deliver(ctx, r.burstLoaders(events))
+	loaders.Deliver(ctx, func() *loaders.Loaders { return r.burstLoaders(events) })
 	timer := time.NewTimer(r.sendTimeout)
 	defer timer.Stop()
 	for i, ev := range events {

@@ -185,6 +185,9 @@ func FromContext(ctx context.Context) *Loaders {
 	if d, ok := ctx.Value(deliveryKey{}).(*delivery); ok {
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		if d.current == nil && d.build != nil {
+			d.current, d.build = d.build(), nil
+		}
 		return d.current
 	}
 	return nil
@@ -197,9 +200,12 @@ func FromContext(ctx context.Context) *Loaders {
 // (which sends the events) and gqlgen (which resolves each event's fields
 // after taking it from the channel) share only the operation's context, so
 // the resolver swaps fresh loaders in here before it sends a burst, and the
-// field resolvers of those events find them through FromContext.
+// field resolvers of those events find them through FromContext. They are
+// built when a resolver first asks: most subscriptions select no nested
+// edge, and thousands of them deliver every event.
 type delivery struct {
 	mu      sync.Mutex
+	build   func() *Loaders // the current burst's, until a resolver asks
 	current *Loaders
 }
 
@@ -209,17 +215,18 @@ func NewDeliveryContext(ctx context.Context) context.Context {
 	return context.WithValue(ctx, deliveryKey{}, &delivery{})
 }
 
-// Deliver makes l the loaders of the events the subscription of ctx sends
-// from now on, and reports whether ctx can carry them. An event still
-// being resolved from the previous burst may pick l up too: l is newer than
-// that event, so its rows are never older than the event.
-func Deliver(ctx context.Context, l *Loaders) bool {
+// Deliver makes the loaders build returns (called once, when a resolver
+// first asks) the loaders of the events the subscription of ctx sends from
+// now on, and reports whether ctx can carry them. An event still being
+// resolved from the previous burst may pick them up too: they are newer
+// than that event, so their rows are never older than the event.
+func Deliver(ctx context.Context, build func() *Loaders) bool {
 	d, ok := ctx.Value(deliveryKey{}).(*delivery)
 	if !ok {
 		return false
 	}
 	d.mu.Lock()
-	d.current = l
+	d.build, d.current = build, nil
 	d.mu.Unlock()
 	return true
 }

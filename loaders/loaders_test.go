@@ -120,15 +120,21 @@ func TestDeliverSwapsLoadersOfALongOperation(t *testing.T) {
 	t.Parallel()
 	client, _ := users(t, 0)
 	ctx := context.Background()
-	assert.False(t, loaders.Deliver(ctx, loaders.New(client, loaders.Options{})), "a context without a delivery takes none")
+	assert.False(t, loaders.Deliver(ctx, func() *loaders.Loaders { return loaders.New(client, loaders.Options{}) }), "a context without a delivery takes none")
 
 	ctx = loaders.NewDeliveryContext(ctx)
 	assert.Nil(t, loaders.FromContext(ctx))
-	first, second := loaders.New(client, loaders.Options{}), loaders.New(client, loaders.Options{})
-	require.True(t, loaders.Deliver(ctx, first))
-	assert.Same(t, first, loaders.FromContext(ctx))
-	require.True(t, loaders.Deliver(ctx, second))
-	assert.Same(t, second, loaders.FromContext(ctx))
+	built := 0
+	burst := func() *loaders.Loaders { built++; return loaders.New(client, loaders.Options{}) }
+	require.True(t, loaders.Deliver(ctx, burst))
+	assert.Zero(t, built, "built only when a resolver asks")
+	first := loaders.FromContext(ctx)
+	require.NotNil(t, first)
+	assert.Same(t, first, loaders.FromContext(ctx), "one burst, one set of loaders")
+	require.True(t, loaders.Deliver(ctx, burst))
+	second := loaders.FromContext(ctx)
+	assert.NotSame(t, first, second, "the next burst gets fresh ones")
+	assert.Equal(t, 2, built)
 
 	own := loaders.New(client, loaders.Options{})
 	assert.Same(t, own, loaders.FromContext(loaders.NewContext(ctx, own)))
