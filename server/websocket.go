@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -242,37 +243,46 @@ func (c *wsConn) refuseLocked(id, msg string) {
 // WriteJSON sends a server message, noting the acknowledgement and the
 // subscriptions that end.
 func (c *wsConn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
+	id, typ, ok := envelope(v)
+	if !ok {
+		return c.inner.WriteJSON(v)
 	}
-	var m wsMessage
-	if err := json.Unmarshal(data, &m); err == nil && m.Type != nil {
-		id := ""
-		if m.ID != nil {
-			id = *m.ID
+	transportWS := c.inner.Subprotocol() == protoTransportWS
+	c.mu.Lock()
+	switch typ {
+	case "connection_ack":
+		c.acked = true
+	case "error":
+		delete(c.active, id)
+		if transportWS {
+			c.errored[id] = struct{}{}
 		}
-		transportWS := c.inner.Subprotocol() == protoTransportWS
-		c.mu.Lock()
-		switch *m.Type {
-		case "connection_ack":
-			c.acked = true
-		case "error":
-			delete(c.active, id)
-			if transportWS {
-				c.errored[id] = struct{}{}
-			}
-		case "complete":
-			delete(c.active, id)
-			if _, ok := c.errored[id]; ok {
-				delete(c.errored, id)
-				c.mu.Unlock()
-				return nil
-			}
+	case "complete":
+		delete(c.active, id)
+		if _, ok := c.errored[id]; ok {
+			delete(c.errored, id)
+			c.mu.Unlock()
+			return nil
 		}
-		c.mu.Unlock()
 	}
-	return c.inner.WriteJSON(json.RawMessage(data))
+	c.mu.Unlock()
+	return c.inner.WriteJSON(v)
+}
+
+// envelope returns the id and type of a message gqlgen sends. Its message
+// structs are unexported but their ID and Type fields are not: reading them
+// by reflection spares encoding every event twice and decoding it once
+// more, per subscriber, just to see its type.
+func envelope(v any) (id, typ string, ok bool) {
+	rv := reflect.Indirect(reflect.ValueOf(v))
+	if rv.Kind() != reflect.Struct {
+		return "", "", false
+	}
+	idf, typf := rv.FieldByName("ID"), rv.FieldByName("Type")
+	if idf.Kind() != reflect.String || typf.Kind() != reflect.String {
+		return "", "", false
+	}
+	return idf.String(), typf.String(), true
 }
 
 // WriteClose closes with code unless the connection is already closing

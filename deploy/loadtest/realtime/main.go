@@ -531,10 +531,11 @@ func pct(ds []time.Duration, p int) time.Duration {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
+// urls lists the instances' API and metrics (and profiler) addresses.
 func urls(insts []*instance) []string {
 	out := make([]string, len(insts))
 	for i, in := range insts {
-		out[i] = in.url
+		out[i] = in.url + " (metrics " + in.metrics + ")"
 	}
 	return out
 }
