@@ -45,7 +45,7 @@ type wsImplementation struct {
 var _ transport.WebsocketImplementation = (*wsImplementation)(nil)
 
 func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	inner, err := i.inner.Accept(smallBuffers{w}, r, opts)
+	inner, err := i.inner.Accept(w, r, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -68,21 +68,95 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 
 // Buffer sizes of a WebSocket's connection. coder/websocket keeps the
 // reader and writer the hijack hands it for the connection's whole life;
-// net/http's are 4 KiB each, a quarter of an idle subscriber's memory.
-// Clients send a few small messages (init, subscribe, pong) and events are
-// a few hundred bytes; a larger message is read or written past the
-// buffer, not cut.
+// net/http's are 4 KiB each. Clients send a few small messages (init,
+// subscribe, pong) and events are a few hundred bytes; a larger message is
+// read or written past the buffer, not cut.
 const (
 	wsReadBuffer  = 512
 	wsWriteBuffer = 1024
 )
 
-// smallBuffers hands the WebSocket library smaller buffers than net/http's
-// when it hijacks the connection.
-type smallBuffers struct{ http.ResponseWriter }
+// detachWebSockets serves each WebSocket upgrade on a goroutine of its own
+// and lets net/http's goroutine return once the connection is hijacked.
+//
+// gqlgen runs a WebSocket inside ServeHTTP, so the whole middleware chain
+// (the access log, the span, the viewer) lives as long as the connection,
+// as it should. But net/http's goroutine serving the request would live as
+// long too, holding the connection's 4 KiB read and write buffers, the
+// response and its headers: about 11 KiB per idle subscriber. Here the
+// chain runs on its own goroutine (the same frames, the same context
+// values), net/http's returns after the hijack, and the WebSocket gets
+// small buffers.
+func detachWebSockets(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		dw := &detachedWriter{w: w, hijacked: make(chan struct{})}
+		// net/http cancels the request's context when this handler
+		// returns; the WebSocket ends by itself (the client goes, or
+		// shutdown closes it).
+		r = r.WithContext(context.WithoutCancel(r.Context()))
+		done := make(chan struct{})
+		// Owned by the WebSocket: it returns when gqlgen's ServeHTTP does,
+		// that is when the connection ends.
+		go func() {
+			defer close(done)
+			next.ServeHTTP(dw, r)
+		}()
+		select {
+		case <-dw.hijacked:
+		case <-done: // refused before the upgrade (origin, bad request)
+		}
+	})
+}
 
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+// detachedWriter passes a WebSocket upgrade's response through to net/http
+// until the hijack, then lets go of it: nothing may write to a hijacked
+// connection's response, and keeping it would keep its buffers.
+type detachedWriter struct {
+	mu       sync.Mutex
+	w        http.ResponseWriter // nil once hijacked
+	header   http.Header         // what Header returns after the hijack (set by Hijack)
+	hijacked chan struct{}
+}
+
+func (d *detachedWriter) Header() http.Header {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w == nil {
+		return d.header
+	}
+	return d.w.Header()
+}
+
+func (d *detachedWriter) Write(b []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w == nil {
+		return 0, http.ErrHijacked
+	}
+	return d.w.Write(b)
+}
+
+func (d *detachedWriter) WriteHeader(code int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w != nil {
+		d.w.WriteHeader(code)
+	}
+}
+
+// Hijack takes the connection over from net/http and hands it on with
+// small buffers (wsReadBuffer, wsWriteBuffer) in place of net/http's.
+func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w == nil {
+		return nil, nil, http.ErrHijacked
+	}
+	conn, brw, err := http.NewResponseController(d.w).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,11 +171,17 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, fmt.Errorf("buffering early WebSocket data: %w", err)
 		}
 	}
+	// coder/websocket reads the chosen subprotocol back from the header
+	// after the hijack; nothing else of it matters any more.
+	const proto = "Sec-WebSocket-Protocol"
+	d.header = http.Header{}
+	if p := d.w.Header().Get(proto); p != "" {
+		d.header.Set(proto, p)
+	}
+	d.w = nil
+	close(d.hijacked)
 	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
-
-// Unwrap lets http.ResponseController reach the writer's other methods.
-func (s smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // wsConn checks every client message before gqlgen reads it.
 type wsConn struct {
