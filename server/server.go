@@ -115,7 +115,7 @@ func (s *Server) routes() http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
 	)
-	return detachWebSockets(traced)
+	return detachWebSockets(s.log, traced)
 }
 
 // graphql builds the gqlgen handler with explicit transports: JSON over

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"reflect"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -87,7 +89,7 @@ const (
 // chain runs on its own goroutine (the same frames, the same context
 // values), net/http's returns after the hijack, and the WebSocket gets
 // small buffers.
-func detachWebSockets(next http.Handler) http.Handler {
+func detachWebSockets(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isUpgrade(r) {
 			next.ServeHTTP(w, r)
@@ -103,6 +105,13 @@ func detachWebSockets(next http.Handler) http.Handler {
 		// that is when the connection ends.
 		go func() {
 			defer close(done)
+			// net/http would have recovered a panic on its goroutine; on
+			// this one it would end the process.
+			defer func() {
+				if p := recover(); p != nil && p != http.ErrAbortHandler {
+					log.Error("panic serving a websocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
 			next.ServeHTTP(dw, r)
 		}()
 		select {
