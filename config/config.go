@@ -68,8 +68,8 @@ type Config struct {
 
 	// MetricsAddr serves /metrics on its own listener; "off" disables it.
 	MetricsAddr string
-	// Pprof adds Go's profiling handlers to the metrics listener, which is
-	// private, so operators can profile a live instance.
+	// Pprof also serves the Go profiler (/debug/pprof/) on the metrics
+	// listener, for load tests and incidents; never on the API port.
 	Pprof bool
 	// SlowOperation logs operations that take longer at warn level.
 	SlowOperation time.Duration
@@ -183,7 +183,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_REQUEST_TIMEOUT", "10s", "", "Deadline of one HTTP request (subscriptions excepted)."},
 	{"ISSUEGRAPH_SHUTDOWN_TIMEOUT", "20s", "", "How long SIGTERM waits for in-flight requests."},
 	{"ISSUEGRAPH_METRICS_ADDR", "127.0.0.1:9464", "a private address", "Where `/metrics` (Prometheus format) is served, apart from the API; `off` turns it off."},
-	{"ISSUEGRAPH_PPROF", "false", "", "Serve Go's `/debug/pprof/` profiles on the metrics address (never on the API address)."},
+	{"ISSUEGRAPH_PPROF", "false", "", "Also serve the Go profiler (`/debug/pprof/`) on the metrics listener (load tests, incidents); never on the API port."},
 	{"ISSUEGRAPH_SLOW_OPERATION", "500ms", "", "Operations slower than this are logged again at warn level as `slow operation`."},
 	{"ISSUEGRAPH_TRACE_STDOUT", "false", "false", "Print every span to stderr (development). Export to a collector with the standard `OTEL_*` variables instead."},
 	{"ISSUEGRAPH_MAX_COST", "10000", "", "Largest requested cost of one operation (COST_LIMIT_EXCEEDED above it)."},

@@ -21,12 +21,20 @@ func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, err
 
 // Author is the resolver for the author field.
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
-	return required(r.loadersFor(ctx).User.Load(ctx, obj.AuthorID)())
+	lds := r.loadersFor(ctx)
+	for _, p := range commentPeers(lds, obj) {
+		prefetch(ctx, lds.User, p.AuthorID)
+	}
+	return required(lds.User.Load(ctx, obj.AuthorID)())
 }
 
 // Issue is the resolver for the issue field.
 func (r *commentResolver) Issue(ctx context.Context, obj *ent.Comment) (*ent.Issue, error) {
-	return required(r.loadersFor(ctx).Issue.Load(ctx, obj.IssueID)())
+	lds := r.loadersFor(ctx)
+	for _, p := range commentPeers(lds, obj) {
+		prefetch(ctx, lds.Issue, p.IssueID)
+	}
+	return required(lds.Issue.Load(ctx, obj.IssueID)())
 }
 
 // AddComment is the resolver for the addComment field.

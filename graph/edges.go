@@ -134,11 +134,16 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 		}
 		return loaders.Counts(rows), nil
 	})
-	count := func(ctx context.Context) (int, error) { return counts.Load(ctx, parentID)() }
+	peers := parentPeers(lds, l.name, parentID)
+	count := func(ctx context.Context) (int, error) {
+		prefetch(ctx, counts, peers...)
+		return counts.Load(ctx, parentID)()
+	}
 	if !wantsRows(ctx) {
 		// Only totalCount was asked for (a board's comment count): no rows.
 		return &model.Connection[T]{Edges: []*model.Edge[T]{}, PageInfo: &model.PageInfo{}, Count: count}, nil
 	}
+	prefetch(ctx, pages, peers...)
 	rows, err := pages.Load(ctx, parentID)()
 	if err != nil {
 		return nil, err

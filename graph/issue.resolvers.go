@@ -39,7 +39,11 @@ func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Proje
 
 // Author is the resolver for the author field.
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
-	return required(r.loadersFor(ctx).User.Load(ctx, obj.AuthorID)())
+	lds := r.loadersFor(ctx)
+	for _, p := range issuePeers(lds, obj) {
+		prefetch(ctx, lds.User, p.AuthorID)
+	}
+	return required(lds.User.Load(ctx, obj.AuthorID)())
 }
 
 // Assignee is the resolver for the assignee field.
@@ -47,7 +51,13 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 	if obj.AssigneeID == nil {
 		return nil, nil
 	}
-	return optional(r.loadersFor(ctx).User.Load(ctx, *obj.AssigneeID)())
+	lds := r.loadersFor(ctx)
+	for _, p := range issuePeers(lds, obj) {
+		if p.AssigneeID != nil {
+			prefetch(ctx, lds.User, *p.AssigneeID)
+		}
+	}
+	return optional(lds.User.Load(ctx, *obj.AssigneeID)())
 }
 
 // Labels is the resolver for the labels field.

@@ -31,7 +31,11 @@ func (r *Resolver) issueProject(ctx context.Context, i *ent.Issue) (*ent.Project
 	if i.Edges.Project != nil {
 		return i.Edges.Project, nil
 	}
-	return required(r.loadersFor(ctx).Project.Load(ctx, i.ProjectID)())
+	lds := r.loadersFor(ctx)
+	for _, p := range issuePeers(lds, i) {
+		prefetch(ctx, lds.Project, p.ProjectID)
+	}
+	return required(lds.Project.Load(ctx, i.ProjectID)())
 }
 
 // lockIssue loads an issue for change, locking its row until commit so two

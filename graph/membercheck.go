@@ -39,6 +39,24 @@ func newMemberChecks(client *ent.Client) *memberChecks {
 
 // isMember reports whether user belongs to org.
 func (m *memberChecks) isMember(ctx context.Context, user, org int64) (bool, error) {
+	return m.ask(user, org).wait(ctx)
+}
+
+// memberAnswer is the answer to a check asked for, to wait for later.
+type memberAnswer chan memberResult
+
+func (a memberAnswer) wait(ctx context.Context) (bool, error) {
+	select {
+	case r := <-a:
+		return r.ok, r.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// ask starts checking whether user belongs to org and returns at once, so
+// a caller can do other work while the check runs.
+func (m *memberChecks) ask(user, org int64) memberAnswer {
 	ch := make(chan memberResult, 1)
 	m.mu.Lock()
 	k := memberKey{user, org}
@@ -50,12 +68,7 @@ func (m *memberChecks) isMember(ctx context.Context, user, org int64) (bool, err
 		go m.flush()
 	}
 	m.mu.Unlock()
-	select {
-	case r := <-ch:
-		return r.ok, r.err
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
+	return ch
 }
 
 // flush answers pending checks, one batch per query, until none is left.

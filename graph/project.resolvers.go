@@ -122,7 +122,11 @@ func (r *projectResolver) ID(ctx context.Context, obj *ent.Project) (string, err
 
 // Organization is the resolver for the organization field.
 func (r *projectResolver) Organization(ctx context.Context, obj *ent.Project) (*ent.Organization, error) {
-	return required(r.loadersFor(ctx).Organization.Load(ctx, obj.OrganizationID)())
+	lds := r.loadersFor(ctx)
+	for _, p := range projectPeers(lds, obj) {
+		prefetch(ctx, lds.Organization, p.OrganizationID)
+	}
+	return required(lds.Organization.Load(ctx, obj.OrganizationID)())
 }
 
 // Issues is the resolver for the issues field.

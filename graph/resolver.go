@@ -16,6 +16,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
@@ -59,7 +60,7 @@ type Resolver struct {
 	members      *memberChecks
 	loads        *eventLoads
 	sendTimeout  time.Duration
-	eventContext func(context.Context) context.Context
+	eventLoaders loaders.Options
 	// tracer traces event deliveries (graph/deliveries.go); a no-op
 	// unless WithTracing sets one.
 	tracer trace.Tracer

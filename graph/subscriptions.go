@@ -5,8 +5,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/comment"
@@ -14,6 +15,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
@@ -28,10 +30,10 @@ func WithEvents(feed *subscriptions.Feed, sendTimeout time.Duration) Option {
 	}
 }
 
-// WithEventContext sets how the context of each delivered event is derived
-// from the subscription's (per-event loaders go here).
-func WithEventContext(fn func(context.Context) context.Context) Option {
-	return func(r *Resolver) { r.eventContext = fn }
+// WithEventLoaders sets the options of the fresh loaders each burst of
+// delivered events gets (see deliver).
+func WithEventLoaders(opts loaders.Options) Option {
+	return func(r *Resolver) { r.eventLoaders = opts }
 }
 
 // Why a subscription ends early, besides the feed's errors.
@@ -91,7 +93,10 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 
 // deliver checks the viewer may still see the organization, loads the
 // events' objects in a few queries and hands the events to the transport,
-// each with its span (graph/deliveries.go) through h.
+// each with its span (graph/deliveries.go) through h. The membership
+// check and the load run at the same time (one database round trip less
+// before delivery); nothing is sent before the check answers, and the load
+// reads with the viewer's privacy anyway.
 func (r *Resolver) deliver(ctx context.Context, h *handoff, stream subscriptions.Stream, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) (err error) {
 	spans := r.deliverySpans(ctx, stream, entries)
 	taken := 0 // spans[:taken] were handed over or ended
@@ -101,16 +106,10 @@ func (r *Resolver) deliver(ctx context.Context, h *handoff, stream subscriptions
 		}
 		endSpans(spans[taken:], err)
 	}()
-	evCtx := ctx
-	if r.eventContext != nil {
-		evCtx = r.eventContext(ctx)
-	}
-	// The check and the load serve the whole batch; their statements are
-	// traced under its first event.
-	evCtx = trace.ContextWithSpan(evCtx, spans[0])
-	if err := r.checkMember(evCtx, userID, orgID); err != nil {
-		return err
-	}
+	// The check and the load serve the whole batch; the load's statements
+	// are traced under its first event.
+	evCtx := trace.ContextWithSpan(ctx, spans[0])
+	member := r.members.ask(userID, orgID)
 	key := eventLoadKey{user: userID, want: want, first: entries[0].Position, last: entries[len(entries)-1].Position}
 	events, err := r.loads.load(key, func() ([]*model.Event, error) {
 		// Shared with the viewer's other subscriptions: one of them ending
@@ -119,9 +118,16 @@ func (r *Resolver) deliver(ctx context.Context, h *handoff, stream subscriptions
 		defer cancel()
 		return r.loadEvents(loadCtx, want, entries)
 	})
-	if err != nil {
+	ok, memberErr := member.wait(ctx)
+	switch {
+	case memberErr != nil:
+		return memberErr
+	case !ok:
+		return errNotMember
+	case err != nil:
 		return err
 	}
+	loaders.Deliver(ctx, func() *loaders.Loaders { return r.burstLoaders(events) })
 	timer := time.NewTimer(r.sendTimeout)
 	defer timer.Stop()
 	for i, ev := range events {
@@ -158,6 +164,46 @@ func (r *Resolver) checkMember(ctx context.Context, userID, orgID int64) error {
 		return errNotMember
 	}
 	return nil
+}
+
+// burstLoaders returns fresh loaders for the events of one burst, holding
+// the objects already loaded for them and knowing them as peers, so the
+// nested fields of every event in the burst (issue.assignee, issue.labels,
+// comment.author, ...) load in one batch per edge, not one per event. They
+// are made after the burst's events committed and serve only this burst:
+// nothing read for one burst is shown for a later event.
+func (r *Resolver) burstLoaders(events []*model.Event) *loaders.Loaders {
+	l := loaders.New(r.client, r.eventLoaders)
+	ctx := context.Background() // Prime only uses it to reach the cache
+	seen := map[any]bool{}
+	add := func(obj any) {
+		if seen[obj] {
+			return
+		}
+		seen[obj] = true
+		switch o := obj.(type) {
+		case *ent.Issue:
+			l.Issue.Prime(ctx, o.ID, o)
+			l.Peers.Issues = append(l.Peers.Issues, o)
+		case *ent.Comment:
+			l.Peers.Comments = append(l.Peers.Comments, o)
+		case *ent.Project:
+			l.Project.Prime(ctx, o.ID, o)
+			l.Peers.Projects = append(l.Peers.Projects, o)
+		}
+	}
+	for _, ev := range events {
+		if actor, _ := ev.Actor(); actor != nil {
+			l.User.Prime(ctx, actor.ID, actor)
+		}
+		if issue, _ := ev.Issue(); issue != nil {
+			add(issue)
+		}
+		if subject, _ := ev.Subject(); subject != nil {
+			add(subject)
+		}
+	}
+	return l
 }
 
 // loadEvents builds the events of entries, loading each kind of object

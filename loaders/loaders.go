@@ -53,9 +53,25 @@ type Loaders struct {
 	Issue        *dataloader.Loader[int64, *ent.Issue]
 	Label        *dataloader.Loader[int64, *ent.Label]
 
+	// Peers are the objects delivered together in one burst of
+	// subscription events; see Peers.
+	Peers Peers
+
 	opts  Options
 	mu    sync.Mutex
 	lists map[string]any // shape -> *dataloader.Loader[int64, X]
+}
+
+// Peers are the objects of the events a subscription delivers together (a
+// replay after a cursor, or a burst that arrived at once). gqlgen resolves
+// one event's fields at a time, so the events of a burst are never
+// siblings in one batch by themselves: a field resolver of one of these
+// objects asks the loaders for the same edge of all of them, and the rest
+// of the burst finds its rows cached.
+type Peers struct {
+	Issues   []*ent.Issue
+	Comments []*ent.Comment
+	Projects []*ent.Project
 }
 
 // New returns fresh loaders reading through client.
@@ -150,15 +166,67 @@ func PerParent[V any](l *Loaders, shape string, fetch func(ctx context.Context, 
 	return ld
 }
 
-type ctxKey struct{}
+type (
+	ctxKey      struct{}
+	deliveryKey struct{}
+)
 
 // NewContext returns ctx carrying l.
 func NewContext(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
-// FromContext returns the loaders in ctx, or nil.
+// FromContext returns the loaders in ctx (or, in a subscription, those of
+// the burst of events being delivered), or nil.
 func FromContext(ctx context.Context) *Loaders {
-	l, _ := ctx.Value(ctxKey{}).(*Loaders)
-	return l
+	if l, ok := ctx.Value(ctxKey{}).(*Loaders); ok {
+		return l
+	}
+	if d, ok := ctx.Value(deliveryKey{}).(*delivery); ok {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.current == nil && d.build != nil {
+			d.current, d.build = d.build(), nil
+		}
+		return d.current
+	}
+	return nil
+}
+
+// delivery holds the loaders of the burst a subscription is delivering.
+//
+// A subscription is one long-lived operation: loaders living as long as it
+// would cache the first event's rows for every later event. Its resolver
+// (which sends the events) and gqlgen (which resolves each event's fields
+// after taking it from the channel) share only the operation's context, so
+// the resolver swaps fresh loaders in here before it sends a burst, and the
+// field resolvers of those events find them through FromContext. They are
+// built when a resolver first asks: most subscriptions select no nested
+// edge, and thousands of them deliver every event.
+type delivery struct {
+	mu      sync.Mutex
+	build   func() *Loaders // the current burst's, until a resolver asks
+	current *Loaders
+}
+
+// NewDeliveryContext returns ctx ready to carry the per-burst loaders of a
+// subscription (see Deliver). Until Deliver is called it carries none.
+func NewDeliveryContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deliveryKey{}, &delivery{})
+}
+
+// Deliver makes the loaders build returns (called once, when a resolver
+// first asks) the loaders of the events the subscription of ctx sends from
+// now on, and reports whether ctx can carry them. An event still being
+// resolved from the previous burst may pick them up too: they are newer
+// than that event, so their rows are never older than the event.
+func Deliver(ctx context.Context, build func() *Loaders) bool {
+	d, ok := ctx.Value(deliveryKey{}).(*delivery)
+	if !ok {
+		return false
+	}
+	d.mu.Lock()
+	d.build, d.current = build, nil
+	d.mu.Unlock()
+	return true
 }

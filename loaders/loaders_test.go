@@ -112,3 +112,30 @@ func TestPerParentSharesOneLoaderPerShape(t *testing.T) {
 	assert.ElementsMatch(t, []int64{ids[0], 424242}, calls[0])
 	assert.NotSame(t, loaders.PerParent(l, "count a", fetch), loaders.PerParent(l, "count b", fetch))
 }
+
+// TestDeliverSwapsLoadersOfALongOperation hands a subscription's context
+// the loaders of one burst, then of the next: resolvers see the latest,
+// and loaders put in the context directly still win.
+func TestDeliverSwapsLoadersOfALongOperation(t *testing.T) {
+	t.Parallel()
+	client, _ := users(t, 0)
+	ctx := context.Background()
+	assert.False(t, loaders.Deliver(ctx, func() *loaders.Loaders { return loaders.New(client, loaders.Options{}) }), "a context without a delivery takes none")
+
+	ctx = loaders.NewDeliveryContext(ctx)
+	assert.Nil(t, loaders.FromContext(ctx))
+	built := 0
+	burst := func() *loaders.Loaders { built++; return loaders.New(client, loaders.Options{}) }
+	require.True(t, loaders.Deliver(ctx, burst))
+	assert.Zero(t, built, "built only when a resolver asks")
+	first := loaders.FromContext(ctx)
+	require.NotNil(t, first)
+	assert.Same(t, first, loaders.FromContext(ctx), "one burst, one set of loaders")
+	require.True(t, loaders.Deliver(ctx, burst))
+	second := loaders.FromContext(ctx)
+	assert.NotSame(t, first, second, "the next burst gets fresh ones")
+	assert.Equal(t, 2, built)
+
+	own := loaders.New(client, loaders.Options{})
+	assert.Same(t, own, loaders.FromContext(loaders.NewContext(ctx, own)))
+}

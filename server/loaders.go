@@ -30,7 +30,7 @@ func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 			if isRealtime(r) {
 				// A subscription lives for as long as its connection: loaders
 				// attached here would cache the first event's rows for every
-				// later one. Its fields load fresh instead (graph.loadersFor).
+				// later one. Each burst of events gets its own (loadersPerBurst).
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -40,16 +40,17 @@ func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 	}
 }
 
-// loadersPerEvent gives each response of a subscription (one per event)
-// fresh loaders: the request's would otherwise live, and cache, for the
-// whole subscription. Queries and mutations keep the request's.
-func loadersPerEvent(client *ent.Client, opts loaders.Options) graphql.ResponseMiddleware {
-	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
-			ctx = loaders.NewContext(ctx, loaders.New(client, opts))
-		}
-		return next(ctx)
+// loadersPerBurst lets a subscription give each burst of events it
+// delivers fresh loaders (graph's deliver makes them): the request's would
+// otherwise live, and cache, for the whole subscription. The operation's
+// context is the one both the subscription resolver and the resolution of
+// each event see, so the loaders are handed over there. Queries and
+// mutations keep the request's.
+func loadersPerBurst(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
+		ctx = loaders.NewDeliveryContext(ctx)
 	}
+	return next(ctx)
 }
 
 // reportStatements adds extensions.dbStatements, the number of database

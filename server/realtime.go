@@ -84,10 +84,11 @@ func (rt *realtime) addTransports(srv *handler.Server) {
 			maxSubs:     rt.cfg.WSMaxSubscriptions,
 			connections: rt.connections,
 		},
-		InitFunc:              rt.initConnection,
-		KeepAlivePingInterval: rt.cfg.WSKeepAlive,
-		PingPongInterval:      rt.cfg.WSKeepAlive,
-		PayloadReadLimit:      &readLimit,
+		InitFunc: rt.initConnection,
+		// No KeepAlivePingInterval or PingPongInterval: gqlgen would run a
+		// goroutine and a ticker per connection for them. wsConns pings
+		// every connection from one goroutine instead (start).
+		PayloadReadLimit: &readLimit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			rt.log.DebugContext(ctx, "websocket", "error", err)
 		},
@@ -125,9 +126,10 @@ func (rt *realtime) initConnection(ctx context.Context, payload transport.InitPa
 // start runs the relay and the feed's watcher until stop is called.
 func (rt *realtime) start(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	rt.wg.Add(2)
+	rt.wg.Add(3)
 	go func() { defer rt.wg.Done(); rt.relay.Run(ctx) }()
 	go func() { defer rt.wg.Done(); rt.feed.Run(ctx) }()
+	go func() { defer rt.wg.Done(); rt.conns.keepAlive(ctx, rt.cfg.WSKeepAlive) }()
 	return func() {
 		cancel()
 		rt.wg.Wait()

@@ -190,17 +190,18 @@ func InstrumentRedis(rdb *redis.Client, tel *telemetry.Telemetry) error {
 	return nil
 }
 
-// serveMetrics serves /metrics on addr until stop is called.
-func serveMetrics(ctx context.Context, addr string, h http.Handler, profiling bool, log *slog.Logger) (stop func(), err error) {
+// serveMetrics serves /metrics on addr until stop is called, and the
+// profiler under /debug/pprof/ when withPprof is set.
+func serveMetrics(ctx context.Context, addr string, h http.Handler, withPprof bool, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
-	if profiling {
+	if withPprof {
 		// Registered by hand: importing net/http/pprof for its side effect
-		// would put the profiles on http.DefaultServeMux as well.
+		// would put it on http.DefaultServeMux, which nothing here serves.
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -128,14 +128,17 @@ func (s *Server) routes() http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
 	)
-	return traced
+	return detachWebSockets(s.log, traced)
 }
 
 // graphql builds the gqlgen handler with explicit transports: JSON over
 // POST, and GET for queries only.
 func (s *Server) graphql() http.Handler {
 	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log,
-		append(s.rt.resolverOptions(), graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)), graph.WithTracing(s.tel.Tracer))...)
+		append(s.rt.resolverOptions(),
+			graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)),
+			graph.WithEventLoaders(s.loaderOptions()),
+			graph.WithTracing(s.tel.Tracer))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
 	s.rt.addTransports(srv) // --- real-time hook: WebSocket and SSE, before POST ---
@@ -167,7 +170,7 @@ func (s *Server) graphql() http.Handler {
 		ri.mu.Unlock()
 		return next(ctx)
 	})
-	srv.AroundResponses(loadersPerEvent(s.db.Client, s.loaderOptions()))
+	srv.AroundOperations(loadersPerBurst)
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}

@@ -1,12 +1,17 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"reflect"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -81,6 +86,130 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 	return c, nil
 }
 
+// Buffer sizes of a WebSocket's connection. coder/websocket keeps the
+// reader and writer the hijack hands it for the connection's whole life;
+// net/http's are 4 KiB each. Clients send a few small messages (init,
+// subscribe, pong) and events are a few hundred bytes; a larger message is
+// read or written past the buffer, not cut.
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 1024
+)
+
+// detachWebSockets serves each WebSocket upgrade on a goroutine of its own
+// and lets net/http's goroutine return once the connection is hijacked.
+//
+// gqlgen runs a WebSocket inside ServeHTTP, so the whole middleware chain
+// (the access log, the span, the viewer) lives as long as the connection,
+// as it should. But net/http's goroutine serving the request would live as
+// long too, holding the connection's 4 KiB read and write buffers, the
+// response and its headers: about 11 KiB per idle subscriber. Here the
+// chain runs on its own goroutine (the same frames, the same context
+// values), net/http's returns after the hijack, and the WebSocket gets
+// small buffers.
+func detachWebSockets(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		dw := &detachedWriter{w: w, hijacked: make(chan struct{})}
+		// net/http cancels the request's context when this handler
+		// returns; the WebSocket ends by itself (the client goes, or
+		// shutdown closes it).
+		r = r.WithContext(context.WithoutCancel(r.Context()))
+		done := make(chan struct{})
+		// Owned by the WebSocket: it returns when gqlgen's ServeHTTP does,
+		// that is when the connection ends.
+		go func() {
+			defer close(done)
+			// net/http would have recovered a panic on its goroutine; on
+			// this one it would end the process.
+			defer func() {
+				if p := recover(); p != nil && p != http.ErrAbortHandler {
+					log.Error("panic serving a websocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
+			next.ServeHTTP(dw, r)
+		}()
+		select {
+		case <-dw.hijacked:
+		case <-done: // refused before the upgrade (origin, bad request)
+		}
+	})
+}
+
+// detachedWriter passes a WebSocket upgrade's response through to net/http
+// until the hijack, then lets go of it: nothing may write to a hijacked
+// connection's response, and keeping it would keep its buffers.
+type detachedWriter struct {
+	mu       sync.Mutex
+	w        http.ResponseWriter // nil once hijacked
+	header   http.Header         // what Header returns after the hijack (set by Hijack)
+	hijacked chan struct{}
+}
+
+func (d *detachedWriter) Header() http.Header {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w == nil {
+		return d.header
+	}
+	return d.w.Header()
+}
+
+func (d *detachedWriter) Write(b []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w == nil {
+		return 0, http.ErrHijacked
+	}
+	return d.w.Write(b)
+}
+
+func (d *detachedWriter) WriteHeader(code int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w != nil {
+		d.w.WriteHeader(code)
+	}
+}
+
+// Hijack takes the connection over from net/http and hands it on with
+// small buffers (wsReadBuffer, wsWriteBuffer) in place of net/http's.
+func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.w == nil {
+		return nil, nil, http.ErrHijacked
+	}
+	conn, brw, err := http.NewResponseController(d.w).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// What the client sent right after its upgrade request may sit in
+	// net/http's reader already. It must end up buffered in the new reader:
+	// coder/websocket keeps what is buffered and reads the rest from conn.
+	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(wsReadBuffer, len(early)))
+	if len(early) > 0 {
+		if _, err := r.Peek(len(early)); err != nil {
+			_ = conn.Close()
+			return nil, nil, fmt.Errorf("buffering early WebSocket data: %w", err)
+		}
+	}
+	// coder/websocket reads the chosen subprotocol back from the header
+	// after the hijack; nothing else of it matters any more.
+	const proto = "Sec-WebSocket-Protocol"
+	d.header = http.Header{}
+	if p := d.w.Header().Get(proto); p != "" {
+		d.header.Set(proto, p)
+	}
+	d.w = nil
+	close(d.hijacked)
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+}
+
 // wsConn checks every client message before gqlgen reads it.
 type wsConn struct {
 	inner     transport.WebsocketConn
@@ -97,6 +226,7 @@ type wsConn struct {
 	initSeen bool
 	acked    bool
 	closed   bool
+	pinged   bool                // a keep-alive ping is waiting for its pong
 	active   map[string]struct{} // subscription ids the server has not completed
 	// errored holds ids that got an error message: in graphql-transport-ws
 	// an error ends the operation, so gqlgen's complete after it is not
@@ -201,6 +331,9 @@ func (c *wsConn) check(data []byte) (code int, reason string, skip bool) {
 		if !transportWS {
 			return closeBadMessage, "Invalid message received", false
 		}
+		if *m.Type == "pong" {
+			c.pinged = false
+		}
 	case "connection_terminate":
 		if transportWS {
 			return closeBadMessage, "Invalid message received", false
@@ -222,37 +355,46 @@ func (c *wsConn) refuseLocked(id, msg string) {
 // WriteJSON sends a server message, noting the acknowledgement and the
 // subscriptions that end.
 func (c *wsConn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
+	id, typ, ok := envelope(v)
+	if !ok {
+		return c.inner.WriteJSON(v)
 	}
-	var m wsMessage
-	if err := json.Unmarshal(data, &m); err == nil && m.Type != nil {
-		id := ""
-		if m.ID != nil {
-			id = *m.ID
+	transportWS := c.inner.Subprotocol() == protoTransportWS
+	c.mu.Lock()
+	switch typ {
+	case "connection_ack":
+		c.acked = true
+	case "error":
+		delete(c.active, id)
+		if transportWS {
+			c.errored[id] = struct{}{}
 		}
-		transportWS := c.inner.Subprotocol() == protoTransportWS
-		c.mu.Lock()
-		switch *m.Type {
-		case "connection_ack":
-			c.acked = true
-		case "error":
-			delete(c.active, id)
-			if transportWS {
-				c.errored[id] = struct{}{}
-			}
-		case "complete":
-			delete(c.active, id)
-			if _, ok := c.errored[id]; ok {
-				delete(c.errored, id)
-				c.mu.Unlock()
-				return nil
-			}
+	case "complete":
+		delete(c.active, id)
+		if _, ok := c.errored[id]; ok {
+			delete(c.errored, id)
+			c.mu.Unlock()
+			return nil
 		}
-		c.mu.Unlock()
 	}
-	return c.inner.WriteJSON(json.RawMessage(data))
+	c.mu.Unlock()
+	return c.inner.WriteJSON(v)
+}
+
+// envelope returns the id and type of a message gqlgen sends. Its message
+// structs are unexported but their ID and Type fields are not: reading them
+// by reflection spares encoding every event twice and decoding it once
+// more, per subscriber, just to see its type.
+func envelope(v any) (id, typ string, ok bool) {
+	rv := reflect.Indirect(reflect.ValueOf(v))
+	if rv.Kind() != reflect.Struct {
+		return "", "", false
+	}
+	idf, typf := rv.FieldByName("ID"), rv.FieldByName("Type")
+	if idf.Kind() != reflect.String || typf.Kind() != reflect.String {
+		return "", "", false
+	}
+	return idf.String(), typf.String(), true
 }
 
 // WriteClose closes with code unless the connection is already closing
@@ -302,6 +444,35 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
+// keepAlive pings c (graphql-transport-ws) or sends it "ka" (graphql-ws),
+// and drops it when it did not answer the previous ping.
+func (c *wsConn) keepAlive(writeTimeout time.Duration) {
+	transportWS := c.inner.Subprotocol() == protoTransportWS
+	c.mu.Lock()
+	if !c.acked || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	silent := transportWS && c.pinged
+	c.pinged = transportWS
+	c.mu.Unlock()
+	if silent {
+		// A client that does not answer is gone or stuck: no close
+		// handshake, which would wait for it too.
+		_ = c.inner.Close()
+		return
+	}
+	msg := json.RawMessage(`{"type":"ka"}`)
+	if transportWS {
+		msg = json.RawMessage(`{"type":"ping"}`)
+	}
+	// Writes have no deadline of their own: one client that stopped
+	// reading must not hold up the keep-alive of every other.
+	stuck := time.AfterFunc(writeTimeout, func() { _ = c.inner.Close() })
+	defer stuck.Stop()
+	_ = c.inner.WriteJSON(msg)
+}
+
 // wsConns is the set of open WebSockets, so shutdown can close them.
 type wsConns struct {
 	mu      sync.Mutex
@@ -326,6 +497,31 @@ func (s *wsConns) remove(c *wsConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.set, c)
+}
+
+// keepAlive runs the keep-alive of every connection each interval until
+// ctx ends: one ticker for the instance rather than a goroutine and a
+// ticker per connection, which is what holding thousands of idle
+// subscribers costs most.
+func (s *wsConns) keepAlive(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		conns := make([]*wsConn, 0, len(s.set))
+		for c := range s.set {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.keepAlive(interval)
+		}
+	}
 }
 
 // closeAll closes every connection with code and refuses new ones.

@@ -1,9 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -307,4 +311,40 @@ func TestRevokedMemberStopsReceiving(t *testing.T) {
 	ws.Subscribe(t, "2", projectEventsQuery, map[string]any{"p": f.projectID})
 	m = ws.Next(t, waitLong)
 	assert.Equal(t, []string{"NOT_FOUND"}, codesOf(errorsOf(t, m)))
+}
+
+// TestMessageSentWithTheUpgradeRequestIsRead sends connection_init in the
+// same write as the upgrade request, so it sits in the server's buffer
+// before the WebSocket takes the connection over: it must still be read.
+func TestMessageSentWithTheUpgradeRequestIsRead(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	u, err := url.Parse(env.URL)
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(waitLong)))
+
+	// A client frame: final text frame, masked (with a zero mask, so the
+	// payload goes as is), payload shorter than 126 bytes.
+	init := []byte(`{"type":"connection_init"}`)
+	frame := append([]byte{0x81, 0x80 | byte(len(init)), 0, 0, 0, 0}, init...)
+	upgrade := "GET /graphql HTTP/1.1\r\nHost: " + u.Host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+	_, err = conn.Write(append([]byte(upgrade), frame...))
+	require.NoError(t, err)
+
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	header := make([]byte, 2)
+	_, err = io.ReadFull(r, header)
+	require.NoError(t, err)
+	require.Equal(t, byte(0x81), header[0], "a final text frame")
+	payload := make([]byte, header[1]&0x7f)
+	_, err = io.ReadFull(r, payload)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"connection_ack"}`, string(payload))
 }

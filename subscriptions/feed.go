@@ -188,11 +188,12 @@ func (f *Feed) Follow(ctx context.Context, s Stream, after int64, deliver func([
 				}
 				continue
 			}
-			var e Entry
-			if err := json.Unmarshal(msg.Payload, &e); err != nil {
+			v, err := msg.Decode(decodeEntry)
+			if err != nil {
 				f.opts.Logger.Warn("subscriptions: undecodable message", "stream", msg.Stream, "error", err)
 				continue
 			}
+			e := v.(Entry)
 			switch {
 			case e.Position <= last:
 				// Already delivered (replayed, or published again by a
@@ -211,6 +212,14 @@ func (f *Feed) Follow(ctx context.Context, s Stream, after int64, deliver func([
 			}
 		}
 	}
+}
+
+// decodeEntry decodes a broker message into its Entry (once per message,
+// for all the stream's local subscribers: see broker.Message.Decode).
+func decodeEntry(payload []byte) (any, error) {
+	var e Entry
+	err := json.Unmarshal(payload, &e)
+	return e, err
 }
 
 func (f *Feed) subscribe(ctx context.Context, s Stream) (*broker.Subscription, error) {

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 )
 
 // DefaultBufferSize is the number of messages buffered per subscriber when
@@ -30,11 +31,24 @@ var ErrSlowConsumer = errors.New("broker: slow consumer: subscription buffer ove
 // calls made after Close.
 var ErrBrokerClosed = errors.New("broker: closed")
 
-// Message is one event delivered on a stream. Payload is shared by every
-// subscriber of the stream and must not be modified.
+// Message is one event delivered on a stream. Every local subscriber of
+// the stream gets the same *Message: its Payload must not be modified, and
+// Decode decodes it once for all of them.
 type Message struct {
 	Stream  string
 	Payload []byte
+
+	once    sync.Once
+	decoded any
+	err     error
+}
+
+// Decode returns decode(m.Payload), calling decode only the first time:
+// with thousands of local subscribers of a stream, each message is parsed
+// once, not once per subscriber. Every caller must pass the same decode.
+func (m *Message) Decode(decode func([]byte) (any, error)) (any, error) {
+	m.once.Do(func() { m.decoded, m.err = decode(m.Payload) })
+	return m.decoded, m.err
 }
 
 // Broker publishes messages to streams and subscribes to them.
@@ -78,7 +92,7 @@ func (o Options) withDefaults() Options {
 type Subscription struct {
 	hub    *hub
 	stream string
-	ch     chan Message
+	ch     chan *Message // pointers: a slot costs 8 bytes, not a Message
 
 	// Guarded by hub.mu.
 	done bool
@@ -88,7 +102,7 @@ type Subscription struct {
 
 // C returns the channel on which messages arrive in publish order. It is
 // closed when the subscription ends; Err then tells why.
-func (s *Subscription) C() <-chan Message { return s.ch }
+func (s *Subscription) C() <-chan *Message { return s.ch }
 
 // Err returns why the subscription ended: nil when it was closed or its
 // context was done (or it is still running), ErrSlowConsumer or

@@ -93,7 +93,7 @@ func MustPublish(tb testing.TB, b broker.Broker, stream, payload string) {
 
 // Receive returns the next message of sub, failing if none arrives in time or
 // the subscription ends.
-func Receive(tb testing.TB, sub *broker.Subscription) broker.Message {
+func Receive(tb testing.TB, sub *broker.Subscription) *broker.Message {
 	tb.Helper()
 	select {
 	case msg, ok := <-sub.C():
@@ -101,7 +101,7 @@ func Receive(tb testing.TB, sub *broker.Subscription) broker.Message {
 		return msg
 	case <-time.After(wait):
 		require.FailNow(tb, "no message in time")
-		return broker.Message{}
+		return nil
 	}
 }
 

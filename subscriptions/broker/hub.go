@@ -46,7 +46,7 @@ func (h *hub) subscribe(ctx context.Context, stream string) (*Subscription, erro
 	if h.closed {
 		return nil, ErrBrokerClosed
 	}
-	sub := &Subscription{hub: h, stream: stream, ch: make(chan Message, h.bufferSize)}
+	sub := &Subscription{hub: h, stream: stream, ch: make(chan *Message, h.bufferSize)}
 	subs := h.streams[stream]
 	if subs == nil {
 		subs = make(map[*Subscription]struct{})
@@ -69,7 +69,7 @@ func (h *hub) has(stream string) bool {
 // publish delivers msg to every local subscriber of msg.Stream. A subscriber
 // whose buffer is full is ended with ErrSlowConsumer so that the others, and
 // the caller, never wait for it.
-func (h *hub) publish(msg Message) {
+func (h *hub) publish(msg *Message) {
 	slow := 0
 	h.mu.Lock()
 	for sub := range h.streams[msg.Stream] {

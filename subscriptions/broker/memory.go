@@ -27,7 +27,7 @@ func (m *Memory) Publish(ctx context.Context, stream string, payload []byte) err
 	if m.hub.isClosed() {
 		return ErrBrokerClosed
 	}
-	m.hub.publish(Message{Stream: stream, Payload: bytes.Clone(payload)})
+	m.hub.publish(&Message{Stream: stream, Payload: bytes.Clone(payload)})
 	return nil
 }
 

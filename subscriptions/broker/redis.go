@@ -246,7 +246,7 @@ func (r *Redis) receive() {
 			if !ok {
 				continue
 			}
-			r.hub.publish(Message{Stream: stream, Payload: []byte(msg.Payload)})
+			r.hub.publish(&Message{Stream: stream, Payload: []byte(msg.Payload)})
 		case *redis.Pong:
 			r.answer(msg.Payload)
 		}

@@ -14,12 +14,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,15 +41,22 @@ func main() {
 	interval := flag.Duration("interval", 200*time.Millisecond, "pause between timed mutations")
 	pg := flag.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server (a fresh database is created and dropped)")
 	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
+	flag.StringVar(&profileDir, "profiles", "", "directory to save the first instance's heap and goroutine profiles in, once its subscribers are connected")
 	flag.Parse()
+	log.Printf("load average at start: %s", loadAverage())
+	defer func() { log.Printf("load average at end: %s", loadAverage()) }()
 	if err := run(*bin, *instances, *subscribers, *users, *events, *interval, *pg, *redisURL); err != nil {
 		log.Fatal(err)
 	}
 }
 
+// profileDir is where -profiles saves profiles; empty: none.
+var profileDir string
+
 type instance struct {
-	url string
-	cmd *exec.Cmd
+	url     string
+	metrics string // the metrics listener, with the profiler
+	cmd     *exec.Cmd
 }
 
 func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, pg, redisURL string) error {
@@ -109,9 +118,11 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 		}
 	}
 
-	rssBefore := make([]int64, nInst)
+	before := make([]memory, nInst)
 	for i, in := range insts {
-		rssBefore[i] = rss(in.cmd.Process.Pid)
+		if before[i], err = measure(in); err != nil {
+			return err
+		}
 	}
 	subs := make([]*subscriber, nSubs)
 	var wg sync.WaitGroup
@@ -155,9 +166,21 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 	}
 	time.Sleep(2 * time.Second) // let the servers settle before measuring memory
 	for i, in := range insts {
-		after := rss(in.cmd.Process.Pid)
-		per := float64(after-rssBefore[i]) / float64(nSubs/nInst)
-		log.Printf("instance %d: RSS %.1f MiB -> %.1f MiB with %d subscribers: %.1f KiB per connection", i, mib(rssBefore[i]), mib(after), nSubs/nInst, per/1024)
+		after, err := measure(in)
+		if err != nil {
+			return err
+		}
+		n := float64(nSubs / nInst)
+		b := before[i]
+		log.Printf("instance %d with %d subscribers: RSS %.1f -> %.1f MiB, %.1f KiB per connection; after a GC, heap in use %.1f -> %.1f MiB and goroutine stacks %.1f -> %.1f MiB, together %.1f KiB per connection; %.2f goroutines per connection",
+			i, nSubs/nInst, mib(b.rss), mib(after.rss), float64(after.rss-b.rss)/n/1024,
+			mib(b.heap), mib(after.heap), mib(b.stacks), mib(after.stacks), float64(after.heap+after.stacks-b.heap-b.stacks)/n/1024,
+			float64(after.goroutines-b.goroutines)/n)
+		if i == 0 && profileDir != "" {
+			if err := saveProfiles(in, profileDir); err != nil {
+				return err
+			}
+		}
 	}
 
 	// Timed mutations, one at a time; latency is from sending the mutation
@@ -325,22 +348,35 @@ func gql(base, token, query string, vars map[string]any, out any) error {
 	return nil
 }
 
-func startInstance(bin, dbURL, redisURL, prefix string) (*instance, error) {
+// freeAddr returns a loopback address no one listens on now.
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startInstance(bin, dbURL, redisURL, prefix string) (*instance, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	metrics, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"ISSUEGRAPH_ADDR="+addr, "ISSUEGRAPH_DATABASE_URL="+dbURL, "ISSUEGRAPH_REDIS_URL="+redisURL,
-		"ISSUEGRAPH_REDIS_PREFIX="+prefix, "ISSUEGRAPH_DEMO_DATA=false", "ISSUEGRAPH_LOG_LEVEL=warn")
+		"ISSUEGRAPH_REDIS_PREFIX="+prefix, "ISSUEGRAPH_DEMO_DATA=false", "ISSUEGRAPH_LOG_LEVEL=warn",
+		"ISSUEGRAPH_METRICS_ADDR="+metrics, "ISSUEGRAPH_PPROF=true")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	in := &instance{url: "http://" + addr, cmd: cmd}
+	in := &instance{url: "http://" + addr, metrics: "http://" + metrics, cmd: cmd}
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		resp, err := http.Get(in.url + "/readyz")
 		if err == nil {
@@ -379,6 +415,92 @@ func psql(server, stmt string) error {
 	return nil
 }
 
+// memory is what an instance holds: its resident memory, and (after a
+// garbage collection, so garbage does not count) the Go heap in use, the
+// goroutines and their stacks.
+type memory struct {
+	rss, heap, stacks int64
+	goroutines        int64
+}
+
+// measure forces a garbage collection on in (the heap profile's gc=1),
+// then reads its runtime metrics and resident memory.
+func measure(in *instance) (memory, error) {
+	resp, err := http.Get(in.metrics + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return memory{}, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	resp, err = http.Get(in.metrics + "/metrics")
+	if err != nil {
+		return memory{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return memory{}, err
+	}
+	series := map[string]int64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(value, 64); err == nil {
+			series[name] = int64(f)
+		}
+	}
+	m := memory{rss: rss(in.cmd.Process.Pid), heap: series["go_memstats_heap_inuse_bytes"],
+		stacks: series["go_memstats_stack_inuse_bytes"], goroutines: series["go_goroutines"]}
+	if m.heap == 0 || m.goroutines == 0 {
+		return m, fmt.Errorf("%s/metrics has no go_memstats_heap_inuse_bytes or go_goroutines", in.metrics)
+	}
+	return m, nil
+}
+
+// saveProfiles writes in's heap (in use) and goroutine profiles to dir,
+// for go tool pprof.
+func saveProfiles(in *instance, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"heap", "goroutine"} {
+		resp, err := http.Get(in.metrics + "/debug/pprof/" + name)
+		if err != nil {
+			return err
+		}
+		f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
+		if err != nil {
+			resp.Body.Close()
+			return err
+		}
+		_, err = io.Copy(f, resp.Body)
+		resp.Body.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	log.Printf("profiles of instance 0 in %s: go tool pprof -sample_index=inuse_space %s/heap.pb.gz; go tool pprof -top %s/goroutine.pb.gz", dir, dir, dir)
+	return nil
+}
+
+// loadAverage is the machine's load average over 1, 5 and 15 minutes.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // rss is the resident memory of a process in bytes.
 func rss(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -409,10 +531,11 @@ func pct(ds []time.Duration, p int) time.Duration {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
+// urls lists the instances' API and metrics (and profiler) addresses.
 func urls(insts []*instance) []string {
 	out := make([]string, len(insts))
 	for i, in := range insts {
-		out[i] = in.url
+		out[i] = in.url + " (metrics " + in.metrics + ")"
 	}
 	return out
 }
