@@ -92,11 +92,11 @@ type Config struct {
 	// Loaders batches the reads of field resolvers; false (benchmarks only)
 	// fetches one parent per statement, to measure what batching saves.
 	Loaders bool
-	// MaxConcurrentOperations bounds the operations one instance executes
-	// at once (0: unbounded); OperationQueueTimeout is how long the rest
-	// may wait for a slot.
-	MaxConcurrentOperations int
-	OperationQueueTimeout   time.Duration
+	// ExecutionBudget bounds the requested cost of the operations one
+	// instance executes at once (0: unbounded); OperationQueueTimeout is
+	// how long the rest may wait for room.
+	ExecutionBudget       int
+	OperationQueueTimeout time.Duration
 	// LoaderWait is how long a dataloader collects keys before one batch.
 	LoaderWait time.Duration
 	LogLevel   string
@@ -209,7 +209,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_PERSISTED_GET_MAX_AGE", "30s", "", "A successful GET of a persisted operation is `Cache-Control: private, max-age=` this (`Vary: Authorization`); 0 disables it."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", "false", "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
-	{"ISSUEGRAPH_MAX_CONCURRENT_OPERATIONS", "2 per CPU", "", "Operations one instance executes at once (subscriptions excepted); more wait in arrival order. 0: no bound."},
+	{"ISSUEGRAPH_EXECUTION_BUDGET", "6000 per CPU", "", "Requested cost (points) of the operations one instance executes at once (subscriptions excepted); more wait in arrival order. 0: no bound."},
 	{"ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT", "5s", "", "Longest wait for an execution slot before 503 UNAVAILABLE with `Retry-After`."},
 	{"ISSUEGRAPH_LOADERS", "true", "true", "Batch field reads with per-request dataloaders; `false` is for benchmarks only (one statement per parent)."},
 	{"ISSUEGRAPH_LOADER_WAIT", "10ms", "", "How long a dataloader collects keys before it runs one batched statement; keys arriving later cost one more statement."},
@@ -268,19 +268,19 @@ func Load(getenv func(string) string) (Config, error) {
 			APIKeyRestoreRate: r.number("ISSUEGRAPH_RATE_LIMIT_API_KEY_RATE", 1000),
 			OnRedisError:      r.str("ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "open"),
 		},
-		RedisPrefix:             r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
-		PersistedMode:           r.str("ISSUEGRAPH_PERSISTED_MODE", PersistedAllow),
-		APQTTL:                  r.duration("ISSUEGRAPH_APQ_TTL", 24*time.Hour),
-		PersistedGetMaxAge:      r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
-		PersistedExemptAPIKeys:  r.apiKeyIDs("ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS"),
-		BatchMax:                r.integer("ISSUEGRAPH_BATCH_MAX", 0),
-		DemoData:                r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
-		AutoMigrate:             r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
-		Loaders:                 r.boolean("ISSUEGRAPH_LOADERS", true),
-		MaxConcurrentOperations: r.integer("ISSUEGRAPH_MAX_CONCURRENT_OPERATIONS", 2*runtime.GOMAXPROCS(0)),
-		OperationQueueTimeout:   r.duration("ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT", 5*time.Second),
-		LoaderWait:              r.duration("ISSUEGRAPH_LOADER_WAIT", 10*time.Millisecond),
-		LogLevel:                r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
+		RedisPrefix:            r.str("ISSUEGRAPH_REDIS_PREFIX", "issuegraph:"),
+		PersistedMode:          r.str("ISSUEGRAPH_PERSISTED_MODE", PersistedAllow),
+		APQTTL:                 r.duration("ISSUEGRAPH_APQ_TTL", 24*time.Hour),
+		PersistedGetMaxAge:     r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
+		PersistedExemptAPIKeys: r.apiKeyIDs("ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS"),
+		BatchMax:               r.integer("ISSUEGRAPH_BATCH_MAX", 0),
+		DemoData:               r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
+		AutoMigrate:            r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
+		Loaders:                r.boolean("ISSUEGRAPH_LOADERS", true),
+		ExecutionBudget:        r.integer("ISSUEGRAPH_EXECUTION_BUDGET", 6000*runtime.GOMAXPROCS(0)),
+		OperationQueueTimeout:  r.duration("ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT", 5*time.Second),
+		LoaderWait:             r.duration("ISSUEGRAPH_LOADER_WAIT", 10*time.Millisecond),
+		LogLevel:               r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 
 		SignInFailuresPerAccount: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", 5),
 		SignInFailuresPerAddress: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS", 50),
@@ -309,8 +309,8 @@ func (c Config) Production() bool { return c.Env == Production }
 // check lists every value that is invalid, or unsafe in production.
 func (c Config) check() []string {
 	var p []string
-	if c.MaxConcurrentOperations < 0 || c.OperationQueueTimeout <= 0 {
-		p = append(p, "ISSUEGRAPH_MAX_CONCURRENT_OPERATIONS must be 0 or more and ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT positive")
+	if c.ExecutionBudget < 0 || c.OperationQueueTimeout <= 0 {
+		p = append(p, "ISSUEGRAPH_EXECUTION_BUDGET must be 0 or more and ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT positive")
 	}
 	if c.Env != Development && c.Env != Production {
 		p = append(p, fmt.Sprintf("ISSUEGRAPH_ENV must be %q or %q, not %q", Development, Production, c.Env))

@@ -116,13 +116,13 @@ func TestBatchAndAPIKeyLimitsAreChecked(t *testing.T) {
 func TestAdmissionSettings(t *testing.T) {
 	c, err := config.Load(env(nil))
 	require.NoError(t, err)
-	assert.Equal(t, 2*runtime.GOMAXPROCS(0), c.MaxConcurrentOperations, "two operations per CPU by default")
+	assert.Equal(t, 6000*runtime.GOMAXPROCS(0), c.ExecutionBudget, "6,000 points per CPU by default")
 	for _, bad := range []map[string]string{
-		{"ISSUEGRAPH_MAX_CONCURRENT_OPERATIONS": "-1"},
+		{"ISSUEGRAPH_EXECUTION_BUDGET": "-1"},
 		{"ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT": "0s"},
 	} {
 		_, err := config.Load(env(bad))
 		require.Error(t, err, bad)
-		assert.Contains(t, err.Error(), "ISSUEGRAPH_MAX_CONCURRENT_OPERATIONS", bad)
+		assert.Contains(t, err.Error(), "ISSUEGRAPH_EXECUTION_BUDGET", bad)
 	}
 }

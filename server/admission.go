@@ -5,54 +5,84 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"golang.org/x/sync/semaphore"
+
 	"github.com/issuegraph/issuegraph/graph"
 )
 
-// admission bounds how many operations one instance executes at once; the
-// rest wait their turn in arrival order. A deep query is thousands of
-// small resolver goroutines and a few batched statements: run sixteen at
-// once on two cores and each gets so little CPU that its dataloaders'
-// collection window closes before a level's keys have all arrived, so one
-// statement per level becomes three, and every request is slow together.
-// Run a few at a time and each finishes quickly, in fewer statements.
+// admission bounds the work one instance executes at once, weighed by each
+// operation's requested cost: a nested query is thousands of small
+// resolver goroutines, and sixteen deep ones at once on two cores starve
+// each other — each request's dataloader window closes before its level's
+// keys have arrived, one statement per level becomes two or three, and all
+// of them are slow together. Weighing by cost rather than counting
+// operations keeps light ones (an issue page costs 64 points, a deep
+// overview 2,622) from queueing behind a bound they do not need: they spend
+// most of their time waiting on loaders and the database, not on a CPU.
 //
-// Subscriptions are not operations here: they hold a connection open for
-// as long as the client likes and only use CPU when an event arrives.
+// Waiters are served in arrival order (a large operation is not starved by
+// small ones). One that waits longer than the queue timeout is refused
+// with 503 UNAVAILABLE and Retry-After, so the client or a load balancer
+// can try another instance. Subscription events are not weighed: they run
+// when an event arrives and a subscription holds no budget while idle.
 type admission struct {
-	slots chan struct{}
-	wait  time.Duration // longest time a request queues before 503
+	budget *semaphore.Weighted
+	size   int64
+	wait   time.Duration
 }
 
-// newAdmission admits n operations at once; n <= 0 admits everything.
-func newAdmission(n int, wait time.Duration) *admission {
-	if n <= 0 {
+var (
+	_ graphql.HandlerExtension    = (*admission)(nil)
+	_ graphql.ResponseInterceptor = (*admission)(nil)
+)
+
+// newAdmission admits operations whose requested costs add up to at most
+// budget points at once; budget <= 0 admits everything.
+func newAdmission(budget int, wait time.Duration) *admission {
+	if budget <= 0 {
 		return nil
 	}
-	return &admission{slots: make(chan struct{}, n), wait: wait}
+	return &admission{budget: semaphore.NewWeighted(int64(budget)), size: int64(budget), wait: wait}
 }
 
-// admit is the middleware. A request that waits longer than a.wait, or
-// past its own deadline, is refused with 503 UNAVAILABLE and Retry-After:
-// the instance is saturated and another may have room.
-func (a *admission) admit(next http.Handler) http.Handler {
-	if a == nil {
-		return next
+func (a *admission) ExtensionName() string { return "Admission" }
+
+func (a *admission) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptResponse holds the operation's weight while it executes.
+func (a *admission) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isRealtime(r) {
-			next.ServeHTTP(w, r)
-			return
+	op := graphql.GetOperationContext(ctx)
+	if op.Operation == nil || op.Operation.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	weight := int64(1)
+	oc, _ := op.Stats.GetExtension(costStatsKey).(*operationCost)
+	if oc != nil {
+		// An operation larger than the whole budget runs alone.
+		weight = min(max(int64(oc.requested), 1), a.size)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, a.wait)
+	err := a.budget.Acquire(waitCtx, weight)
+	cancel()
+	if err != nil {
+		if m := meterFrom(ctx); m != nil {
+			m.setStatus(http.StatusServiceUnavailable)
+			m.retryAfter(time.Second)
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), a.wait)
-		defer cancel()
-		select {
-		case a.slots <- struct{}{}:
-		case <-ctx.Done():
-			w.Header().Set("Retry-After", "1")
-			writeError(w, r, http.StatusServiceUnavailable, graph.CodeUnavailable, "the server is busy; retry shortly")
-			return
+		if oc != nil {
+			oc.notRun = true
 		}
-		defer func() { <-a.slots }()
-		next.ServeHTTP(w, r)
-	})
+		return &graphql.Response{Errors: gqlerror.List{{
+			Message:    "the server is busy; retry shortly",
+			Extensions: map[string]any{"code": string(graph.CodeUnavailable), "requestId": RequestID(ctx)},
+		}}}
+	}
+	defer a.budget.Release(weight)
+	return next(ctx)
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -13,28 +14,31 @@ import (
 	"github.com/issuegraph/issuegraph/server/servertest"
 )
 
-// TestOperationsWaitForASlot holds the only execution slot with a mutation
-// blocked on a row lock: a query meanwhile waits its turn, and one that
-// waits longer than the queue timeout is refused with 503 UNAVAILABLE and
-// Retry-After. Once the slot frees, queries run again.
-func TestOperationsWaitForASlot(t *testing.T) {
+// TestExecutionBudget holds part of a 20-point execution budget with a
+// mutation (cost 11) blocked on a row lock. A light query (cost 1) still
+// runs beside it; a heavier one (cost 22, weighed as the whole budget)
+// waits its turn, and past the queue timeout is refused with 503
+// UNAVAILABLE, Retry-After and its charge refunded. Once the mutation
+// ends, the heavy query runs.
+func TestExecutionBudget(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t, func(c *config.Config) {
-		c.MaxConcurrentOperations = 1
+		c.ExecutionBudget = 20
 		c.OperationQueueTimeout = 300 * time.Millisecond
+		c.RateLimit.UserRestoreRate = 0.001 // the bucket shows exactly what was kept
 	})
 	f := newFixture(t, env, "acme", "ENG")
+	const light = `{ viewer { name } }`
+	const heavy = `{ viewer { memberships(first: 10) { edges { node { organization { id } } } } } }`
 
-	ctx := context.Background()
-	lockTx, err := env.DB.SQL.BeginTx(ctx, nil)
+	lockTx, err := env.DB.SQL.BeginTx(context.Background(), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = lockTx.Rollback() })
 	_, err = lockTx.Exec(`SELECT 1 FROM projects WHERE key = 'ENG' FOR UPDATE`)
 	require.NoError(t, err)
-
 	held := make(chan *servertest.Response, 1)
 	go func() {
-		held <- f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"holds the slot"}){ issue{key} } }`, map[string]any{"p": f.projectID})
+		held <- f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"holds the budget"}){ issue{key} } }`, map[string]any{"p": f.projectID})
 	}()
 	require.Eventually(t, func() bool {
 		var waiting int
@@ -42,18 +46,32 @@ func TestOperationsWaitForASlot(t *testing.T) {
 		return waiting > 0
 	}, waitLong, pollEvery)
 
-	busy := f.owner.Do(t, `{ viewer { name } }`, nil)
+	available := func(r *servertest.Response) int {
+		t.Helper()
+		var ext struct {
+			Cost struct {
+				RequestedQueryCost int
+				ThrottleStatus     struct{ CurrentlyAvailable int }
+			}
+		}
+		raw, err := json.Marshal(r.Extensions)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &ext))
+		return ext.Cost.ThrottleStatus.CurrentlyAvailable
+	}
+	before := available(f.owner.Do(t, light, nil).MustOK(t))
+
+	busy := f.owner.Do(t, heavy, nil)
 	assert.Equal(t, http.StatusServiceUnavailable, busy.Status)
 	assert.Equal(t, []string{"UNAVAILABLE"}, busy.Codes())
 	assert.Equal(t, "1", busy.Header.Get("Retry-After"))
-	assert.NotEmpty(t, busy.Header.Get("RateLimit"), "a refused request still reports its bucket")
+	assert.Equal(t, 22.0, busy.Extensions["cost"].(map[string]any)["requestedQueryCost"])
+	assert.Equal(t, before, available(busy), "the refused query is refunded in full")
 
-	// A query that arrives now waits in line and runs once the slot frees.
 	queued := make(chan *servertest.Response, 1)
-	go func() { queued <- f.owner.Do(t, `{ viewer { name } }`, nil) }()
+	go func() { queued <- f.owner.Do(t, heavy, nil) }()
 	time.Sleep(100 * time.Millisecond)
 	require.NoError(t, lockTx.Rollback())
 	(<-held).MustOK(t)
 	(<-queued).MustOK(t)
-	f.owner.Do(t, `{ viewer { name } }`, nil).MustOK(t)
 }

@@ -86,6 +86,7 @@ func (c *costLimits) Validate(graphql.ExecutableSchema) error { return nil }
 type operationCost struct {
 	requested int
 	charged   bool // the requested cost was taken from a bucket
+	notRun    bool // refused before execution (admission): refunded in full
 }
 
 const costStatsKey = "issuegraph.cost"
@@ -226,7 +227,8 @@ func (c *costLimits) InterceptResponse(ctx context.Context, next graphql.Respons
 		// A response with errors keeps the whole charge: otherwise a query
 		// could do the work, fail late (a null bubbling up to the root) and
 		// be refunded for rows it made the database read.
-		if refund := oc.requested - actual; refund > 0 && len(resp.Errors) == 0 {
+		// One that never ran (refused by admission) gets it all back.
+		if refund := oc.requested - actual; refund > 0 && (len(resp.Errors) == 0 || oc.notRun) {
 			// The request's own deadline may have passed; the refund still
 			// belongs to the viewer.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -274,8 +276,9 @@ type meter struct {
 	result      *bucket.Result
 	status      int
 	unavailable bool
-	persisted   bool // the document was named by hash, not sent as text
-	errored     bool // the response carries errors: never cached
+	busy        time.Duration // Retry-After of a 503 for a saturated instance
+	persisted   bool          // the document was named by hash, not sent as text
+	errored     bool          // the response carries errors: never cached
 }
 
 type meterKey struct{}
@@ -286,6 +289,8 @@ func meterFrom(ctx context.Context) *meter {
 }
 
 func (m *meter) setStatus(s int) { m.mu.Lock(); m.status = s; m.mu.Unlock() }
+
+func (m *meter) retryAfter(d time.Duration) { m.mu.Lock(); m.busy = d; m.mu.Unlock() }
 
 func (m *meter) markPersisted() { m.mu.Lock(); m.persisted = true; m.mu.Unlock() }
 
@@ -421,7 +426,7 @@ func (w *meteredWriter) WriteHeader(status int) {
 	if w.m.status != 0 {
 		status = w.m.status
 	}
-	res, unavailable := w.m.result, w.m.unavailable
+	res, unavailable, busy := w.m.result, w.m.unavailable, w.m.busy
 	cacheable := w.m.get && w.m.persisted && !w.m.errored && w.m.cacheFor > 0
 	w.m.mu.Unlock()
 	if cacheable && status == http.StatusOK {
@@ -448,6 +453,9 @@ func (w *meteredWriter) WriteHeader(status int) {
 		if status == http.StatusTooManyRequests {
 			h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.RetryAfter.Seconds())))))
 		}
+	}
+	if status == http.StatusServiceUnavailable && busy > 0 {
+		h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(busy.Seconds())))))
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
@@ -476,7 +484,14 @@ func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler
 	limiter := newCostLimits(s.cfg, schema, s.redis, s.log)
 	limiter.metrics = metrics
 	limiter.docs = docs
+
 	srv.Use(limiter)
+	// After the limiter, so its response interceptor runs inside the
+	// limiter's (gqlgen nests the first one outermost): an operation it
+	// refuses still gets its charge refunded and its extensions.cost.
+	if a := newAdmission(s.cfg.ExecutionBudget, s.cfg.OperationQueueTimeout); a != nil {
+		srv.Use(a)
+	}
 	// routes meters each request with limiter, before the checks that may
 	// refuse it.
 	s.limiter = limiter

@@ -106,7 +106,6 @@ func (s *Server) routes() http.Handler {
 		s.limiter.meterViewer,
 		graphqlRequest(s.cfg.BodyLimit, s.cfg.BatchMax),
 		batches(s.cfg.BatchMax),
-		newAdmission(s.cfg.MaxConcurrentOperations, s.cfg.OperationQueueTimeout).admit,
 		withLoaders(s.db.Client, s.loaderOptions()),
 	)
 	mux.Handle("/graphql", api)
