@@ -127,7 +127,8 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 					attrs = append(attrs, "error_codes", codes, "errors", errs)
 				}
 				log.InfoContext(r.Context(), "request", attrs...)
-				if took := time.Since(start); slow > 0 && took >= slow && ri.operationType != "" {
+				// A subscription's line covers its whole connection: long by design.
+				if took := time.Since(start); slow > 0 && took >= slow && ri.operationType != "" && !isRealtime(r) {
 					log.WarnContext(r.Context(), "slow operation", append(attrs, "threshold_ms", slow.Milliseconds())...)
 				}
 			}()

@@ -428,3 +428,46 @@ func TestWebSocketConnectionsGauge(t *testing.T) {
 	waitActive(0)
 	require.NoError(t, <-stopped)
 }
+
+// TestSlowOperationLog logs an operation slower than the threshold again
+// at warn level, with its statement count; a subscription, whose access
+// line covers its whole connection, is never a slow operation.
+func TestSlowOperationLog(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, func(c *config.Config) { c.SlowOperation = time.Nanosecond })
+	f := newFixture(t, env, "acme", "ENG")
+	f.owner.Do(t, `query Slowish { viewer { name } }`, nil).MustOK(t)
+
+	ws := env.DialWS(t, servertest.TransportWS)
+	ws.Init(t, f.owner.Token)
+	ws.Subscribe(t, "1", projectEventsQuery, map[string]any{"p": f.projectID})
+	time.Sleep(50 * time.Millisecond)
+	ws.Close()
+	require.Eventually(t, func() bool {
+		for _, line := range env.Logs.Lines() {
+			if line["msg"] == "request" && line["operation_type"] == "subscription" {
+				return true
+			}
+		}
+		return false
+	}, waitLong, pollEvery, "the subscription's access line")
+
+	var slow []map[string]any
+	for _, line := range env.Logs.Lines() {
+		if line["msg"] == "slow operation" {
+			slow = append(slow, line)
+		}
+	}
+	require.NotEmpty(t, slow)
+	var query bool
+	for _, line := range slow {
+		assert.NotEqual(t, "subscription", line["operation_type"], "a subscription is not a slow operation")
+		if line["operation_name"] == "Slowish" {
+			query = true
+			assert.Equal(t, "WARN", line["level"])
+			assert.Contains(t, line, "sql_statements")
+			assert.Contains(t, line, "threshold_ms")
+		}
+	}
+	assert.True(t, query, "the slow query is logged")
+}
