@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -31,20 +30,12 @@ func TestExecutionBudget(t *testing.T) {
 	const light = `{ viewer { name } }`
 	const heavy = `{ viewer { memberships(first: 10) { edges { node { organization { id } } } } } }`
 
-	lockTx, err := env.DB.SQL.BeginTx(context.Background(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = lockTx.Rollback() })
-	_, err = lockTx.Exec(`SELECT 1 FROM projects WHERE key = 'ENG' FOR UPDATE`)
-	require.NoError(t, err)
+	release := lockProject(t, env, "ENG")
 	held := make(chan *servertest.Response, 1)
 	go func() {
 		held <- f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"holds the budget"}){ issue{key} } }`, map[string]any{"p": f.projectID})
 	}()
-	require.Eventually(t, func() bool {
-		var waiting int
-		_ = env.DB.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
-		return waiting > 0
-	}, waitLong, pollEvery)
+	waitForLockWaiter(t, env)
 
 	available := func(r *servertest.Response) int {
 		t.Helper()
@@ -71,7 +62,7 @@ func TestExecutionBudget(t *testing.T) {
 	queued := make(chan *servertest.Response, 1)
 	go func() { queued <- f.owner.Do(t, heavy, nil) }()
 	time.Sleep(100 * time.Millisecond)
-	require.NoError(t, lockTx.Rollback())
+	release()
 	(<-held).MustOK(t)
 	(<-queued).MustOK(t)
 }

@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/issuegraph/issuegraph/server/servertest"
 )
@@ -46,4 +49,28 @@ func newKeyOwner(t *testing.T, env *servertest.Env, n int) keyOwner {
 		o.secrets = append(o.secrets, str(p, "secret"))
 	}
 	return o
+}
+
+// lockProject holds a row lock on project key in a transaction of its own,
+// so a mutation that writes to the project waits inside PostgreSQL until
+// the returned release is called (also called at cleanup).
+func lockProject(t *testing.T, env *servertest.Env, key string) (release func()) {
+	t.Helper()
+	tx, err := env.DB.SQL.BeginTx(context.Background(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	_, err = tx.Exec(`SELECT 1 FROM projects WHERE key = $1 FOR UPDATE`, key)
+	require.NoError(t, err)
+	return func() { require.NoError(t, tx.Rollback()) }
+}
+
+// waitForLockWaiter waits until a statement of env's database waits on a
+// lock (a request is held inside PostgreSQL).
+func waitForLockWaiter(t *testing.T, env *servertest.Env) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var waiting int
+		_ = env.DB.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		return waiting > 0
+	}, waitLong, pollEvery)
 }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -123,22 +122,14 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	env := servertest.Start(t)
 	f := newFixture(t, env, "acme", "ENG")
 
-	ctx := context.Background()
-	lockTx, err := env.DB.SQL.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	_, err = lockTx.Exec(`SELECT 1 FROM projects WHERE key = 'ENG' FOR UPDATE`)
-	require.NoError(t, err)
+	release := lockProject(t, env, "ENG")
 
 	result := make(chan *servertest.Response, 1)
 	go func() {
 		result <- f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"in flight"}){ issue{key} userErrors{message} } }`, map[string]any{"p": f.projectID})
 	}()
 	// Wait until the request is blocked on the lock inside PostgreSQL.
-	require.Eventually(t, func() bool {
-		var waiting int
-		_ = env.DB.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
-		return waiting > 0
-	}, waitLong, pollEvery)
+	waitForLockWaiter(t, env)
 
 	stopped := env.StopAsync()
 	// New connections are refused once shutdown has begun.
@@ -147,7 +138,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		return err != nil
 	}, waitLong, pollEvery)
 
-	require.NoError(t, lockTx.Rollback())
+	release()
 	resp := <-result
 	resp.MustOK(t)
 	assert.Contains(t, string(resp.Data), "ENG-1")
@@ -171,17 +162,13 @@ func TestStoppedRequestsAreUnavailable(t *testing.T) {
 			t.Parallel()
 			env := servertest.Start(t, tc.opt)
 			f := newFixture(t, env, "acme", "ENG")
-			lockTx, err := env.DB.SQL.BeginTx(context.Background(), nil)
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = lockTx.Rollback() })
-			_, err = lockTx.Exec(`SELECT 1 FROM projects WHERE key = 'ENG' FOR UPDATE`)
-			require.NoError(t, err)
+			release := lockProject(t, env, "ENG")
 
 			resp := f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"never"}){ issue{key} } }`, map[string]any{"p": f.projectID})
 			assert.Equal(t, []string{"UNAVAILABLE"}, resp.Codes(), "body: %s", resp.RawBody)
 			assert.NotContains(t, string(resp.RawBody), "pq:")
 			assert.NotContains(t, string(resp.RawBody), "SELECT")
-			require.NoError(t, lockTx.Rollback())
+			release()
 
 			var issues int
 			require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*) FROM issues`).Scan(&issues))
