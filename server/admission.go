@@ -7,7 +7,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/issuegraph/issuegraph/graph"
@@ -78,10 +77,9 @@ func (a *admission) InterceptResponse(ctx context.Context, next graphql.Response
 		if oc != nil {
 			oc.notRun = true
 		}
-		return &graphql.Response{Errors: gqlerror.List{{
-			Message:    "the server is busy; retry shortly",
-			Extensions: map[string]any{"code": string(graph.CodeUnavailable), "requestId": RequestID(ctx)},
-		}}}
+		// Through the error presenter, so the access log counts it too.
+		graphql.AddError(ctx, graph.Errorf(graph.CodeUnavailable, "the server is busy; retry shortly"))
+		return &graphql.Response{Errors: graphql.GetErrors(ctx)}
 	}
 	defer a.budget.Release(weight)
 	return next(ctx)

@@ -56,6 +56,13 @@ func TestExecutionBudget(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, busy.Status)
 	assert.Equal(t, []string{"UNAVAILABLE"}, busy.Codes())
 	assert.Equal(t, "1", busy.Header.Get("Retry-After"))
+	var logged bool
+	for _, line := range env.Logs.Lines() {
+		if line["msg"] == "request" && line["status"] == float64(http.StatusServiceUnavailable) {
+			logged = assert.Equal(t, []any{"UNAVAILABLE"}, line["error_codes"])
+		}
+	}
+	assert.True(t, logged, "the refusal is in the access log with its code")
 	assert.Equal(t, 22.0, busy.Extensions["cost"].(map[string]any)["requestedQueryCost"])
 	assert.Equal(t, before, available(busy), "the refused query is refunded in full")
 
