@@ -25,8 +25,8 @@ func TestSizesAtScaleOne(t *testing.T) {
 // whenever any generated row does.
 type summary struct {
 	Users, Memberships, Projects, Labels, Issues, Comments, IssueLabels int
-	IssueCountSum, MaxNumber                                          int
-	Checksum                                                          string
+	IssueCountSum, MaxNumber                                            int
+	Checksum                                                            string
 }
 
 func summarize(t *testing.T, db *database.DB) summary {
