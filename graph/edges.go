@@ -141,7 +141,7 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 	}
 	if !wantsRows(ctx) {
 		// Only totalCount was asked for (a board's comment count): no rows.
-		return &model.Connection[T]{Edges: []*model.Edge[T]{}, PageInfo: &model.PageInfo{}, Count: count}, nil
+		return &model.Connection[T]{Edges: []*model.Edge[T]{}, Count: count}, nil
 	}
 	prefetch(ctx, pages, peers...)
 	rows, err := pages.Load(ctx, parentID)()

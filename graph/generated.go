@@ -4131,7 +4131,7 @@ func (ec *executionContext) _APIKeyConnection_pageInfo(ctx context.Context, fiel
 			return ec.fieldContext_APIKeyConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -4145,7 +4145,7 @@ func (ec *executionContext) fieldContext_APIKeyConnection_pageInfo(_ context.Con
 	fc = &graphql.FieldContext{
 		Object:     "APIKeyConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
@@ -4186,7 +4186,7 @@ func (ec *executionContext) _APIKeyEdge_cursor(ctx context.Context, field graphq
 			return ec.fieldContext_APIKeyEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4197,7 +4197,7 @@ func (ec *executionContext) _APIKeyEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_APIKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("APIKeyEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("APIKeyEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _APIKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*ent.APIKey]) (ret graphql.Marshaler) {
@@ -4717,7 +4717,7 @@ func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, fie
 			return ec.fieldContext_CommentConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -4731,7 +4731,7 @@ func (ec *executionContext) fieldContext_CommentConnection_pageInfo(_ context.Co
 	fc = &graphql.FieldContext{
 		Object:     "CommentConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
@@ -4772,7 +4772,7 @@ func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graph
 			return ec.fieldContext_CommentEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4783,7 +4783,7 @@ func (ec *executionContext) _CommentEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_CommentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CommentEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("CommentEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*ent.Comment]) (ret graphql.Marshaler) {
@@ -5882,7 +5882,7 @@ func (ec *executionContext) _IssueConnection_pageInfo(ctx context.Context, field
 			return ec.fieldContext_IssueConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -5896,7 +5896,7 @@ func (ec *executionContext) fieldContext_IssueConnection_pageInfo(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "IssueConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
@@ -5937,7 +5937,7 @@ func (ec *executionContext) _IssueEdge_cursor(ctx context.Context, field graphql
 			return ec.fieldContext_IssueEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5948,7 +5948,7 @@ func (ec *executionContext) _IssueEdge_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_IssueEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IssueEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("IssueEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _IssueEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*ent.Issue]) (ret graphql.Marshaler) {
@@ -6212,7 +6212,7 @@ func (ec *executionContext) _LabelConnection_pageInfo(ctx context.Context, field
 			return ec.fieldContext_LabelConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -6226,7 +6226,7 @@ func (ec *executionContext) fieldContext_LabelConnection_pageInfo(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "LabelConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
@@ -6267,7 +6267,7 @@ func (ec *executionContext) _LabelEdge_cursor(ctx context.Context, field graphql
 			return ec.fieldContext_LabelEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6278,7 +6278,7 @@ func (ec *executionContext) _LabelEdge_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_LabelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LabelEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LabelEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _LabelEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*ent.Label]) (ret graphql.Marshaler) {
@@ -6661,7 +6661,7 @@ func (ec *executionContext) _MembershipConnection_pageInfo(ctx context.Context, 
 			return ec.fieldContext_MembershipConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -6675,7 +6675,7 @@ func (ec *executionContext) fieldContext_MembershipConnection_pageInfo(_ context
 	fc = &graphql.FieldContext{
 		Object:     "MembershipConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
@@ -6716,7 +6716,7 @@ func (ec *executionContext) _MembershipEdge_cursor(ctx context.Context, field gr
 			return ec.fieldContext_MembershipEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6727,7 +6727,7 @@ func (ec *executionContext) _MembershipEdge_cursor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_MembershipEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MembershipEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("MembershipEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _MembershipEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*ent.Membership]) (ret graphql.Marshaler) {
@@ -8854,7 +8854,7 @@ func (ec *executionContext) _ProjectConnection_pageInfo(ctx context.Context, fie
 			return ec.fieldContext_ProjectConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -8868,7 +8868,7 @@ func (ec *executionContext) fieldContext_ProjectConnection_pageInfo(_ context.Co
 	fc = &graphql.FieldContext{
 		Object:     "ProjectConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
@@ -8909,7 +8909,7 @@ func (ec *executionContext) _ProjectEdge_cursor(ctx context.Context, field graph
 			return ec.fieldContext_ProjectEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -8920,7 +8920,7 @@ func (ec *executionContext) _ProjectEdge_cursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ProjectEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProjectEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ProjectEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ProjectEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*ent.Project]) (ret graphql.Marshaler) {

@@ -196,27 +196,28 @@ func connection[T any](p page, rows []T, keyOf func(T) (any, int64), count func(
 		rows = rows[:p.limit]
 	}
 	if p.backward {
+		// rows may be a loader's cached result, shared with an aliased
+		// field asking for the same page: reverse a copy.
+		rows = slices.Clone(rows)
 		slices.Reverse(rows)
 	}
 	conn := &model.Connection[T]{
-		Edges:    make([]*model.Edge[T], len(rows)),
-		PageInfo: &model.PageInfo{},
-		Count:    count,
+		Edges: make([]*model.Edge[T], len(rows)),
+		Count: count,
 	}
-	for i, row := range rows {
+	cursorOf := func(row T) string {
 		v, id := keyOf(row)
-		conn.Edges[i] = &model.Edge[T]{Cursor: encodeCursor(cursor{Key: p.key.name, Value: formatKey(v), ID: id}), Node: row}
+		return encodeCursor(cursor{Key: p.key.name, Value: formatKey(v), ID: id})
+	}
+	edges := make([]model.Edge[T], len(rows))
+	for i, row := range rows {
+		edges[i] = model.Edge[T]{Node: row, CursorOf: cursorOf}
+		conn.Edges[i] = &edges[i]
 	}
 	if p.backward {
-		conn.PageInfo.HasPreviousPage = more
-		conn.PageInfo.HasNextPage = p.before != nil
+		conn.HasPrevious, conn.HasNext = more, p.before != nil
 	} else {
-		conn.PageInfo.HasNextPage = more
-		conn.PageInfo.HasPreviousPage = p.after != nil
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.HasNext, conn.HasPrevious = more, p.after != nil
 	}
 	return conn
 }

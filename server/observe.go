@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
@@ -21,12 +22,9 @@ import (
 // operationTelemetry is a gqlgen extension that traces and measures each
 // GraphQL operation: a span named like "query BoardView" with the
 // OpenTelemetry GraphQL attributes (the document as a hash, never its
-// text, which may carry literals), a span per resolver that returns an
-// object or a list (those are the fields that read data; leaf resolvers
-// such as id are pure functions), and the operation counter and duration
-// histogram.
+// text, which may carry literals), and the operation counter, duration
+// and statement histograms. Resolver spans are resolverSpans'.
 type operationTelemetry struct {
-	schema     *ast.Schema // set by Validate
 	tracer     trace.Tracer
 	count      metric.Int64Counter
 	duration   metric.Float64Histogram
@@ -37,7 +35,6 @@ var (
 	_ graphql.HandlerExtension     = (*operationTelemetry)(nil)
 	_ graphql.OperationInterceptor = (*operationTelemetry)(nil)
 	_ graphql.ResponseInterceptor  = (*operationTelemetry)(nil)
-	_ graphql.FieldInterceptor     = (*operationTelemetry)(nil)
 )
 
 func newOperationTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*operationTelemetry, error) {
@@ -64,11 +61,7 @@ func newOperationTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*o
 
 func (o *operationTelemetry) ExtensionName() string { return "OperationTelemetry" }
 
-// Validate keeps the schema, to tell leaf fields from object fields.
-func (o *operationTelemetry) Validate(es graphql.ExecutableSchema) error {
-	o.schema = es.Schema()
-	return nil
-}
+func (o *operationTelemetry) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptOperation lets a subscription hand the span of each event it
 // delivers to InterceptResponse (graph/deliveries.go).
@@ -148,18 +141,52 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 // errorStatus marks a span as failed.
 const errorStatus = codes.Error
 
-// InterceptField traces resolvers that read data.
-func (o *operationTelemetry) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+// resolverSpans is a gqlgen extension that gives each resolver that reads
+// data (one returning an object or a list) a span under its operation's.
+// It is installed only when spans are exported: a field interceptor runs
+// for every field of every response, thousands in a deep query.
+type resolverSpans struct {
+	schema *ast.Schema // set by Validate
+	tracer trace.Tracer
+}
+
+var _ graphql.FieldInterceptor = (*resolverSpans)(nil)
+
+func newResolverSpans(tp trace.TracerProvider) *resolverSpans {
+	return &resolverSpans{tracer: tp.Tracer("github.com/issuegraph/issuegraph/server")}
+}
+
+// tracesExported reports whether tp records spans at all.
+func tracesExported(tp trace.TracerProvider) bool {
+	_, off := tp.(noop.TracerProvider)
+	return !off
+}
+
+func (o *resolverSpans) ExtensionName() string { return "ResolverSpans" }
+
+// Validate keeps the schema, to tell leaf fields from object fields.
+func (o *resolverSpans) Validate(es graphql.ExecutableSchema) error {
+	o.schema = es.Schema()
+	return nil
+}
+
+// InterceptField traces resolvers that read data, in operations whose
+// span is kept (sampled).
+func (o *resolverSpans) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || !fc.IsResolver || fc.Field.Definition == nil || o.isLeaf(fc) {
 		return next(ctx)
 	}
-	ctx, span := o.tracer.Start(ctx, fc.Object+"."+fc.Field.Name)
-	defer span.End()
-	if span.IsRecording() {
-		// Building the path allocates; only a span that is kept needs it.
-		span.SetAttributes(attribute.String("graphql.field.path", fc.Path().String()))
+	if !trace.SpanContextFromContext(ctx).IsSampled() {
+		// Not sampled: a child span would not be kept either, and each
+		// one adds a context layer that every lookup below walks through.
+		// (The span in ctx may be an ended parent resolver's: it still
+		// carries the sampling decision.)
+		return next(ctx)
 	}
+	ctx, span := o.tracer.Start(ctx, fc.Object+"."+fc.Field.Name,
+		trace.WithAttributes(attribute.String("graphql.field.path", fc.Path().String())))
+	defer span.End()
 	res, err := next(ctx)
 	if err != nil {
 		span.RecordError(err)
@@ -170,7 +197,7 @@ func (o *operationTelemetry) InterceptField(ctx context.Context, next graphql.Re
 
 // isLeaf reports whether the field returns a scalar or an enum (possibly
 // as a list): such resolvers compute, they do not read.
-func (o *operationTelemetry) isLeaf(fc *graphql.FieldContext) bool {
+func (o *resolverSpans) isLeaf(fc *graphql.FieldContext) bool {
 	t := fc.Field.Definition.Type
 	for t.Elem != nil {
 		t = t.Elem

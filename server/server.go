@@ -152,6 +152,9 @@ func (s *Server) graphql() http.Handler {
 	} else {
 		srv.Use(ot)
 	}
+	if tracesExported(s.tel.Tracer) {
+		srv.Use(newResolverSpans(s.tel.Tracer))
+	}
 	srv.SetErrorPresenter(presentError(s.log))
 	srv.SetRecoverFunc(recoverPanic(s.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
