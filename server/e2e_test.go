@@ -163,6 +163,15 @@ func TestEndToEndIssueTracking(t *testing.T) {
 	}
 	assert.Equal(t, want, back, "backward pagination returns every issue once, in order")
 
+	// Two aliases asking for the same backward page share one load; each
+	// still gets its page in order.
+	var twice struct{ Project struct{ A, B page } }
+	f.owner.Do(t, `{ project(organization:"acme", key:"ENG"){
+		a: issues(last:3, orderBy:{field:NUMBER,direction:ASC}){ edges{ node{ number } } }
+		b: issues(last:3, orderBy:{field:NUMBER,direction:ASC}){ edges{ node{ number } } } } }`, nil).MustOK(t).Decode(t, &twice)
+	assert.Equal(t, []int{23, 24, 25}, twice.Project.A.numbers())
+	assert.Equal(t, []int{23, 24, 25}, twice.Project.B.numbers())
+
 	// Between two cursors.
 	p := list(map[string]any{"first": 100})
 	mid := list(map[string]any{"first": 100, "after": p.Edges[4].Cursor, "before": p.Edges[9].Cursor})
