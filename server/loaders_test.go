@@ -30,7 +30,7 @@ const (
 // patientLoaders lets each loader wait long enough for all of a level's
 // keys even on a busy test machine, so counts are exact: in production a
 // late key costs one more statement, never a wrong answer.
-func patientLoaders(c *config.Config) { c.LoaderWait = 300 * time.Millisecond }
+func patientLoaders(c *config.Config) { c.LoaderWait = 500 * time.Millisecond }
 
 // seeded starts an instance on a generated organization big enough that a
 // page of 50 holds more than a page of 5 at every level, signed in as its
