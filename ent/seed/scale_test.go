@@ -57,6 +57,13 @@ func TestGenerateIsDeterministicAndUsable(t *testing.T) {
 		require.NoError(t, seed.Generate(ctx, db.SQL, sizes, "hash"))
 		got = append(got, summarize(t, db))
 
+		// The tables were vacuumed and analyzed after the load.
+		var unvacuumed string
+		require.NoError(t, db.SQL.QueryRow(`SELECT coalesce(string_agg(relname, ','), '') FROM pg_stat_user_tables
+			WHERE relname IN ('users', 'projects', 'issues', 'issue_labels', 'comments') AND (last_vacuum IS NULL OR last_analyze IS NULL)`).
+			Scan(&unvacuumed))
+		assert.Empty(t, unvacuumed, "tables not vacuumed and analyzed")
+
 		// The id sequences moved past the generated rows.
 		u, err := db.Client.User.Create().SetEmail("new@example.com").SetName("New").SetPasswordHash("x").Save(viewer.SystemContext(ctx))
 		require.NoError(t, err)
