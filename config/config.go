@@ -28,8 +28,11 @@ type Config struct {
 	Env  string // development | production
 	Addr string // listen address of the API
 
-	DatabaseURL      string
-	DBMaxOpenConns   int
+	DatabaseURL    string
+	DBMaxOpenConns int
+	// DBStatementCache is how many statements each database connection
+	// keeps prepared (0: none).
+	DBStatementCache int
 	StatementTimeout time.Duration
 	RedisURL         string // empty: single instance, in-process equivalents
 	// RedisPrefix starts every Redis key and pub/sub channel name, so
@@ -163,6 +166,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_ADDR", "127.0.0.1:8080", "e.g. `:8080`", "Address the HTTP server listens on."},
 	{"ISSUEGRAPH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuegraph?sslmode=disable", "required", "PostgreSQL connection URL."},
 	{"ISSUEGRAPH_DB_MAX_OPEN_CONNS", "20", "", "Connection pool size per instance."},
+	{"ISSUEGRAPH_DB_STATEMENT_CACHE", "64", "", "Statements each database connection keeps prepared, so PostgreSQL plans them once instead of on every run; 0 prepares none (for a pooler in transaction mode that cannot carry prepared statements)."},
 	{"ISSUEGRAPH_STATEMENT_TIMEOUT", "5s", "", "PostgreSQL statement_timeout for every connection."},
 	{"ISSUEGRAPH_REDIS_URL", "(empty)", "required when running more than one instance", "Redis URL (`redis://host:6379/0`). Empty: one instance with in-process equivalents."},
 	{"ISSUEGRAPH_REDIS_PREFIX", "issuegraph:", "", "Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis."},
@@ -233,6 +237,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:             r.str("ISSUEGRAPH_ADDR", "127.0.0.1:8080"),
 		DatabaseURL:      r.str("ISSUEGRAPH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuegraph?sslmode=disable"),
 		DBMaxOpenConns:   r.integer("ISSUEGRAPH_DB_MAX_OPEN_CONNS", 20),
+		DBStatementCache: r.integer("ISSUEGRAPH_DB_STATEMENT_CACHE", 64),
 		StatementTimeout: r.duration("ISSUEGRAPH_STATEMENT_TIMEOUT", 5*time.Second),
 		RedisURL:         r.str("ISSUEGRAPH_REDIS_URL", ""),
 		JWTSecret:        r.str("ISSUEGRAPH_JWT_SECRET", DevJWTSecret),
@@ -317,6 +322,9 @@ func (c Config) check() []string {
 	}
 	if c.DBMaxOpenConns < 1 {
 		p = append(p, "ISSUEGRAPH_DB_MAX_OPEN_CONNS must be at least 1")
+	}
+	if c.DBStatementCache < 0 {
+		p = append(p, "ISSUEGRAPH_DB_STATEMENT_CACHE must be 0 or more")
 	}
 	if c.BodyLimit < 1024 {
 		p = append(p, "ISSUEGRAPH_BODY_LIMIT must be at least 1024 bytes")

@@ -44,7 +44,7 @@ func OpenDatabaseWith(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	}
 	opts := database.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxOpenConns, StatementTimeout: cfg.StatementTimeout,
-		WrapDriver: database.CountStatements,
+		StatementCache: cfg.DBStatementCache, WrapDriver: database.CountStatements,
 	}
 	if tel != nil {
 		opts.Tracer, opts.Meter = tel.Tracer, tel.Meter

@@ -5,6 +5,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -30,6 +31,10 @@ type Options struct {
 	MaxOpenConns     int
 	MaxIdleConns     int
 	StatementTimeout time.Duration
+	// StatementCache is how many statements each connection keeps
+	// prepared (stmtcache.go); zero prepares none, for poolers that cannot
+	// carry prepared statements.
+	StatementCache int
 	// WrapDriver, when set, wraps the ent driver (tests count statements
 	// with it).
 	WrapDriver func(dialect.Driver) dialect.Driver
@@ -54,22 +59,28 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	pqc, err := pq.NewConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	var connector driver.Connector = pqc
+	if opts.StatementCache > 0 {
+		connector = stmtCacheConnector{Connector: pqc, size: opts.StatementCache}
+	}
 	var db *sql.DB
 	if opts.Tracer != nil && opts.Meter != nil {
-		db, err = otelsql.Open("postgres", dsn,
+		db = otelsql.OpenDB(connector,
 			otelsql.WithTracerProvider(opts.Tracer),
 			otelsql.WithMeterProvider(opts.Meter),
 			otelsql.WithAttributes(semconv.DBSystemNamePostgreSQL),
 			otelsql.WithSpanOptions(otelsql.SpanOptions{OmitConnResetSession: true, OmitRows: true, OmitConnectorConnect: true, DisableErrSkip: true}),
 		)
-		if err == nil {
-			_, err = otelsql.RegisterDBStatsMetrics(db, otelsql.WithMeterProvider(opts.Meter), otelsql.WithAttributes(semconv.DBSystemNamePostgreSQL))
+		if _, err := otelsql.RegisterDBStatsMetrics(db, otelsql.WithMeterProvider(opts.Meter), otelsql.WithAttributes(semconv.DBSystemNamePostgreSQL)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("opening database: %w", err)
 		}
 	} else {
-		db, err = sql.Open("postgres", dsn)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening database: %w", err)
+		db = sql.OpenDB(connector)
 	}
 	if opts.MaxOpenConns > 0 {
 		db.SetMaxOpenConns(opts.MaxOpenConns)
