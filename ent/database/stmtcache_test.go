@@ -29,6 +29,16 @@ func preparedOn(t *testing.T, conn *sql.Conn) []string {
 	return out
 }
 
+// pinned opens a fresh database with opts and holds one connection of it.
+func pinned(t *testing.T, opts database.Options) *sql.Conn {
+	t.Helper()
+	db := databasetest.New(t, opts)
+	conn, err := db.SQL.Conn(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func one(t *testing.T, conn *sql.Conn, query string, arg any) int {
 	t.Helper()
 	var n int
@@ -42,10 +52,7 @@ func one(t *testing.T, conn *sql.Conn, query string, arg any) int {
 func TestStatementCache(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := databasetest.New(t, database.Options{StatementCache: 2})
-	conn, err := db.SQL.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
+	conn := pinned(t, database.Options{StatementCache: 2})
 
 	const q1, q2, q3 = `SELECT $1::int + 1`, `SELECT $1::int + 2`, `SELECT $1::int + 3`
 	assert.Equal(t, 2, one(t, conn, q1, 1))
@@ -58,7 +65,7 @@ func TestStatementCache(t *testing.T) {
 	assert.Equal(t, []string{q1, q3}, preparedOn(t, conn), "q2, least recently used, was deallocated")
 
 	// Exec goes through the same cache.
-	_, err = conn.ExecContext(ctx, `SELECT set_config('application_name', $1, false)`, "cache-test")
+	_, err := conn.ExecContext(ctx, `SELECT set_config('application_name', $1, false)`, "cache-test")
 	require.NoError(t, err)
 	assert.Contains(t, preparedOn(t, conn), `SELECT set_config('application_name', $1, false)`)
 
@@ -71,11 +78,7 @@ func TestStatementCache(t *testing.T) {
 // TestStatementCacheOff: with no cache, nothing stays prepared.
 func TestStatementCacheOff(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := databasetest.New(t, database.Options{})
-	conn, err := db.SQL.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
+	conn := pinned(t, database.Options{})
 	assert.Equal(t, 2, one(t, conn, `SELECT $1::int + 1`, 1))
 	assert.Empty(t, preparedOn(t, conn))
 }
@@ -86,12 +89,9 @@ func TestStatementCacheOff(t *testing.T) {
 func TestStatementCacheAcrossSchemaChangesAndTransactions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := databasetest.New(t, database.Options{StatementCache: 8})
-	conn, err := db.SQL.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
+	conn := pinned(t, database.Options{StatementCache: 8})
 
-	_, err = conn.ExecContext(ctx, `CREATE TABLE cache_probe (a int)`)
+	_, err := conn.ExecContext(ctx, `CREATE TABLE cache_probe (a int)`)
 	require.NoError(t, err)
 	_, err = conn.ExecContext(ctx, `INSERT INTO cache_probe VALUES ($1)`, 7)
 	require.NoError(t, err)
