@@ -22,7 +22,7 @@ func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, err
 // Author is the resolver for the author field.
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
-	for _, p := range commentPeers(lds, obj) {
+	for _, p := range commentPeers(lds, obj, "author") {
 		prefetch(ctx, lds.User, p.AuthorID)
 	}
 	return required(lds.User.Load(ctx, obj.AuthorID)())
@@ -31,7 +31,7 @@ func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.Us
 // Issue is the resolver for the issue field.
 func (r *commentResolver) Issue(ctx context.Context, obj *ent.Comment) (*ent.Issue, error) {
 	lds := r.loadersFor(ctx)
-	for _, p := range commentPeers(lds, obj) {
+	for _, p := range commentPeers(lds, obj, "issue") {
 		prefetch(ctx, lds.Issue, p.IssueID)
 	}
 	return required(lds.Issue.Load(ctx, obj.IssueID)())

@@ -110,13 +110,15 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 		return nil, err
 	}
 	lds := r.loadersFor(ctx)
-	pages := loaders.PerParent(lds, shapeOf("page", l.name, l.shape, args, l.key.name), func(ctx context.Context, parents []int64) (map[int64][]T, error) {
+	pageShape, countShape := shapeOf("page", l.name, l.shape, args, l.key.name), shapeOf("count", l.name, l.shape)
+	pages := loaders.PerParent(lds, pageShape, func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms))
 		rows, err := q.All(ctx)
 		if err != nil {
 			return nil, err
 		}
+		loaders.AddPeers(&lds.Peers, rows)
 		out := make(map[int64][]T, len(parents))
 		for _, row := range rows {
 			id, err := l.parentIDOf(row)
@@ -127,23 +129,22 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 		}
 		return out, nil
 	})
-	counts := loaders.PerParent(lds, shapeOf("count", l.name, l.shape), func(ctx context.Context, parents []int64) (map[int64]int, error) {
+	counts := loaders.PerParent(lds, countShape, func(ctx context.Context, parents []int64) (map[int64]int, error) {
 		var rows []loaders.ParentCount
 		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, parents)).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}
 		return loaders.Counts(rows), nil
 	})
-	peers := parentPeers(lds, l.name, parentID)
 	count := func(ctx context.Context) (int, error) {
-		prefetch(ctx, counts, peers...)
+		prefetch(ctx, counts, parentPeers(lds, l.name, countShape, parentID)...)
 		return counts.Load(ctx, parentID)()
 	}
 	if !wantsRows(ctx) {
 		// Only totalCount was asked for (a board's comment count): no rows.
 		return &model.Connection[T]{Edges: []*model.Edge[T]{}, Count: count}, nil
 	}
-	prefetch(ctx, pages, peers...)
+	prefetch(ctx, pages, parentPeers(lds, l.name, pageShape, parentID)...)
 	rows, err := pages.Load(ctx, parentID)()
 	if err != nil {
 		return nil, err

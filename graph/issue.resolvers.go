@@ -40,7 +40,7 @@ func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Proje
 // Author is the resolver for the author field.
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
-	for _, p := range issuePeers(lds, obj) {
+	for _, p := range issuePeers(lds, obj, "author") {
 		prefetch(ctx, lds.User, p.AuthorID)
 	}
 	return required(lds.User.Load(ctx, obj.AuthorID)())
@@ -52,7 +52,7 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 		return nil, nil
 	}
 	lds := r.loadersFor(ctx)
-	for _, p := range issuePeers(lds, obj) {
+	for _, p := range issuePeers(lds, obj, "assignee") {
 		if p.AssigneeID != nil {
 			prefetch(ctx, lds.User, *p.AssigneeID)
 		}

@@ -176,20 +176,18 @@ func (r *Resolver) burstLoaders(events []*model.Event) *loaders.Loaders {
 	l := loaders.New(r.client, r.eventLoaders)
 	ctx := context.Background() // Prime only uses it to reach the cache
 	seen := map[any]bool{}
+	var peers []any
 	add := func(obj any) {
 		if seen[obj] {
 			return
 		}
 		seen[obj] = true
+		peers = append(peers, obj)
 		switch o := obj.(type) {
 		case *ent.Issue:
 			l.Issue.Prime(ctx, o.ID, o)
-			l.Peers.Issues = append(l.Peers.Issues, o)
-		case *ent.Comment:
-			l.Peers.Comments = append(l.Peers.Comments, o)
 		case *ent.Project:
 			l.Project.Prime(ctx, o.ID, o)
-			l.Peers.Projects = append(l.Peers.Projects, o)
 		}
 	}
 	for _, ev := range events {
@@ -203,6 +201,7 @@ func (r *Resolver) burstLoaders(events []*model.Event) *loaders.Loaders {
 			add(subject)
 		}
 	}
+	l.Peers.Add(peers...)
 	return l
 }
 

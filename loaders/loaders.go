@@ -53,25 +53,12 @@ type Loaders struct {
 	Issue        *dataloader.Loader[int64, *ent.Issue]
 	Label        *dataloader.Loader[int64, *ent.Label]
 
-	// Peers are the objects delivered together in one burst of
-	// subscription events; see Peers.
+	// Peers are the objects loaded (or delivered) together; see Peers.
 	Peers Peers
 
 	opts  Options
 	mu    sync.Mutex
 	lists map[string]any // shape -> *dataloader.Loader[int64, X]
-}
-
-// Peers are the objects of the events a subscription delivers together (a
-// replay after a cursor, or a burst that arrived at once). gqlgen resolves
-// one event's fields at a time, so the events of a burst are never
-// siblings in one batch by themselves: a field resolver of one of these
-// objects asks the loaders for the same edge of all of them, and the rest
-// of the burst finds its rows cached.
-type Peers struct {
-	Issues   []*ent.Issue
-	Comments []*ent.Comment
-	Projects []*ent.Project
 }
 
 // New returns fresh loaders reading through client.
@@ -86,11 +73,15 @@ func New(client *ent.Client, opts Options) *Loaders {
 	l.Organization = newLoader(opts, "organization", byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
 		return client.Organization.Query().Where(predicate.Organization(idIn(ids))).All(ctx)
 	}, func(o *ent.Organization) int64 { return o.ID }))
+	// Projects and issues read in one batch are peers: their edges load
+	// together too.
 	l.Project = newLoader(opts, "project", byID("project", func(ctx context.Context, ids []int64) ([]*ent.Project, error) {
-		return client.Project.Query().Where(predicate.Project(idIn(ids))).All(ctx)
+		rows, err := client.Project.Query().Where(predicate.Project(idIn(ids))).All(ctx)
+		return peers(l, rows, err)
 	}, func(p *ent.Project) int64 { return p.ID }))
 	l.Issue = newLoader(opts, "issue", byID("issue", func(ctx context.Context, ids []int64) ([]*ent.Issue, error) {
-		return client.Issue.Query().Where(predicate.Issue(idIn(ids))).All(ctx)
+		rows, err := client.Issue.Query().Where(predicate.Issue(idIn(ids))).All(ctx)
+		return peers(l, rows, err)
 	}, func(i *ent.Issue) int64 { return i.ID }))
 	l.Label = newLoader(opts, "label", byID("label", func(ctx context.Context, ids []int64) ([]*ent.Label, error) {
 		return client.Label.Query().Where(predicate.Label(idIn(ids))).All(ctx)
@@ -108,6 +99,14 @@ func newLoader[V any](opts Options, name string, fn dataloader.BatchFunc[int64, 
 		options = append(options, dataloader.WithTracer[int64, V](batchTracer[V]{name: name, tracer: opts.Tracer, size: opts.BatchSize}))
 	}
 	return dataloader.NewBatchedLoader(fn, options...)
+}
+
+// peers records rows, read in one batch, as peers in l.
+func peers[T any](l *Loaders, rows []T, err error) ([]T, error) {
+	if err == nil {
+		AddPeers(&l.Peers, rows)
+	}
+	return rows, err
 }
 
 // byID builds a batch function over fetch that answers in key order; an id
