@@ -81,7 +81,31 @@ func (o *operationTelemetry) InterceptOperation(ctx context.Context, next graphq
 
 // InterceptResponse wraps the execution of one operation, or the
 // resolution of one event a subscription delivers.
+//
+// A subscription's goroutine stays parked in here between events, for as
+// long as the subscription lives: this frame is kept small (the work is in
+// observe), so the parked stack fits the Go runtime's smallest size that
+// a goroutine which once ran a resolver shrinks back to (4 KiB).
 func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if graphql.HasOperationContext(ctx) && isSubscription(graphql.GetOperationContext(ctx)) {
+		// Each response of a subscription is one delivered event. Waiting
+		// for it first keeps the time between events out of the span and
+		// the duration histogram; the event's own span, started by the
+		// subscription, is then the one its fields are resolved under.
+		if s, ok := graph.AwaitDelivery(ctx); ok {
+			return o.observe(trace.ContextWithSpan(ctx, s), s, next)
+		}
+	}
+	return o.observe(ctx, nil, next)
+}
+
+func isSubscription(op *graphql.OperationContext) bool {
+	return op.Operation != nil && op.Operation.Operation == ast.Subscription
+}
+
+// observe times, counts and traces one response under span, or under a
+// span of its own when span is nil.
+func (o *operationTelemetry) observe(ctx context.Context, span trace.Span, next graphql.ResponseHandler) *graphql.Response {
 	if !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
@@ -91,16 +115,6 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 		typ = string(op.Operation.Operation)
 		if name == "" {
 			name = op.Operation.Name
-		}
-	}
-	var span trace.Span
-	if typ == string(ast.Subscription) {
-		// Each response of a subscription is one delivered event. Waiting
-		// for it first keeps the time between events out of the span and
-		// the duration histogram; the event's own span, started by the
-		// subscription, is then the one its fields are resolved under.
-		if s, ok := graph.AwaitDelivery(ctx); ok {
-			ctx, span = trace.ContextWithSpan(ctx, s), s
 		}
 	}
 	if span == nil {

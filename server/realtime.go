@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -76,7 +78,7 @@ func (rt *realtime) resolverOptions() []graph.Option {
 func (rt *realtime) addTransports(srv *handler.Server) {
 	readLimit := rt.cfg.BodyLimit
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive})
-	srv.AddTransport(transport.Websocket{
+	srv.AddTransport(wsTransport{log: rt.log, Websocket: transport.Websocket{
 		Implementation: &wsImplementation{
 			inner:       transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(rt.cfg.CORSOrigins)}},
 			conns:       rt.conns,
@@ -92,14 +94,40 @@ func (rt *realtime) addTransports(srv *handler.Server) {
 		ErrorFunc: func(ctx context.Context, err error) {
 			rt.log.DebugContext(ctx, "websocket", "error", err)
 		},
-	})
+	}})
 }
 
 // initConnection authenticates a WebSocket from its connection_init
 // payload ({"Authorization": "Bearer <access token>"}), the same tokens as
 // HTTP. Without one the connection keeps the viewer of the upgrade
 // request; a bad one closes it with 4403.
+//
+// It runs on a short-lived goroutine, so the token's verification does not
+// deepen the stack of the connection's read loop (see wsTransport), and a
+// panic in it ends only this connection.
 func (rt *realtime) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	type result struct {
+		ctx context.Context
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res := result{ctx: ctx}
+		defer func() {
+			if p := recover(); p != nil {
+				rt.log.ErrorContext(ctx, "panic authenticating a websocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				res.err = errors.New("internal server error (request id " + RequestID(ctx) + ")")
+			}
+			done <- res
+		}()
+		res.ctx, _, res.err = rt.authenticateConnection(ctx, payload)
+	}()
+	res := <-done
+	return res.ctx, nil, res.err
+}
+
+// authenticateConnection is initConnection's work.
+func (rt *realtime) authenticateConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	auth := payload.Authorization()
 	if auth == "" {
 		return ctx, nil, nil
