@@ -59,7 +59,7 @@ func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens t
 	}
 	return &realtime{
 		cfg: cfg, log: log, tokens: tokens, broker: b,
-		feed: subscriptions.NewFeed(db.SQL, b, subscriptions.FeedOptions{Retention: cfg.EventRetention, Logger: log}),
+		feed: subscriptions.NewFeed(db.SQL, b, subscriptions.FeedOptions{Retention: cfg.EventRetention, BufferSize: cfg.SubscriptionBuffer, Logger: log}),
 		relay: subscriptions.NewRelay(db.SQL, b, subscriptions.RelayOptions{
 			DatabaseURL: cfg.DatabaseURL, PollInterval: cfg.RelayPollInterval, Retention: cfg.EventRetention, Logger: log,
 		}),
