@@ -31,6 +31,10 @@ const (
 	closeForbidden = 4403
 )
 
+// streamBuffer is how many messages the broker buffers for the instance's
+// subscription to one stream while the feed hands the previous ones out.
+const streamBuffer = 1024
+
 // realtime is an instance's real-time side: the broker, the outbox relay,
 // the feed subscriptions follow, and the WebSocket and SSE transports.
 type realtime struct {
@@ -50,7 +54,11 @@ type realtime struct {
 }
 
 func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens tokenVerifier, log *slog.Logger) *realtime {
-	opts := broker.Options{BufferSize: cfg.SubscriptionBuffer, Prefix: cfg.RedisPrefix + "events:", Logger: log}
+	// The broker holds one subscription per stream for the whole instance
+	// (the feed fans out to each subscriber's own bounded queue,
+	// ISSUEGRAPH_SUBSCRIPTION_BUFFER): a burst larger than its buffer would
+	// send every local subscriber of the stream to the log at once.
+	opts := broker.Options{BufferSize: max(streamBuffer, cfg.SubscriptionBuffer), Prefix: cfg.RedisPrefix + "events:", Logger: log}
 	var b broker.Broker
 	if rdb != nil {
 		b = broker.NewRedis(rdb, opts)
