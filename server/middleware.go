@@ -108,7 +108,10 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 				}
 				// A WebSocket's line covers its whole connection: written
 				// now, or when the connection ends (wsTransport).
-				ri.end(func() { accessLine(log, ctx, ri, rec, statements, start, method, path, realtime, slow) })
+				// Values, not rec: a WebSocket's response (and everything
+				// under it) is done with at the upgrade.
+				status, bytes := rec.status, rec.bytes
+				ri.end(func() { accessLine(log, ctx, ri, status, bytes, statements, start, method, path, realtime, slow) })
 			}()
 			next.ServeHTTP(rec, r)
 		})
@@ -117,14 +120,14 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 
 // accessLine writes a request's access-log line, and the slow-operation
 // line when it took longer than slow.
-func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, rec *statusRecorder, statements *database.StatementCounter, start time.Time, method, path string, realtime bool, slow time.Duration) {
+func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, status, bytes int, statements *database.StatementCounter, start time.Time, method, path string, realtime bool, slow time.Duration) {
 	ri.mu.Lock()
 	codes, errs := slices.Clone(ri.errorCodes), ri.errors
 	opType, opName := ri.operationType, ri.operationName
 	ri.mu.Unlock()
 	attrs := []any{
-		"request_id", ri.id, "method", method, "path", path, "status", rec.status,
-		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes,
+		"request_id", ri.id, "method", method, "path", path, "status", status,
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", bytes,
 		"sql_statements", statements.Count(),
 	}
 	if opType != "" {

@@ -75,8 +75,36 @@ func (o *operationTelemetry) Validate(es graphql.ExecutableSchema) error {
 func (o *operationTelemetry) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
 		ctx = graph.PrepareDelivery(ctx)
+		// The subscription's resolver (membership and cursor checks in
+		// the database) runs on a short-lived goroutine: the one gqlgen
+		// started for the operation then waits for events for the
+		// subscription's whole life, with a stack that never grew.
+		return onShortGoroutine(func() graphql.ResponseHandler { return next(ctx) })
 	}
 	return next(ctx)
+}
+
+// onShortGoroutine returns f(), run on a goroutine of its own, so the deep
+// work in f does not grow the stack of a goroutine that stays parked for a
+// long time afterwards (the runtime only halves a parked stack at each
+// garbage collection). A panic in f is raised again in the caller, where
+// gqlgen recovers it as usual.
+func onShortGoroutine[T any](f func() T) T {
+	var (
+		v        T
+		panicked any
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { panicked = recover() }()
+		v = f()
+	}()
+	<-done
+	if panicked != nil {
+		panic(panicked)
+	}
+	return v
 }
 
 // InterceptResponse wraps the execution of one operation, or the
@@ -93,7 +121,9 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 		// the duration histogram; the event's own span, started by the
 		// subscription, is then the one its fields are resolved under.
 		if s, ok := graph.AwaitDelivery(ctx); ok {
-			return o.observe(trace.ContextWithSpan(ctx, s), s, next)
+			// Resolving the event (its fields, loaders, database) on a
+			// short-lived goroutine keeps this one's stack small too.
+			return onShortGoroutine(func() *graphql.Response { return o.observe(trace.ContextWithSpan(ctx, s), s, next) })
 		}
 	}
 	return o.observe(ctx, nil, next)

@@ -79,9 +79,10 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 	i.connections.Add(r.Context(), 1, counted)
 	// Close also writes the access line, which waits for the connection
 	// to end (wsTransport).
-	ri := infoFrom(r.Context())
+	ctx := context.WithoutCancel(r.Context()) // not r: it would keep the request alive
+	ri := infoFrom(ctx)
 	c.release = func() {
-		i.connections.Add(context.WithoutCancel(r.Context()), -1, counted)
+		i.connections.Add(ctx, -1, counted)
 		ri.finish()
 	}
 	if !i.conns.add(c) {
