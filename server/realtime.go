@@ -131,6 +131,10 @@ func (rt *realtime) initConnection(ctx context.Context, payload transport.InitPa
 		res.ctx, _, res.err = rt.authenticateConnection(ctx, payload)
 	}()
 	res := <-done
+	// gqlgen keeps the payload for the connection's whole life; nothing
+	// reads it after this (operations see the viewer), so the access
+	// token is not kept in memory past its check.
+	clear(payload)
 	return res.ctx, nil, res.err
 }
 

@@ -89,7 +89,10 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 		c.closeWith(closeGoingAway, "server shutting down")
 		return c, nil
 	}
-	// Owned by the connection: stopped in Close, or fires once.
+	// Owned by the connection: stopped at the acknowledgement or in
+	// Close, or fires once.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.initTimer = time.AfterFunc(i.initTimeout, func() {
 		c.mu.Lock()
 		initialised := c.initSeen
@@ -289,21 +292,21 @@ func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // wsConn checks every client message before gqlgen reads it.
 type wsConn struct {
-	inner     transport.WebsocketConn
-	maxSubs   int
-	conns     *wsConns
-	initTimer *time.Timer
+	inner   transport.WebsocketConn
+	maxSubs int
+	conns   *wsConns
 
 	// release uncounts the connection; Close runs it once.
 	release   func()
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	initSeen bool
-	acked    bool
-	closed   bool
-	pinged   bool                // a keep-alive ping is waiting for its pong
-	active   map[string]struct{} // subscription ids the server has not completed
+	mu        sync.Mutex
+	initTimer *time.Timer // nil once the connection is acknowledged or closed
+	initSeen  bool
+	acked     bool
+	closed    bool
+	pinged    bool                // a keep-alive ping is waiting for its pong
+	active    map[string]struct{} // subscription ids the server has not completed
 	// errored holds ids that got an error message: in graphql-transport-ws
 	// an error ends the operation, so gqlgen's complete after it is not
 	// sent.
@@ -440,6 +443,12 @@ func (c *wsConn) WriteJSON(v any) error {
 	switch typ {
 	case "connection_ack":
 		c.acked = true
+		// The init timeout has done its job: let its timer go now rather
+		// than keep it for the connection's whole life.
+		if c.initTimer != nil {
+			c.initTimer.Stop()
+			c.initTimer = nil
+		}
 	case "error":
 		delete(c.active, id)
 		if transportWS {
@@ -494,9 +503,12 @@ func (c *wsConn) closeWith(code int, reason string) {
 func (c *wsConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
 		if c.initTimer != nil {
 			c.initTimer.Stop()
+			c.initTimer = nil
 		}
+		c.mu.Unlock()
 		c.conns.remove(c)
 		err = c.inner.Close()
 		c.release()
