@@ -212,6 +212,6 @@ func cutBearer(h string) (scheme, token string, ok bool) {
 	return scheme, strings.TrimSpace(token), true
 }
 
-// ActiveSubscriptions is the number of local broker subscriptions of the
-// instance (tests wait for it; metrics can report it).
+// ActiveSubscriptions is the number of the instance's subscribers that
+// follow their stream live (tests wait for it; metrics report it).
 func (s *Server) ActiveSubscriptions() int { return s.rt.feed.Active() }
