@@ -113,7 +113,11 @@ func onShortGoroutine[T any](f func() T) T {
 // A subscription's goroutine stays parked in here between events, for as
 // long as the subscription lives: this frame is kept small (the work is in
 // observe), so the parked stack fits the Go runtime's smallest size that
-// a goroutine which once ran a resolver shrinks back to (4 KiB).
+// a goroutine which once ran a resolver shrinks back to (4 KiB). Each
+// event is resolved on this goroutine, not a short-lived one: a fresh
+// stack per event and subscriber, grown again each time, cost 5–10 ms of
+// delivery latency at 1,000 subscribers, and the stack it grows to is
+// halved back at the next garbage collections.
 func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	if graphql.HasOperationContext(ctx) && isSubscription(graphql.GetOperationContext(ctx)) {
 		// Each response of a subscription is one delivered event. Waiting
@@ -121,9 +125,7 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 		// the duration histogram; the event's own span, started by the
 		// subscription, is then the one its fields are resolved under.
 		if s, ok := graph.AwaitDelivery(ctx); ok {
-			// Resolving the event (its fields, loaders, database) on a
-			// short-lived goroutine keeps this one's stack small too.
-			return onShortGoroutine(func() *graphql.Response { return o.observe(trace.ContextWithSpan(ctx, s), s, next) })
+			return o.observe(trace.ContextWithSpan(ctx, s), s, next)
 		}
 	}
 	return o.observe(ctx, nil, next)
