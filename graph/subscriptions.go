@@ -65,13 +65,15 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 	ch := make(chan *model.Event)
 	h := handoffFrom(ctx)
 	h.arm()
-	go func() {
+	// No goroutine waits for the stream's events: the feed runs deliver
+	// (and then end) on a short-lived one when there is something to send,
+	// so an idle subscription holds none of its own.
+	var last int64
+	r.feed.Start(ctx, stream, start, func(entries []subscriptions.Entry) error {
+		return r.deliver(ctx, h, stream, userID, orgID, want, entries, ch, &last)
+	}, func(err error) {
 		defer close(ch)
 		defer h.close() // runs first: nothing waits for a span once ch closes
-		var last int64
-		err := r.feed.Follow(ctx, stream, start, func(entries []subscriptions.Entry) error {
-			return r.deliver(ctx, h, stream, userID, orgID, want, entries, ch, &last)
-		})
 		if err == nil || ctx.Err() != nil {
 			return
 		}
@@ -87,7 +89,7 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 		case <-ctx.Done():
 		case <-timer.C:
 		}
-	}()
+	})
 	return ch, nil
 }
 

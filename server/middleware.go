@@ -92,6 +92,10 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 			ctx, statements := database.WithStatementCounter(withRequestInfo(r.Context(), ri))
 			r = r.WithContext(ctx)
 			rec := &statusRecorder{ResponseWriter: w}
+			// The access line reads only these once the handler returned: a
+			// WebSocket's line is written when the connection ends, and
+			// must not keep the request (its headers) alive until then.
+			method, path, realtime := r.Method, r.URL.Path, isRealtime(r)
 			defer func() {
 				if p := recover(); p != nil {
 					if p == http.ErrAbortHandler {
@@ -102,38 +106,49 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 						writeError(rec, r, http.StatusInternalServerError, graph.CodeInternal, "internal server error (request id "+ri.id+")")
 					}
 				}
-				ri.mu.Lock()
-				codes, errs := slices.Clone(ri.errorCodes), ri.errors
-				opType, opName := ri.operationType, ri.operationName
-				ri.mu.Unlock()
-				attrs := []any{
-					"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
-					"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes,
-					"sql_statements", statements.Count(),
-				}
-				if opType != "" {
-					attrs = append(attrs, "operation_type", opType, "operation_name", opName)
-				}
-				if ri.viewerID != 0 {
-					attrs = append(attrs, "viewer_id", ri.viewerID)
-				}
-				if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-					attrs = append(attrs, "trace_id", sc.TraceID().String())
-				}
-				if ri.apiKeyID != 0 {
-					attrs = append(attrs, "api_key_id", ri.apiKeyID)
-				}
-				if len(codes) > 0 {
-					attrs = append(attrs, "error_codes", codes, "errors", errs)
-				}
-				log.InfoContext(r.Context(), "request", attrs...)
-				// A subscription's line covers its whole connection: long by design.
-				if took := time.Since(start); slow > 0 && took >= slow && ri.operationType != "" && !isRealtime(r) {
-					log.WarnContext(r.Context(), "slow operation", append(attrs, "threshold_ms", slow.Milliseconds())...)
-				}
+				// A WebSocket's line covers its whole connection: written
+				// now, or when the connection ends (wsTransport).
+				// Values, not rec: a WebSocket's response (and everything
+				// under it) is done with at the upgrade.
+				status, bytes := rec.status, rec.bytes
+				ri.end(func() { accessLine(log, ctx, ri, status, bytes, statements, start, method, path, realtime, slow) })
 			}()
 			next.ServeHTTP(rec, r)
 		})
+	}
+}
+
+// accessLine writes a request's access-log line, and the slow-operation
+// line when it took longer than slow.
+func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, status, bytes int, statements *database.StatementCounter, start time.Time, method, path string, realtime bool, slow time.Duration) {
+	ri.mu.Lock()
+	codes, errs := slices.Clone(ri.errorCodes), ri.errors
+	opType, opName := ri.operationType, ri.operationName
+	ri.mu.Unlock()
+	attrs := []any{
+		"request_id", ri.id, "method", method, "path", path, "status", status,
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", bytes,
+		"sql_statements", statements.Count(),
+	}
+	if opType != "" {
+		attrs = append(attrs, "operation_type", opType, "operation_name", opName)
+	}
+	if ri.viewerID != 0 {
+		attrs = append(attrs, "viewer_id", ri.viewerID)
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		attrs = append(attrs, "trace_id", sc.TraceID().String())
+	}
+	if ri.apiKeyID != 0 {
+		attrs = append(attrs, "api_key_id", ri.apiKeyID)
+	}
+	if len(codes) > 0 {
+		attrs = append(attrs, "error_codes", codes, "errors", errs)
+	}
+	log.InfoContext(ctx, "request", attrs...)
+	// A subscription's line covers its whole connection: long by design.
+	if took := time.Since(start); slow > 0 && took >= slow && opType != "" && !realtime {
+		log.WarnContext(ctx, "slow operation", append(attrs, "threshold_ms", slow.Milliseconds())...)
 	}
 }
 

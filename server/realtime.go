@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -29,6 +31,10 @@ const (
 	closeForbidden = 4403
 )
 
+// streamBuffer is how many messages the broker buffers for the instance's
+// subscription to one stream while the feed hands the previous ones out.
+const streamBuffer = 1024
+
 // realtime is an instance's real-time side: the broker, the outbox relay,
 // the feed subscriptions follow, and the WebSocket and SSE transports.
 type realtime struct {
@@ -48,7 +54,11 @@ type realtime struct {
 }
 
 func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens tokenVerifier, log *slog.Logger) *realtime {
-	opts := broker.Options{BufferSize: cfg.SubscriptionBuffer, Prefix: cfg.RedisPrefix + "events:", Logger: log}
+	// The broker holds one subscription per stream for the whole instance
+	// (the feed fans out to each subscriber's own bounded queue,
+	// ISSUEGRAPH_SUBSCRIPTION_BUFFER): a burst larger than its buffer would
+	// send every local subscriber of the stream to the log at once.
+	opts := broker.Options{BufferSize: max(streamBuffer, cfg.SubscriptionBuffer), Prefix: cfg.RedisPrefix + "events:", Logger: log}
 	var b broker.Broker
 	if rdb != nil {
 		b = broker.NewRedis(rdb, opts)
@@ -57,7 +67,7 @@ func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens t
 	}
 	return &realtime{
 		cfg: cfg, log: log, tokens: tokens, broker: b,
-		feed: subscriptions.NewFeed(db.SQL, b, subscriptions.FeedOptions{Retention: cfg.EventRetention, Logger: log}),
+		feed: subscriptions.NewFeed(db.SQL, b, subscriptions.FeedOptions{Retention: cfg.EventRetention, BufferSize: cfg.SubscriptionBuffer, Logger: log}),
 		relay: subscriptions.NewRelay(db.SQL, b, subscriptions.RelayOptions{
 			DatabaseURL: cfg.DatabaseURL, PollInterval: cfg.RelayPollInterval, Retention: cfg.EventRetention, Logger: log,
 		}),
@@ -76,7 +86,7 @@ func (rt *realtime) resolverOptions() []graph.Option {
 func (rt *realtime) addTransports(srv *handler.Server) {
 	readLimit := rt.cfg.BodyLimit
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive})
-	srv.AddTransport(transport.Websocket{
+	srv.AddTransport(wsTransport{log: rt.log, Websocket: transport.Websocket{
 		Implementation: &wsImplementation{
 			inner:       transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(rt.cfg.CORSOrigins)}},
 			conns:       rt.conns,
@@ -92,14 +102,44 @@ func (rt *realtime) addTransports(srv *handler.Server) {
 		ErrorFunc: func(ctx context.Context, err error) {
 			rt.log.DebugContext(ctx, "websocket", "error", err)
 		},
-	})
+	}})
 }
 
 // initConnection authenticates a WebSocket from its connection_init
 // payload ({"Authorization": "Bearer <access token>"}), the same tokens as
 // HTTP. Without one the connection keeps the viewer of the upgrade
 // request; a bad one closes it with 4403.
+//
+// It runs on a short-lived goroutine, so the token's verification does not
+// deepen the stack of the connection's read loop (see wsTransport), and a
+// panic in it ends only this connection.
 func (rt *realtime) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	type result struct {
+		ctx context.Context
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res := result{ctx: ctx}
+		defer func() {
+			if p := recover(); p != nil {
+				rt.log.ErrorContext(ctx, "panic authenticating a websocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				res.err = errors.New("internal server error (request id " + RequestID(ctx) + ")")
+			}
+			done <- res
+		}()
+		res.ctx, _, res.err = rt.authenticateConnection(ctx, payload)
+	}()
+	res := <-done
+	// gqlgen keeps the payload for the connection's whole life; nothing
+	// reads it after this (operations see the viewer), so the access
+	// token is not kept in memory past its check.
+	clear(payload)
+	return res.ctx, nil, res.err
+}
+
+// authenticateConnection is initConnection's work.
+func (rt *realtime) authenticateConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	auth := payload.Authorization()
 	if auth == "" {
 		return ctx, nil, nil
@@ -172,6 +212,6 @@ func cutBearer(h string) (scheme, token string, ok bool) {
 	return scheme, strings.TrimSpace(token), true
 }
 
-// ActiveSubscriptions is the number of local broker subscriptions of the
-// instance (tests wait for it; metrics can report it).
+// ActiveSubscriptions is the number of the instance's subscribers that
+// follow their stream live (tests wait for it; metrics report it).
 func (s *Server) ActiveSubscriptions() int { return s.rt.feed.Active() }

@@ -23,7 +23,7 @@ func (s *Server) registerRealtimeMetrics() error {
 	}
 	s.rt.connections = conns
 	subs, err := m.Int64ObservableGauge("subscriptions.active", metric.WithUnit("{subscription}"),
-		metric.WithDescription("Stream subscriptions held by this instance."))
+		metric.WithDescription("Subscriptions this instance delivers events to live."))
 	if err != nil {
 		return err
 	}

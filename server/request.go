@@ -20,6 +20,46 @@ type requestInfo struct {
 	stopLogged    bool     // the request's deadline or cancellation was logged
 	viewerID      int64
 	apiKeyID      int64
+
+	// A WebSocket's handler returns once the connection is taken over
+	// (wsTransport); its access line waits for the connection to end.
+	detached bool   // the connection outlives the handler
+	finished bool   // the connection ended
+	pending  func() // the access line, written by finish
+}
+
+// detach tells the access log the request goes on after its handler
+// returns: end keeps the line until finish.
+func (ri *requestInfo) detach() {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	ri.detached = true
+}
+
+// end writes the access line now, or keeps it for finish when the request
+// was detached and has not finished yet.
+func (ri *requestInfo) end(line func()) {
+	ri.mu.Lock()
+	if ri.detached && !ri.finished {
+		ri.pending = line
+		ri.mu.Unlock()
+		return
+	}
+	ri.mu.Unlock()
+	line()
+}
+
+// finish marks a detached request done and writes its access line if its
+// handler has returned.
+func (ri *requestInfo) finish() {
+	ri.mu.Lock()
+	ri.finished = true
+	line := ri.pending
+	ri.pending = nil
+	ri.mu.Unlock()
+	if line != nil {
+		line()
+	}
 }
 
 type requestInfoKey struct{}

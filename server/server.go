@@ -127,7 +127,7 @@ func (s *Server) routes() http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
 	)
-	return detachWebSockets(s.log, traced)
+	return detachWebSockets(traced)
 }
 
 // graphql builds the gqlgen handler with explicit transports: JSON over

@@ -15,9 +15,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/issuegraph/issuegraph/graph"
 )
 
 // Close codes graphql-transport-ws defines for a client's bad behaviour.
@@ -56,25 +60,39 @@ func (i *wsImplementation) Accept(w http.ResponseWriter, r *http.Request, opts t
 	if err != nil {
 		return nil, err
 	}
+	// gqlgen keeps the request's headers for the connection's whole life
+	// (for each operation's context; nothing here reads them): about 1 KiB
+	// per subscriber. The handshake is done, so they go.
+	r.Header = http.Header{}
 	c := &wsConn{inner: inner, maxSubs: i.maxSubs, conns: i.conns, active: map[string]struct{}{}, errored: map[string]struct{}{}}
 	// The connection counts from here until Close. gqlgen closes every
-	// connection it gives up, but a few of its early returns (a
-	// subprotocol it does not speak, an init payload it cannot decode)
-	// do not call Close; the request's context, cancelled once the
-	// handler returns, closes those, so none stays counted.
+	// connection it gives up once it has read the init message (closing
+	// the socket ends its read loop, which closes it); before that, it
+	// gives up without Close only on a subprotocol it does not speak (it
+	// offers coder/websocket only those it does) or an init payload it
+	// cannot decode (check closes those first).
 	proto := inner.Subprotocol()
 	if proto == "" {
 		proto = protoLegacyWS // what gqlgen speaks when the client names none
 	}
 	counted := metric.WithAttributeSet(attribute.NewSet(attribute.String("subprotocol", proto)))
 	i.connections.Add(r.Context(), 1, counted)
-	c.release = func() { i.connections.Add(context.WithoutCancel(r.Context()), -1, counted) }
-	c.stopAfter = context.AfterFunc(r.Context(), func() { _ = c.Close() })
+	// Close also writes the access line, which waits for the connection
+	// to end (wsTransport).
+	ctx := context.WithoutCancel(r.Context()) // not r: it would keep the request alive
+	ri := infoFrom(ctx)
+	c.release = func() {
+		i.connections.Add(ctx, -1, counted)
+		ri.finish()
+	}
 	if !i.conns.add(c) {
 		c.closeWith(closeGoingAway, "server shutting down")
 		return c, nil
 	}
-	// Owned by the connection: stopped in Close, or fires once.
+	// Owned by the connection: stopped at the acknowledgement or in
+	// Close, or fires once.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.initTimer = time.AfterFunc(i.initTimeout, func() {
 		c.mu.Lock()
 		initialised := c.initSeen
@@ -96,57 +114,117 @@ const (
 	wsWriteBuffer = 1024
 )
 
-// detachWebSockets serves each WebSocket upgrade on a goroutine of its own
-// and lets net/http's goroutine return once the connection is hijacked.
-//
-// gqlgen runs a WebSocket inside ServeHTTP, so the whole middleware chain
-// (the access log, the span, the viewer) lives as long as the connection,
-// as it should. But net/http's goroutine serving the request would live as
-// long too, holding the connection's 4 KiB read and write buffers, the
-// response and its headers: about 11 KiB per idle subscriber. Here the
-// chain runs on its own goroutine (the same frames, the same context
-// values), net/http's returns after the hijack, and the WebSocket gets
-// small buffers.
-func detachWebSockets(log *slog.Logger, next http.Handler) http.Handler {
+// detachWebSockets gives each WebSocket upgrade small buffers in place of
+// net/http's 4 KiB reader and writer, which coder/websocket would keep for
+// the connection's whole life (about 8 KiB per idle subscriber). The
+// middleware chain returns once the connection is hijacked (wsTransport
+// serves it on a goroutine of its own), so net/http's goroutine, its
+// response and its headers are let go of too.
+func detachWebSockets(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		dw := &detachedWriter{w: w, hijacked: make(chan struct{})}
-		// net/http cancels the request's context when this handler
-		// returns; the WebSocket ends by itself (the client goes, or
-		// shutdown closes it).
-		r = r.WithContext(context.WithoutCancel(r.Context()))
-		done := make(chan struct{})
-		// Owned by the WebSocket: it returns when gqlgen's ServeHTTP does,
-		// that is when the connection ends.
-		go func() {
-			defer close(done)
-			// net/http would have recovered a panic on its goroutine; on
-			// this one it would end the process.
-			defer func() {
-				if p := recover(); p != nil && p != http.ErrAbortHandler {
-					log.Error("panic serving a websocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				}
-			}()
-			next.ServeHTTP(dw, r)
-		}()
-		select {
-		case <-dw.hijacked:
-		case <-done: // refused before the upgrade (origin, bad request)
-		}
+		next.ServeHTTP(&detachedWriter{w: w}, r)
 	})
+}
+
+// wsTransport is gqlgen's WebSocket transport, started so that what stays
+// parked for a connection's whole life is a shallow stack: gqlgen's read
+// loop over coder/websocket's reader, nothing above it. The Go runtime
+// keeps a parked goroutine's stack at up to 4 times its depth, and that
+// loop sits just under the 4 KiB of depth that an 8 KiB stack allows:
+// under the ~25 handlers of the middleware chain, or even one frame with a
+// few defers, each connection would keep 16 KiB.
+//
+// Do accepts the WebSocket on the request's goroutine, as gqlgen would,
+// then runs gqlgen's transport on the accepted connection on a goroutine
+// of its own (acceptedConn) and returns: the middleware chain ends at the
+// upgrade (the request's span covers the handshake), while the access
+// line still covers the whole connection (requestInfo.detach, written when
+// the connection closes). What the chain put in the request's context
+// (request info, viewer, span) stays: the connection runs on that context,
+// minus its cancellation.
+type wsTransport struct {
+	transport.Websocket
+	log *slog.Logger
+}
+
+var _ graphql.Transport = wsTransport{}
+
+// wsSubprotocols are the subprotocols gqlgen's transport speaks.
+var wsSubprotocols = []string{protoLegacyWS, protoTransportWS}
+
+func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	// net/http cancels the request's context when the handler returns;
+	// the WebSocket ends by itself (the client goes, or shutdown closes it).
+	r = r.WithContext(context.WithoutCancel(r.Context()))
+	ri := infoFrom(r.Context())
+	ri.detach()
+	conn, err := t.Implementation.Accept(w, r, transport.WebsocketAcceptOptions{ResponseHeader: http.Header{}, Subprotocols: wsSubprotocols})
+	if err != nil {
+		ri.finish()
+		t.log.DebugContext(r.Context(), "websocket: unable to upgrade", "error", err)
+		transport.SendErrorf(w, http.StatusBadRequest, "unable to upgrade")
+		return
+	}
+	ws := t.Websocket
+	ws.Implementation = acceptedConn{conn}
+	// Owned by the WebSocket: it returns when the connection ends. Nothing
+	// above gqlgen's Do, not even a recover: what could panic on it runs on
+	// short-lived goroutines that recover (shallowExecutor for parsing and
+	// validation, realtime.initConnection for authentication).
+	go ws.Do(nil, r, shallowExecutor{exec, t.log})
+}
+
+// acceptedConn hands gqlgen's transport a WebSocket wsTransport accepted.
+type acceptedConn struct{ conn transport.WebsocketConn }
+
+func (a acceptedConn) Accept(http.ResponseWriter, *http.Request, transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	return a.conn, nil
+}
+
+// shallowExecutor runs the parsing and validation of a WebSocket's
+// operations (CreateOperationContext, which gqlgen calls on the
+// connection's read loop) on a short-lived goroutine, recovering a panic
+// there as the HTTP handler would.
+type shallowExecutor struct {
+	graphql.GraphExecutor
+	log *slog.Logger
+}
+
+func (e shallowExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	type result struct {
+		rc   *graphql.OperationContext
+		errs gqlerror.List
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() {
+			if p := recover(); p != nil {
+				e.log.ErrorContext(ctx, "panic preparing a websocket operation", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				res = result{
+					rc:   &graphql.OperationContext{RawQuery: params.Query, Variables: params.Variables, OperationName: params.OperationName},
+					errs: gqlerror.List{{Message: "internal server error (request id " + RequestID(ctx) + ")", Extensions: map[string]any{"code": string(graph.CodeInternal)}}},
+				}
+			}
+			done <- res
+		}()
+		res.rc, res.errs = e.GraphExecutor.CreateOperationContext(ctx, params)
+	}()
+	res := <-done
+	return res.rc, res.errs
 }
 
 // detachedWriter passes a WebSocket upgrade's response through to net/http
 // until the hijack, then lets go of it: nothing may write to a hijacked
 // connection's response, and keeping it would keep its buffers.
 type detachedWriter struct {
-	mu       sync.Mutex
-	w        http.ResponseWriter // nil once hijacked
-	header   http.Header         // what Header returns after the hijack (set by Hijack)
-	hijacked chan struct{}
+	mu     sync.Mutex
+	w      http.ResponseWriter // nil once hijacked
+	header http.Header         // what Header returns after the hijack (set by Hijack)
 }
 
 func (d *detachedWriter) Header() http.Header {
@@ -190,9 +268,12 @@ func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// What the client sent right after its upgrade request may sit in
 	// net/http's reader already. It must end up buffered in the new reader:
 	// coder/websocket keeps what is buffered and reads the rest from conn.
+	// Without any, the reader reads conn itself: one frame less under
+	// every parked read loop (see wsTransport).
 	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(wsReadBuffer, len(early)))
+	r := bufio.NewReaderSize(conn, wsReadBuffer)
 	if len(early) > 0 {
+		r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(wsReadBuffer, len(early)))
 		if _, err := r.Peek(len(early)); err != nil {
 			_ = conn.Close()
 			return nil, nil, fmt.Errorf("buffering early WebSocket data: %w", err)
@@ -206,28 +287,26 @@ func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		d.header.Set(proto, p)
 	}
 	d.w = nil
-	close(d.hijacked)
 	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
 
 // wsConn checks every client message before gqlgen reads it.
 type wsConn struct {
-	inner     transport.WebsocketConn
-	maxSubs   int
-	conns     *wsConns
-	initTimer *time.Timer
+	inner   transport.WebsocketConn
+	maxSubs int
+	conns   *wsConns
 
 	// release uncounts the connection; Close runs it once.
 	release   func()
-	stopAfter func() bool
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	initSeen bool
-	acked    bool
-	closed   bool
-	pinged   bool                // a keep-alive ping is waiting for its pong
-	active   map[string]struct{} // subscription ids the server has not completed
+	mu        sync.Mutex
+	initTimer *time.Timer // nil once the connection is acknowledged or closed
+	initSeen  bool
+	acked     bool
+	closed    bool
+	pinged    bool                // a keep-alive ping is waiting for its pong
+	active    map[string]struct{} // subscription ids the server has not completed
 	// errored holds ids that got an error message: in graphql-transport-ws
 	// an error ends the operation, so gqlgen's complete after it is not
 	// sent.
@@ -364,6 +443,12 @@ func (c *wsConn) WriteJSON(v any) error {
 	switch typ {
 	case "connection_ack":
 		c.acked = true
+		// The init timeout has done its job: let its timer go now rather
+		// than keep it for the connection's whole life.
+		if c.initTimer != nil {
+			c.initTimer.Stop()
+			c.initTimer = nil
+		}
 	case "error":
 		delete(c.active, id)
 		if transportWS {
@@ -418,10 +503,12 @@ func (c *wsConn) closeWith(code int, reason string) {
 func (c *wsConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
-		c.stopAfter()
+		c.mu.Lock()
 		if c.initTimer != nil {
 			c.initTimer.Stop()
+			c.initTimer = nil
 		}
+		c.mu.Unlock()
 		c.conns.remove(c)
 		err = c.inner.Close()
 		c.release()

@@ -348,3 +348,34 @@ func TestMessageSentWithTheUpgradeRequestIsRead(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"type":"connection_ack"}`, string(payload))
 }
+
+// TestWebSocketAccessLineCoversConnection: the middleware chain returns at
+// the upgrade (the connection is served on a goroutine of its own), but a
+// WebSocket's access line waits until the connection closes and tells what
+// it did: its subscription and the viewer of its connection_init.
+func TestWebSocketAccessLineCoversConnection(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "wslog", "WSL")
+	before := env.Server.ActiveSubscriptions()
+	ws := env.DialWS(t, servertest.TransportWS)
+	ws.Init(t, f.owner.Token)
+	ws.Subscribe(t, "1", projectEventsQuery, map[string]any{"p": f.projectID})
+	require.Eventually(t, func() bool { return env.Server.ActiveSubscriptions() > before }, waitLong, pollEvery)
+
+	upgradeLine := func() map[string]any {
+		for _, line := range env.Logs.Lines() {
+			if line["msg"] == "request" && line["status"] == float64(http.StatusSwitchingProtocols) {
+				return line
+			}
+		}
+		return nil
+	}
+	assert.Nil(t, upgradeLine(), "no access line while the connection is open")
+	ws.Close()
+	require.Eventually(t, func() bool { return upgradeLine() != nil }, waitLong, pollEvery, "the access line once it closed")
+	line := upgradeLine()
+	assert.Equal(t, "subscription", line["operation_type"])
+	assert.Contains(t, line, "viewer_id", "the viewer connection_init authenticated")
+	assert.Equal(t, "/graphql", line["path"])
+}
