@@ -67,6 +67,7 @@ func New(client *ent.Client, opts Options) *Loaders {
 		opts.Wait = DefaultWait
 	}
 	l := &Loaders{opts: opts, lists: map[string]any{}}
+	l.Peers.off = opts.Naive
 	l.User = newLoader(opts, "user", byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
 		return client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
 	}, func(u *ent.User) int64 { return u.ID }))

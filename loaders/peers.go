@@ -22,6 +22,7 @@ import (
 type Peers struct {
 	mu     sync.Mutex
 	groups map[peerKey]*PeerGroup
+	off    bool // naive loaders: every parent reads its own rows
 }
 
 type peerKey struct {
@@ -42,6 +43,9 @@ type PeerGroup struct {
 // Add records objs, issues, comments and projects (others are ignored), as
 // one group. An object added again belongs to its latest group.
 func (p *Peers) Add(objs ...any) {
+	if p.off { // set before the loaders are shared
+		return
+	}
 	g := &PeerGroup{}
 	for _, o := range objs {
 		switch o := o.(type) {

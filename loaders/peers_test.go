@@ -55,3 +55,13 @@ func TestPeers(t *testing.T) {
 	assert.Equal(t, []int64{3, 7}, p.Of("Issue", 3).IDs("Issue"))
 	assert.True(t, p.Of("Issue", 3).First("assignee"), "a new group has fetched nothing yet")
 }
+
+// TestNaiveLoadersHaveNoPeers: the benchmark baseline reads each parent's
+// rows on its own; prefetching for peers would read them twice, as it
+// caches nothing.
+func TestNaiveLoadersHaveNoPeers(t *testing.T) {
+	t.Parallel()
+	l := loaders.New(nil, loaders.Options{Naive: true})
+	loaders.AddPeers(&l.Peers, []*ent.Issue{{ID: 1}, {ID: 2}})
+	assert.Nil(t, l.Peers.Of("Issue", 1))
+}
