@@ -216,7 +216,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_EXECUTION_BUDGET", "6000 per CPU", "", "Requested cost (points) of the operations one instance executes at once (subscriptions excepted); more wait in arrival order. 0: no bound."},
 	{"ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT", "5s", "", "Longest wait for an execution slot before 503 UNAVAILABLE with `Retry-After`."},
 	{"ISSUEGRAPH_LOADERS", "true", "true", "Batch field reads with per-request dataloaders; `false` is for benchmarks only (one statement per parent)."},
-	{"ISSUEGRAPH_LOADER_WAIT", "10ms", "", "How long a dataloader collects keys before it runs one batched statement; keys arriving later cost one more statement."},
+	{"ISSUEGRAPH_LOADER_WAIT", "2ms", "", "How long a dataloader collects keys before it runs one batched statement; keys arriving later cost one more statement. Objects loaded together join one batch without waiting (peers), so the wait only has to cover keys of different parents at one level."},
 	{"ISSUEGRAPH_LOG_LEVEL", "info", "", "debug, info, warn or error."},
 	{"ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", "5", "", "Failed `logIn` attempts one email may make before `RATE_LIMITED`."},
 	{"ISSUEGRAPH_SIGNIN_FAILURES_PER_ADDRESS", "50", "", "Failed `logIn` attempts one client address may make before `RATE_LIMITED`."},
@@ -284,7 +284,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Loaders:                r.boolean("ISSUEGRAPH_LOADERS", true),
 		ExecutionBudget:        r.integer("ISSUEGRAPH_EXECUTION_BUDGET", 6000*runtime.GOMAXPROCS(0)),
 		OperationQueueTimeout:  r.duration("ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT", 5*time.Second),
-		LoaderWait:             r.duration("ISSUEGRAPH_LOADER_WAIT", 10*time.Millisecond),
+		LoaderWait:             r.duration("ISSUEGRAPH_LOADER_WAIT", 2*time.Millisecond),
 		LogLevel:               r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 
 		SignInFailuresPerAccount: r.integer("ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", 5),

@@ -43,7 +43,7 @@ type Options struct {
 }
 
 // DefaultWait is the Wait of Options that set none.
-const DefaultWait = 10 * time.Millisecond
+const DefaultWait = 2 * time.Millisecond
 
 // Loaders are one request's dataloaders.
 type Loaders struct {
