@@ -22,10 +22,11 @@ func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, err
 // Author is the resolver for the author field.
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
+	users := lds.UsersOf("Comment.author")
 	for _, p := range commentPeers(lds, obj, "author") {
-		prefetch(ctx, lds.User, p.AuthorID)
+		prefetch(ctx, users, p.AuthorID)
 	}
-	return required(lds.User.Load(ctx, obj.AuthorID)())
+	return required(users.Load(ctx, obj.AuthorID)())
 }
 
 // Issue is the resolver for the issue field.

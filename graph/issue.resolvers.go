@@ -40,10 +40,11 @@ func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Proje
 // Author is the resolver for the author field.
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
+	users := lds.UsersOf("Issue.author")
 	for _, p := range issuePeers(lds, obj, "author") {
-		prefetch(ctx, lds.User, p.AuthorID)
+		prefetch(ctx, users, p.AuthorID)
 	}
-	return required(lds.User.Load(ctx, obj.AuthorID)())
+	return required(users.Load(ctx, obj.AuthorID)())
 }
 
 // Assignee is the resolver for the assignee field.
@@ -52,12 +53,13 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 		return nil, nil
 	}
 	lds := r.loadersFor(ctx)
+	users := lds.UsersOf("Issue.assignee")
 	for _, p := range issuePeers(lds, obj, "assignee") {
 		if p.AssigneeID != nil {
-			prefetch(ctx, lds.User, *p.AssigneeID)
+			prefetch(ctx, users, *p.AssigneeID)
 		}
 	}
-	return optional(lds.User.Load(ctx, *obj.AssigneeID)())
+	return optional(users.Load(ctx, *obj.AssigneeID)())
 }
 
 // Labels is the resolver for the labels field.

@@ -57,8 +57,9 @@ type Loaders struct {
 	Peers Peers
 
 	opts  Options
-	mu    sync.Mutex
-	lists map[string]any // shape -> *dataloader.Loader[int64, X]
+	client *ent.Client
+	mu     sync.Mutex
+	lists  map[string]any // shape -> *dataloader.Loader[int64, X]
 }
 
 // New returns fresh loaders reading through client.
@@ -66,11 +67,9 @@ func New(client *ent.Client, opts Options) *Loaders {
 	if opts.Wait <= 0 {
 		opts.Wait = DefaultWait
 	}
-	l := &Loaders{opts: opts, lists: map[string]any{}}
+	l := &Loaders{client: client, opts: opts, lists: map[string]any{}}
 	l.Peers.off = opts.Naive
-	l.User = newLoader(opts, "user", byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
-		return client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
-	}, func(u *ent.User) int64 { return u.ID }))
+	l.User = l.newUserLoader()
 	l.Organization = newLoader(opts, "organization", byID("organization", func(ctx context.Context, ids []int64) ([]*ent.Organization, error) {
 		return client.Organization.Query().Where(predicate.Organization(idIn(ids))).All(ctx)
 	}, func(o *ent.Organization) int64 { return o.ID }))
@@ -100,6 +99,31 @@ func newLoader[V any](opts Options, name string, fn dataloader.BatchFunc[int64, 
 		options = append(options, dataloader.WithTracer[int64, V](batchTracer[V]{name: name, tracer: opts.Tracer, size: opts.BatchSize}))
 	}
 	return dataloader.NewBatchedLoader(fn, options...)
+}
+
+func (l *Loaders) newUserLoader() *dataloader.Loader[int64, *ent.User] {
+	return newLoader(l.opts, "user", byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
+		return l.client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
+	}, func(u *ent.User) int64 { return u.ID }))
+}
+
+// UsersOf returns the loader of the users reached through edge
+// ("Issue.assignee"). Each such edge batches on its own: the users of two
+// edges at different depths (an issue's assignee, its comments' authors)
+// would otherwise share a statement only when the deeper edge's keys
+// happened to arrive before the shallower one's batch left, and what a
+// query costs would depend on timing. A user read through two edges is
+// read twice, in statements that run anyway.
+func (l *Loaders) UsersOf(edge string) *dataloader.Loader[int64, *ent.User] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := "users of " + edge
+	if ld, ok := l.lists[key].(*dataloader.Loader[int64, *ent.User]); ok {
+		return ld
+	}
+	ld := l.newUserLoader()
+	l.lists[key] = ld
+	return ld
 }
 
 // peers records rows, read in one batch, as peers in l.
