@@ -56,7 +56,7 @@ type Loaders struct {
 	// Peers are the objects loaded (or delivered) together; see Peers.
 	Peers Peers
 
-	opts  Options
+	opts   Options
 	client *ent.Client
 	mu     sync.Mutex
 	lists  map[string]any // shape -> *dataloader.Loader[int64, X]
