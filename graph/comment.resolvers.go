@@ -23,7 +23,7 @@ func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, err
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Comment.author")
-	for _, p := range commentPeers(lds, obj, "author") {
+	for _, p := range commentPeers(lds, obj, "Comment.author") {
 		prefetch(ctx, users, p.AuthorID)
 	}
 	return required(users.Load(ctx, obj.AuthorID)())
@@ -32,7 +32,7 @@ func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.Us
 // Issue is the resolver for the issue field.
 func (r *commentResolver) Issue(ctx context.Context, obj *ent.Comment) (*ent.Issue, error) {
 	lds := r.loadersFor(ctx)
-	for _, p := range commentPeers(lds, obj, "issue") {
+	for _, p := range commentPeers(lds, obj, "Comment.issue") {
 		prefetch(ctx, lds.Issue, p.IssueID)
 	}
 	return required(lds.Issue.Load(ctx, obj.IssueID)())

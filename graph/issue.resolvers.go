@@ -41,7 +41,7 @@ func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Proje
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Issue.author")
-	for _, p := range issuePeers(lds, obj, "author") {
+	for _, p := range issuePeers(lds, obj, "Issue.author") {
 		prefetch(ctx, users, p.AuthorID)
 	}
 	return required(users.Load(ctx, obj.AuthorID)())
@@ -54,7 +54,7 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 	}
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Issue.assignee")
-	for _, p := range issuePeers(lds, obj, "assignee") {
+	for _, p := range issuePeers(lds, obj, "Issue.assignee") {
 		if p.AssigneeID != nil {
 			prefetch(ctx, users, *p.AssigneeID)
 		}

@@ -32,7 +32,7 @@ func (r *Resolver) issueProject(ctx context.Context, i *ent.Issue) (*ent.Project
 		return i.Edges.Project, nil
 	}
 	lds := r.loadersFor(ctx)
-	for _, p := range issuePeers(lds, i, "project") {
+	for _, p := range issuePeers(lds, i, "Issue.project") {
 		prefetch(ctx, lds.Project, p.ProjectID)
 	}
 	return required(lds.Project.Load(ctx, i.ProjectID)())

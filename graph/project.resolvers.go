@@ -123,7 +123,7 @@ func (r *projectResolver) ID(ctx context.Context, obj *ent.Project) (string, err
 // Organization is the resolver for the organization field.
 func (r *projectResolver) Organization(ctx context.Context, obj *ent.Project) (*ent.Organization, error) {
 	lds := r.loadersFor(ctx)
-	for _, p := range projectPeers(lds, obj, "organization") {
+	for _, p := range projectPeers(lds, obj, "Project.organization") {
 		prefetch(ctx, lds.Organization, p.OrganizationID)
 	}
 	return required(lds.Organization.Load(ctx, obj.OrganizationID)())

@@ -93,8 +93,9 @@ func (p *Peers) Of(typ string, id int64) *PeerGroup {
 	return p.groups[peerKey{typ, id}]
 }
 
-// First reports whether edge (a field, or a list's loader shape) is asked
-// of the group for the first time: the caller then asks the loaders for
+// First reports whether edge (a field with its type, "Comment.author", or
+// a list's loader shape) is asked of the group for the first time; a group
+// may hold issues and comments, so "author" alone would be ambiguous: the caller then asks the loaders for
 // it for every member. False for a nil group.
 func (g *PeerGroup) First(edge string) bool {
 	if g == nil {
