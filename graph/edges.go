@@ -169,50 +169,51 @@ func wantsRows(ctx context.Context) bool {
 // viewerRole is the viewer's role in organization orgID, or nil; the roles
 // in every organization of a level load in one statement.
 func (r *Resolver) viewerRole(ctx context.Context, userID, orgID int64) (*membership.Role, error) {
-	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Organization.viewerRole", userID), func(ctx context.Context, orgs []int64) (map[int64]*membership.Role, error) {
-		ms, err := r.client.Membership.Query().Where(membership.OrganizationIDIn(orgs...), membership.UserID(userID)).All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[int64]*membership.Role, len(ms))
-		for _, m := range ms {
-			out[m.OrganizationID] = &m.Role
-		}
-		return out, nil
-	})
-	return ld.Load(ctx, orgID)()
+	return onePerParent(ctx, r, shapeOf("one", "Organization.viewerRole", userID), orgID,
+		func(ctx context.Context, orgs []int64) ([]*ent.Membership, error) {
+			return r.client.Membership.Query().Where(membership.OrganizationIDIn(orgs...), membership.UserID(userID)).All(ctx)
+		},
+		func(m *ent.Membership) (int64, *membership.Role) { return m.OrganizationID, &m.Role })
 }
 
 // projectOfOrganization is the project with key in organization orgID, or
 // nil; one statement for the organizations of a level.
 func (r *Resolver) projectOfOrganization(ctx context.Context, orgID int64, key string) (*ent.Project, error) {
-	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Organization.project", key), func(ctx context.Context, orgs []int64) (map[int64]*ent.Project, error) {
-		ps, err := r.client.Project.Query().Where(project.OrganizationIDIn(orgs...), project.Key(key)).All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[int64]*ent.Project, len(ps))
-		for _, p := range ps {
-			out[p.OrganizationID] = p
-		}
-		return out, nil
-	})
-	return ld.Load(ctx, orgID)()
+	return onePerParent(ctx, r, shapeOf("one", "Organization.project", key), orgID,
+		func(ctx context.Context, orgs []int64) ([]*ent.Project, error) {
+			return r.client.Project.Query().Where(project.OrganizationIDIn(orgs...), project.Key(key)).All(ctx)
+		},
+		func(p *ent.Project) (int64, *ent.Project) { return p.OrganizationID, p })
 }
 
 // issueOfProject is the issue numbered number in project projectID, or
 // nil; one statement for the projects of a level.
 func (r *Resolver) issueOfProject(ctx context.Context, projectID int64, number int) (*ent.Issue, error) {
-	ld := loaders.PerParent(r.loadersFor(ctx), shapeOf("one", "Project.issue", number), func(ctx context.Context, projects []int64) (map[int64]*ent.Issue, error) {
-		is, err := r.client.Issue.Query().Where(issue.ProjectIDIn(projects...), issue.Number(number)).All(ctx)
+	return onePerParent(ctx, r, shapeOf("one", "Project.issue", number), projectID,
+		func(ctx context.Context, projects []int64) ([]*ent.Issue, error) {
+			return r.client.Issue.Query().Where(issue.ProjectIDIn(projects...), issue.Number(number)).All(ctx)
+		},
+		func(i *ent.Issue) (int64, *ent.Issue) { return i.ProjectID, i })
+}
+
+// onePerParent loads what parent has at most one of (a membership, the
+// project with a key, the issue with a number) with the same thing of
+// every parent of its level, in one statement: fetch reads the rows of
+// parents, pick says whose each row is and what the field returns of it.
+func onePerParent[T, V any](ctx context.Context, r *Resolver, shape string, parent int64,
+	fetch func(ctx context.Context, parents []int64) ([]T, error), pick func(T) (int64, V),
+) (V, error) {
+	ld := loaders.PerParent(r.loadersFor(ctx), shape, func(ctx context.Context, parents []int64) (map[int64]V, error) {
+		rows, err := fetch(ctx, parents)
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[int64]*ent.Issue, len(is))
-		for _, i := range is {
-			out[i.ProjectID] = i
+		out := make(map[int64]V, len(rows))
+		for _, row := range rows {
+			id, v := pick(row)
+			out[id] = v
 		}
 		return out, nil
 	})
-	return ld.Load(ctx, projectID)()
+	return ld.Load(ctx, parent)()
 }

@@ -20,7 +20,7 @@ import (
 // loading or cached: the statements a query costs depend on its shape,
 // not on timing.
 type Peers struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex // Of, once per resolver, far outnumbers Add
 	groups map[peerKey]*PeerGroup
 	off    bool // naive loaders: every parent reads its own rows
 }
@@ -88,8 +88,8 @@ func AddPeers[T any](p *Peers, rows []T) {
 // Of returns the group of the object of type typ ("Issue", "Comment",
 // "Project") and id, or nil.
 func (p *Peers) Of(typ string, id int64) *PeerGroup {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	return p.groups[peerKey{typ, id}]
 }
 
