@@ -21,7 +21,7 @@ test: ## Run the whole test suite against real PostgreSQL and Redis (started if 
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 2 -timeout 15m ./...
 
-bench: ## Load-test three query shapes with dataloaders on and off (seeds scale 1 once; not part of make test)
+bench: ## Issuegraph side by side with PostGraphile 5 on the same seeded data: three query shapes, CPU per request (not part of make test)
 	@deploy/bench/bench.sh
 
 build: ## Build bin/issuegraph
