@@ -118,15 +118,22 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 		if err != nil {
 			return nil, err
 		}
-		loaders.AddPeers(&lds.Peers, rows)
+		// Each parent's extra row only tells whether more follow: it is no
+		// peer, so nobody loads the edges of a row nobody sees.
+		shown := make([]T, 0, len(rows))
 		out := make(map[int64][]T, len(parents))
 		for _, row := range rows {
 			id, err := l.parentIDOf(row)
 			if err != nil {
 				return nil, err
 			}
+			if len(out[id]) < p.limit {
+				shown = append(shown, row)
+			}
 			out[id] = append(out[id], row)
 		}
+		loaders.AddPeers(&lds.Peers, shown)
+		loaders.Prime(ctx, lds, shown...)
 		return out, nil
 	})
 	counts := loaders.PerParent(lds, countShape, func(ctx context.Context, parents []int64) (map[int64]int, error) {

@@ -8,13 +8,19 @@ import (
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/organization"
 	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/loaders"
 )
 
 // projectByKey finds a project by its organization's slug and its key.
 func (r *Resolver) projectByKey(ctx context.Context, slug, key string) (*ent.Project, error) {
-	return orNil(r.client.Project.Query().
+	p, err := orNil(r.client.Project.Query().
 		Where(project.Key(key), project.HasOrganizationWith(organization.Slug(slug))).
 		Only(ctx))
+	if p != nil {
+		// Its issues' keys need it: from memory, not one more statement.
+		loaders.Prime(ctx, r.loadersFor(ctx), p)
+	}
+	return p, err
 }
 
 // issueByKey finds an issue by its key (ENG-42). Project keys are unique

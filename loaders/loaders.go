@@ -126,6 +126,26 @@ func (l *Loaders) UsersOf(edge string) *dataloader.Loader[int64, *ent.User] {
 	return ld
 }
 
+// Prime caches rows (read through ent with this request's viewer, so
+// visible to it) in the by-id loaders of their types: an issue's project,
+// read with the page that lists the issue, is not read again by id for the
+// issue's key. Types without a by-id loader are ignored; naive loaders
+// cache nothing.
+func Prime[T any](ctx context.Context, l *Loaders, rows ...T) {
+	for _, r := range rows {
+		switch r := any(r).(type) {
+		case *ent.Project:
+			l.Project.Prime(ctx, r.ID, r)
+		case *ent.Issue:
+			l.Issue.Prime(ctx, r.ID, r)
+		case *ent.Label:
+			l.Label.Prime(ctx, r.ID, r)
+		case *ent.Organization:
+			l.Organization.Prime(ctx, r.ID, r)
+		}
+	}
+}
+
 // peers records rows, read in one batch, as peers in l.
 func peers[T any](l *Loaders, rows []T, err error) ([]T, error) {
 	if err == nil {
