@@ -23,8 +23,10 @@ func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, err
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Comment.author")
-	for _, p := range commentPeers(lds, obj, "Comment.author") {
-		prefetch(ctx, users, p.AuthorID)
+	if g := lds.Peers.Of(typeComment, obj.ID); g != nil {
+		return required(groupUser(ctx, g, "Comment.author", users, func() []int64 {
+			return targets(g.Comments, func(c *ent.Comment) int64 { return c.AuthorID })
+		}, obj.AuthorID))
 	}
 	return required(users.Load(ctx, obj.AuthorID)())
 }

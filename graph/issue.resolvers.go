@@ -41,8 +41,10 @@ func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Proje
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Issue.author")
-	for _, p := range issuePeers(lds, obj, "Issue.author") {
-		prefetch(ctx, users, p.AuthorID)
+	if g := lds.Peers.Of(typeIssue, obj.ID); g != nil {
+		return required(groupUser(ctx, g, "Issue.author", users, func() []int64 {
+			return targets(g.Issues, func(i *ent.Issue) int64 { return i.AuthorID })
+		}, obj.AuthorID))
 	}
 	return required(users.Load(ctx, obj.AuthorID)())
 }
@@ -54,10 +56,15 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 	}
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Issue.assignee")
-	for _, p := range issuePeers(lds, obj, "Issue.assignee") {
-		if p.AssigneeID != nil {
-			prefetch(ctx, users, *p.AssigneeID)
-		}
+	if g := lds.Peers.Of(typeIssue, obj.ID); g != nil {
+		return optional(groupUser(ctx, g, "Issue.assignee", users, func() []int64 {
+			return targets(g.Issues, func(i *ent.Issue) int64 {
+				if i.AssigneeID == nil {
+					return 0
+				}
+				return *i.AssigneeID
+			})
+		}, *obj.AssigneeID))
 	}
 	return optional(users.Load(ctx, *obj.AssigneeID)())
 }

@@ -59,3 +59,32 @@ func parentPeers(l *loaders.Loaders, list, shape string, parent int64) []int64 {
 	}
 	return nil
 }
+
+// groupUser resolves a to-one user edge (an issue's assignee, a comment's
+// author) of an object of group g: the first member to ask loads the edge
+// for all members in one batch (loaders.GroupEdge), the others read it
+// from the group without a loader call each. ids lists the members'
+// targets; id is this object's.
+func groupUser(ctx context.Context, g *loaders.PeerGroup, edge string, users *dataloader.Loader[int64, *ent.User], ids func() []int64, id int64) (*ent.User, error) {
+	byID, err := loaders.GroupEdge(ctx, g, edge, users, ids)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := byID[id]; ok {
+		return r.Data, r.Error
+	}
+	return users.Load(ctx, id)() // a member that joined after the batch
+}
+
+// targets collects the distinct non-zero ids of rows.
+func targets[T any](rows []T, id func(T) int64) []int64 {
+	seen := make(map[int64]bool, len(rows))
+	out := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		if k := id(r); k != 0 && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}

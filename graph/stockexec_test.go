@@ -102,7 +102,7 @@ type response struct {
 	Errors []string
 }
 
-func ask(t *testing.T, h http.Handler, ctx context.Context, query string) response {
+func ask(t testing.TB, h http.Handler, ctx context.Context, query string) response {
 	t.Helper()
 	body, err := json.Marshal(map[string]string{"query": query})
 	require.NoError(t, err)

@@ -60,6 +60,8 @@ type Loaders struct {
 	client *ent.Client
 	mu     sync.Mutex
 	lists  map[string]any // shape -> *dataloader.Loader[int64, X]
+	// usersOf holds the users loader of each edge (UsersOf).
+	usersOf map[string]*dataloader.Loader[int64, *ent.User]
 }
 
 // New returns fresh loaders reading through client.
@@ -117,12 +119,14 @@ func (l *Loaders) newUserLoader() *dataloader.Loader[int64, *ent.User] {
 func (l *Loaders) UsersOf(edge string) *dataloader.Loader[int64, *ent.User] {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	key := "users of " + edge
-	if ld, ok := l.lists[key].(*dataloader.Loader[int64, *ent.User]); ok {
+	if ld, ok := l.usersOf[edge]; ok {
 		return ld
 	}
 	ld := l.newUserLoader()
-	l.lists[key] = ld
+	if l.usersOf == nil {
+		l.usersOf = map[string]*dataloader.Loader[int64, *ent.User]{}
+	}
+	l.usersOf[edge] = ld
 	return ld
 }
 

@@ -1,7 +1,10 @@
 package loaders
 
 import (
+	"context"
 	"sync"
+
+	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/issuegraph/issuegraph/ent"
 )
@@ -37,7 +40,14 @@ type PeerGroup struct {
 	Projects []*ent.Project
 
 	mu      sync.Mutex
-	fetched map[string]bool // edges already asked for the whole group
+	fetched map[string]bool      // edges already asked for the whole group
+	targets map[string]*edgeLoad // to-one edges loaded for the whole group
+}
+
+// edgeLoad is one to-one edge of a group's members, loaded once.
+type edgeLoad struct {
+	done    chan struct{}
+	results any // map[int64]*dataloader.Result[V], set before done closes
 }
 
 // Add records objs, issues, comments and projects (others are ignored), as
@@ -131,4 +141,46 @@ func (g *PeerGroup) IDs(typ string) []int64 {
 		}
 	}
 	return ids
+}
+
+// GroupEdge returns what the to-one edge named edge ("Comment.author") of
+// the group's members points at, by target id. The first caller loads it
+// for every member with ld, in one batch; the others wait for that batch
+// and read its results from the group, without a loader call of their
+// own. ids lists the members' target ids. A target the batch did not
+// return carries the loader's per-key error (ErrNotFound).
+func GroupEdge[V any](ctx context.Context, g *PeerGroup, edge string, ld *dataloader.Loader[int64, V], ids func() []int64) (map[int64]*dataloader.Result[V], error) {
+	g.mu.Lock()
+	if g.targets == nil {
+		g.targets = map[string]*edgeLoad{}
+	}
+	e, loaded := g.targets[edge]
+	if !loaded {
+		e = &edgeLoad{done: make(chan struct{})}
+		g.targets[edge] = e
+	}
+	g.mu.Unlock()
+	if !loaded {
+		func() {
+			defer close(e.done) // also when the batch panics: nobody waits forever
+			keys := ids()
+			values, errs := ld.LoadMany(ctx, keys)()
+			out := make(map[int64]*dataloader.Result[V], len(keys))
+			for i, k := range keys {
+				r := &dataloader.Result[V]{Data: values[i]}
+				if len(errs) > i {
+					r.Error = errs[i]
+				}
+				out[k] = r
+			}
+			e.results = out
+		}()
+	}
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	out, _ := e.results.(map[int64]*dataloader.Result[V])
+	return out, nil
 }
