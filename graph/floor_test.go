@@ -13,10 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/database"
-	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 	"github.com/issuegraph/issuegraph/ent/seed"
-	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
@@ -52,11 +49,13 @@ func get[T any](m *memo, key memoKey, real func() (T, error)) (T, error) {
 	return v, err
 }
 
-func (m *memo) Query() graph.QueryResolver               { return memoQuery{m.ResolverRoot.Query(), m} }
-func (m *memo) Organization() graph.OrganizationResolver { return memoOrg{m.ResolverRoot.Organization(), m} }
-func (m *memo) Project() graph.ProjectResolver           { return memoProject{m.ResolverRoot.Project(), m} }
-func (m *memo) Issue() graph.IssueResolver               { return memoIssue{m.ResolverRoot.Issue(), m} }
-func (m *memo) Comment() graph.CommentResolver           { return memoComment{m.ResolverRoot.Comment(), m} }
+func (m *memo) Query() graph.QueryResolver { return memoQuery{m.ResolverRoot.Query(), m} }
+func (m *memo) Organization() graph.OrganizationResolver {
+	return memoOrg{m.ResolverRoot.Organization(), m}
+}
+func (m *memo) Project() graph.ProjectResolver { return memoProject{m.ResolverRoot.Project(), m} }
+func (m *memo) Issue() graph.IssueResolver     { return memoIssue{m.ResolverRoot.Issue(), m} }
+func (m *memo) Comment() graph.CommentResolver { return memoComment{m.ResolverRoot.Comment(), m} }
 
 type (
 	memoQuery struct {
@@ -138,12 +137,7 @@ func cpuTime(tb testing.TB) time.Duration {
 //
 //	go test ./graph/ -run '^$' -bench DeepShape -benchmem -count 3
 func BenchmarkDeepShape(b *testing.B) {
-	db := databasetest.New(b, database.Options{})
-	ctx := context.Background()
-	require.NoError(b, seed.Generate(ctx, db.SQL, seed.Sizes{Users: 300, Projects: 12, Labels: 8, Issues: 1200, Comments: 6000}, "unused"))
-	var userID int64
-	require.NoError(b, db.SQL.QueryRow(`SELECT id FROM users WHERE email = $1`, seed.ScaleUserEmail(1)).Scan(&userID))
-	member := viewer.NewContext(ctx, viewer.Viewer{UserID: userID})
+	db, member := generated(b, seed.Sizes{Users: 300, Projects: 12, Labels: 8, Issues: 1200, Comments: 6000})
 
 	real := graph.NewResolver(db.Client, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	memory := &memo{ResolverRoot: real, values: map[any]any{}}

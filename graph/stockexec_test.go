@@ -76,6 +76,18 @@ func (p panickyIssue) Key(ctx context.Context, obj *ent.Issue) (string, error) {
 	return p.IssueResolver.Key(ctx, obj)
 }
 
+// generated returns a fresh database holding an organization "scale" made
+// by the data generator at sizes, and the context of its first member.
+func generated(tb testing.TB, sizes seed.Sizes) (*database.DB, context.Context) {
+	tb.Helper()
+	db := databasetest.New(tb, database.Options{})
+	ctx := context.Background()
+	require.NoError(tb, seed.Generate(ctx, db.SQL, sizes, "unused"))
+	var userID int64
+	require.NoError(tb, db.SQL.QueryRow(`SELECT id FROM users WHERE email = $1`, seed.ScaleUserEmail(1)).Scan(&userID))
+	return db, viewer.NewContext(ctx, viewer.Viewer{UserID: userID})
+}
+
 // executors returns handlers of the patched and the stock executor over
 // the same resolvers, each request with its own loaders, as the server
 // runs them.
@@ -132,13 +144,8 @@ func ask(t testing.TB, h http.Handler, ctx context.Context, query string) respon
 // panics and cancellation included.
 func TestPatchedExecutorMatchesStock(t *testing.T) {
 	t.Parallel()
-	db := databasetest.New(t, database.Options{})
+	db, member := generated(t, seed.Sizes{Users: 40, Projects: 3, Labels: 6, Issues: 90, Comments: 300})
 	ctx := context.Background()
-	require.NoError(t, seed.Generate(ctx, db.SQL, seed.Sizes{Users: 40, Projects: 3, Labels: 6, Issues: 90, Comments: 300}, "unused"))
-	var userID int64
-	require.NoError(t, db.SQL.QueryRow(`SELECT id FROM users WHERE email = $1`, seed.ScaleUserEmail(1)).Scan(&userID))
-	member := viewer.NewContext(ctx, viewer.Viewer{UserID: userID})
-
 	resolver := graph.NewResolver(db.Client, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	canceled, cancel := context.WithCancel(member)
 	cancel()
