@@ -8,6 +8,8 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/issue"
@@ -105,13 +107,72 @@ func shapeOf(kind, name string, args ...any) string {
 func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 	ctx context.Context, r *Resolver, l childList[Q, T, P, S], parentID int64, args pageArgs,
 ) (*model.Connection[T], error) {
-	p, err := newPage(args, l.key)
+	lds := r.loadersFor(ctx)
+	f := listLoadOf(ctx, lds, l, args)
+	if f.err != nil {
+		return nil, f.err
+	}
+	count := func(ctx context.Context) (int, error) {
+		prefetch(ctx, f.counts, parentPeers(lds, l.name, f.countShape, parentID)...)
+		return f.counts.Load(ctx, parentID)()
+	}
+	if !f.wantsRows {
+		// Only totalCount was asked for (a board's comment count): no rows.
+		return &model.Connection[T]{Edges: []*model.Edge[T]{}, Count: count}, nil
+	}
+	prefetch(ctx, f.pages, parentPeers(lds, l.name, f.pageShape, parentID)...)
+	rows, err := f.pages.Load(ctx, parentID)()
 	if err != nil {
 		return nil, err
 	}
-	lds := r.loadersFor(ctx)
-	pageShape, countShape := shapeOf("page", l.name, l.shape, args, l.key.name), shapeOf("count", l.name, l.shape)
-	pages := loaders.PerParent(lds, pageShape, func(ctx context.Context, parents []int64) (map[int64][]T, error) {
+	return connection(f.page, rows, l.keyOf, count), nil
+}
+
+// listLoad is what every parent of one list field shares: the validated
+// page, the loaders of its pages and sizes, and whether rows are asked for.
+type listLoad[T any] struct {
+	page                  page
+	err                   error
+	pageShape, countShape string
+	pages                 *dataloader.Loader[int64, []T]
+	counts                *dataloader.Loader[int64, int]
+	wantsRows             bool
+}
+
+// fieldKey names one list field of an operation: the same field (its
+// node in the parsed document) has the same arguments and selection for
+// every parent it is resolved for.
+type fieldKey struct {
+	list  string
+	field *ast.Field
+}
+
+// listLoadOf returns the list load of the field being resolved, worked out
+// by its first parent and kept in the request's loaders for the others.
+func listLoadOf[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
+	ctx context.Context, lds *loaders.Loaders, l childList[Q, T, P, S], args pageArgs,
+) *listLoad[T] {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return newListLoad(ctx, lds, l, args)
+	}
+	return loaders.Memo(lds, fieldKey{l.name, fc.Field.Field}, func() *listLoad[T] { return newListLoad(ctx, lds, l, args) })
+}
+
+func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
+	ctx context.Context, lds *loaders.Loaders, l childList[Q, T, P, S], args pageArgs,
+) *listLoad[T] {
+	p, err := newPage(args, l.key)
+	if err != nil {
+		return &listLoad[T]{err: err}
+	}
+	f := &listLoad[T]{
+		page:       p,
+		pageShape:  shapeOf("page", l.name, l.shape, args, l.key.name),
+		countShape: shapeOf("count", l.name, l.shape),
+		wantsRows:  wantsRows(ctx),
+	}
+	f.pages = loaders.PerParent(lds, f.pageShape, func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms))
 		rows, err := q.All(ctx)
@@ -136,27 +197,14 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 		loaders.Prime(ctx, lds, shown...)
 		return out, nil
 	})
-	counts := loaders.PerParent(lds, countShape, func(ctx context.Context, parents []int64) (map[int64]int, error) {
+	f.counts = loaders.PerParent(lds, f.countShape, func(ctx context.Context, parents []int64) (map[int64]int, error) {
 		var rows []loaders.ParentCount
 		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, parents)).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}
 		return loaders.Counts(rows), nil
 	})
-	count := func(ctx context.Context) (int, error) {
-		prefetch(ctx, counts, parentPeers(lds, l.name, countShape, parentID)...)
-		return counts.Load(ctx, parentID)()
-	}
-	if !wantsRows(ctx) {
-		// Only totalCount was asked for (a board's comment count): no rows.
-		return &model.Connection[T]{Edges: []*model.Edge[T]{}, Count: count}, nil
-	}
-	prefetch(ctx, pages, parentPeers(lds, l.name, pageShape, parentID)...)
-	rows, err := pages.Load(ctx, parentID)()
-	if err != nil {
-		return nil, err
-	}
-	return connection(p, rows, l.keyOf, count), nil
+	return f
 }
 
 // wantsRows reports whether the connection field being resolved selects

@@ -62,6 +62,7 @@ type Loaders struct {
 	lists  map[string]any // shape -> *dataloader.Loader[int64, X]
 	// usersOf holds the users loader of each edge (UsersOf).
 	usersOf map[string]*dataloader.Loader[int64, *ent.User]
+	memos   map[any]any // Memo
 }
 
 // New returns fresh loaders reading through client.
@@ -212,6 +213,31 @@ func PerParent[V any](l *Loaders, shape string, fetch func(ctx context.Context, 
 	})
 	l.lists[shape] = ld
 	return ld
+}
+
+// Memo returns the value kept in l under key, made by build the first
+// time: what the resolvers of one field work out once for all of its
+// parents (its page arguments, its loaders). Two first callers at once may
+// both build; the first to finish is kept, so build must not depend on
+// being the only one.
+func Memo[V any](l *Loaders, key any, build func() V) V {
+	l.mu.Lock()
+	v, ok := l.memos[key].(V)
+	l.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = build()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if kept, ok := l.memos[key].(V); ok {
+		return kept
+	}
+	if l.memos == nil {
+		l.memos = map[any]any{}
+	}
+	l.memos[key] = v
+	return v
 }
 
 type (
