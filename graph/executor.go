@@ -60,12 +60,13 @@ func recoverToNull(ctx context.Context, oc *graphql.OperationContext, resolve fu
 }
 
 // marshalInOrder replaces graphql.MarshalSliceConcurrently for the lists
-// whose items are issues, comments and projects (or their edges). The stock
+// whose items are issues, comments, projects and labels (or their edges),
+// whose edges never make one item wait for another's loader call. The stock
 // marshaler starts a goroutine per item so that the items' loader calls
 // meet in one batch. These items do not need it: objects loaded together
 // are peers (loaders.Peers), so the first item's resolvers ask the loaders
 // for the same edge of every item at once, and the rest find their rows
-// loaded. Marshaled one after another, the items cost the same statements
+// loaded; the labels of a list share their organization, read once. Marshaled one after another, the items cost the same statements
 // and no goroutine each. Each item still gets its own field context with
 // its index, and a panic in one is reported and nulls that item only, as
 // in the stock marshaler.

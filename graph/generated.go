@@ -15862,7 +15862,7 @@ func (ec *executionContext) marshalNLabelConnection2ᚖgithubᚗcomᚋissuegraph
 }
 
 func (ec *executionContext) marshalNLabelEdge2ᚕᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*ent.Label]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalInOrder(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLabelEdge2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])

@@ -7,8 +7,8 @@
 //     object's whole response path) only when a selected field is deferred;
 //   - the id field of every type resolves on the object's own goroutine
 //     (resolveNow) instead of a goroutine of its own;
-//   - lists of issues, comments and projects and their edges are marshaled
-//     in order (marshalInOrder) instead of a goroutine per item.
+//   - lists of issues, comments, projects and labels and their edges are
+//     marshaled in order (marshalInOrder) instead of a goroutine per item.
 //
 // The rewrite is textual and strict: each pattern must match the shape
 // gqlgen generates, and the command fails when a pattern matches nothing,
@@ -27,8 +27,10 @@ import (
 )
 
 // inOrder names the list marshalers whose items are marshaled in order: the
-// types whose edges the loaders fetch for all peers at once.
-var inOrder = regexp.MustCompile(`^func \(ec \*executionContext\) marshal[NO](Issue|Comment|Project)(Edge)?2ᚕ`)
+// types whose edges the loaders fetch for all peers at once, and labels,
+// whose only edge (their organization) is the same for a whole list and
+// read once.
+var inOrder = regexp.MustCompile(`^func \(ec \*executionContext\) marshal[NO](Issue|Comment|Project|Label)(Edge)?2ᚕ`)
 
 var (
 	newDeferred = "deferred := graphql.NewDeferredGroup(ctx)"
@@ -77,7 +79,7 @@ func patch(path string) error {
 		}
 	}
 	if lists == 0 {
-		return fmt.Errorf("%s: no list of issues, comments or projects matched", path)
+		return fmt.Errorf("%s: no list of issues, comments, projects or labels matched", path)
 	}
 	return os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644)
 }
