@@ -24,7 +24,7 @@ func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.Us
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Comment.author")
 	if g := lds.Peers.Of(typeComment, obj.ID); g != nil {
-		return required(groupUser(ctx, g, "Comment.author", users, func() []int64 {
+		return required(groupUser(ctx, lds, g, "Comment.author", users, func() []int64 {
 			return targets(g.Comments, func(c *ent.Comment) int64 { return c.AuthorID })
 		}, obj.AuthorID))
 	}

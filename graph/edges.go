@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -112,15 +113,20 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 	if f.err != nil {
 		return nil, f.err
 	}
+	typ, _, _ := strings.Cut(l.name, ".") // the parent's type: "Issue.comments"
 	count := func(ctx context.Context) (int, error) {
-		prefetch(ctx, f.counts, parentPeers(lds, l.name, f.countShape, parentID)...)
+		if err := groupList(ctx, lds, typ, f.countShape, parentID, f.counts, f.fetchCounts); err != nil {
+			return 0, err
+		}
 		return f.counts.Load(ctx, parentID)()
 	}
 	if !f.wantsRows {
 		// Only totalCount was asked for (a board's comment count): no rows.
 		return &model.Connection[T]{Edges: []*model.Edge[T]{}, Count: count}, nil
 	}
-	prefetch(ctx, f.pages, parentPeers(lds, l.name, f.pageShape, parentID)...)
+	if err := groupList(ctx, lds, typ, f.pageShape, parentID, f.pages, f.fetchPages); err != nil {
+		return nil, err
+	}
 	rows, err := f.pages.Load(ctx, parentID)()
 	if err != nil {
 		return nil, err
@@ -136,7 +142,11 @@ type listLoad[T any] struct {
 	pageShape, countShape string
 	pages                 *dataloader.Loader[int64, []T]
 	counts                *dataloader.Loader[int64, int]
-	wantsRows             bool
+	// fetchPages and fetchCounts read the pages and sizes of many parents
+	// with one statement: the loaders' batches, and a peer group's.
+	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
+	fetchCounts func(context.Context, []int64) (map[int64]int, error)
+	wantsRows   bool
 }
 
 // fieldKey names one list field of an operation: the same field (its
@@ -172,7 +182,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		countShape: shapeOf("count", l.name, l.shape),
 		wantsRows:  wantsRows(ctx),
 	}
-	f.pages = loaders.PerParent(lds, f.pageShape, func(ctx context.Context, parents []int64) (map[int64][]T, error) {
+	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms))
 		rows, err := q.All(ctx)
@@ -196,14 +206,16 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		loaders.AddPeers(&lds.Peers, shown)
 		loaders.Prime(ctx, lds, shown...)
 		return out, nil
-	})
-	f.counts = loaders.PerParent(lds, f.countShape, func(ctx context.Context, parents []int64) (map[int64]int, error) {
+	}
+	f.fetchCounts = func(ctx context.Context, parents []int64) (map[int64]int, error) {
 		var rows []loaders.ParentCount
 		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, parents)).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}
 		return loaders.Counts(rows), nil
-	})
+	}
+	f.pages = loaders.PerParent(lds, f.pageShape, f.fetchPages)
+	f.counts = loaders.PerParent(lds, f.countShape, f.fetchCounts)
 	return f
 }
 

@@ -42,7 +42,7 @@ func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, 
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Issue.author")
 	if g := lds.Peers.Of(typeIssue, obj.ID); g != nil {
-		return required(groupUser(ctx, g, "Issue.author", users, func() []int64 {
+		return required(groupUser(ctx, lds, g, "Issue.author", users, func() []int64 {
 			return targets(g.Issues, func(i *ent.Issue) int64 { return i.AuthorID })
 		}, obj.AuthorID))
 	}
@@ -57,7 +57,7 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 	lds := r.loadersFor(ctx)
 	users := lds.UsersOf("Issue.assignee")
 	if g := lds.Peers.Of(typeIssue, obj.ID); g != nil {
-		return optional(groupUser(ctx, g, "Issue.assignee", users, func() []int64 {
+		return optional(groupUser(ctx, lds, g, "Issue.assignee", users, func() []int64 {
 			return targets(g.Issues, func(i *ent.Issue) int64 {
 				if i.AssigneeID == nil {
 					return 0

@@ -2,7 +2,7 @@ package graph
 
 import (
 	"context"
-	"strings"
+	"fmt"
 
 	"github.com/graph-gophers/dataloader/v7"
 
@@ -49,31 +49,45 @@ func projectPeers(l *loaders.Loaders, obj *ent.Project, edge string) []*ent.Proj
 	return nil
 }
 
-// parentPeers returns the ids of parent's peers the first time the list
-// loaded by the loader of shape is asked of them; list names the list
-// ("Issue.labels"), whose prefix is the parent's type.
-func parentPeers(l *loaders.Loaders, list, shape string, parent int64) []int64 {
-	typ, _, _ := strings.Cut(list, ".")
-	if g := l.Peers.Of(typ, parent); g.First(shape) {
-		return g.IDs(typ)
+// groupList makes sure the list of shape is loaded for every peer of
+// parent (an object of type typ) at once, with one statement of its own
+// (loaders.GroupBatch), and primed into ld, so parent's Load finds it. A
+// parent with no group is left to ld.
+func groupList[V any](ctx context.Context, lds *loaders.Loaders, typ, shape string, parent int64, ld *dataloader.Loader[int64, V],
+	fetch func(context.Context, []int64) (map[int64]V, error),
+) error {
+	g := lds.Peers.Of(typ, parent)
+	if g == nil {
+		return nil
 	}
-	return nil
+	_, err := loaders.GroupBatch(ctx, g, shape, func() (any, error) {
+		ids := g.IDs(typ)
+		got, err := fetch(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", shape, err)
+		}
+		for _, id := range ids {
+			ld.Prime(ctx, id, got[id])
+		}
+		return nil, nil
+	})
+	return err
 }
 
 // groupUser resolves a to-one user edge (an issue's assignee, a comment's
-// author) of an object of group g: the first member to ask loads the edge
-// for all members in one batch (loaders.GroupEdge), the others read it
-// from the group without a loader call each. ids lists the members'
-// targets; id is this object's.
-func groupUser(ctx context.Context, g *loaders.PeerGroup, edge string, users *dataloader.Loader[int64, *ent.User], ids func() []int64, id int64) (*ent.User, error) {
-	byID, err := loaders.GroupEdge(ctx, g, edge, users, ids)
+// author) of an object of group g: the first member to ask reads the edge
+// for all members in one statement (loaders.GroupEdge), the others read it
+// from the group. ids lists the members' targets; id is this object's.
+// users is the edge's loader, for a member that joined after the batch.
+func groupUser(ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, edge string, users *dataloader.Loader[int64, *ent.User], ids func() []int64, id int64) (*ent.User, error) {
+	byID, err := loaders.GroupEdge(ctx, g, edge, ids, lds.Users)
 	if err != nil {
 		return nil, err
 	}
 	if r, ok := byID[id]; ok {
 		return r.Data, r.Error
 	}
-	return users.Load(ctx, id)() // a member that joined after the batch
+	return users.Load(ctx, id)()
 }
 
 // targets collects the distinct non-zero ids of rows.

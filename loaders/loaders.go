@@ -105,9 +105,25 @@ func newLoader[V any](opts Options, name string, fn dataloader.BatchFunc[int64, 
 }
 
 func (l *Loaders) newUserLoader() *dataloader.Loader[int64, *ent.User] {
-	return newLoader(l.opts, "user", byID("user", func(ctx context.Context, ids []int64) ([]*ent.User, error) {
-		return l.client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
-	}, func(u *ent.User) int64 { return u.ID }))
+	return newLoader(l.opts, "user", byID("user", l.users, func(u *ent.User) int64 { return u.ID }))
+}
+
+func (l *Loaders) users(ctx context.Context, ids []int64) ([]*ent.User, error) {
+	return l.client.User.Query().Where(predicate.User(idIn(ids))).All(ctx)
+}
+
+// Users reads the users with ids, the viewer may see, in one statement,
+// by id: for a batch of a peer group (GroupEdge).
+func (l *Loaders) Users(ctx context.Context, ids []int64) (map[int64]*ent.User, error) {
+	rows, err := l.users(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*ent.User, len(rows))
+	for _, u := range rows {
+		out[u.ID] = u
+	}
+	return out, nil
 }
 
 // UsersOf returns the loader of the users reached through edge

