@@ -274,6 +274,10 @@ backend issuegraph
 		_ = c.haproxy.Wait()
 		logf.Close()
 	})
+	require.Eventually(c.t, func() bool {
+		_, err := os.Stat(c.socket)
+		return err == nil
+	}, waitLong, pollEvery, "HAProxy opens its runtime API socket")
 	for _, in := range c.instances {
 		c.waitUp(in)
 	}
