@@ -34,9 +34,13 @@ func TestBackupRestoreRunbook(t *testing.T) {
 	live := servertest.Start(t)
 	token := live.SignUp(t, "backup@example.com", "Backup")
 	owner := live.As(token)
-	var org struct{ CreateOrganization struct{ Organization struct{ ID string } } }
+	var org struct {
+		CreateOrganization struct{ Organization struct{ ID string } }
+	}
 	owner.Do(t, `mutation{ createOrganization(input:{slug:"backup",name:"Backup"}){ organization{id} } }`, nil).MustOK(t).Decode(t, &org)
-	var proj struct{ CreateProject struct{ Project struct{ ID string } } }
+	var proj struct {
+		CreateProject struct{ Project struct{ ID string } }
+	}
 	owner.Do(t, `mutation($o:ID!){ createProject(input:{organizationId:$o,key:"BAK",name:"Backup"}){ project{id} } }`,
 		map[string]any{"o": org.CreateOrganization.Organization.ID}).MustOK(t).Decode(t, &proj)
 	projectID := proj.CreateProject.Project.ID
