@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,6 +87,9 @@ func TestComposeFileParsesAndUsesRealSettings(t *testing.T) {
 			apis = append(apis, name)
 			assert.Equal(t, "service_completed_successfully", deps["migrate"], "%s starts after the migration", name)
 			assert.Equal(t, []string{"CMD", "/issuegraph", "healthcheck"}, s.Healthcheck.Test, name)
+			grace, err := time.ParseDuration(s.StopGracePeriod)
+			require.NoError(t, err, name)
+			assert.Greater(t, grace, cfg.ShutdownTimeout, "%s: Compose kills after stop_grace_period; the server needs ISSUEGRAPH_SHUTDOWN_TIMEOUT", name)
 		default:
 			t.Errorf("%s runs %v", name, s.Command)
 		}

@@ -299,6 +299,9 @@ func TestKustomizeBuildsAndReferencesHold(t *testing.T) {
 				assert.True(t, *spec.SecurityContext.RunAsNonRoot)
 				assert.Equal(t, int64(65532), *spec.SecurityContext.RunAsUser, "the image's user")
 			}
+			if dir != "base" {
+				assert.Regexp(t, `^ghcr\.io/issuegraph/issuegraph:v[0-9]`, api.Image, "an overlay pins a released image")
+			}
 			assert.Equal(t, []string{"migrate"}, job.Spec.Template.Spec.Containers[0].Args)
 			assert.Equal(t, []string{"serve"}, api.Args)
 
