@@ -6,7 +6,7 @@ export ISSUEGRAPH_DEV_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/issuegr
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test build generate check-generated migration lint bench
+.PHONY: help run test build generate check-generated migration lint bench cluster
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,6 +20,14 @@ test: ## Run the whole test suite against real PostgreSQL and Redis (started if 
 	@deploy/dev/tools.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 2 -timeout 15m ./...
+	@# deploy/k8s is a module of its own (the Kubernetes and kustomize
+	@# libraries stay out of the server's dependencies): test it too.
+	cd deploy/k8s && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...
+
+cluster: ## Three instances behind HAProxy sharing PostgreSQL and Redis; prints a table of scale-out scenarios (not part of make test)
+	@deploy/dev/services.sh --redis
+	@deploy/cluster/haproxy.sh
+	$(GO) test -tags cluster -count=1 -v -timeout 20m -run TestCluster ./deploy/cluster/
 
 bench: ## Issuegraph side by side with PostGraphile 5 on the same seeded data: three query shapes, CPU per request (not part of make test)
 	@deploy/bench/bench.sh
@@ -27,11 +35,13 @@ bench: ## Issuegraph side by side with PostGraphile 5 on the same seeded data: t
 build: ## Build bin/issuegraph
 	$(GO) build -o bin/issuegraph .
 
-generate: ## Regenerate the ent client and the GraphQL executor
+generate: ## Regenerate the ent client, the GraphQL executor and the Kubernetes PrometheusRule
 	$(GO) generate ./...
+	cd deploy/k8s && $(GO) generate ./...
 
-check-generated: ## Fail when `go generate ./...` changes any file
+check-generated: ## Fail when `go generate ./...` (or `go mod tidy` of deploy/k8s) changes any file
 	$(GO) generate ./...
+	cd deploy/k8s && $(GO) generate ./... && $(GO) mod tidy
 	@git diff --exit-code --stat || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain)" || { git status --porcelain; echo "go generate created files: commit them"; exit 1; }
 

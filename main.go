@@ -6,6 +6,9 @@
 //	issuegraph persisted import FILE --client NAME
 //	                     register a client's operation manifest as trusted documents
 //	issuegraph seed --scale N   generate a large organization (benchmarks)
+//	issuegraph healthcheck [URL]  exit 0 when the local instance's /readyz answers 200
+//	                     (container health checks: the image has no curl)
+//	issuegraph version   print the version and the Go toolchain it was built with
 //
 // Every setting comes from the environment; see the README.
 package main
@@ -15,11 +18,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
@@ -53,6 +62,12 @@ func tuneGC(log *slog.Logger) {
 }
 
 func run(args []string) error {
+	// version needs no configuration: it answers even where the
+	// environment is not set up, such as an image checked without running.
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Printf("issuegraph %s %s\n", version(), runtime.Version())
+		return nil
+	}
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return err
@@ -102,11 +117,13 @@ func run(args []string) error {
 		return server.SeedDemo(ctx, db, log)
 	case "persisted":
 		return persistedCommand(ctx, cfg, log, args[1:])
+	case "healthcheck":
+		return healthcheck(ctx, cfg.Addr, args[1:])
 	case "help", "-h", "--help":
-		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]|persisted import FILE --client NAME]")
+		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]|persisted import FILE --client NAME|healthcheck [URL]|version]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, migrate, seed or persisted)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, migrate, seed, persisted, healthcheck or version)", cmd)
 }
 
 // persistedCommand imports a manifest: `persisted import FILE --client NAME`.
@@ -157,15 +174,53 @@ func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	return nil
 }
 
+// healthcheck asks url (default: this instance's /readyz, from
+// ISSUEGRAPH_ADDR) and fails unless it answers 200.
+func healthcheck(ctx context.Context, addr string, args []string) error {
+	var url string
+	if len(args) > 0 {
+		url = args[0]
+	} else {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("ISSUEGRAPH_ADDR %q: %w", addr, err)
+		}
+		url = "http://" + net.JoinHostPort("127.0.0.1", port) + "/readyz"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("health check: %s answered %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by config
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// version is the module version the binary was built from ("devel" for a
-// working tree).
+// buildVersion is set at link time (-X main.buildVersion=v1.2.3) by image
+// builds, which have no module version to read.
+var buildVersion string
+
+// version is the version the binary was built as: buildVersion, else the
+// module version ("devel" for a working tree).
 func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		return bi.Main.Version
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,6 +15,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/server/persisted"
+	"github.com/issuegraph/issuegraph/server/servertest"
 )
 
 // TestPersistedImportCommand runs `issuegraph persisted import` on an Apollo
@@ -47,4 +49,26 @@ func TestPersistedImportCommand(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not validate")
 	assert.Error(t, run([]string{"persisted", "import", good}), "--client is required")
+}
+
+// TestHealthcheckCommand: `issuegraph healthcheck` succeeds against a
+// ready instance and fails, naming why, where nothing is ready.
+func TestHealthcheckCommand(t *testing.T) {
+	env := servertest.Start(t)
+	t.Setenv("ISSUEGRAPH_LOG_LEVEL", "error")
+	require.NoError(t, run([]string{"healthcheck", env.URL + "/readyz"}))
+	t.Setenv("ISSUEGRAPH_ADDR", strings.TrimPrefix(env.URL, "http://"))
+	require.NoError(t, run([]string{"healthcheck"}), "the default URL is this instance's /readyz")
+
+	err := run([]string{"healthcheck", env.URL + "/nothing-here"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "404")
+	require.NoError(t, env.Stop())
+	assert.Error(t, run([]string{"healthcheck"}), "a stopped instance is not healthy")
+}
+
+// TestVersionCommand: `issuegraph version` needs no configuration.
+func TestVersionCommand(t *testing.T) {
+	t.Setenv("ISSUEGRAPH_ENV", "production") // would refuse to load
+	assert.NoError(t, run([]string{"version"}))
 }

@@ -339,6 +339,8 @@ func subscriptionError(err error, last int64) error {
 		return e
 	case errors.Is(err, subscriptions.ErrBadCursor):
 		return Errorf(CodeBadUserInput, "after is not a cursor of this stream")
+	case errors.Is(err, subscriptions.ErrCursorAhead):
+		return Errorf(CodeBadUserInput, "after is newer than the server's event log, which was restored from a backup taken before that event: refetch what you show, then subscribe without after")
 	case errors.Is(err, subscriptions.ErrCursorExpired):
 		return Errorf(CodeBadUserInput, "after is older than the event log's retention or not from this stream; reload, then subscribe without after")
 	case errors.Is(err, subscriptions.ErrUnavailable), errors.Is(err, subscriptions.ErrClosed):

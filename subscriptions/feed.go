@@ -24,6 +24,10 @@ var (
 	// ErrCursorExpired: the cursor is older than the log's retention, or
 	// names no event of this stream.
 	ErrCursorExpired = errors.New("cursor is older than the event log's retention or not from this stream")
+	// ErrCursorAhead: the cursor is past the end of the log. The server
+	// issued it, so the log lost its tail: the database was restored from
+	// a backup taken before that event. The client must refetch.
+	ErrCursorAhead = errors.New("cursor is newer than the event log's last event")
 	// ErrClosed: the server is shutting down.
 	ErrClosed = errors.New("real-time delivery is shutting down")
 )
@@ -118,6 +122,13 @@ func (f *Feed) CheckCursor(ctx context.Context, s Stream, cursor string) (int64,
 	var createdAt time.Time
 	err = f.db.QueryRowContext(ctx, `SELECT created_at FROM events WHERE position = $1 AND `+s.column()+` = $2`, p, s.ID).Scan(&createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
+		var head int64
+		if err := f.db.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM events`).Scan(&head); err != nil {
+			return 0, fmt.Errorf("checking cursor: %w", err)
+		}
+		if p > head {
+			return 0, ErrCursorAhead
+		}
 		return 0, ErrCursorExpired
 	}
 	if err != nil {

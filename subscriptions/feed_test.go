@@ -252,3 +252,25 @@ func TestFeedBrokerClosedEndsSubscribers(t *testing.T) {
 		r.mu.Unlock()
 	}
 }
+
+// TestCheckCursorTellsAheadFromExpired: a cursor past the log's last
+// event (a database restored from an older backup) is refused with its own
+// error, apart from one that is unknown or too old.
+func TestCheckCursorTellsAheadFromExpired(t *testing.T) {
+	e := newFeedEnv(t, 0)
+	e.insert(t, 3)
+	var head int64
+	require.Eventually(t, func() bool {
+		require.NoError(t, e.db.SQL.QueryRow(`SELECT coalesce(max(position), 0) FROM events`).Scan(&head))
+		return head == 3
+	}, feedWait, feedPoll)
+	ctx := context.Background()
+
+	p, err := e.feed.CheckCursor(ctx, project1, subscriptions.Cursor(2))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), p)
+	_, err = e.feed.CheckCursor(ctx, project1, subscriptions.Cursor(head+5))
+	assert.ErrorIs(t, err, subscriptions.ErrCursorAhead)
+	_, err = e.feed.CheckCursor(ctx, subscriptions.Stream{Kind: subscriptions.ProjectStream, ID: 2}, subscriptions.Cursor(2))
+	assert.ErrorIs(t, err, subscriptions.ErrCursorExpired, "an event of another stream")
+}
