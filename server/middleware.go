@@ -36,12 +36,17 @@ func chain(h http.Handler, ms ...middleware) http.Handler {
 // writeError answers with a GraphQL-shaped error body, so clients parse
 // every failure the same way.
 func writeError(w http.ResponseWriter, r *http.Request, status int, code graph.Code, msg string) {
+	writeErrorAs(w, r, mediaJSON, status, code, msg)
+}
+
+// writeErrorAs is writeError with the response's media type.
+func writeErrorAs(w http.ResponseWriter, r *http.Request, media string, status int, code graph.Code, msg string) {
 	ext := map[string]any{"code": string(code)}
 	if id := RequestID(r.Context()); id != "" {
 		ext["requestId"] = id
 	}
 	body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": ext}}})
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", media)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -140,9 +139,9 @@ func (s *Server) graphql() http.Handler {
 			graph.WithTracing(s.tel.Tracer))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
-	s.rt.addTransports(srv) // --- real-time hook: WebSocket and SSE, before POST ---
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	s.rt.addTransports(srv)          // --- real-time hook: WebSocket and SSE, before POST ---
+	srv.AddTransport(getTransport{}) // server/httptransport.go: GraphQL over HTTP as the spec words it
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if !s.cfg.Production() {
 		srv.Use(extension.Introspection{})
