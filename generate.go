@@ -2,6 +2,8 @@ package main
 
 // Code generation, in order: the ent client from ent/schema, then the
 // GraphQL executor and models from graph/schema (gqlgen reads the ent
-// types, so ent must come first).
+// types, so ent must come first), then schema.graphql printed from the
+// executable schema (make check-schema compares it with main's).
 //go:generate go run ./ent/entc.go
 //go:generate go run github.com/99designs/gqlgen generate --config gqlgen.yml
+//go:generate go run . schema -o schema.graphql
