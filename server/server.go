@@ -173,6 +173,7 @@ func (s *Server) graphql() http.Handler {
 		return next(ctx)
 	})
 	srv.AroundOperations(loadersPerBurst)
+	srv.AroundResponses(signInHint) // server/anonymous.go
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
