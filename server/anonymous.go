@@ -13,7 +13,7 @@ import (
 
 // signInHintMessage tells an anonymous client why it sees nothing.
 const signInHintMessage = "you are not signed in: everything that needs an account reads as null; " +
-	"sign in with the logIn mutation and send Authorization: Bearer <accessToken>"
+	"sign in with the logIn mutation and send the header Authorization: Bearer followed by its accessToken"
 
 // signInHint adds extensions.signIn to the response of an anonymous query
 // that read a null at its root (viewer, or an object only members may see,
