@@ -6,14 +6,16 @@ export ISSUEGRAPH_DEV_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/issuegr
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test build generate check-generated migration lint bench cluster
+.PHONY: help run stop test build generate graphiql check-generated check-schema migration lint bench cluster
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-run: ## Serve the API at http://127.0.0.1:8080/graphql with GraphiQL at / (starts PostgreSQL if needed)
-	@deploy/dev/services.sh
-	$(GO) run . serve
+run: ## Serve the API at http://127.0.0.1:8080/graphql with GraphiQL at / (starts PostgreSQL if needed); Ctrl-C stops it
+	@GO=$(GO) deploy/dev/run.sh
+
+stop: ## Stop the private PostgreSQL and Redis that make run / make test started under .data/
+	@deploy/dev/services.sh --stop
 
 test: ## Run the whole test suite against real PostgreSQL and Redis (started if needed)
 	@deploy/dev/services.sh --redis
@@ -35,15 +37,21 @@ bench: ## Issuegraph side by side with PostGraphile 5 on the same seeded data: t
 build: ## Build bin/issuegraph
 	$(GO) build -o bin/issuegraph .
 
-generate: ## Regenerate the ent client, the GraphQL executor and the Kubernetes PrometheusRule
+generate: ## Regenerate the ent client, the GraphQL executor, schema.graphql and the Kubernetes PrometheusRule
 	$(GO) generate ./...
 	cd deploy/k8s && $(GO) generate ./...
+
+graphiql: ## Rebuild GraphiQL's bundle (server/graphiql/dist, committed) from the npm versions pinned in server/graphiql/web
+	cd server/graphiql/web && npm ci --no-audit --no-fund && node build.mjs
 
 check-generated: ## Fail when `go generate ./...` (or `go mod tidy` of deploy/k8s) changes any file
 	$(GO) generate ./...
 	cd deploy/k8s && $(GO) generate ./... && $(GO) mod tidy
 	@git diff --exit-code --stat || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain)" || { git status --porcelain; echo "go generate created files: commit them"; exit 1; }
+
+check-schema: ## Fail when schema.graphql is stale or breaks clients of main's (override: BREAKING-CHANGE-OK: in a commit message)
+	@GO=$(GO) deploy/dev/check-schema.sh
 
 migration: ## Write a new versioned migration from ent/schema: make migration NAME=add_x
 	@test -n "$(NAME)" || { echo "usage: make migration NAME=add_something"; exit 1; }

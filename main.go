@@ -5,6 +5,8 @@
 //	issuegraph seed      load the demo organization into an empty database
 //	issuegraph persisted import FILE --client NAME
 //	                     register a client's operation manifest as trusted documents
+//	issuegraph schema [-o FILE | diff OLD.graphql]
+//	                     print the GraphQL schema, or the changes since OLD that break clients
 //	issuegraph seed --scale N   generate a large organization (benchmarks)
 //	issuegraph healthcheck [URL]  exit 0 when the local instance's /readyz answers 200
 //	                     (container health checks: the image has no curl)
@@ -33,6 +35,7 @@ import (
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/graph/schemadiff"
 	"github.com/issuegraph/issuegraph/server"
 	"github.com/issuegraph/issuegraph/server/persisted"
 )
@@ -67,6 +70,9 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "version" {
 		fmt.Printf("issuegraph %s %s\n", version(), runtime.Version())
 		return nil
+	}
+	if len(args) > 0 && args[0] == "schema" {
+		return schemaCommand(args[1:]) // needs no settings: it never connects
 	}
 	cfg, err := config.FromEnv()
 	if err != nil {
@@ -120,10 +126,50 @@ func run(args []string) error {
 	case "healthcheck":
 		return healthcheck(ctx, cfg.Addr, args[1:])
 	case "help", "-h", "--help":
-		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]|persisted import FILE --client NAME|healthcheck [URL]|version]")
+		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]|schema [-o FILE | diff OLD.graphql]|persisted import FILE --client NAME|healthcheck [URL]|version]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, migrate, seed, persisted, healthcheck or version)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, migrate, seed, schema, persisted, healthcheck or version)", cmd)
+}
+
+// schemaCommand prints the executable schema as SDL (`schema`, or
+// `schema -o FILE`), or lists what changed since OLD that breaks clients
+// (`schema diff OLD.graphql`, failing when anything does).
+func schemaCommand(args []string) error {
+	current := graph.NewExecutableSchema(graph.Config{}).Schema()
+	if len(args) > 0 && args[0] == "diff" {
+		if len(args) != 2 {
+			return errors.New("usage: issuegraph schema diff OLD.graphql")
+		}
+		text, err := os.ReadFile(args[1])
+		if err != nil {
+			return fmt.Errorf("reading the old schema: %w", err)
+		}
+		old, err := schemadiff.Load(args[1], string(text))
+		if err != nil {
+			return err
+		}
+		breaking := schemadiff.Breaking(old, current)
+		for _, b := range breaking {
+			fmt.Println("breaking:", b)
+		}
+		if len(breaking) > 0 {
+			return fmt.Errorf("%d change(s) break clients of %s", len(breaking), args[1])
+		}
+		return nil
+	}
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	out := fs.String("o", "", "write the SDL to this file instead of standard output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sdl := schemadiff.Print(current)
+	if *out == "" {
+		_, err := os.Stdout.Write(sdl)
+		return err
+	}
+	header := []byte("# The GraphQL schema of Issuegraph, printed from the executable schema by\n# `go generate` (issuegraph schema -o schema.graphql): do not edit; edit graph/schema/.\n\n")
+	return os.WriteFile(*out, append(header, sdl...), 0o644)
 }
 
 // persistedCommand imports a manifest: `persisted import FILE --client NAME`.

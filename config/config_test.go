@@ -64,8 +64,8 @@ func TestMalformedValuesAreNamed(t *testing.T) {
 	}
 }
 
-// TestSettingsTableIsComplete keeps the documented settings (the README
-// table is made from config.Settings) equal to what Load reads.
+// TestSettingsTableIsComplete keeps the documented settings (the table in
+// docs/configuration.md is made from config.Settings) equal to what Load reads.
 func TestSettingsTableIsComplete(t *testing.T) {
 	read := map[string]bool{}
 	_, _ = config.Load(func(k string) string { read[k] = true; return "" })
@@ -76,18 +76,18 @@ func TestSettingsTableIsComplete(t *testing.T) {
 	assert.Equal(t, read, documented)
 }
 
-// TestREADMESettingsTable keeps the README's settings table equal to
-// config.Settings, row for row: edit Settings, then paste the table this
-// test prints when they differ.
-func TestREADMESettingsTable(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestDocsSettingsTable keeps the settings table of docs/configuration.md
+// equal to config.Settings, row for row: edit Settings, then paste the
+// table this test prints when they differ.
+func TestDocsSettingsTable(t *testing.T) {
+	readme, err := os.ReadFile("../docs/configuration.md")
 	require.NoError(t, err)
 	var b strings.Builder
 	b.WriteString("| Variable | Default | Production | What it does |\n| --- | --- | --- | --- |\n")
 	for _, s := range config.Settings {
 		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", s.Name, s.Default, s.Production, s.Help)
 	}
-	assert.True(t, strings.Contains(string(readme), b.String()), "README.md's settings table differs from config.Settings; it should read:\n\n%s", b.String())
+	assert.True(t, strings.Contains(string(readme), b.String()), "docs/configuration.md's settings table differs from config.Settings; it should read:\n\n%s", b.String())
 }
 
 // TestExemptAPIKeys reads the API keys' IDs as the API shows them and

@@ -46,18 +46,18 @@ func TestBadRequests(t *testing.T) {
 		{"body over the limit", func() *servertest.Response {
 			return post("application/json", `{"query":"{viewer{id}}","variables":{"x":"`+strings.Repeat("a", 5000)+`"}}`)
 		}, 413, "BAD_USER_INPUT"},
-		{"no query", func() *servertest.Response { return post("application/json", `{}`) }, 422, "GRAPHQL_VALIDATION_FAILED"},
-		{"syntax error", func() *servertest.Response { return post("application/json", `{"query":"{ viewer { id "}`) }, 422, "GRAPHQL_PARSE_FAILED"},
-		{"unknown field", func() *servertest.Response { return post("application/json", `{"query":"{ nope }"}`) }, 422, "GRAPHQL_VALIDATION_FAILED"},
+		{"no query", func() *servertest.Response { return post("application/json", `{}`) }, 400, "BAD_USER_INPUT"},
+		{"syntax error", func() *servertest.Response { return post("application/json", `{"query":"{ viewer { id "}`) }, 200, "GRAPHQL_PARSE_FAILED"},
+		{"unknown field", func() *servertest.Response { return post("application/json", `{"query":"{ nope }"}`) }, 200, "GRAPHQL_VALIDATION_FAILED"},
 		{"unknown operation name", func() *servertest.Response {
 			return post("application/json", `{"query":"query A { viewer { id } }","operationName":"B"}`)
-		}, 422, "GRAPHQL_VALIDATION_FAILED"},
+		}, 200, "GRAPHQL_VALIDATION_FAILED"},
 		{"variable of wrong type", func() *servertest.Response {
 			return post("application/json", `{"query":"query($n:Int!){ project(organization:\"a\",key:\"B\"){ issue(number:$n){ id } } }","variables":{"n":"x"}}`)
-		}, 422, "GRAPHQL_VALIDATION_FAILED"},
+		}, 200, "GRAPHQL_VALIDATION_FAILED"},
 		{"missing required variable", func() *servertest.Response {
 			return post("application/json", `{"query":"query($id:ID!){ node(id:$id){ id } }"}`)
-		}, 422, "GRAPHQL_VALIDATION_FAILED"},
+		}, 200, "GRAPHQL_VALIDATION_FAILED"},
 		{"invalid global ID", func() *servertest.Response {
 			return post("application/json", `{"query":"{ node(id:\"not-an-id\"){ id } }"}`)
 		}, 200, "BAD_USER_INPUT"},
@@ -85,7 +85,7 @@ func TestBadRequests(t *testing.T) {
 		}, 401, "UNAUTHENTICATED"},
 		{"mutation over GET", func() *servertest.Response {
 			return get("query=" + url.QueryEscape(`mutation { logOut(input:{refreshToken:"x"}){ success } }`))
-		}, 406, ""},
+		}, 405, "BAD_USER_INPUT"},
 		{"GET without query", func() *servertest.Response { return get("") }, 400, "BAD_USER_INPUT"},
 		{"unsupported method", func() *servertest.Response {
 			req, _ := http.NewRequest(http.MethodPut, env.URL+"/graphql", strings.NewReader("{}"))

@@ -20,6 +20,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/auth"
+	"github.com/issuegraph/issuegraph/server/graphiql"
 )
 
 // middleware wraps a handler.
@@ -36,12 +37,17 @@ func chain(h http.Handler, ms ...middleware) http.Handler {
 // writeError answers with a GraphQL-shaped error body, so clients parse
 // every failure the same way.
 func writeError(w http.ResponseWriter, r *http.Request, status int, code graph.Code, msg string) {
+	writeErrorAs(w, r, mediaJSON, status, code, msg)
+}
+
+// writeErrorAs is writeError with the response's media type.
+func writeErrorAs(w http.ResponseWriter, r *http.Request, media string, status int, code graph.Code, msg string) {
 	ext := map[string]any{"code": string(code)}
 	if id := RequestID(r.Context()); id != "" {
 		ext["requestId"] = id
 	}
 	body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": msg, "extensions": ext}}})
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", media)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -154,15 +160,15 @@ func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, status, 
 
 // securityHeaders sets headers that keep browsers from sniffing, framing
 // or caching API responses. GraphiQL (development only) gets a policy
-// that lets it load its scripts.
+// that lets it load its own files, from this origin only.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
-		if r.URL.Path == "/" {
-			h.Set("Content-Security-Policy", "default-src 'self' https://cdn.jsdelivr.net 'unsafe-inline' 'unsafe-eval' data:; frame-ancestors 'none'")
+		if r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, graphiql.AssetPrefix) {
+			h.Set("Content-Security-Policy", graphiql.ContentSecurityPolicy)
 		} else {
 			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 			h.Set("Cache-Control", "no-store")

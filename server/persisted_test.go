@@ -181,7 +181,7 @@ func TestEnforceModeExemptAPIKey(t *testing.T) {
 
 	// Exempt from the persisted list only: the structural limits still apply.
 	deep := exempt.Do(t, chain(11), nil)
-	assert.Equal(t, http.StatusUnprocessableEntity, deep.Status)
+	assert.Equal(t, http.StatusOK, deep.Status)
 	assert.Equal(t, []string{"GRAPHQL_VALIDATION_FAILED"}, deep.Codes())
 
 	// An instance without the setting refuses the same key.

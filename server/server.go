@@ -17,8 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/auth"
+	"github.com/issuegraph/issuegraph/server/graphiql"
 	"github.com/issuegraph/issuegraph/server/telemetry"
 )
 
@@ -112,7 +111,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if !s.cfg.Production() {
-		mux.Handle("GET /{$}", playground.Handler("Issuegraph", "/graphql"))
+		mux.Handle("GET /{$}", graphiql.Page())
+		mux.Handle("GET "+graphiql.AssetPrefix, graphiql.Assets())
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, graph.CodeNotFound, "not found; the API is at /graphql")
@@ -140,9 +140,9 @@ func (s *Server) graphql() http.Handler {
 			graph.WithTracing(s.tel.Tracer))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
-	s.rt.addTransports(srv) // --- real-time hook: WebSocket and SSE, before POST ---
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	s.rt.addTransports(srv)          // --- real-time hook: WebSocket and SSE, before POST ---
+	srv.AddTransport(getTransport{}) // server/httptransport.go: GraphQL over HTTP as the spec words it
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if !s.cfg.Production() {
 		srv.Use(extension.Introspection{})
@@ -173,6 +173,7 @@ func (s *Server) graphql() http.Handler {
 		return next(ctx)
 	})
 	srv.AroundOperations(loadersPerBurst)
+	srv.AroundResponses(signInHint) // server/anonymous.go
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}

@@ -6,6 +6,7 @@
 #
 #   deploy/dev/services.sh            PostgreSQL only (make run)
 #   deploy/dev/services.sh --redis    PostgreSQL and Redis (make test)
+#   deploy/dev/services.sh --stop     stop the private instances under .data/ (make stop)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -13,6 +14,28 @@ data="$root/.data"
 
 want_redis=false
 [ "${1:-}" = "--redis" ] && want_redis=true
+
+if [ "${1:-}" = "--stop" ]; then
+	stopped=0
+	if [ -f "$data/postgres/postmaster.pid" ]; then
+		bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+		pg_ctl=$(command -v pg_ctl || echo "$bindir/pg_ctl")
+		as=()
+		[ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+		"${as[@]}" "$pg_ctl" -D "$data/postgres" -m fast -w stop >/dev/null && echo "Stopped the private PostgreSQL (.data/postgres)" && stopped=1
+	fi
+	if [ -f "$data/redis/redis.pid" ]; then
+		pid=$(cat "$data/redis/redis.pid")
+		if kill "$pid" 2>/dev/null; then
+			for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			echo "Stopped the private Redis (.data/redis)"
+			stopped=1
+		fi
+		rm -f "$data/redis/redis.pid"
+	fi
+	[ "$stopped" = 1 ] || echo "No private PostgreSQL or Redis is running under .data/"
+	exit 0
+fi
 
 db_url="${ISSUEGRAPH_TEST_DATABASE_URL:-${ISSUEGRAPH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/issuegraph}}"
 redis_url="${ISSUEGRAPH_TEST_REDIS_URL:-${ISSUEGRAPH_REDIS_URL:-redis://127.0.0.1:6379/0}}"
@@ -87,7 +110,7 @@ if $want_redis; then
 		mkdir -p "$data/redis"
 		echo "Starting a private Redis in .data/redis (port $r_port)"
 		redis-server --daemonize yes --bind 127.0.0.1 --port "$r_port" --save "" --appendonly no \
-			--dir "$data/redis" --logfile "$data/redis/redis.log" >/dev/null
+			--dir "$data/redis" --logfile "$data/redis/redis.log" --pidfile "$data/redis/redis.pid" >/dev/null
 		wait_for Redis "$r_host" "$r_port"
 	fi
 fi

@@ -1,29 +1,55 @@
 #!/usr/bin/env bash
-# Installs the command-line tools the tests use when they are missing and
-# this machine can install Debian packages:
-#   promtool (package prometheus; its service is kept from starting): the
-#            rules test also runs `promtool check rules`;
-#   buildah  (package buildah): the image test builds the runtime stage of
-#            deploy/Dockerfile and runs the binary from the image.
-# Without them those checks are skipped and the rest still runs.
+# Installs the tools some tests drive, when they are missing and this
+# machine can install them; each is optional on a developer's machine (the
+# tests that need it are skipped there) and required in CI (CI=true):
+#   - promtool (Debian package prometheus; its service is kept from
+#     starting). Without it the rules test still parses the rules itself.
+#   - buildah (Debian package): the image test builds the runtime stage of
+#     deploy/Dockerfile and runs the binary from the image.
+#   - Node packages pinned in deploy/dev/js/package-lock.json: graphql-http
+#     (the GraphQL-over-HTTP audit) and playwright-core (drives Chromium).
+#   - chromium (Debian package) for the GraphiQL browser test.
 set -u
-missing=()
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-command -v buildah >/dev/null 2>&1 || missing+=(buildah)
-if [ ${#missing[@]} = 0 ]; then
-	exit 0
+cd "$(dirname "$0")"
+root=$(id -u)
+
+apt_install() { # what package...
+	local what=$1
+	shift
+	if [ "$root" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		echo "note: $what not installed; the tests that need it are skipped (apt-get install $*)"
+		return 0
+	fi
+	echo "Installing $what (Debian package $*)"
+	local policy=/usr/sbin/policy-rc.d created=false
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=true
+	fi
+	if [ -z "${apt_updated:-}" ]; then
+		apt-get update -qq >/dev/null 2>&1
+		apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
+		|| echo "note: could not install $what; the tests that need it are skipped"
+	$created && rm -f "$policy"
+}
+
+command -v promtool >/dev/null 2>&1 || apt_install promtool prometheus
+command -v buildah >/dev/null 2>&1 || apt_install buildah buildah
+command -v chromium >/dev/null 2>&1 || apt_install chromium chromium
+command -v npm >/dev/null 2>&1 || apt_install "node and npm" nodejs npm
+
+# npm ci only when the lockfile changed since the last install.
+if command -v npm >/dev/null 2>&1; then
+	stamp=js/node_modules/.package-lock.sha256
+	want=$(sha256sum js/package-lock.json | cut -d' ' -f1)
+	if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+		echo "Installing the test's Node packages (deploy/dev/js, npm ci)"
+		if (cd js && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+			echo "$want" >"$stamp"
+		else
+			echo "note: npm ci failed in deploy/dev/js; the audit and browser tests are skipped"
+		fi
+	fi
 fi
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-	echo "note: ${missing[*]} not installed (apt-get install ${missing[*]}); the checks that need them are skipped"
-	exit 0
-fi
-echo "Installing ${missing[*]} (Debian packages; no service is started)"
-policy=/usr/sbin/policy-rc.d
-created=false
-if [ ! -e "$policy" ]; then
-	printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=true
-fi
-{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null 2>&1 \
-	|| echo "note: could not install ${missing[*]}; the checks that need them are skipped"
-$created && rm -f "$policy"
 exit 0

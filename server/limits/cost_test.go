@@ -66,7 +66,7 @@ func TestRequestedCost(t *testing.T) {
 		{"fragments on other types: the dearest counts", `{ node(id: "x") { ... on Issue { comments(first: 2) { edges { node { id } } } } ... on Project { issues(first: 50) { edges { node { id } } } } } }`, nil,
 			1 + max(1+2, 1+50)},
 		{"mutation base 10", `mutation { createIssue(input: {projectId: "p", title: "t"}) { issue { id author { name } } userErrors { field message } } }`, nil, 10 + 1 + 1},
-		{"the README's worked example (Board)", `query Board($after: String) { project(organization: "acme", key: "ENG") { issues(first: 20, after: $after, filter: { status: [TODO, IN_PROGRESS] }) { totalCount pageInfo { hasNextPage endCursor } edges { node { key title priority assignee { name } labels { edges { node { name color } } } comments { totalCount } } } } } }`, nil,
+		{"the worked example of docs/abuse-control.md (Board)", `query Board($after: String) { project(organization: "acme", key: "ENG") { issues(first: 20, after: $after, filter: { status: [TODO, IN_PROGRESS] }) { totalCount pageInfo { hasNextPage endCursor } edges { node { key title priority assignee { name } labels { edges { node { name color } } } comments { totalCount } } } } } }`, nil,
 			482},
 		{"aliases are priced each", `{ a: viewer { id } b: viewer { id } }`, nil, 2},
 	}
