@@ -173,6 +173,7 @@ func (s *Server) graphql() http.Handler {
 		return next(ctx)
 	})
 	srv.AroundOperations(loadersPerBurst)
+	srv.AroundResponses(subscriptionErrors)
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
@@ -205,7 +206,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	s.rt.goingAway() // --- real-time hook: WebSockets are hijacked; Shutdown does not close them ---
+	s.rt.goingAway(shutdownCtx) // --- real-time hook: WebSockets are hijacked; Shutdown does not close them ---
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
