@@ -50,11 +50,29 @@ func (c *conn) readLoop() {
 		if err != nil {
 			return
 		}
-		if code, reason := c.handle(data, time.Now()); code != 0 {
-			c.close(code, reason)
+		// Handled on a short-lived goroutine: decoding a message would
+		// grow the stack this loop stays parked on to 16 KiB, where its
+		// own depth needs 8.
+		received := time.Now()
+		res, err := onShortGoroutine(func() (closing, error) {
+			code, reason := c.handle(data, received)
+			return closing{code, reason}, nil
+		}, c.recover)
+		if err != nil {
+			c.t.opts.Log.ErrorContext(c.ctx, "websocket: handling a message", "error", err)
+			res = closing{int(websocket.StatusInternalError), "internal server error"}
+		}
+		if res.code != 0 {
+			c.close(res.code, res.reason)
 			return
 		}
 	}
+}
+
+// closing is a close code and reason; code 0 keeps the connection.
+type closing struct {
+	code   int
+	reason string
 }
 
 // end releases the connection once its read loop has returned.
