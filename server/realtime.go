@@ -79,7 +79,7 @@ func (rt *realtime) resolverOptions() []graph.Option {
 // addTransports adds the WebSocket and SSE transports; it must run before
 // POST is added, which would otherwise take SSE requests.
 func (rt *realtime) addTransports(srv *handler.Server) {
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive})
+	srv.AddTransport(sseTransport{transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive}})
 	rt.ws = rt.newWSTransport()
 	srv.AddTransport(rt.ws)
 }

@@ -1,7 +1,12 @@
 package server_test
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -115,4 +120,41 @@ func TestUnavailableSubscriptionClosesWith1013(t *testing.T) {
 	}
 	assert.Equal(t, 1013, ws.CloseStatus(t, waitLong))
 	_ = held
+}
+
+// TestShutdownEndsSSEWithoutComplete: on shutdown an SSE subscription's
+// stream just ends, with neither an error event nor `event: complete`, so
+// the client reconnects and resumes rather than taking the subscription
+// as over.
+func TestShutdownEndsSSEWithoutComplete(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "ssebye", "SSEBYE")
+	body, _ := json.Marshal(map[string]any{"query": projectEventsQuery, "variables": map[string]any{"p": f.projectID}})
+	req, err := http.NewRequest(http.MethodPost, env.URL+"/graphql", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+f.owner.Token)
+	settled(t, env, f.projectID)
+	before := env.Server.ActiveSubscriptions()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	waitSubscribed(t, env, before+1)
+	f.createIssue(t, map[string]any{"title": "seen"})
+	r := bufio.NewReader(resp.Body)
+	for {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err, "the stream ended before the event")
+		if strings.Contains(line, `"title":"seen"`) {
+			break
+		}
+	}
+	done := env.StopAsync()
+	rest, _ := io.ReadAll(r) // ends when the server ends the stream
+	require.NoError(t, <-done)
+	stream := string(rest)
+	assert.NotContains(t, stream, "event: complete")
+	assert.NotContains(t, stream, `"errors"`)
 }
