@@ -8,6 +8,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -24,6 +25,7 @@ type operation struct {
 	ctx       context.Context // the dispatched operation's; set by run
 	responses graphql.ResponseHandler
 	paced     bool
+	stream    bool // a subscription: Options.Retryable applies
 	pending   int  // Ready calls not yet taken
 	driving   bool // a goroutine is taking responses
 	done      bool
@@ -88,6 +90,7 @@ func (op *operation) run(ctx context.Context, params *graphql.RawParams) {
 	responses, ctx := c.exec.DispatchOperation(ctx, rc)
 	op.mu.Lock()
 	op.ctx, op.responses = ctx, responses
+	op.stream = rc.Operation != nil && rc.Operation.Operation == ast.Subscription
 	if !op.paced {
 		op.pending = -1 // unbounded: take responses until the end
 	}
@@ -130,7 +133,7 @@ func (op *operation) drive() {
 			op.finish()
 			return
 		}
-		if op.c.t.opts.Retryable != nil && op.c.t.opts.Retryable(resp) {
+		if op.stream && op.c.t.opts.Retryable != nil && op.c.t.opts.Retryable(resp) {
 			op.mu.Lock()
 			op.done, op.driving = true, false
 			op.mu.Unlock()
