@@ -120,7 +120,7 @@ const (
 // detachWebSockets gives each WebSocket upgrade small buffers in place of
 // net/http's 4 KiB reader and writer, which coder/websocket would keep for
 // the connection's whole life (about 8 KiB per idle subscriber). The
-// middleware chain returns once the connection is hijacked (wsTransport
+// middleware chain returns once the connection is hijacked (server/wstransport
 // serves it on a goroutine of its own), so net/http's goroutine, its
 // response and its headers are let go of too.
 func detachWebSockets(next http.Handler) http.Handler {
@@ -184,7 +184,7 @@ func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// net/http's reader already. It must end up buffered in the new reader:
 	// coder/websocket keeps what is buffered and reads the rest from conn.
 	// Without any, the reader reads conn itself: one frame less under
-	// every parked read loop (see wsTransport).
+	// every parked read loop (see server/wstransport).
 	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	r := bufio.NewReaderSize(conn, wsReadBuffer)
 	if len(early) > 0 {

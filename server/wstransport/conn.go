@@ -20,7 +20,8 @@ type conn struct {
 	ws          *websocket.Conn
 	exec        graphql.GraphExecutor
 	transportWS bool
-	closed      func() // Options.Open's; end runs it once
+	closed      func()          // Options.Open's; end runs it once
+	base        context.Context // the upgrade request's values, for logs and panics
 
 	mu        sync.Mutex
 	ctx       context.Context // the operations' parent; set by connection_init
@@ -59,7 +60,7 @@ func (c *conn) readLoop() {
 			return closing{code, reason}, nil
 		}, c.recover)
 		if err != nil {
-			c.t.opts.Log.ErrorContext(c.ctx, "websocket: handling a message", "error", err)
+			c.t.opts.Log.ErrorContext(c.base, "websocket: handling a message", "error", err)
 			res = closing{int(websocket.StatusInternalError), "internal server error"}
 		}
 		if res.code != 0 {
@@ -164,7 +165,7 @@ func (c *conn) init(payload json.RawMessage) (int, string) {
 	ctx := c.ctx
 	if c.t.opts.Init != nil {
 		var err error
-		ctx, err = onShortGoroutine(func() (context.Context, error) { return c.t.opts.Init(c.ctx, p) }, c.recover)
+		ctx, err = onShortGoroutine(func() (context.Context, error) { return c.t.opts.Init(ctx, p) }, c.recover)
 		clear(p) // the access token is not kept past its check
 		if err != nil {
 			if !c.transportWS {
@@ -326,7 +327,7 @@ func (c *conn) keepAlive(timeout time.Duration) {
 // recover turns a panic outside the executor into an error.
 func (c *conn) recover(p any) error {
 	if c.t.opts.Recover != nil {
-		return c.t.opts.Recover(c.ctx, p)
+		return c.t.opts.Recover(c.base, p)
 	}
 	return fmt.Errorf("internal server error")
 }

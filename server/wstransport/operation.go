@@ -149,7 +149,7 @@ func (op *operation) drive() {
 func (op *operation) send(resp *graphql.Response) {
 	b, err := json.Marshal(resp)
 	if err != nil {
-		op.c.t.opts.Log.ErrorContext(op.c.ctx, "websocket: encoding a response", "error", err)
+		op.c.t.opts.Log.ErrorContext(op.c.base, "websocket: encoding a response", "error", err)
 		return
 	}
 	typ := "next"

@@ -141,7 +141,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	// The connection outlives the request: its context keeps the values
 	// (request info, viewer, span), not the cancellation.
 	ctx := context.WithoutCancel(r.Context())
-	c := &conn{t: t, ws: ws, exec: exec, ctx: ctx, transportWS: proto == TransportWS, ops: map[string]*operation{}}
+	c := &conn{t: t, ws: ws, exec: exec, ctx: ctx, base: ctx, transportWS: proto == TransportWS, ops: map[string]*operation{}}
 	c.closed = func() {}
 	if t.opts.Open != nil {
 		c.closed = t.opts.Open(ctx, proto)
