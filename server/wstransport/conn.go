@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -48,6 +49,13 @@ func (c *conn) readLoop() {
 	defer c.end()
 	for {
 		_, data, err := c.ws.Read(context.Background())
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			// coder/websocket has sent close 1009: wait for the client's
+			// close, reading the rest of its message, so it does not meet
+			// a reset while still writing.
+			c.close(int(websocket.StatusMessageTooBig), "message too big")
+			return
+		}
 		if err != nil {
 			return
 		}
