@@ -41,7 +41,7 @@ func WithTracing(tp trace.TracerProvider) Option {
 // goroutine that delivers them to the transport's goroutine that resolves
 // them. The zero of a *handoff (nil) hands nothing over.
 type handoff struct {
-	spans chan trace.Span // unbuffered: a span changes hands only when taken
+	spans chan trace.Span // holds one: the next response's span
 	armed atomic.Bool     // a delivering goroutine will feed spans
 	done  chan struct{}   // closed once it feeds no more
 	once  sync.Once
@@ -53,7 +53,9 @@ type handoffKey struct{}
 // AwaitDelivery. It must wrap the operation, so both the subscription's
 // resolver and the response middleware see the same handoff.
 func PrepareDelivery(ctx context.Context) context.Context {
-	return context.WithValue(ctx, handoffKey{}, &handoff{spans: make(chan trace.Span), done: make(chan struct{})})
+	// One span may wait: a paced subscription (Pacer) hands its span
+	// over before the transport asks for the event, on the same goroutine.
+	return context.WithValue(ctx, handoffKey{}, &handoff{spans: make(chan trace.Span, 1), done: make(chan struct{})})
 }
 
 func handoffFrom(ctx context.Context) *handoff {
@@ -71,6 +73,13 @@ func AwaitDelivery(ctx context.Context) (trace.Span, bool) {
 	h := handoffFrom(ctx)
 	if h == nil || !h.armed.Load() {
 		return nil, false
+	}
+	// A span already handed over belongs to the next response, even when
+	// the subscription has ended since.
+	select {
+	case s := <-h.spans:
+		return s, true
+	default:
 	}
 	select {
 	case s := <-h.spans:

@@ -63,6 +63,13 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 	}
 	want := selectedEventFields(ctx)
 	ch := make(chan *model.Event)
+	p := pacerFrom(ctx)
+	if p != nil {
+		// The transport takes each event on deliver's goroutine right
+		// after it is sent (pace): the send must not wait for it.
+		ch = make(chan *model.Event, 1)
+		p.Paced()
+	}
 	h := handoffFrom(ctx)
 	h.arm()
 	// No goroutine waits for the stream's events: the feed runs deliver
@@ -70,8 +77,9 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 	// so an idle subscription holds none of its own.
 	var last int64
 	r.feed.Start(ctx, stream, start, func(entries []subscriptions.Entry) error {
-		return r.deliver(ctx, h, stream, userID, orgID, want, entries, ch, &last)
+		return r.deliver(ctx, h, p, stream, userID, orgID, want, entries, ch, &last)
 	}, func(err error) {
+		defer pace(p) // runs last: the transport reads the closed channel
 		defer close(ch)
 		defer h.close() // runs first: nothing waits for a span once ch closes
 		if err == nil || ctx.Err() != nil {
@@ -86,6 +94,7 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 		defer timer.Stop()
 		select {
 		case ch <- end:
+			pace(p)
 		case <-ctx.Done():
 		case <-timer.C:
 		}
@@ -99,7 +108,7 @@ func (r *Resolver) subscribe(ctx context.Context, stream subscriptions.Stream, o
 // check and the load run at the same time (one database round trip less
 // before delivery); nothing is sent before the check answers, and the load
 // reads with the viewer's privacy anyway.
-func (r *Resolver) deliver(ctx context.Context, h *handoff, stream subscriptions.Stream, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) (err error) {
+func (r *Resolver) deliver(ctx context.Context, h *handoff, p Pacer, stream subscriptions.Stream, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) (err error) {
 	spans := r.deliverySpans(ctx, stream, entries)
 	taken := 0 // spans[:taken] were handed over or ended
 	defer func() {
@@ -142,6 +151,7 @@ func (r *Resolver) deliver(ctx context.Context, h *handoff, stream subscriptions
 		select {
 		case ch <- ev:
 			*last = entries[i].Position
+			pace(p)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:

@@ -3,16 +3,13 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	coderws "github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -21,15 +18,13 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/server/wstransport"
 	"github.com/issuegraph/issuegraph/subscriptions"
 	"github.com/issuegraph/issuegraph/subscriptions/broker"
 )
 
 // Close codes of graphql-transport-ws used by the server.
-const (
-	closeGoingAway = 1001 // RFC 6455: the server is going down; reconnect elsewhere
-	closeForbidden = 4403
-)
+const ()
 
 // streamBuffer is how many messages the broker buffers for the instance's
 // subscription to one stream while the feed hands the previous ones out.
@@ -44,7 +39,8 @@ type realtime struct {
 	broker broker.Broker
 	feed   *subscriptions.Feed
 	relay  *subscriptions.Relay
-	conns  *wsConns
+	// ws is the WebSocket transport, built by addTransports.
+	ws *wstransport.Transport
 	// connections counts open WebSockets; registerRealtimeMetrics sets
 	// the real one.
 	connections metric.Int64UpDownCounter
@@ -71,7 +67,6 @@ func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens t
 		relay: subscriptions.NewRelay(db.SQL, b, subscriptions.RelayOptions{
 			DatabaseURL: cfg.DatabaseURL, PollInterval: cfg.RelayPollInterval, Retention: cfg.EventRetention, Logger: log,
 		}),
-		conns:       newWSConns(),
 		connections: metricnoop.Int64UpDownCounter{},
 	}
 }
@@ -84,58 +79,19 @@ func (rt *realtime) resolverOptions() []graph.Option {
 // addTransports adds the WebSocket and SSE transports; it must run before
 // POST is added, which would otherwise take SSE requests.
 func (rt *realtime) addTransports(srv *handler.Server) {
-	readLimit := rt.cfg.BodyLimit
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive})
-	srv.AddTransport(wsTransport{log: rt.log, Websocket: transport.Websocket{
-		Implementation: &wsImplementation{
-			inner:       transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(rt.cfg.CORSOrigins)}},
-			conns:       rt.conns,
-			initTimeout: rt.cfg.WSInitTimeout,
-			maxSubs:     rt.cfg.WSMaxSubscriptions,
-			connections: rt.connections,
-		},
-		InitFunc: rt.initConnection,
-		// No KeepAlivePingInterval or PingPongInterval: gqlgen would run a
-		// goroutine and a ticker per connection for them. wsConns pings
-		// every connection from one goroutine instead (start).
-		PayloadReadLimit: &readLimit,
-		ErrorFunc: func(ctx context.Context, err error) {
-			rt.log.DebugContext(ctx, "websocket", "error", err)
-		},
-	}})
+	srv.AddTransport(sseTransport{transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive}})
+	rt.ws = rt.newWSTransport()
+	srv.AddTransport(rt.ws)
 }
 
 // initConnection authenticates a WebSocket from its connection_init
 // payload ({"Authorization": "Bearer <access token>"}), the same tokens as
 // HTTP. Without one the connection keeps the viewer of the upgrade
-// request; a bad one closes it with 4403.
-//
-// It runs on a short-lived goroutine, so the token's verification does not
-// deepen the stack of the connection's read loop (see wsTransport), and a
-// panic in it ends only this connection.
-func (rt *realtime) initConnection(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	type result struct {
-		ctx context.Context
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res := result{ctx: ctx}
-		defer func() {
-			if p := recover(); p != nil {
-				rt.log.ErrorContext(ctx, "panic authenticating a websocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				res.err = errors.New("internal server error (request id " + RequestID(ctx) + ")")
-			}
-			done <- res
-		}()
-		res.ctx, _, res.err = rt.authenticateConnection(ctx, payload)
-	}()
-	res := <-done
-	// gqlgen keeps the payload for the connection's whole life; nothing
-	// reads it after this (operations see the viewer), so the access
-	// token is not kept in memory past its check.
-	clear(payload)
-	return res.ctx, nil, res.err
+// request; a bad one closes it with 4403. The transport runs it on a
+// short-lived goroutine and recovers a panic in it.
+func (rt *realtime) initConnection(ctx context.Context, payload map[string]any) (context.Context, error) {
+	ctx, _, err := rt.authenticateConnection(ctx, transport.InitPayload(payload))
+	return ctx, err
 }
 
 // authenticateConnection is initConnection's work.
@@ -145,8 +101,6 @@ func (rt *realtime) authenticateConnection(ctx context.Context, payload transpor
 		return ctx, nil, nil
 	}
 	forbidden := func() (context.Context, *transport.InitPayload, error) {
-		ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
-		ctx = transport.AppendCloseReason(ctx, "Forbidden")
 		return ctx, nil, errors.New("Forbidden: the access token is invalid or expired")
 	}
 	scheme, token, ok := cutBearer(auth)
@@ -169,7 +123,7 @@ func (rt *realtime) start(ctx context.Context) (stop func()) {
 	rt.wg.Add(3)
 	go func() { defer rt.wg.Done(); rt.relay.Run(ctx) }()
 	go func() { defer rt.wg.Done(); rt.feed.Run(ctx) }()
-	go func() { defer rt.wg.Done(); rt.conns.keepAlive(ctx, rt.cfg.WSKeepAlive) }()
+	go func() { defer rt.wg.Done(); rt.ws.KeepAlive(ctx, rt.cfg.WSKeepAlive) }()
 	return func() {
 		cancel()
 		rt.wg.Wait()
@@ -180,11 +134,13 @@ func (rt *realtime) start(ctx context.Context) (stop func()) {
 }
 
 // goingAway closes every WebSocket with 1001, so clients reconnect to
-// another instance and resume from their cursors, and closes the broker,
-// which ends SSE streams (http.Server.Shutdown would wait for them).
-// Mutations still in flight keep working: their events wait in the log.
-func (rt *realtime) goingAway() {
-	rt.conns.closeAll(closeGoingAway, "server shutting down")
+// another instance and resume from their cursors, and only then closes the
+// broker, which ends the subscriptions (and SSE streams, which
+// http.Server.Shutdown would wait for): no WebSocket client is told a
+// subscription ended. Mutations still in flight keep working: their events
+// wait in the log. ctx bounds the wait for the close handshakes.
+func (rt *realtime) goingAway(ctx context.Context) {
+	rt.ws.GoingAway(ctx)
 	if err := rt.broker.Close(); err != nil {
 		rt.log.Warn("closing broker", "error", err)
 	}

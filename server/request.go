@@ -22,7 +22,7 @@ type requestInfo struct {
 	apiKeyID      int64
 
 	// A WebSocket's handler returns once the connection is taken over
-	// (wsTransport); its access line waits for the connection to end.
+	// (server/wstransport); its access line waits for the connection to end.
 	detached bool   // the connection outlives the handler
 	finished bool   // the connection ended
 	pending  func() // the access line, written by finish

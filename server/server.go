@@ -174,6 +174,7 @@ func (s *Server) graphql() http.Handler {
 	})
 	srv.AroundOperations(loadersPerBurst)
 	srv.AroundResponses(signInHint) // server/anonymous.go
+	srv.AroundResponses(subscriptionErrors)
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
@@ -206,7 +207,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	s.rt.goingAway() // --- real-time hook: WebSockets are hijacked; Shutdown does not close them ---
+	s.rt.goingAway(shutdownCtx) // --- real-time hook: WebSockets are hijacked; Shutdown does not close them ---
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}

@@ -9,6 +9,8 @@
 #   - Node packages pinned in deploy/dev/js/package-lock.json: graphql-http
 #     (the GraphQL-over-HTTP audit) and playwright-core (drives Chromium).
 #   - chromium (Debian package) for the GraphiQL browser test.
+#   - the graphql-ws npm client the WebSocket conformance test drives,
+#     pinned by server/wstransport/testdata/client/package-lock.json.
 set -u
 cd "$(dirname "$0")"
 root=$(id -u)
@@ -39,17 +41,21 @@ command -v buildah >/dev/null 2>&1 || apt_install buildah buildah
 command -v chromium >/dev/null 2>&1 || apt_install chromium chromium
 command -v npm >/dev/null 2>&1 || apt_install "node and npm" nodejs npm
 
-# npm ci only when the lockfile changed since the last install.
-if command -v npm >/dev/null 2>&1; then
-	stamp=js/node_modules/.package-lock.sha256
-	want=$(sha256sum js/package-lock.json | cut -d' ' -f1)
+# npm ci only when a lockfile changed since the last install.
+npm_ci() { # DIR WHAT
+	local stamp=$1/node_modules/.package-lock.sha256 want
+	want=$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)
 	if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-		echo "Installing the test's Node packages (deploy/dev/js, npm ci)"
-		if (cd js && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+		echo "Installing $2 ($1, npm ci)"
+		if (cd "$1" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
 			echo "$want" >"$stamp"
 		else
-			echo "note: npm ci failed in deploy/dev/js; the audit and browser tests are skipped"
+			echo "note: npm ci failed in $1; the tests that need it fail in CI"
 		fi
 	fi
+}
+if command -v npm >/dev/null 2>&1; then
+	npm_ci js "the GraphQL-over-HTTP audit and browser test's Node packages"
+	npm_ci ../../server/wstransport/testdata/client "the graphql-ws client"
 fi
 exit 0

@@ -41,6 +41,9 @@ func main() {
 	interval := flag.Duration("interval", 200*time.Millisecond, "pause between timed mutations")
 	pg := flag.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server (a fresh database is created and dropped)")
 	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
+	flag.IntVar(&nextPort, "ports", 0, "first of the TCP ports the instances listen on (two each, consecutive); 0: any free ports")
+	flag.StringVar(&dbPrefix, "db-prefix", "issuegraph_bench_", "name prefix of the database created (and dropped) for the run")
+	flag.StringVar(&redisPrefix, "redis-prefix", "bench-", "Redis key and channel prefix of the run (a random suffix follows)")
 	flag.StringVar(&profileDir, "profiles", "", "directory to save the first instance's heap and goroutine profiles in, once its subscribers are connected")
 	flag.Parse()
 	log.Printf("load average at start: %s", loadAverage())
@@ -53,6 +56,14 @@ func main() {
 // profileDir is where -profiles saves profiles; empty: none.
 var profileDir string
 
+// nextPort is the next port -ports hands out (0: the system picks);
+// dbPrefix and redisPrefix name the run's database and Redis keys.
+var (
+	nextPort    int
+	dbPrefix    string
+	redisPrefix string
+)
+
 type instance struct {
 	url     string
 	metrics string // the metrics listener, with the profiler
@@ -61,7 +72,7 @@ type instance struct {
 
 func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, pg, redisURL string) error {
 	suffix := randomHex(6)
-	dbURL, drop, err := createDatabase(pg, "issuegraph_bench_"+suffix)
+	dbURL, drop, err := createDatabase(pg, dbPrefix+suffix)
 	if err != nil {
 		return err
 	}
@@ -78,7 +89,7 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 	// memory) and the mutations, so the subscribers' instances are measured
 	// holding nothing but connections.
 	for i := 0; i <= nInst; i++ {
-		in, err := startInstance(bin, dbURL, redisURL, "bench-"+suffix+":")
+		in, err := startInstance(bin, dbURL, redisURL, redisPrefix+suffix+":")
 		if err != nil {
 			return err
 		}
@@ -120,7 +131,7 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 
 	before := make([]memory, nInst)
 	for i, in := range insts {
-		if before[i], err = measure(in); err != nil {
+		if before[i], err = measure(in, 1); err != nil {
 			return err
 		}
 	}
@@ -166,16 +177,19 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 	}
 	time.Sleep(2 * time.Second) // let the servers settle before measuring memory
 	for i, in := range insts {
-		after, err := measure(in)
-		if err != nil {
-			return err
-		}
 		n := float64(nSubs / nInst)
 		b := before[i]
-		log.Printf("instance %d with %d subscribers: RSS %.1f -> %.1f MiB, %.1f KiB per connection; after a GC, heap in use %.1f -> %.1f MiB and goroutine stacks %.1f -> %.1f MiB, together %.1f KiB per connection; %.2f goroutines per connection",
-			i, nSubs/nInst, mib(b.rss), mib(after.rss), float64(after.rss-b.rss)/n/1024,
-			mib(b.heap), mib(after.heap), mib(b.stacks), mib(after.stacks), float64(after.heap+after.stacks-b.heap-b.stacks)/n/1024,
-			float64(after.goroutines-b.goroutines)/n)
+		for gcs := 1; gcs <= 2; gcs++ {
+			after, err := measure(in, 1)
+			if err != nil {
+				return err
+			}
+			log.Printf("instance %d with %d subscribers, GC %d: RSS %.1f -> %.1f MiB, %.1f KiB per connection; heap in use %.1f -> %.1f MiB and goroutine stacks %.1f -> %.1f MiB, together %.1f KiB per connection (heap %.1f + stacks %.1f); %.2f goroutines per connection",
+				i, nSubs/nInst, gcs, mib(b.rss), mib(after.rss), float64(after.rss-b.rss)/n/1024,
+				mib(b.heap), mib(after.heap), mib(b.stacks), mib(after.stacks), float64(after.heap+after.stacks-b.heap-b.stacks)/n/1024,
+				float64(after.heap-b.heap)/n/1024, float64(after.stacks-b.stacks)/n/1024,
+				float64(after.goroutines-b.goroutines)/n)
+		}
 		if i == 0 && profileDir != "" {
 			if err := saveProfiles(in, profileDir); err != nil {
 				return err
@@ -350,6 +364,10 @@ func gql(base, token, query string, vars map[string]any, out any) error {
 
 // freeAddr returns a loopback address no one listens on now.
 func freeAddr() (string, error) {
+	if nextPort > 0 {
+		nextPort++
+		return fmt.Sprintf("127.0.0.1:%d", nextPort-1), nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -425,14 +443,18 @@ type memory struct {
 
 // measure forces a garbage collection on in (the heap profile's gc=1),
 // then reads its runtime metrics and resident memory.
-func measure(in *instance) (memory, error) {
-	resp, err := http.Get(in.metrics + "/debug/pprof/heap?gc=1")
-	if err != nil {
-		return memory{}, err
+// measure reads the instance's memory after gcs forced collections (the
+// runtime halves an idle goroutine's stack at most once per collection).
+func measure(in *instance, gcs int) (memory, error) {
+	for range gcs {
+		resp, err := http.Get(in.metrics + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			return memory{}, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	resp, err = http.Get(in.metrics + "/metrics")
+	resp, err := http.Get(in.metrics + "/metrics")
 	if err != nil {
 		return memory{}, err
 	}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+)
+
+// sseTransport is gqlgen's SSE transport, except that a subscription the
+// server ends for a reason worth retrying (retryableEnd: going away, the
+// broker cannot serve it now) ends the stream with neither that error nor
+// `event: complete`: a client reconnects after a stream that just ends
+// (EventSource does by itself) and resumes with after, where complete
+// would tell it the subscription is over.
+type sseTransport struct{ transport.SSE }
+
+var _ graphql.Transport = sseTransport{}
+
+func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ex := &retryingExecutor{GraphExecutor: exec}
+	t.SSE.Do(&sseWriter{ResponseWriter: w, ex: ex}, r, ex)
+}
+
+// retryingExecutor ends a subscription's responses, without the last one,
+// at a retryable end.
+type retryingExecutor struct {
+	graphql.GraphExecutor
+	retry atomic.Bool
+}
+
+func (e *retryingExecutor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	next, ctx := e.GraphExecutor.DispatchOperation(ctx, rc)
+	if !isSubscription(rc) {
+		return next, ctx
+	}
+	return func(ctx context.Context) *graphql.Response {
+		if e.retry.Load() {
+			return nil
+		}
+		resp := next(ctx)
+		if resp != nil && retryableEnd(resp) {
+			e.retry.Store(true)
+			return nil
+		}
+		return resp
+	}, ctx
+}
+
+// sseWriter drops the stream's `event: complete` after a retryable end.
+type sseWriter struct {
+	http.ResponseWriter
+	ex *retryingExecutor
+}
+
+var sseComplete = []byte("event: complete\n\n")
+
+func (w *sseWriter) Write(b []byte) (int, error) {
+	if w.ex.retry.Load() && bytes.Equal(b, sseComplete) {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets gqlgen's SSE transport, which requires an http.Flusher, flush
+// through the wrapper.
+func (w *sseWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+func (w *sseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
