@@ -46,6 +46,8 @@ type Server struct {
 	rt *realtime
 	// limiter meters requests (server/limits.go); set by graphql.
 	limiter *costLimits
+	// idempotency answers retried requests (server/idempotency.go).
+	idempotency *idempotency
 }
 
 // Option adjusts a Server built by New.
@@ -68,6 +70,7 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 	for _, o := range opts {
 		o(s)
 	}
+	s.idempotency = &idempotency{db: db, log: log, retention: cfg.IdempotencyRetention}
 	if s.tel == nil {
 		s.tel = telemetry.Noop()
 	}
@@ -105,6 +108,7 @@ func (s *Server) routes() http.Handler {
 		authenticate(s.tokens),
 		s.limiter.meterViewer,
 		graphqlRequest(s.cfg.BodyLimit, s.cfg.BatchMax),
+		s.idempotency.middleware,
 		batches(s.cfg.BatchMax),
 		withLoaders(s.db.Client, s.loaderOptions()),
 	)
@@ -195,6 +199,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// --- real-time hook: the relay runs while the server serves ---
 	stopRealtime := s.rt.start(context.WithoutCancel(ctx))
 	defer stopRealtime()
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() { defer close(swept); s.idempotency.sweep(sweepCtx, time.Minute) }()
+	defer func() { stopSweep(); <-swept }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
