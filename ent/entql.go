@@ -62,6 +62,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			comment.FieldCreatedAt: {Type: field.TypeTime, Column: comment.FieldCreatedAt},
 			comment.FieldUpdatedAt: {Type: field.TypeTime, Column: comment.FieldUpdatedAt},
+			comment.FieldVersion:   {Type: field.TypeInt, Column: comment.FieldVersion},
 			comment.FieldIssueID:   {Type: field.TypeInt64, Column: comment.FieldIssueID},
 			comment.FieldAuthorID:  {Type: field.TypeInt64, Column: comment.FieldAuthorID},
 			comment.FieldBody:      {Type: field.TypeString, Column: comment.FieldBody},
@@ -125,6 +126,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			issue.FieldCreatedAt:  {Type: field.TypeTime, Column: issue.FieldCreatedAt},
 			issue.FieldUpdatedAt:  {Type: field.TypeTime, Column: issue.FieldUpdatedAt},
+			issue.FieldVersion:    {Type: field.TypeInt, Column: issue.FieldVersion},
 			issue.FieldProjectID:  {Type: field.TypeInt64, Column: issue.FieldProjectID},
 			issue.FieldNumber:     {Type: field.TypeInt, Column: issue.FieldNumber},
 			issue.FieldTitle:      {Type: field.TypeString, Column: issue.FieldTitle},
@@ -149,6 +151,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			label.FieldCreatedAt:      {Type: field.TypeTime, Column: label.FieldCreatedAt},
 			label.FieldUpdatedAt:      {Type: field.TypeTime, Column: label.FieldUpdatedAt},
+			label.FieldVersion:        {Type: field.TypeInt, Column: label.FieldVersion},
 			label.FieldOrganizationID: {Type: field.TypeInt64, Column: label.FieldOrganizationID},
 			label.FieldName:           {Type: field.TypeString, Column: label.FieldName},
 			label.FieldColor:          {Type: field.TypeString, Column: label.FieldColor},
@@ -186,6 +189,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			organization.FieldCreatedAt: {Type: field.TypeTime, Column: organization.FieldCreatedAt},
 			organization.FieldUpdatedAt: {Type: field.TypeTime, Column: organization.FieldUpdatedAt},
+			organization.FieldVersion:   {Type: field.TypeInt, Column: organization.FieldVersion},
 			organization.FieldSlug:      {Type: field.TypeString, Column: organization.FieldSlug},
 			organization.FieldName:      {Type: field.TypeString, Column: organization.FieldName},
 		},
@@ -221,6 +225,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			project.FieldCreatedAt:      {Type: field.TypeTime, Column: project.FieldCreatedAt},
 			project.FieldUpdatedAt:      {Type: field.TypeTime, Column: project.FieldUpdatedAt},
+			project.FieldVersion:        {Type: field.TypeInt, Column: project.FieldVersion},
 			project.FieldOrganizationID: {Type: field.TypeInt64, Column: project.FieldOrganizationID},
 			project.FieldKey:            {Type: field.TypeString, Column: project.FieldKey},
 			project.FieldName:           {Type: field.TypeString, Column: project.FieldName},
@@ -756,6 +761,11 @@ func (f *CommentFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(comment.FieldUpdatedAt))
 }
 
+// WhereVersion applies the entql int predicate on the version field.
+func (f *CommentFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(comment.FieldVersion))
+}
+
 // WhereIssueID applies the entql int64 predicate on the issue_id field.
 func (f *CommentFilter) WhereIssueID(p entql.Int64P) {
 	f.Where(p.Field(comment.FieldIssueID))
@@ -1024,6 +1034,11 @@ func (f *IssueFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(issue.FieldUpdatedAt))
 }
 
+// WhereVersion applies the entql int predicate on the version field.
+func (f *IssueFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(issue.FieldVersion))
+}
+
 // WhereProjectID applies the entql int64 predicate on the project_id field.
 func (f *IssueFilter) WhereProjectID(p entql.Int64P) {
 	f.Where(p.Field(issue.FieldProjectID))
@@ -1187,6 +1202,11 @@ func (f *LabelFilter) WhereCreatedAt(p entql.TimeP) {
 // WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
 func (f *LabelFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(label.FieldUpdatedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *LabelFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(label.FieldVersion))
 }
 
 // WhereOrganizationID applies the entql int64 predicate on the organization_id field.
@@ -1380,6 +1400,11 @@ func (f *OrganizationFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(organization.FieldUpdatedAt))
 }
 
+// WhereVersion applies the entql int predicate on the version field.
+func (f *OrganizationFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(organization.FieldVersion))
+}
+
 // WhereSlug applies the entql string predicate on the slug field.
 func (f *OrganizationFilter) WhereSlug(p entql.StringP) {
 	f.Where(p.Field(organization.FieldSlug))
@@ -1559,6 +1584,11 @@ func (f *ProjectFilter) WhereCreatedAt(p entql.TimeP) {
 // WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
 func (f *ProjectFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(project.FieldUpdatedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *ProjectFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(project.FieldVersion))
 }
 
 // WhereOrganizationID applies the entql int64 predicate on the organization_id field.

@@ -1057,6 +1057,8 @@ type CommentMutation struct {
 	id            *int64
 	created_at    *time.Time
 	updated_at    *time.Time
+	version       *int
+	addversion    *int
 	body          *string
 	clearedFields map[string]struct{}
 	issue         *int64
@@ -1242,6 +1244,62 @@ func (m *CommentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err er
 // ResetUpdatedAt resets all changes to the "updated_at" field.
 func (m *CommentMutation) ResetUpdatedAt() {
 	m.updated_at = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *CommentMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *CommentMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the Comment entity.
+// If the Comment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommentMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *CommentMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *CommentMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *CommentMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
 }
 
 // SetIssueID sets the "issue_id" field.
@@ -1440,12 +1498,15 @@ func (m *CommentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CommentMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, comment.FieldCreatedAt)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, comment.FieldUpdatedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, comment.FieldVersion)
 	}
 	if m.issue != nil {
 		fields = append(fields, comment.FieldIssueID)
@@ -1468,6 +1529,8 @@ func (m *CommentMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case comment.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case comment.FieldVersion:
+		return m.Version()
 	case comment.FieldIssueID:
 		return m.IssueID()
 	case comment.FieldAuthorID:
@@ -1487,6 +1550,8 @@ func (m *CommentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCreatedAt(ctx)
 	case comment.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case comment.FieldVersion:
+		return m.OldVersion(ctx)
 	case comment.FieldIssueID:
 		return m.OldIssueID(ctx)
 	case comment.FieldAuthorID:
@@ -1515,6 +1580,13 @@ func (m *CommentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUpdatedAt(v)
+		return nil
+	case comment.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
 		return nil
 	case comment.FieldIssueID:
 		v, ok := value.(int64)
@@ -1545,6 +1617,9 @@ func (m *CommentMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *CommentMutation) AddedFields() []string {
 	var fields []string
+	if m.addversion != nil {
+		fields = append(fields, comment.FieldVersion)
+	}
 	return fields
 }
 
@@ -1553,6 +1628,8 @@ func (m *CommentMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *CommentMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case comment.FieldVersion:
+		return m.AddedVersion()
 	}
 	return nil, false
 }
@@ -1562,6 +1639,13 @@ func (m *CommentMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *CommentMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case comment.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Comment numeric field %s", name)
 }
@@ -1594,6 +1678,9 @@ func (m *CommentMutation) ResetField(name string) error {
 		return nil
 	case comment.FieldUpdatedAt:
 		m.ResetUpdatedAt()
+		return nil
+	case comment.FieldVersion:
+		m.ResetVersion()
 		return nil
 	case comment.FieldIssueID:
 		m.ResetIssueID()
@@ -3687,6 +3774,8 @@ type IssueMutation struct {
 	id              *int64
 	created_at      *time.Time
 	updated_at      *time.Time
+	version         *int
+	addversion      *int
 	number          *int
 	addnumber       *int
 	title           *string
@@ -3886,6 +3975,62 @@ func (m *IssueMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err erro
 // ResetUpdatedAt resets all changes to the "updated_at" field.
 func (m *IssueMutation) ResetUpdatedAt() {
 	m.updated_at = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *IssueMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *IssueMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the Issue entity.
+// If the Issue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssueMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *IssueMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *IssueMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *IssueMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
 }
 
 // SetProjectID sets the "project_id" field.
@@ -4481,12 +4626,15 @@ func (m *IssueMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *IssueMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, issue.FieldCreatedAt)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, issue.FieldUpdatedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, issue.FieldVersion)
 	}
 	if m.project != nil {
 		fields = append(fields, issue.FieldProjectID)
@@ -4527,6 +4675,8 @@ func (m *IssueMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case issue.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case issue.FieldVersion:
+		return m.Version()
 	case issue.FieldProjectID:
 		return m.ProjectID()
 	case issue.FieldNumber:
@@ -4558,6 +4708,8 @@ func (m *IssueMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldCreatedAt(ctx)
 	case issue.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case issue.FieldVersion:
+		return m.OldVersion(ctx)
 	case issue.FieldProjectID:
 		return m.OldProjectID(ctx)
 	case issue.FieldNumber:
@@ -4598,6 +4750,13 @@ func (m *IssueMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUpdatedAt(v)
+		return nil
+	case issue.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
 		return nil
 	case issue.FieldProjectID:
 		v, ok := value.(int64)
@@ -4670,6 +4829,9 @@ func (m *IssueMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *IssueMutation) AddedFields() []string {
 	var fields []string
+	if m.addversion != nil {
+		fields = append(fields, issue.FieldVersion)
+	}
 	if m.addnumber != nil {
 		fields = append(fields, issue.FieldNumber)
 	}
@@ -4681,6 +4843,8 @@ func (m *IssueMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *IssueMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case issue.FieldVersion:
+		return m.AddedVersion()
 	case issue.FieldNumber:
 		return m.AddedNumber()
 	}
@@ -4692,6 +4856,13 @@ func (m *IssueMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *IssueMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case issue.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
 	case issue.FieldNumber:
 		v, ok := value.(int)
 		if !ok {
@@ -4746,6 +4917,9 @@ func (m *IssueMutation) ResetField(name string) error {
 		return nil
 	case issue.FieldUpdatedAt:
 		m.ResetUpdatedAt()
+		return nil
+	case issue.FieldVersion:
+		m.ResetVersion()
 		return nil
 	case issue.FieldProjectID:
 		m.ResetProjectID()
@@ -4950,6 +5124,8 @@ type LabelMutation struct {
 	id                  *int64
 	created_at          *time.Time
 	updated_at          *time.Time
+	version             *int
+	addversion          *int
 	name                *string
 	color               *string
 	description         *string
@@ -5138,6 +5314,62 @@ func (m *LabelMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err erro
 // ResetUpdatedAt resets all changes to the "updated_at" field.
 func (m *LabelMutation) ResetUpdatedAt() {
 	m.updated_at = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *LabelMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *LabelMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the Label entity.
+// If the Label object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LabelMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *LabelMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *LabelMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *LabelMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
 }
 
 // SetOrganizationID sets the "organization_id" field.
@@ -5399,12 +5631,15 @@ func (m *LabelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *LabelMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.created_at != nil {
 		fields = append(fields, label.FieldCreatedAt)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, label.FieldUpdatedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, label.FieldVersion)
 	}
 	if m.organization != nil {
 		fields = append(fields, label.FieldOrganizationID)
@@ -5430,6 +5665,8 @@ func (m *LabelMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case label.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case label.FieldVersion:
+		return m.Version()
 	case label.FieldOrganizationID:
 		return m.OrganizationID()
 	case label.FieldName:
@@ -5451,6 +5688,8 @@ func (m *LabelMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldCreatedAt(ctx)
 	case label.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case label.FieldVersion:
+		return m.OldVersion(ctx)
 	case label.FieldOrganizationID:
 		return m.OldOrganizationID(ctx)
 	case label.FieldName:
@@ -5481,6 +5720,13 @@ func (m *LabelMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUpdatedAt(v)
+		return nil
+	case label.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
 		return nil
 	case label.FieldOrganizationID:
 		v, ok := value.(int64)
@@ -5518,6 +5764,9 @@ func (m *LabelMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *LabelMutation) AddedFields() []string {
 	var fields []string
+	if m.addversion != nil {
+		fields = append(fields, label.FieldVersion)
+	}
 	return fields
 }
 
@@ -5526,6 +5775,8 @@ func (m *LabelMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *LabelMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case label.FieldVersion:
+		return m.AddedVersion()
 	}
 	return nil, false
 }
@@ -5535,6 +5786,13 @@ func (m *LabelMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *LabelMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case label.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Label numeric field %s", name)
 }
@@ -5567,6 +5825,9 @@ func (m *LabelMutation) ResetField(name string) error {
 		return nil
 	case label.FieldUpdatedAt:
 		m.ResetUpdatedAt()
+		return nil
+	case label.FieldVersion:
+		m.ResetVersion()
 		return nil
 	case label.FieldOrganizationID:
 		m.ResetOrganizationID()
@@ -6345,6 +6606,8 @@ type OrganizationMutation struct {
 	id                 *int64
 	created_at         *time.Time
 	updated_at         *time.Time
+	version            *int
+	addversion         *int
 	slug               *string
 	name               *string
 	clearedFields      map[string]struct{}
@@ -6539,6 +6802,62 @@ func (m *OrganizationMutation) OldUpdatedAt(ctx context.Context) (v time.Time, e
 // ResetUpdatedAt resets all changes to the "updated_at" field.
 func (m *OrganizationMutation) ResetUpdatedAt() {
 	m.updated_at = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *OrganizationMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *OrganizationMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the Organization entity.
+// If the Organization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrganizationMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *OrganizationMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *OrganizationMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *OrganizationMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
 }
 
 // SetSlug sets the "slug" field.
@@ -6863,12 +7182,15 @@ func (m *OrganizationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrganizationMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m.created_at != nil {
 		fields = append(fields, organization.FieldCreatedAt)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, organization.FieldUpdatedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, organization.FieldVersion)
 	}
 	if m.slug != nil {
 		fields = append(fields, organization.FieldSlug)
@@ -6888,6 +7210,8 @@ func (m *OrganizationMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case organization.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case organization.FieldVersion:
+		return m.Version()
 	case organization.FieldSlug:
 		return m.Slug()
 	case organization.FieldName:
@@ -6905,6 +7229,8 @@ func (m *OrganizationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldCreatedAt(ctx)
 	case organization.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case organization.FieldVersion:
+		return m.OldVersion(ctx)
 	case organization.FieldSlug:
 		return m.OldSlug(ctx)
 	case organization.FieldName:
@@ -6932,6 +7258,13 @@ func (m *OrganizationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetUpdatedAt(v)
 		return nil
+	case organization.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
 	case organization.FieldSlug:
 		v, ok := value.(string)
 		if !ok {
@@ -6953,13 +7286,21 @@ func (m *OrganizationMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *OrganizationMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addversion != nil {
+		fields = append(fields, organization.FieldVersion)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *OrganizationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case organization.FieldVersion:
+		return m.AddedVersion()
+	}
 	return nil, false
 }
 
@@ -6968,6 +7309,13 @@ func (m *OrganizationMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *OrganizationMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case organization.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Organization numeric field %s", name)
 }
@@ -7000,6 +7348,9 @@ func (m *OrganizationMutation) ResetField(name string) error {
 		return nil
 	case organization.FieldUpdatedAt:
 		m.ResetUpdatedAt()
+		return nil
+	case organization.FieldVersion:
+		m.ResetVersion()
 		return nil
 	case organization.FieldSlug:
 		m.ResetSlug()
@@ -7751,6 +8102,8 @@ type ProjectMutation struct {
 	id                  *int64
 	created_at          *time.Time
 	updated_at          *time.Time
+	version             *int
+	addversion          *int
 	key                 *string
 	name                *string
 	description         *string
@@ -7942,6 +8295,62 @@ func (m *ProjectMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err er
 // ResetUpdatedAt resets all changes to the "updated_at" field.
 func (m *ProjectMutation) ResetUpdatedAt() {
 	m.updated_at = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *ProjectMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *ProjectMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *ProjectMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *ProjectMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *ProjectMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
 }
 
 // SetOrganizationID sets the "organization_id" field.
@@ -8295,12 +8704,15 @@ func (m *ProjectMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProjectMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, project.FieldCreatedAt)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, project.FieldUpdatedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, project.FieldVersion)
 	}
 	if m.organization != nil {
 		fields = append(fields, project.FieldOrganizationID)
@@ -8332,6 +8744,8 @@ func (m *ProjectMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case project.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case project.FieldVersion:
+		return m.Version()
 	case project.FieldOrganizationID:
 		return m.OrganizationID()
 	case project.FieldKey:
@@ -8357,6 +8771,8 @@ func (m *ProjectMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCreatedAt(ctx)
 	case project.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case project.FieldVersion:
+		return m.OldVersion(ctx)
 	case project.FieldOrganizationID:
 		return m.OldOrganizationID(ctx)
 	case project.FieldKey:
@@ -8391,6 +8807,13 @@ func (m *ProjectMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUpdatedAt(v)
+		return nil
+	case project.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
 		return nil
 	case project.FieldOrganizationID:
 		v, ok := value.(int64)
@@ -8442,6 +8865,9 @@ func (m *ProjectMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *ProjectMutation) AddedFields() []string {
 	var fields []string
+	if m.addversion != nil {
+		fields = append(fields, project.FieldVersion)
+	}
 	if m.addissue_count != nil {
 		fields = append(fields, project.FieldIssueCount)
 	}
@@ -8453,6 +8879,8 @@ func (m *ProjectMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *ProjectMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case project.FieldVersion:
+		return m.AddedVersion()
 	case project.FieldIssueCount:
 		return m.AddedIssueCount()
 	}
@@ -8464,6 +8892,13 @@ func (m *ProjectMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ProjectMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case project.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
 	case project.FieldIssueCount:
 		v, ok := value.(int)
 		if !ok {
@@ -8503,6 +8938,9 @@ func (m *ProjectMutation) ResetField(name string) error {
 		return nil
 	case project.FieldUpdatedAt:
 		m.ResetUpdatedAt()
+		return nil
+	case project.FieldVersion:
+		m.ResetVersion()
 		return nil
 	case project.FieldOrganizationID:
 		m.ResetOrganizationID()
