@@ -41,6 +41,7 @@ type idempotency struct {
 	db        *database.DB
 	log       *slog.Logger
 	retention time.Duration
+	throttle  *logThrottle
 }
 
 // transientCodes are failures a retry may not meet: a response carrying
@@ -167,7 +168,9 @@ func (m *idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 // was applied (or, for a commit lost in transit, everything was and the
 // retry finds the stored answer), so the client retries with the key.
 func (m *idempotency) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	m.log.WarnContext(r.Context(), "idempotent request not applied", "request_id", RequestID(r.Context()), "error", err)
+	if ok, n := m.throttle.allow("idempotent request not applied"); ok {
+		m.log.WarnContext(r.Context(), "idempotent request not applied", "request_id", RequestID(r.Context()), "error", err, "occurrences", n)
+	}
 	w.Header().Set("Retry-After", "1")
 	writeError(w, r, http.StatusServiceUnavailable, graph.CodeUnavailable, "the database is unavailable; retry with the same Idempotency-Key")
 }

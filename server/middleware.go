@@ -298,7 +298,10 @@ type tokenVerifier interface {
 // Authorization header means anonymous; a header that is present but not a
 // valid bearer token is refused with 401, so a client with an expired
 // token learns it must refresh instead of silently seeing less.
-func authenticate(tokens tokenVerifier) middleware {
+//
+// A token of a user that no longer exists is refused the same way, within
+// a second of the account's deletion (accounts).
+func authenticate(tokens tokenVerifier, users *accounts) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := r.Header.Get("Authorization")
@@ -321,6 +324,7 @@ func authenticate(tokens tokenVerifier) middleware {
 					return
 				}
 				if err != nil {
+					w.Header().Set("Retry-After", "1")
 					writeError(w, r, http.StatusServiceUnavailable, graph.CodeUnavailable, "could not check the API key; try again")
 					return
 				}
@@ -329,6 +333,17 @@ func authenticate(tokens tokenVerifier) middleware {
 				return
 			}
 			userID, err := tokens.VerifyAccess(token)
+			if err == nil {
+				var exists bool
+				if exists, err = users.exists(r.Context(), userID); err != nil {
+					w.Header().Set("Retry-After", "1")
+					writeError(w, r, http.StatusServiceUnavailable, graph.CodeUnavailable, "could not check the access token; try again")
+					return
+				}
+				if !exists {
+					err = auth.ErrInvalidToken
+				}
+			}
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="issuegraph", error="invalid_token"`)
 				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "access token is invalid or expired; refresh it or sign in again")

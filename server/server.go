@@ -48,6 +48,9 @@ type Server struct {
 	limiter *costLimits
 	// idempotency answers retried requests (server/idempotency.go).
 	idempotency *idempotency
+	// throttle bounds the log lines of failures that hit every request
+	// (server/unavailable.go).
+	throttle *logThrottle
 }
 
 // Option adjusts a Server built by New.
@@ -70,7 +73,8 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 	for _, o := range opts {
 		o(s)
 	}
-	s.idempotency = &idempotency{db: db, log: log, retention: cfg.IdempotencyRetention}
+	s.throttle = newLogThrottle(time.Second)
+	s.idempotency = &idempotency{db: db, log: log, retention: cfg.IdempotencyRetention, throttle: s.throttle}
 	if s.tel == nil {
 		s.tel = telemetry.Noop()
 	}
@@ -105,7 +109,7 @@ func (s *Server) routes() http.Handler {
 		withClientAddress(s.cfg.TrustedProxyHops),
 		s.limiter.meterRequests,
 		deadline(s.cfg.RequestTimeout),
-		authenticate(s.tokens),
+		authenticate(s.tokens, newAccounts(s.db.Client, time.Second)),
 		s.limiter.meterViewer,
 		graphqlRequest(s.cfg.BodyLimit, s.cfg.BatchMax),
 		s.idempotency.middleware,
@@ -159,7 +163,7 @@ func (s *Server) graphql() http.Handler {
 	if tracesExported(s.tel.Tracer) {
 		srv.Use(newResolverSpans(s.tel.Tracer))
 	}
-	srv.SetErrorPresenter(presentError(s.log))
+	srv.SetErrorPresenter(presentError(s.log, s.throttle))
 	srv.SetRecoverFunc(recoverPanic(s.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
