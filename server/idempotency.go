@@ -131,7 +131,10 @@ func (m *idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		m.unavailable(w, r, err)
 		return
 	}
-	rec := &bufferedResponse{header: w.Header()}
+	// The answer is held until it is stored and committed: the client must
+	// not see an answer the database may still lose. Headers go straight
+	// to the real writer.
+	rec := &itemRecorder{header: w.Header()}
 	next.ServeHTTP(rec, r.WithContext(ctx))
 	if rec.status == 0 {
 		rec.status = http.StatusOK
@@ -236,7 +239,7 @@ func fingerprint(r *http.Request, body []byte) string {
 
 // transientFailure returns the code and status of the first transient
 // failure in a response, a batch's included; "" when there is none.
-func transientFailure(rec *bufferedResponse) (string, int) {
+func transientFailure(rec *itemRecorder) (string, int) {
 	if rec.status >= 500 || rec.status == http.StatusTooManyRequests {
 		code := string(graph.CodeUnavailable)
 		if rec.status == http.StatusTooManyRequests {
@@ -274,28 +277,4 @@ func transientFailure(rec *bufferedResponse) (string, int) {
 		}
 	}
 	return "", 0
-}
-
-// bufferedResponse holds a keyed request's answer until it is stored and
-// committed: the client must not see an answer the database may still
-// lose. Headers go straight to the real writer.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
 }
