@@ -68,6 +68,9 @@ type Config struct {
 	// BatchMax is how many operations one POST may carry as a JSON array;
 	// 0 refuses arrays.
 	BatchMax int
+	// IdempotencyRetention is how long the answer to a request sent with an
+	// Idempotency-Key is kept for replay.
+	IdempotencyRetention time.Duration
 
 	// MetricsAddr serves /metrics on its own listener; "off" disables it.
 	MetricsAddr string
@@ -209,6 +212,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_PERSISTED_MODE", "allow", "", "`off` ignores persisted queries; `allow` runs any document and accepts APQ registrations; `enforce` runs only trusted documents."},
 	{"ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS", "(empty)", "", "Comma-separated IDs of API keys (their `id` in the API) that run any document in `enforce` mode, as in `allow` mode."},
 	{"ISSUEGRAPH_BATCH_MAX", "0", "", "Most operations one POST may carry as a JSON array, answered with an array in the same order; 0 refuses batches."},
+	{"ISSUEGRAPH_IDEMPOTENCY_RETENTION", "24h", "", "How long the answer to a POST sent with an `Idempotency-Key` header is kept: a retry within it gets the stored answer (`Idempotent-Replayed: true`) instead of running again."},
 	{"ISSUEGRAPH_APQ_TTL", "24h", "", "How long an automatic persisted query stays registered after its last registration."},
 	{"ISSUEGRAPH_PERSISTED_GET_MAX_AGE", "30s", "", "A successful GET of a persisted operation is `Cache-Control: private, max-age=` this (`Vary: Authorization`); 0 disables it."},
 	{"ISSUEGRAPH_DEMO_DATA", "true", "false", "Load the demo organization into an empty database at start."},
@@ -279,6 +283,7 @@ func Load(getenv func(string) string) (Config, error) {
 		PersistedGetMaxAge:     r.duration("ISSUEGRAPH_PERSISTED_GET_MAX_AGE", 30*time.Second),
 		PersistedExemptAPIKeys: r.apiKeyIDs("ISSUEGRAPH_PERSISTED_EXEMPT_API_KEYS"),
 		BatchMax:               r.integer("ISSUEGRAPH_BATCH_MAX", 0),
+		IdempotencyRetention:   r.duration("ISSUEGRAPH_IDEMPOTENCY_RETENTION", 24*time.Hour),
 		DemoData:               r.boolean("ISSUEGRAPH_DEMO_DATA", !prod),
 		AutoMigrate:            r.boolean("ISSUEGRAPH_AUTO_MIGRATE", !prod),
 		Loaders:                r.boolean("ISSUEGRAPH_LOADERS", true),
@@ -347,6 +352,9 @@ func (c Config) check() []string {
 	}
 	if c.WSMaxSubscriptions < 1 || c.SubscriptionBuffer < 1 {
 		p = append(p, "ISSUEGRAPH_WS_MAX_SUBSCRIPTIONS and ISSUEGRAPH_SUBSCRIPTION_BUFFER must be at least 1")
+	}
+	if c.IdempotencyRetention < time.Minute {
+		p = append(p, "ISSUEGRAPH_IDEMPOTENCY_RETENTION must be at least 1m")
 	}
 	if c.EventRetention < 0 {
 		p = append(p, "ISSUEGRAPH_EVENT_RETENTION must not be negative")

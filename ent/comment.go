@@ -23,6 +23,8 @@ type Comment struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// Version holds the value of the "version" field.
+	Version int `json:"version,omitempty"`
 	// IssueID holds the value of the "issue_id" field.
 	IssueID int64 `json:"issue_id,omitempty"`
 	// AuthorID holds the value of the "author_id" field.
@@ -73,7 +75,7 @@ func (*Comment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case comment.FieldID, comment.FieldIssueID, comment.FieldAuthorID:
+		case comment.FieldID, comment.FieldVersion, comment.FieldIssueID, comment.FieldAuthorID:
 			values[i] = new(sql.NullInt64)
 		case comment.FieldBody:
 			values[i] = new(sql.NullString)
@@ -111,6 +113,12 @@ func (_m *Comment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case comment.FieldVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field version", values[i])
+			} else if value.Valid {
+				_m.Version = int(value.Int64)
 			}
 		case comment.FieldIssueID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -181,6 +189,9 @@ func (_m *Comment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Version))
 	builder.WriteString(", ")
 	builder.WriteString("issue_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IssueID))

@@ -52,6 +52,20 @@ func (_c *CommentCreate) SetNillableUpdatedAt(v *time.Time) *CommentCreate {
 	return _c
 }
 
+// SetVersion sets the "version" field.
+func (_c *CommentCreate) SetVersion(v int) *CommentCreate {
+	_c.mutation.SetVersion(v)
+	return _c
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_c *CommentCreate) SetNillableVersion(v *int) *CommentCreate {
+	if v != nil {
+		_c.SetVersion(*v)
+	}
+	return _c
+}
+
 // SetIssueID sets the "issue_id" field.
 func (_c *CommentCreate) SetIssueID(v int64) *CommentCreate {
 	_c.mutation.SetIssueID(v)
@@ -137,6 +151,10 @@ func (_c *CommentCreate) defaults() error {
 		v := comment.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Version(); !ok {
+		v := comment.DefaultVersion
+		_c.mutation.SetVersion(v)
+	}
 	return nil
 }
 
@@ -147,6 +165,14 @@ func (_c *CommentCreate) check() error {
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Comment.updated_at"`)}
+	}
+	if _, ok := _c.mutation.Version(); !ok {
+		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Comment.version"`)}
+	}
+	if v, ok := _c.mutation.Version(); ok {
+		if err := comment.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Comment.version": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.IssueID(); !ok {
 		return &ValidationError{Name: "issue_id", err: errors.New(`ent: missing required field "Comment.issue_id"`)}
@@ -208,6 +234,10 @@ func (_c *CommentCreate) createSpec() (*Comment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(comment.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
+	}
+	if value, ok := _c.mutation.Version(); ok {
+		_spec.SetField(comment.FieldVersion, field.TypeInt, value)
+		_node.Version = value
 	}
 	if value, ok := _c.mutation.Body(); ok {
 		_spec.SetField(comment.FieldBody, field.TypeString, value)
@@ -311,6 +341,24 @@ func (u *CommentUpsert) UpdateUpdatedAt() *CommentUpsert {
 	return u
 }
 
+// SetVersion sets the "version" field.
+func (u *CommentUpsert) SetVersion(v int) *CommentUpsert {
+	u.Set(comment.FieldVersion, v)
+	return u
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *CommentUpsert) UpdateVersion() *CommentUpsert {
+	u.SetExcluded(comment.FieldVersion)
+	return u
+}
+
+// AddVersion adds v to the "version" field.
+func (u *CommentUpsert) AddVersion(v int) *CommentUpsert {
+	u.Add(comment.FieldVersion, v)
+	return u
+}
+
 // SetBody sets the "body" field.
 func (u *CommentUpsert) SetBody(v string) *CommentUpsert {
 	u.Set(comment.FieldBody, v)
@@ -391,6 +439,27 @@ func (u *CommentUpsertOne) SetUpdatedAt(v time.Time) *CommentUpsertOne {
 func (u *CommentUpsertOne) UpdateUpdatedAt() *CommentUpsertOne {
 	return u.Update(func(s *CommentUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *CommentUpsertOne) SetVersion(v int) *CommentUpsertOne {
+	return u.Update(func(s *CommentUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *CommentUpsertOne) AddVersion(v int) *CommentUpsertOne {
+	return u.Update(func(s *CommentUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *CommentUpsertOne) UpdateVersion() *CommentUpsertOne {
+	return u.Update(func(s *CommentUpsert) {
+		s.UpdateVersion()
 	})
 }
 
@@ -642,6 +711,27 @@ func (u *CommentUpsertBulk) SetUpdatedAt(v time.Time) *CommentUpsertBulk {
 func (u *CommentUpsertBulk) UpdateUpdatedAt() *CommentUpsertBulk {
 	return u.Update(func(s *CommentUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *CommentUpsertBulk) SetVersion(v int) *CommentUpsertBulk {
+	return u.Update(func(s *CommentUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *CommentUpsertBulk) AddVersion(v int) *CommentUpsertBulk {
+	return u.Update(func(s *CommentUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *CommentUpsertBulk) UpdateVersion() *CommentUpsertBulk {
+	return u.Update(func(s *CommentUpsert) {
+		s.UpdateVersion()
 	})
 }
 

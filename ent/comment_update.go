@@ -35,6 +35,27 @@ func (_u *CommentUpdate) SetUpdatedAt(v time.Time) *CommentUpdate {
 	return _u
 }
 
+// SetVersion sets the "version" field.
+func (_u *CommentUpdate) SetVersion(v int) *CommentUpdate {
+	_u.mutation.ResetVersion()
+	_u.mutation.SetVersion(v)
+	return _u
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_u *CommentUpdate) SetNillableVersion(v *int) *CommentUpdate {
+	if v != nil {
+		_u.SetVersion(*v)
+	}
+	return _u
+}
+
+// AddVersion adds value to the "version" field.
+func (_u *CommentUpdate) AddVersion(v int) *CommentUpdate {
+	_u.mutation.AddVersion(v)
+	return _u
+}
+
 // SetBody sets the "body" field.
 func (_u *CommentUpdate) SetBody(v string) *CommentUpdate {
 	_u.mutation.SetBody(v)
@@ -98,6 +119,11 @@ func (_u *CommentUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *CommentUpdate) check() error {
+	if v, ok := _u.mutation.Version(); ok {
+		if err := comment.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Comment.version": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Body(); ok {
 		if err := comment.BodyValidator(v); err != nil {
 			return &ValidationError{Name: "body", err: fmt.Errorf(`ent: validator failed for field "Comment.body": %w`, err)}
@@ -133,6 +159,12 @@ func (_u *CommentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(comment.FieldUpdatedAt, field.TypeTime, value)
 	}
+	if value, ok := _u.mutation.Version(); ok {
+		_spec.SetField(comment.FieldVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedVersion(); ok {
+		_spec.AddField(comment.FieldVersion, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Body(); ok {
 		_spec.SetField(comment.FieldBody, field.TypeString, value)
 	}
@@ -161,6 +193,27 @@ type CommentUpdateOne struct {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *CommentUpdateOne) SetUpdatedAt(v time.Time) *CommentUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetVersion sets the "version" field.
+func (_u *CommentUpdateOne) SetVersion(v int) *CommentUpdateOne {
+	_u.mutation.ResetVersion()
+	_u.mutation.SetVersion(v)
+	return _u
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_u *CommentUpdateOne) SetNillableVersion(v *int) *CommentUpdateOne {
+	if v != nil {
+		_u.SetVersion(*v)
+	}
+	return _u
+}
+
+// AddVersion adds value to the "version" field.
+func (_u *CommentUpdateOne) AddVersion(v int) *CommentUpdateOne {
+	_u.mutation.AddVersion(v)
 	return _u
 }
 
@@ -240,6 +293,11 @@ func (_u *CommentUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *CommentUpdateOne) check() error {
+	if v, ok := _u.mutation.Version(); ok {
+		if err := comment.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Comment.version": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Body(); ok {
 		if err := comment.BodyValidator(v); err != nil {
 			return &ValidationError{Name: "body", err: fmt.Errorf(`ent: validator failed for field "Comment.body": %w`, err)}
@@ -291,6 +349,12 @@ func (_u *CommentUpdateOne) sqlSave(ctx context.Context) (_node *Comment, err er
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(comment.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Version(); ok {
+		_spec.SetField(comment.FieldVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedVersion(); ok {
+		_spec.AddField(comment.FieldVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Body(); ok {
 		_spec.SetField(comment.FieldBody, field.TypeString, value)

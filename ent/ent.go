@@ -15,6 +15,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/apikey"
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/event"
+	"github.com/issuegraph/issuegraph/ent/idempotencykey"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
@@ -86,6 +87,7 @@ func checkColumn(t, c string) error {
 			apikey.Table:             apikey.ValidColumn,
 			comment.Table:            comment.ValidColumn,
 			event.Table:              event.ValidColumn,
+			idempotencykey.Table:     idempotencykey.ValidColumn,
 			issue.Table:              issue.ValidColumn,
 			label.Table:              label.ValidColumn,
 			membership.Table:         membership.ValidColumn,

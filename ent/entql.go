@@ -6,6 +6,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/apikey"
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/event"
+	"github.com/issuegraph/issuegraph/ent/idempotencykey"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
@@ -24,7 +25,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 11)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 12)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -61,6 +62,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			comment.FieldCreatedAt: {Type: field.TypeTime, Column: comment.FieldCreatedAt},
 			comment.FieldUpdatedAt: {Type: field.TypeTime, Column: comment.FieldUpdatedAt},
+			comment.FieldVersion:   {Type: field.TypeInt, Column: comment.FieldVersion},
 			comment.FieldIssueID:   {Type: field.TypeInt64, Column: comment.FieldIssueID},
 			comment.FieldAuthorID:  {Type: field.TypeInt64, Column: comment.FieldAuthorID},
 			comment.FieldBody:      {Type: field.TypeString, Column: comment.FieldBody},
@@ -93,6 +95,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   idempotencykey.Table,
+			Columns: idempotencykey.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt64,
+				Column: idempotencykey.FieldID,
+			},
+		},
+		Type: "IdempotencyKey",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			idempotencykey.FieldViewer:      {Type: field.TypeString, Column: idempotencykey.FieldViewer},
+			idempotencykey.FieldKey:         {Type: field.TypeString, Column: idempotencykey.FieldKey},
+			idempotencykey.FieldFingerprint: {Type: field.TypeString, Column: idempotencykey.FieldFingerprint},
+			idempotencykey.FieldStatus:      {Type: field.TypeInt, Column: idempotencykey.FieldStatus},
+			idempotencykey.FieldContentType: {Type: field.TypeString, Column: idempotencykey.FieldContentType},
+			idempotencykey.FieldBody:        {Type: field.TypeBytes, Column: idempotencykey.FieldBody},
+			idempotencykey.FieldCreatedAt:   {Type: field.TypeTime, Column: idempotencykey.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   issue.Table,
 			Columns: issue.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -104,6 +126,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			issue.FieldCreatedAt:  {Type: field.TypeTime, Column: issue.FieldCreatedAt},
 			issue.FieldUpdatedAt:  {Type: field.TypeTime, Column: issue.FieldUpdatedAt},
+			issue.FieldVersion:    {Type: field.TypeInt, Column: issue.FieldVersion},
 			issue.FieldProjectID:  {Type: field.TypeInt64, Column: issue.FieldProjectID},
 			issue.FieldNumber:     {Type: field.TypeInt, Column: issue.FieldNumber},
 			issue.FieldTitle:      {Type: field.TypeString, Column: issue.FieldTitle},
@@ -115,7 +138,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			issue.FieldClosedAt:   {Type: field.TypeTime, Column: issue.FieldClosedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -128,13 +151,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			label.FieldCreatedAt:      {Type: field.TypeTime, Column: label.FieldCreatedAt},
 			label.FieldUpdatedAt:      {Type: field.TypeTime, Column: label.FieldUpdatedAt},
+			label.FieldVersion:        {Type: field.TypeInt, Column: label.FieldVersion},
 			label.FieldOrganizationID: {Type: field.TypeInt64, Column: label.FieldOrganizationID},
 			label.FieldName:           {Type: field.TypeString, Column: label.FieldName},
 			label.FieldColor:          {Type: field.TypeString, Column: label.FieldColor},
 			label.FieldDescription:    {Type: field.TypeString, Column: label.FieldDescription},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -152,7 +176,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:           {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   organization.Table,
 			Columns: organization.Columns,
@@ -165,11 +189,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			organization.FieldCreatedAt: {Type: field.TypeTime, Column: organization.FieldCreatedAt},
 			organization.FieldUpdatedAt: {Type: field.TypeTime, Column: organization.FieldUpdatedAt},
+			organization.FieldVersion:   {Type: field.TypeInt, Column: organization.FieldVersion},
 			organization.FieldSlug:      {Type: field.TypeString, Column: organization.FieldSlug},
 			organization.FieldName:      {Type: field.TypeString, Column: organization.FieldName},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   persistedoperation.Table,
 			Columns: persistedoperation.Columns,
@@ -187,7 +212,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			persistedoperation.FieldCreatedAt:     {Type: field.TypeTime, Column: persistedoperation.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
@@ -200,6 +225,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			project.FieldCreatedAt:      {Type: field.TypeTime, Column: project.FieldCreatedAt},
 			project.FieldUpdatedAt:      {Type: field.TypeTime, Column: project.FieldUpdatedAt},
+			project.FieldVersion:        {Type: field.TypeInt, Column: project.FieldVersion},
 			project.FieldOrganizationID: {Type: field.TypeInt64, Column: project.FieldOrganizationID},
 			project.FieldKey:            {Type: field.TypeString, Column: project.FieldKey},
 			project.FieldName:           {Type: field.TypeString, Column: project.FieldName},
@@ -208,7 +234,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldIssueCount:     {Type: field.TypeInt, Column: project.FieldIssueCount},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -228,7 +254,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldCreatedAt: {Type: field.TypeTime, Column: refreshtoken.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -735,6 +761,11 @@ func (f *CommentFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(comment.FieldUpdatedAt))
 }
 
+// WhereVersion applies the entql int predicate on the version field.
+func (f *CommentFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(comment.FieldVersion))
+}
+
 // WhereIssueID applies the entql int64 predicate on the issue_id field.
 func (f *CommentFilter) WhereIssueID(p entql.Int64P) {
 	f.Where(p.Field(comment.FieldIssueID))
@@ -879,6 +910,81 @@ func (f *EventFilter) WhereTracestate(p entql.StringP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *IdempotencyKeyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the IdempotencyKeyQuery builder.
+func (_q *IdempotencyKeyQuery) Filter() *IdempotencyKeyFilter {
+	return &IdempotencyKeyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *IdempotencyKeyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the IdempotencyKeyMutation builder.
+func (m *IdempotencyKeyMutation) Filter() *IdempotencyKeyFilter {
+	return &IdempotencyKeyFilter{config: m.config, predicateAdder: m}
+}
+
+// IdempotencyKeyFilter provides a generic filtering capability at runtime for IdempotencyKeyQuery.
+type IdempotencyKeyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *IdempotencyKeyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int64 predicate on the id field.
+func (f *IdempotencyKeyFilter) WhereID(p entql.Int64P) {
+	f.Where(p.Field(idempotencykey.FieldID))
+}
+
+// WhereViewer applies the entql string predicate on the viewer field.
+func (f *IdempotencyKeyFilter) WhereViewer(p entql.StringP) {
+	f.Where(p.Field(idempotencykey.FieldViewer))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *IdempotencyKeyFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(idempotencykey.FieldKey))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *IdempotencyKeyFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(idempotencykey.FieldFingerprint))
+}
+
+// WhereStatus applies the entql int predicate on the status field.
+func (f *IdempotencyKeyFilter) WhereStatus(p entql.IntP) {
+	f.Where(p.Field(idempotencykey.FieldStatus))
+}
+
+// WhereContentType applies the entql string predicate on the content_type field.
+func (f *IdempotencyKeyFilter) WhereContentType(p entql.StringP) {
+	f.Where(p.Field(idempotencykey.FieldContentType))
+}
+
+// WhereBody applies the entql []byte predicate on the body field.
+func (f *IdempotencyKeyFilter) WhereBody(p entql.BytesP) {
+	f.Where(p.Field(idempotencykey.FieldBody))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *IdempotencyKeyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(idempotencykey.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *IssueQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -907,7 +1013,7 @@ type IssueFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IssueFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -926,6 +1032,11 @@ func (f *IssueFilter) WhereCreatedAt(p entql.TimeP) {
 // WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
 func (f *IssueFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(issue.FieldUpdatedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *IssueFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(issue.FieldVersion))
 }
 
 // WhereProjectID applies the entql int64 predicate on the project_id field.
@@ -1072,7 +1183,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1091,6 +1202,11 @@ func (f *LabelFilter) WhereCreatedAt(p entql.TimeP) {
 // WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
 func (f *LabelFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(label.FieldUpdatedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *LabelFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(label.FieldVersion))
 }
 
 // WhereOrganizationID applies the entql int64 predicate on the organization_id field.
@@ -1170,7 +1286,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1263,7 +1379,7 @@ type OrganizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrganizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1282,6 +1398,11 @@ func (f *OrganizationFilter) WhereCreatedAt(p entql.TimeP) {
 // WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
 func (f *OrganizationFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(organization.FieldUpdatedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *OrganizationFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(organization.FieldVersion))
 }
 
 // WhereSlug applies the entql string predicate on the slug field.
@@ -1379,7 +1500,7 @@ type PersistedOperationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PersistedOperationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1444,7 +1565,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1463,6 +1584,11 @@ func (f *ProjectFilter) WhereCreatedAt(p entql.TimeP) {
 // WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
 func (f *ProjectFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(project.FieldUpdatedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *ProjectFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(project.FieldVersion))
 }
 
 // WhereOrganizationID applies the entql int64 predicate on the organization_id field.
@@ -1552,7 +1678,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1641,7 +1767,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -23,6 +23,8 @@ type Issue struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// Version holds the value of the "version" field.
+	Version int `json:"version,omitempty"`
 	// ProjectID holds the value of the "project_id" field.
 	ProjectID int64 `json:"project_id,omitempty"`
 	// Number holds the value of the "number" field.
@@ -120,7 +122,7 @@ func (*Issue) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case issue.FieldID, issue.FieldProjectID, issue.FieldNumber, issue.FieldAuthorID, issue.FieldAssigneeID:
+		case issue.FieldID, issue.FieldVersion, issue.FieldProjectID, issue.FieldNumber, issue.FieldAuthorID, issue.FieldAssigneeID:
 			values[i] = new(sql.NullInt64)
 		case issue.FieldTitle, issue.FieldBody, issue.FieldStatus, issue.FieldPriority:
 			values[i] = new(sql.NullString)
@@ -158,6 +160,12 @@ func (_m *Issue) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case issue.FieldVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field version", values[i])
+			} else if value.Valid {
+				_m.Version = int(value.Int64)
 			}
 		case issue.FieldProjectID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -281,6 +289,9 @@ func (_m *Issue) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Version))
 	builder.WriteString(", ")
 	builder.WriteString("project_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ProjectID))

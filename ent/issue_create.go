@@ -54,6 +54,20 @@ func (_c *IssueCreate) SetNillableUpdatedAt(v *time.Time) *IssueCreate {
 	return _c
 }
 
+// SetVersion sets the "version" field.
+func (_c *IssueCreate) SetVersion(v int) *IssueCreate {
+	_c.mutation.SetVersion(v)
+	return _c
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_c *IssueCreate) SetNillableVersion(v *int) *IssueCreate {
+	if v != nil {
+		_c.SetVersion(*v)
+	}
+	return _c
+}
+
 // SetProjectID sets the "project_id" field.
 func (_c *IssueCreate) SetProjectID(v int64) *IssueCreate {
 	_c.mutation.SetProjectID(v)
@@ -250,6 +264,10 @@ func (_c *IssueCreate) defaults() error {
 		v := issue.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Version(); !ok {
+		v := issue.DefaultVersion
+		_c.mutation.SetVersion(v)
+	}
 	if _, ok := _c.mutation.Body(); !ok {
 		v := issue.DefaultBody
 		_c.mutation.SetBody(v)
@@ -272,6 +290,14 @@ func (_c *IssueCreate) check() error {
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Issue.updated_at"`)}
+	}
+	if _, ok := _c.mutation.Version(); !ok {
+		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Issue.version"`)}
+	}
+	if v, ok := _c.mutation.Version(); ok {
+		if err := issue.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Issue.version": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.ProjectID(); !ok {
 		return &ValidationError{Name: "project_id", err: errors.New(`ent: missing required field "Issue.project_id"`)}
@@ -365,6 +391,10 @@ func (_c *IssueCreate) createSpec() (*Issue, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(issue.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
+	}
+	if value, ok := _c.mutation.Version(); ok {
+		_spec.SetField(issue.FieldVersion, field.TypeInt, value)
+		_node.Version = value
 	}
 	if value, ok := _c.mutation.Number(); ok {
 		_spec.SetField(issue.FieldNumber, field.TypeInt, value)
@@ -537,6 +567,24 @@ func (u *IssueUpsert) UpdateUpdatedAt() *IssueUpsert {
 	return u
 }
 
+// SetVersion sets the "version" field.
+func (u *IssueUpsert) SetVersion(v int) *IssueUpsert {
+	u.Set(issue.FieldVersion, v)
+	return u
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *IssueUpsert) UpdateVersion() *IssueUpsert {
+	u.SetExcluded(issue.FieldVersion)
+	return u
+}
+
+// AddVersion adds v to the "version" field.
+func (u *IssueUpsert) AddVersion(v int) *IssueUpsert {
+	u.Add(issue.FieldVersion, v)
+	return u
+}
+
 // SetTitle sets the "title" field.
 func (u *IssueUpsert) SetTitle(v string) *IssueUpsert {
 	u.Set(issue.FieldTitle, v)
@@ -692,6 +740,27 @@ func (u *IssueUpsertOne) SetUpdatedAt(v time.Time) *IssueUpsertOne {
 func (u *IssueUpsertOne) UpdateUpdatedAt() *IssueUpsertOne {
 	return u.Update(func(s *IssueUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *IssueUpsertOne) SetVersion(v int) *IssueUpsertOne {
+	return u.Update(func(s *IssueUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *IssueUpsertOne) AddVersion(v int) *IssueUpsertOne {
+	return u.Update(func(s *IssueUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *IssueUpsertOne) UpdateVersion() *IssueUpsertOne {
+	return u.Update(func(s *IssueUpsert) {
+		s.UpdateVersion()
 	})
 }
 
@@ -1030,6 +1099,27 @@ func (u *IssueUpsertBulk) SetUpdatedAt(v time.Time) *IssueUpsertBulk {
 func (u *IssueUpsertBulk) UpdateUpdatedAt() *IssueUpsertBulk {
 	return u.Update(func(s *IssueUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *IssueUpsertBulk) SetVersion(v int) *IssueUpsertBulk {
+	return u.Update(func(s *IssueUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *IssueUpsertBulk) AddVersion(v int) *IssueUpsertBulk {
+	return u.Update(func(s *IssueUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *IssueUpsertBulk) UpdateVersion() *IssueUpsertBulk {
+	return u.Update(func(s *IssueUpsert) {
+		s.UpdateVersion()
 	})
 }
 

@@ -38,6 +38,27 @@ func (_u *IssueUpdate) SetUpdatedAt(v time.Time) *IssueUpdate {
 	return _u
 }
 
+// SetVersion sets the "version" field.
+func (_u *IssueUpdate) SetVersion(v int) *IssueUpdate {
+	_u.mutation.ResetVersion()
+	_u.mutation.SetVersion(v)
+	return _u
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_u *IssueUpdate) SetNillableVersion(v *int) *IssueUpdate {
+	if v != nil {
+		_u.SetVersion(*v)
+	}
+	return _u
+}
+
+// AddVersion adds value to the "version" field.
+func (_u *IssueUpdate) AddVersion(v int) *IssueUpdate {
+	_u.mutation.AddVersion(v)
+	return _u
+}
+
 // SetTitle sets the "title" field.
 func (_u *IssueUpdate) SetTitle(v string) *IssueUpdate {
 	_u.mutation.SetTitle(v)
@@ -266,6 +287,11 @@ func (_u *IssueUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *IssueUpdate) check() error {
+	if v, ok := _u.mutation.Version(); ok {
+		if err := issue.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Issue.version": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Title(); ok {
 		if err := issue.TitleValidator(v); err != nil {
 			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Issue.title": %w`, err)}
@@ -315,6 +341,12 @@ func (_u *IssueUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(issue.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Version(); ok {
+		_spec.SetField(issue.FieldVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedVersion(); ok {
+		_spec.AddField(issue.FieldVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Title(); ok {
 		_spec.SetField(issue.FieldTitle, field.TypeString, value)
@@ -478,6 +510,27 @@ type IssueUpdateOne struct {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *IssueUpdateOne) SetUpdatedAt(v time.Time) *IssueUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetVersion sets the "version" field.
+func (_u *IssueUpdateOne) SetVersion(v int) *IssueUpdateOne {
+	_u.mutation.ResetVersion()
+	_u.mutation.SetVersion(v)
+	return _u
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_u *IssueUpdateOne) SetNillableVersion(v *int) *IssueUpdateOne {
+	if v != nil {
+		_u.SetVersion(*v)
+	}
+	return _u
+}
+
+// AddVersion adds value to the "version" field.
+func (_u *IssueUpdateOne) AddVersion(v int) *IssueUpdateOne {
+	_u.mutation.AddVersion(v)
 	return _u
 }
 
@@ -722,6 +775,11 @@ func (_u *IssueUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *IssueUpdateOne) check() error {
+	if v, ok := _u.mutation.Version(); ok {
+		if err := issue.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Issue.version": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Title(); ok {
 		if err := issue.TitleValidator(v); err != nil {
 			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Issue.title": %w`, err)}
@@ -788,6 +846,12 @@ func (_u *IssueUpdateOne) sqlSave(ctx context.Context) (_node *Issue, err error)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(issue.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Version(); ok {
+		_spec.SetField(issue.FieldVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedVersion(); ok {
+		_spec.AddField(issue.FieldVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Title(); ok {
 		_spec.SetField(issue.FieldTitle, field.TypeString, value)

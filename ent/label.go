@@ -22,6 +22,8 @@ type Label struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// Version holds the value of the "version" field.
+	Version int `json:"version,omitempty"`
 	// OrganizationID holds the value of the "organization_id" field.
 	OrganizationID int64 `json:"organization_id,omitempty"`
 	// Name holds the value of the "name" field.
@@ -72,7 +74,7 @@ func (*Label) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case label.FieldID, label.FieldOrganizationID:
+		case label.FieldID, label.FieldVersion, label.FieldOrganizationID:
 			values[i] = new(sql.NullInt64)
 		case label.FieldName, label.FieldColor, label.FieldDescription:
 			values[i] = new(sql.NullString)
@@ -110,6 +112,12 @@ func (_m *Label) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case label.FieldVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field version", values[i])
+			} else if value.Valid {
+				_m.Version = int(value.Int64)
 			}
 		case label.FieldOrganizationID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -186,6 +194,9 @@ func (_m *Label) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Version))
 	builder.WriteString(", ")
 	builder.WriteString("organization_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.OrganizationID))

@@ -52,6 +52,20 @@ func (_c *LabelCreate) SetNillableUpdatedAt(v *time.Time) *LabelCreate {
 	return _c
 }
 
+// SetVersion sets the "version" field.
+func (_c *LabelCreate) SetVersion(v int) *LabelCreate {
+	_c.mutation.SetVersion(v)
+	return _c
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_c *LabelCreate) SetNillableVersion(v *int) *LabelCreate {
+	if v != nil {
+		_c.SetVersion(*v)
+	}
+	return _c
+}
+
 // SetOrganizationID sets the "organization_id" field.
 func (_c *LabelCreate) SetOrganizationID(v int64) *LabelCreate {
 	_c.mutation.SetOrganizationID(v)
@@ -169,6 +183,10 @@ func (_c *LabelCreate) defaults() error {
 		v := label.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Version(); !ok {
+		v := label.DefaultVersion
+		_c.mutation.SetVersion(v)
+	}
 	if _, ok := _c.mutation.Color(); !ok {
 		v := label.DefaultColor
 		_c.mutation.SetColor(v)
@@ -187,6 +205,14 @@ func (_c *LabelCreate) check() error {
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Label.updated_at"`)}
+	}
+	if _, ok := _c.mutation.Version(); !ok {
+		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Label.version"`)}
+	}
+	if v, ok := _c.mutation.Version(); ok {
+		if err := label.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Label.version": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.OrganizationID(); !ok {
 		return &ValidationError{Name: "organization_id", err: errors.New(`ent: missing required field "Label.organization_id"`)}
@@ -258,6 +284,10 @@ func (_c *LabelCreate) createSpec() (*Label, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(label.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
+	}
+	if value, ok := _c.mutation.Version(); ok {
+		_spec.SetField(label.FieldVersion, field.TypeInt, value)
+		_node.Version = value
 	}
 	if value, ok := _c.mutation.Name(); ok {
 		_spec.SetField(label.FieldName, field.TypeString, value)
@@ -368,6 +398,24 @@ func (u *LabelUpsert) UpdateUpdatedAt() *LabelUpsert {
 	return u
 }
 
+// SetVersion sets the "version" field.
+func (u *LabelUpsert) SetVersion(v int) *LabelUpsert {
+	u.Set(label.FieldVersion, v)
+	return u
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *LabelUpsert) UpdateVersion() *LabelUpsert {
+	u.SetExcluded(label.FieldVersion)
+	return u
+}
+
+// AddVersion adds v to the "version" field.
+func (u *LabelUpsert) AddVersion(v int) *LabelUpsert {
+	u.Add(label.FieldVersion, v)
+	return u
+}
+
 // SetName sets the "name" field.
 func (u *LabelUpsert) SetName(v string) *LabelUpsert {
 	u.Set(label.FieldName, v)
@@ -469,6 +517,27 @@ func (u *LabelUpsertOne) SetUpdatedAt(v time.Time) *LabelUpsertOne {
 func (u *LabelUpsertOne) UpdateUpdatedAt() *LabelUpsertOne {
 	return u.Update(func(s *LabelUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *LabelUpsertOne) SetVersion(v int) *LabelUpsertOne {
+	return u.Update(func(s *LabelUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *LabelUpsertOne) AddVersion(v int) *LabelUpsertOne {
+	return u.Update(func(s *LabelUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *LabelUpsertOne) UpdateVersion() *LabelUpsertOne {
+	return u.Update(func(s *LabelUpsert) {
+		s.UpdateVersion()
 	})
 }
 
@@ -745,6 +814,27 @@ func (u *LabelUpsertBulk) SetUpdatedAt(v time.Time) *LabelUpsertBulk {
 func (u *LabelUpsertBulk) UpdateUpdatedAt() *LabelUpsertBulk {
 	return u.Update(func(s *LabelUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *LabelUpsertBulk) SetVersion(v int) *LabelUpsertBulk {
+	return u.Update(func(s *LabelUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *LabelUpsertBulk) AddVersion(v int) *LabelUpsertBulk {
+	return u.Update(func(s *LabelUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *LabelUpsertBulk) UpdateVersion() *LabelUpsertBulk {
+	return u.Update(func(s *LabelUpsert) {
+		s.UpdateVersion()
 	})
 }
 

@@ -36,6 +36,27 @@ func (_u *LabelUpdate) SetUpdatedAt(v time.Time) *LabelUpdate {
 	return _u
 }
 
+// SetVersion sets the "version" field.
+func (_u *LabelUpdate) SetVersion(v int) *LabelUpdate {
+	_u.mutation.ResetVersion()
+	_u.mutation.SetVersion(v)
+	return _u
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_u *LabelUpdate) SetNillableVersion(v *int) *LabelUpdate {
+	if v != nil {
+		_u.SetVersion(*v)
+	}
+	return _u
+}
+
+// AddVersion adds value to the "version" field.
+func (_u *LabelUpdate) AddVersion(v int) *LabelUpdate {
+	_u.mutation.AddVersion(v)
+	return _u
+}
+
 // SetName sets the "name" field.
 func (_u *LabelUpdate) SetName(v string) *LabelUpdate {
 	_u.mutation.SetName(v)
@@ -163,6 +184,11 @@ func (_u *LabelUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *LabelUpdate) check() error {
+	if v, ok := _u.mutation.Version(); ok {
+		if err := label.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Label.version": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Name(); ok {
 		if err := label.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Label.name": %w`, err)}
@@ -204,6 +230,12 @@ func (_u *LabelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(label.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Version(); ok {
+		_spec.SetField(label.FieldVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedVersion(); ok {
+		_spec.AddField(label.FieldVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(label.FieldName, field.TypeString, value)
@@ -284,6 +316,27 @@ type LabelUpdateOne struct {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *LabelUpdateOne) SetUpdatedAt(v time.Time) *LabelUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetVersion sets the "version" field.
+func (_u *LabelUpdateOne) SetVersion(v int) *LabelUpdateOne {
+	_u.mutation.ResetVersion()
+	_u.mutation.SetVersion(v)
+	return _u
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_u *LabelUpdateOne) SetNillableVersion(v *int) *LabelUpdateOne {
+	if v != nil {
+		_u.SetVersion(*v)
+	}
+	return _u
+}
+
+// AddVersion adds value to the "version" field.
+func (_u *LabelUpdateOne) AddVersion(v int) *LabelUpdateOne {
+	_u.mutation.AddVersion(v)
 	return _u
 }
 
@@ -427,6 +480,11 @@ func (_u *LabelUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *LabelUpdateOne) check() error {
+	if v, ok := _u.mutation.Version(); ok {
+		if err := label.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Label.version": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Name(); ok {
 		if err := label.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Label.name": %w`, err)}
@@ -485,6 +543,12 @@ func (_u *LabelUpdateOne) sqlSave(ctx context.Context) (_node *Label, err error)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(label.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Version(); ok {
+		_spec.SetField(label.FieldVersion, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedVersion(); ok {
+		_spec.AddField(label.FieldVersion, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(label.FieldName, field.TypeString, value)

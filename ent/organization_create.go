@@ -54,6 +54,20 @@ func (_c *OrganizationCreate) SetNillableUpdatedAt(v *time.Time) *OrganizationCr
 	return _c
 }
 
+// SetVersion sets the "version" field.
+func (_c *OrganizationCreate) SetVersion(v int) *OrganizationCreate {
+	_c.mutation.SetVersion(v)
+	return _c
+}
+
+// SetNillableVersion sets the "version" field if the given value is not nil.
+func (_c *OrganizationCreate) SetNillableVersion(v *int) *OrganizationCreate {
+	if v != nil {
+		_c.SetVersion(*v)
+	}
+	return _c
+}
+
 // SetSlug sets the "slug" field.
 func (_c *OrganizationCreate) SetSlug(v string) *OrganizationCreate {
 	_c.mutation.SetSlug(v)
@@ -183,6 +197,10 @@ func (_c *OrganizationCreate) defaults() error {
 		v := organization.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Version(); !ok {
+		v := organization.DefaultVersion
+		_c.mutation.SetVersion(v)
+	}
 	return nil
 }
 
@@ -193,6 +211,14 @@ func (_c *OrganizationCreate) check() error {
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Organization.updated_at"`)}
+	}
+	if _, ok := _c.mutation.Version(); !ok {
+		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Organization.version"`)}
+	}
+	if v, ok := _c.mutation.Version(); ok {
+		if err := organization.VersionValidator(v); err != nil {
+			return &ValidationError{Name: "version", err: fmt.Errorf(`ent: validator failed for field "Organization.version": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.Slug(); !ok {
 		return &ValidationError{Name: "slug", err: errors.New(`ent: missing required field "Organization.slug"`)}
@@ -250,6 +276,10 @@ func (_c *OrganizationCreate) createSpec() (*Organization, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(organization.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
+	}
+	if value, ok := _c.mutation.Version(); ok {
+		_spec.SetField(organization.FieldVersion, field.TypeInt, value)
+		_node.Version = value
 	}
 	if value, ok := _c.mutation.Slug(); ok {
 		_spec.SetField(organization.FieldSlug, field.TypeString, value)
@@ -387,6 +417,24 @@ func (u *OrganizationUpsert) UpdateUpdatedAt() *OrganizationUpsert {
 	return u
 }
 
+// SetVersion sets the "version" field.
+func (u *OrganizationUpsert) SetVersion(v int) *OrganizationUpsert {
+	u.Set(organization.FieldVersion, v)
+	return u
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *OrganizationUpsert) UpdateVersion() *OrganizationUpsert {
+	u.SetExcluded(organization.FieldVersion)
+	return u
+}
+
+// AddVersion adds v to the "version" field.
+func (u *OrganizationUpsert) AddVersion(v int) *OrganizationUpsert {
+	u.Add(organization.FieldVersion, v)
+	return u
+}
+
 // SetSlug sets the "slug" field.
 func (u *OrganizationUpsert) SetSlug(v string) *OrganizationUpsert {
 	u.Set(organization.FieldSlug, v)
@@ -473,6 +521,27 @@ func (u *OrganizationUpsertOne) SetUpdatedAt(v time.Time) *OrganizationUpsertOne
 func (u *OrganizationUpsertOne) UpdateUpdatedAt() *OrganizationUpsertOne {
 	return u.Update(func(s *OrganizationUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *OrganizationUpsertOne) SetVersion(v int) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *OrganizationUpsertOne) AddVersion(v int) *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *OrganizationUpsertOne) UpdateVersion() *OrganizationUpsertOne {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateVersion()
 	})
 }
 
@@ -732,6 +801,27 @@ func (u *OrganizationUpsertBulk) SetUpdatedAt(v time.Time) *OrganizationUpsertBu
 func (u *OrganizationUpsertBulk) UpdateUpdatedAt() *OrganizationUpsertBulk {
 	return u.Update(func(s *OrganizationUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetVersion sets the "version" field.
+func (u *OrganizationUpsertBulk) SetVersion(v int) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.SetVersion(v)
+	})
+}
+
+// AddVersion adds v to the "version" field.
+func (u *OrganizationUpsertBulk) AddVersion(v int) *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.AddVersion(v)
+	})
+}
+
+// UpdateVersion sets the "version" field to the value that was provided on create.
+func (u *OrganizationUpsertBulk) UpdateVersion() *OrganizationUpsertBulk {
+	return u.Update(func(s *OrganizationUpsert) {
+		s.UpdateVersion()
 	})
 }
 

@@ -22,6 +22,8 @@ type Project struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// Version holds the value of the "version" field.
+	Version int `json:"version,omitempty"`
 	// OrganizationID holds the value of the "organization_id" field.
 	OrganizationID int64 `json:"organization_id,omitempty"`
 	// Key holds the value of the "key" field.
@@ -78,7 +80,7 @@ func (*Project) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case project.FieldArchived:
 			values[i] = new(sql.NullBool)
-		case project.FieldID, project.FieldOrganizationID, project.FieldIssueCount:
+		case project.FieldID, project.FieldVersion, project.FieldOrganizationID, project.FieldIssueCount:
 			values[i] = new(sql.NullInt64)
 		case project.FieldKey, project.FieldName, project.FieldDescription:
 			values[i] = new(sql.NullString)
@@ -116,6 +118,12 @@ func (_m *Project) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case project.FieldVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field version", values[i])
+			} else if value.Valid {
+				_m.Version = int(value.Int64)
 			}
 		case project.FieldOrganizationID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -204,6 +212,9 @@ func (_m *Project) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Version))
 	builder.WriteString(", ")
 	builder.WriteString("organization_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.OrganizationID))

@@ -20,6 +20,8 @@ type Tx struct {
 	Comment *CommentClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
+	IdempotencyKey *IdempotencyKeyClient
 	// Issue is the client for interacting with the Issue builders.
 	Issue *IssueClient
 	// Label is the client for interacting with the Label builders.
@@ -170,6 +172,7 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Comment = NewCommentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
+	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
 	tx.Issue = NewIssueClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)

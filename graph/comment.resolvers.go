@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
@@ -91,7 +92,14 @@ func (r *mutationResolver) UpdateComment(ctx context.Context, input model.Update
 		if err != nil {
 			return err
 		}
-		if c, err = tx.Comment.UpdateOneID(id).SetBody(body).Save(ctx); err != nil {
+		u := tx.Comment.UpdateOneID(id).SetBody(body)
+		if input.ExpectedVersion != nil {
+			u.Where(comment.Version(*input.ExpectedVersion))
+		}
+		if c, err = u.Save(ctx); err != nil {
+			if input.ExpectedVersion != nil && ent.IsNotFound(err) {
+				return versionConflict(ctx, &check, tx.Comment.Query().Where(comment.ID(id)).Select(comment.FieldVersion))
+			}
 			return fmt.Errorf("updating comment: %w", err)
 		}
 		return record(ctx, tx, commentEvent(EventCommentUpdated, i, c))

@@ -27,6 +27,9 @@ const (
 	CodeConflict                Code = "CONFLICT"
 	CodeUnavailable             Code = "UNAVAILABLE"
 	CodeInternal                Code = "INTERNAL_SERVER_ERROR"
+	// CodeIntrospectionDisabled refuses __schema and __type where
+	// introspection is off (production).
+	CodeIntrospectionDisabled Code = "INTROSPECTION_DISABLED"
 )
 
 // Error is an error a client may see: a code and a message safe to show.

@@ -168,6 +168,10 @@ func (r *mutationResolver) UpdateIssue(ctx context.Context, input model.UpdateIs
 		return &model.IssuePayload{UserErrors: check.errs}, nil
 	}
 	return r.changeIssue(ctx, &check, id, "id", func(tx *ent.Tx, i *ent.Issue, orgID int64) (*ent.IssueUpdateOne, string, map[string]any, error) {
+		// lockIssue holds the row: the version cannot move until commit.
+		if err := check.checkVersion(input.ExpectedVersion, i.Version); err != nil {
+			return nil, "", nil, err
+		}
 		u := tx.Issue.UpdateOne(i)
 		changed := map[string]any{}
 		if title != nil {

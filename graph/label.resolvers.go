@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
@@ -91,7 +92,13 @@ func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLa
 		if err := rule.Require(ctx, tx.Client(), old.OrganizationID, membership.RoleADMIN); err != nil {
 			return err
 		}
+		if err := check.checkVersion(input.ExpectedVersion, old.Version); err != nil {
+			return err
+		}
 		u := tx.Label.UpdateOne(old)
+		if input.ExpectedVersion != nil {
+			u.Where(label.Version(*input.ExpectedVersion))
+		}
 		if name != nil {
 			if err := checkLabelName(ctx, tx, &check, old.OrganizationID, *name, old.ID); err != nil {
 				return err
@@ -105,6 +112,9 @@ func (r *mutationResolver) UpdateLabel(ctx context.Context, input model.UpdateLa
 			u.SetDescription(*description)
 		}
 		if l, err = u.Save(ctx); err != nil {
+			if input.ExpectedVersion != nil && ent.IsNotFound(err) {
+				return versionConflict(ctx, &check, tx.Label.Query().Where(label.ID(id)).Select(label.FieldVersion))
+			}
 			return labelSaveError(&check, err)
 		}
 		return record(ctx, tx, event{typ: EventLabelUpdated, organizationID: l.OrganizationID, subjectID: l.ID})

@@ -98,11 +98,20 @@ func (r *mutationResolver) UpdateOrganization(ctx context.Context, input model.U
 		if err != nil {
 			return err
 		}
+		if err := check.checkVersion(input.ExpectedVersion, old.Version); err != nil {
+			return err
+		}
 		u := tx.Organization.UpdateOne(old)
+		if input.ExpectedVersion != nil {
+			u.Where(organization.Version(*input.ExpectedVersion))
+		}
 		if name != nil {
 			u.SetName(*name)
 		}
 		if org, err = u.Save(ctx); err != nil {
+			if input.ExpectedVersion != nil && ent.IsNotFound(err) {
+				return versionConflict(ctx, &check, tx.Organization.Query().Where(organization.ID(id)).Select(organization.FieldVersion))
+			}
 			return err
 		}
 		return record(ctx, tx, event{typ: EventOrganizationUpdated, organizationID: org.ID, subjectID: org.ID})

@@ -87,7 +87,13 @@ func (r *mutationResolver) UpdateProject(ctx context.Context, input model.Update
 		if err != nil {
 			return err
 		}
+		if err := check.checkVersion(input.ExpectedVersion, old.Version); err != nil {
+			return err
+		}
 		u := tx.Project.UpdateOne(old)
+		if input.ExpectedVersion != nil {
+			u.Where(project.Version(*input.ExpectedVersion))
+		}
 		if name != nil {
 			u.SetName(*name)
 		}
@@ -95,6 +101,9 @@ func (r *mutationResolver) UpdateProject(ctx context.Context, input model.Update
 			u.SetDescription(*description)
 		}
 		if p, err = u.Save(ctx); err != nil {
+			if input.ExpectedVersion != nil && ent.IsNotFound(err) {
+				return versionConflict(ctx, &check, tx.Project.Query().Where(project.ID(id)).Select(project.FieldVersion))
+			}
 			return err
 		}
 		return record(ctx, tx, event{typ: EventProjectUpdated, organizationID: p.OrganizationID, projectID: p.ID, subjectID: p.ID})

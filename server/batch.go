@@ -109,7 +109,8 @@ func batchItem(next http.Handler, r *http.Request, item json.RawMessage) []byte 
 	return rec.body.Bytes()
 }
 
-// itemRecorder is the response writer of one operation of a batch.
+// itemRecorder holds a response in memory: one operation of a batch, or
+// a keyed request until its answer is stored (server/idempotency.go).
 type itemRecorder struct {
 	header http.Header
 	status int

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/lib/pq"
@@ -20,7 +22,13 @@ import (
 // pass through; anything else is an internal failure: logged with its
 // cause and the request id, and shown as INTERNAL_SERVER_ERROR with no
 // detail, so no SQL, driver or stack text ever reaches a client.
-func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+//
+// A database or Redis that cannot be reached answers UNAVAILABLE, 503 and
+// Retry-After (the client should retry; a load balancer may send it
+// elsewhere), logged at most once a second per kind with a count.
+// Introspection refused in production is the client's doing: its own
+// code, logged below info.
+func presentError(log *slog.Logger, throttle *logThrottle) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		ri := infoFrom(ctx)
 		var gqlErr *gqlerror.Error
@@ -52,6 +60,26 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if ri.firstStop() {
 				log.WarnContext(ctx, "request stopped", "request_id", ri.id, "path", out.Path.String(), "error", err, "cause", context.Cause(ctx))
 			}
+			return out
+		}
+		if introspectionRefused(err) {
+			log.DebugContext(ctx, "introspection refused", "request_id", ri.id, "path", out.Path.String())
+			out.Message = "introspection is disabled on this server"
+			out.Extensions = map[string]any{"code": string(graph.CodeIntrospectionDisabled)}
+			ri.addCode(graph.CodeIntrospectionDisabled)
+			return out
+		}
+		if kind, ok := dependencyDown(err); ok {
+			if m := meterFrom(ctx); m != nil {
+				m.setStatus(http.StatusServiceUnavailable)
+				m.retryAfter(time.Second)
+			}
+			if ok, n := throttle.allow(kind); ok {
+				log.ErrorContext(ctx, kind, "request_id", ri.id, "path", out.Path.String(), "error", err, "occurrences", n)
+			}
+			out.Message = "a service this API depends on is unavailable; retry shortly"
+			out.Extensions = map[string]any{"code": string(graph.CodeUnavailable), "requestId": ri.id}
+			ri.addCode(graph.CodeUnavailable)
 			return out
 		}
 		log.ErrorContext(ctx, "internal error", "request_id", ri.id, "path", out.Path.String(), "error", err)
@@ -86,6 +114,17 @@ func stopped(ctx context.Context, err error) bool {
 // queryCanceled is PostgreSQL's SQLSTATE for a statement cancelled by
 // statement_timeout or by a cancel request.
 const queryCanceled = "57014"
+
+// introspectionRefused reports whether err is gqlgen refusing __schema or
+// __type because introspection is off.
+func introspectionRefused(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "introspection disabled" {
+			return true
+		}
+	}
+	return false
+}
 
 // firstStop reports whether this is the request's first error from being
 // stopped.

@@ -188,7 +188,7 @@ func cors(origins []string) middleware {
 			allowed := origin != "" && slices.Contains(origins, origin)
 			if allowed {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
-				w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy")
+				w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, Idempotent-Replayed")
 			}
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 				if !allowed {
@@ -196,7 +196,7 @@ func cors(origins []string) middleware {
 					return
 				}
 				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+				w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id, Idempotency-Key")
 				w.Header().Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return
@@ -304,7 +304,10 @@ type tokenVerifier interface {
 // Authorization header means anonymous; a header that is present but not a
 // valid bearer token is refused with 401, so a client with an expired
 // token learns it must refresh instead of silently seeing less.
-func authenticate(tokens tokenVerifier) middleware {
+//
+// A token of a user that no longer exists is refused the same way, within
+// a second of the account's deletion (accounts).
+func authenticate(tokens tokenVerifier, users *accounts) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := r.Header.Get("Authorization")
@@ -327,6 +330,7 @@ func authenticate(tokens tokenVerifier) middleware {
 					return
 				}
 				if err != nil {
+					w.Header().Set("Retry-After", "1")
 					writeError(w, r, http.StatusServiceUnavailable, graph.CodeUnavailable, "could not check the API key; try again")
 					return
 				}
@@ -335,6 +339,17 @@ func authenticate(tokens tokenVerifier) middleware {
 				return
 			}
 			userID, err := tokens.VerifyAccess(token)
+			if err == nil {
+				var exists bool
+				if exists, err = users.exists(r.Context(), userID); err != nil {
+					w.Header().Set("Retry-After", "1")
+					writeError(w, r, http.StatusServiceUnavailable, graph.CodeUnavailable, "could not check the access token; try again")
+					return
+				}
+				if !exists {
+					err = auth.ErrInvalidToken
+				}
+			}
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="issuegraph", error="invalid_token"`)
 				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "access token is invalid or expired; refresh it or sign in again")

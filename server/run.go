@@ -139,6 +139,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	if rdb != nil {
+		redis.SetLogger(NewRedisLogger(log))
 		defer rdb.Close()
 		if err := InstrumentRedis(rdb, tel); err != nil {
 			return err

@@ -45,6 +45,11 @@ type Server struct {
 	rt *realtime
 	// limiter meters requests (server/limits.go); set by graphql.
 	limiter *costLimits
+	// idempotency answers retried requests (server/idempotency.go).
+	idempotency *idempotency
+	// throttle bounds the log lines of failures that hit every request
+	// (server/unavailable.go).
+	throttle *logThrottle
 }
 
 // Option adjusts a Server built by New.
@@ -67,6 +72,8 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 	for _, o := range opts {
 		o(s)
 	}
+	s.throttle = newLogThrottle(time.Second)
+	s.idempotency = &idempotency{db: db, log: log, retention: cfg.IdempotencyRetention, throttle: s.throttle}
 	if s.tel == nil {
 		s.tel = telemetry.Noop()
 	}
@@ -101,9 +108,10 @@ func (s *Server) routes() http.Handler {
 		withClientAddress(s.cfg.TrustedProxyHops),
 		s.limiter.meterRequests,
 		deadline(s.cfg.RequestTimeout),
-		authenticate(s.tokens),
+		authenticate(s.tokens, newAccounts(s.db.Client, time.Second)),
 		s.limiter.meterViewer,
 		graphqlRequest(s.cfg.BodyLimit, s.cfg.BatchMax),
+		s.idempotency.middleware,
 		batches(s.cfg.BatchMax),
 		withLoaders(s.db.Client, s.loaderOptions()),
 	)
@@ -155,7 +163,7 @@ func (s *Server) graphql() http.Handler {
 	if tracesExported(s.tel.Tracer) {
 		srv.Use(newResolverSpans(s.tel.Tracer))
 	}
-	srv.SetErrorPresenter(presentError(s.log))
+	srv.SetErrorPresenter(presentError(s.log, s.throttle))
 	srv.SetRecoverFunc(recoverPanic(s.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
@@ -197,6 +205,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// --- real-time hook: the relay runs while the server serves ---
 	stopRealtime := s.rt.start(context.WithoutCancel(ctx))
 	defer stopRealtime()
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() { defer close(swept); s.idempotency.sweep(sweepCtx, time.Minute) }()
+	defer func() { stopSweep(); <-swept }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -65,6 +65,11 @@ func UpdatedAt(v time.Time) predicate.Comment {
 	return predicate.Comment(sql.FieldEQ(FieldUpdatedAt, v))
 }
 
+// Version applies equality check predicate on the "version" field. It's identical to VersionEQ.
+func Version(v int) predicate.Comment {
+	return predicate.Comment(sql.FieldEQ(FieldVersion, v))
+}
+
 // IssueID applies equality check predicate on the "issue_id" field. It's identical to IssueIDEQ.
 func IssueID(v int64) predicate.Comment {
 	return predicate.Comment(sql.FieldEQ(FieldIssueID, v))
@@ -158,6 +163,46 @@ func UpdatedAtLT(v time.Time) predicate.Comment {
 // UpdatedAtLTE applies the LTE predicate on the "updated_at" field.
 func UpdatedAtLTE(v time.Time) predicate.Comment {
 	return predicate.Comment(sql.FieldLTE(FieldUpdatedAt, v))
+}
+
+// VersionEQ applies the EQ predicate on the "version" field.
+func VersionEQ(v int) predicate.Comment {
+	return predicate.Comment(sql.FieldEQ(FieldVersion, v))
+}
+
+// VersionNEQ applies the NEQ predicate on the "version" field.
+func VersionNEQ(v int) predicate.Comment {
+	return predicate.Comment(sql.FieldNEQ(FieldVersion, v))
+}
+
+// VersionIn applies the In predicate on the "version" field.
+func VersionIn(vs ...int) predicate.Comment {
+	return predicate.Comment(sql.FieldIn(FieldVersion, vs...))
+}
+
+// VersionNotIn applies the NotIn predicate on the "version" field.
+func VersionNotIn(vs ...int) predicate.Comment {
+	return predicate.Comment(sql.FieldNotIn(FieldVersion, vs...))
+}
+
+// VersionGT applies the GT predicate on the "version" field.
+func VersionGT(v int) predicate.Comment {
+	return predicate.Comment(sql.FieldGT(FieldVersion, v))
+}
+
+// VersionGTE applies the GTE predicate on the "version" field.
+func VersionGTE(v int) predicate.Comment {
+	return predicate.Comment(sql.FieldGTE(FieldVersion, v))
+}
+
+// VersionLT applies the LT predicate on the "version" field.
+func VersionLT(v int) predicate.Comment {
+	return predicate.Comment(sql.FieldLT(FieldVersion, v))
+}
+
+// VersionLTE applies the LTE predicate on the "version" field.
+func VersionLTE(v int) predicate.Comment {
+	return predicate.Comment(sql.FieldLTE(FieldVersion, v))
 }
 
 // IssueIDEQ applies the EQ predicate on the "issue_id" field.

@@ -95,7 +95,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", Redact(rawURL), err)
 	}
-	drv := entsql.OpenDB("postgres", db)
+	var drv dialect.Driver = pinningDriver{entsql.OpenDB("postgres", db)}
 	var client *ent.Client
 	if opts.WrapDriver != nil {
 		client = ent.NewClient(ent.Driver(opts.WrapDriver(drv)))

@@ -65,6 +65,11 @@ func UpdatedAt(v time.Time) predicate.Issue {
 	return predicate.Issue(sql.FieldEQ(FieldUpdatedAt, v))
 }
 
+// Version applies equality check predicate on the "version" field. It's identical to VersionEQ.
+func Version(v int) predicate.Issue {
+	return predicate.Issue(sql.FieldEQ(FieldVersion, v))
+}
+
 // ProjectID applies equality check predicate on the "project_id" field. It's identical to ProjectIDEQ.
 func ProjectID(v int64) predicate.Issue {
 	return predicate.Issue(sql.FieldEQ(FieldProjectID, v))
@@ -179,6 +184,46 @@ func UpdatedAtLT(v time.Time) predicate.Issue {
 // UpdatedAtLTE applies the LTE predicate on the "updated_at" field.
 func UpdatedAtLTE(v time.Time) predicate.Issue {
 	return predicate.Issue(sql.FieldLTE(FieldUpdatedAt, v))
+}
+
+// VersionEQ applies the EQ predicate on the "version" field.
+func VersionEQ(v int) predicate.Issue {
+	return predicate.Issue(sql.FieldEQ(FieldVersion, v))
+}
+
+// VersionNEQ applies the NEQ predicate on the "version" field.
+func VersionNEQ(v int) predicate.Issue {
+	return predicate.Issue(sql.FieldNEQ(FieldVersion, v))
+}
+
+// VersionIn applies the In predicate on the "version" field.
+func VersionIn(vs ...int) predicate.Issue {
+	return predicate.Issue(sql.FieldIn(FieldVersion, vs...))
+}
+
+// VersionNotIn applies the NotIn predicate on the "version" field.
+func VersionNotIn(vs ...int) predicate.Issue {
+	return predicate.Issue(sql.FieldNotIn(FieldVersion, vs...))
+}
+
+// VersionGT applies the GT predicate on the "version" field.
+func VersionGT(v int) predicate.Issue {
+	return predicate.Issue(sql.FieldGT(FieldVersion, v))
+}
+
+// VersionGTE applies the GTE predicate on the "version" field.
+func VersionGTE(v int) predicate.Issue {
+	return predicate.Issue(sql.FieldGTE(FieldVersion, v))
+}
+
+// VersionLT applies the LT predicate on the "version" field.
+func VersionLT(v int) predicate.Issue {
+	return predicate.Issue(sql.FieldLT(FieldVersion, v))
+}
+
+// VersionLTE applies the LTE predicate on the "version" field.
+func VersionLTE(v int) predicate.Issue {
+	return predicate.Issue(sql.FieldLTE(FieldVersion, v))
 }
 
 // ProjectIDEQ applies the EQ predicate on the "project_id" field.

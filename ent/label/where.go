@@ -65,6 +65,11 @@ func UpdatedAt(v time.Time) predicate.Label {
 	return predicate.Label(sql.FieldEQ(FieldUpdatedAt, v))
 }
 
+// Version applies equality check predicate on the "version" field. It's identical to VersionEQ.
+func Version(v int) predicate.Label {
+	return predicate.Label(sql.FieldEQ(FieldVersion, v))
+}
+
 // OrganizationID applies equality check predicate on the "organization_id" field. It's identical to OrganizationIDEQ.
 func OrganizationID(v int64) predicate.Label {
 	return predicate.Label(sql.FieldEQ(FieldOrganizationID, v))
@@ -163,6 +168,46 @@ func UpdatedAtLT(v time.Time) predicate.Label {
 // UpdatedAtLTE applies the LTE predicate on the "updated_at" field.
 func UpdatedAtLTE(v time.Time) predicate.Label {
 	return predicate.Label(sql.FieldLTE(FieldUpdatedAt, v))
+}
+
+// VersionEQ applies the EQ predicate on the "version" field.
+func VersionEQ(v int) predicate.Label {
+	return predicate.Label(sql.FieldEQ(FieldVersion, v))
+}
+
+// VersionNEQ applies the NEQ predicate on the "version" field.
+func VersionNEQ(v int) predicate.Label {
+	return predicate.Label(sql.FieldNEQ(FieldVersion, v))
+}
+
+// VersionIn applies the In predicate on the "version" field.
+func VersionIn(vs ...int) predicate.Label {
+	return predicate.Label(sql.FieldIn(FieldVersion, vs...))
+}
+
+// VersionNotIn applies the NotIn predicate on the "version" field.
+func VersionNotIn(vs ...int) predicate.Label {
+	return predicate.Label(sql.FieldNotIn(FieldVersion, vs...))
+}
+
+// VersionGT applies the GT predicate on the "version" field.
+func VersionGT(v int) predicate.Label {
+	return predicate.Label(sql.FieldGT(FieldVersion, v))
+}
+
+// VersionGTE applies the GTE predicate on the "version" field.
+func VersionGTE(v int) predicate.Label {
+	return predicate.Label(sql.FieldGTE(FieldVersion, v))
+}
+
+// VersionLT applies the LT predicate on the "version" field.
+func VersionLT(v int) predicate.Label {
+	return predicate.Label(sql.FieldLT(FieldVersion, v))
+}
+
+// VersionLTE applies the LTE predicate on the "version" field.
+func VersionLTE(v int) predicate.Label {
+	return predicate.Label(sql.FieldLTE(FieldVersion, v))
 }
 
 // OrganizationIDEQ applies the EQ predicate on the "organization_id" field.

@@ -54,6 +54,7 @@ var (
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "body", Type: field.TypeString, Size: 65536},
 		{Name: "issue_id", Type: field.TypeInt64},
 		{Name: "author_id", Type: field.TypeInt64},
@@ -66,13 +67,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "comments_issues_comments",
-				Columns:    []*schema.Column{CommentsColumns[4]},
+				Columns:    []*schema.Column{CommentsColumns[5]},
 				RefColumns: []*schema.Column{IssuesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "comments_users_comments",
-				Columns:    []*schema.Column{CommentsColumns[5]},
+				Columns:    []*schema.Column{CommentsColumns[6]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -81,12 +82,12 @@ var (
 			{
 				Name:    "comment_issue_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{CommentsColumns[4], CommentsColumns[1], CommentsColumns[0]},
+				Columns: []*schema.Column{CommentsColumns[5], CommentsColumns[1], CommentsColumns[0]},
 			},
 			{
 				Name:    "comment_author_id",
 				Unique:  false,
-				Columns: []*schema.Column{CommentsColumns[5]},
+				Columns: []*schema.Column{CommentsColumns[6]},
 			},
 		},
 	}
@@ -144,11 +145,41 @@ var (
 			},
 		},
 	}
+	// IdempotencyKeysColumns holds the columns for the "idempotency_keys" table.
+	IdempotencyKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "viewer", Type: field.TypeString, Size: 64},
+		{Name: "key", Type: field.TypeString, Size: 255},
+		{Name: "fingerprint", Type: field.TypeString, Size: 64},
+		{Name: "status", Type: field.TypeInt},
+		{Name: "content_type", Type: field.TypeString, Size: 100},
+		{Name: "body", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// IdempotencyKeysTable holds the schema information for the "idempotency_keys" table.
+	IdempotencyKeysTable = &schema.Table{
+		Name:       "idempotency_keys",
+		Columns:    IdempotencyKeysColumns,
+		PrimaryKey: []*schema.Column{IdempotencyKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "idempotencykey_viewer_key",
+				Unique:  true,
+				Columns: []*schema.Column{IdempotencyKeysColumns[1], IdempotencyKeysColumns[2]},
+			},
+			{
+				Name:    "idempotencykey_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{IdempotencyKeysColumns[7]},
+			},
+		},
+	}
 	// IssuesColumns holds the columns for the "issues" table.
 	IssuesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "number", Type: field.TypeInt},
 		{Name: "title", Type: field.TypeString, Size: 256},
 		{Name: "body", Type: field.TypeString, Size: 65536, Default: ""},
@@ -167,19 +198,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "issues_projects_issues",
-				Columns:    []*schema.Column{IssuesColumns[9]},
+				Columns:    []*schema.Column{IssuesColumns[10]},
 				RefColumns: []*schema.Column{ProjectsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "issues_users_authored_issues",
-				Columns:    []*schema.Column{IssuesColumns[10]},
+				Columns:    []*schema.Column{IssuesColumns[11]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "issues_users_assigned_issues",
-				Columns:    []*schema.Column{IssuesColumns[11]},
+				Columns:    []*schema.Column{IssuesColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -188,27 +219,27 @@ var (
 			{
 				Name:    "issue_project_id_number",
 				Unique:  true,
-				Columns: []*schema.Column{IssuesColumns[9], IssuesColumns[3]},
+				Columns: []*schema.Column{IssuesColumns[10], IssuesColumns[4]},
 			},
 			{
 				Name:    "issue_project_id_status_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[9], IssuesColumns[6], IssuesColumns[2]},
+				Columns: []*schema.Column{IssuesColumns[10], IssuesColumns[7], IssuesColumns[2]},
 			},
 			{
 				Name:    "issue_project_id_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[9], IssuesColumns[2]},
+				Columns: []*schema.Column{IssuesColumns[10], IssuesColumns[2]},
 			},
 			{
 				Name:    "issue_assignee_id_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[11], IssuesColumns[2]},
+				Columns: []*schema.Column{IssuesColumns[12], IssuesColumns[2]},
 			},
 			{
 				Name:    "issue_author_id",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[10]},
+				Columns: []*schema.Column{IssuesColumns[11]},
 			},
 		},
 	}
@@ -217,6 +248,7 @@ var (
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "name", Type: field.TypeString, Size: 50},
 		{Name: "color", Type: field.TypeString, Size: 7, Default: "#888888"},
 		{Name: "description", Type: field.TypeString, Size: 500, Default: ""},
@@ -230,7 +262,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "labels_organizations_labels",
-				Columns:    []*schema.Column{LabelsColumns[6]},
+				Columns:    []*schema.Column{LabelsColumns[7]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -239,7 +271,7 @@ var (
 			{
 				Name:    "label_organization_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{LabelsColumns[6], LabelsColumns[3]},
+				Columns: []*schema.Column{LabelsColumns[7], LabelsColumns[4]},
 			},
 		},
 	}
@@ -289,6 +321,7 @@ var (
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "slug", Type: field.TypeString, Unique: true, Size: 40},
 		{Name: "name", Type: field.TypeString, Size: 100},
 	}
@@ -330,6 +363,7 @@ var (
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "key", Type: field.TypeString, Size: 10},
 		{Name: "name", Type: field.TypeString, Size: 100},
 		{Name: "description", Type: field.TypeString, Size: 10000, Default: ""},
@@ -345,7 +379,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "projects_organizations_projects",
-				Columns:    []*schema.Column{ProjectsColumns[8]},
+				Columns:    []*schema.Column{ProjectsColumns[9]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -354,7 +388,7 @@ var (
 			{
 				Name:    "project_organization_id_key",
 				Unique:  true,
-				Columns: []*schema.Column{ProjectsColumns[8], ProjectsColumns[3]},
+				Columns: []*schema.Column{ProjectsColumns[9], ProjectsColumns[4]},
 			},
 		},
 	}
@@ -440,6 +474,7 @@ var (
 		APIKeysTable,
 		CommentsTable,
 		EventsTable,
+		IdempotencyKeysTable,
 		IssuesTable,
 		LabelsTable,
 		MembershipsTable,

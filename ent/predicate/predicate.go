@@ -15,6 +15,9 @@ type Comment func(*sql.Selector)
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
 
+// IdempotencyKey is the predicate function for idempotencykey builders.
+type IdempotencyKey func(*sql.Selector)
+
 // Issue is the predicate function for issue builders.
 type Issue func(*sql.Selector)
 

@@ -9,6 +9,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/apikey"
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/event"
+	"github.com/issuegraph/issuegraph/ent/idempotencykey"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
@@ -74,8 +75,13 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	commentMixinHooks1 := commentMixin[1].Hooks()
+
+	comment.Hooks[1] = commentMixinHooks1[0]
 	commentMixinFields0 := commentMixin[0].Fields()
 	_ = commentMixinFields0
+	commentMixinFields1 := commentMixin[1].Fields()
+	_ = commentMixinFields1
 	commentFields := schema.Comment{}.Fields()
 	_ = commentFields
 	// commentDescCreatedAt is the schema descriptor for created_at field.
@@ -88,6 +94,12 @@ func init() {
 	comment.DefaultUpdatedAt = commentDescUpdatedAt.Default.(func() time.Time)
 	// comment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	comment.UpdateDefaultUpdatedAt = commentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// commentDescVersion is the schema descriptor for version field.
+	commentDescVersion := commentMixinFields1[0].Descriptor()
+	// comment.DefaultVersion holds the default value on creation for the version field.
+	comment.DefaultVersion = commentDescVersion.Default.(int)
+	// comment.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	comment.VersionValidator = commentDescVersion.Validators[0].(func(int) error)
 	// commentDescBody is the schema descriptor for body field.
 	commentDescBody := commentFields[3].Descriptor()
 	// comment.BodyValidator is a validator for the "body" field. It is called by the builders before save.
@@ -143,6 +155,79 @@ func init() {
 	eventDescPublished := eventFields[10].Descriptor()
 	// event.DefaultPublished holds the default value on creation for the published field.
 	event.DefaultPublished = eventDescPublished.Default.(bool)
+	idempotencykey.Policy = privacy.NewPolicies(schema.IdempotencyKey{})
+	idempotencykey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := idempotencykey.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	idempotencykeyFields := schema.IdempotencyKey{}.Fields()
+	_ = idempotencykeyFields
+	// idempotencykeyDescViewer is the schema descriptor for viewer field.
+	idempotencykeyDescViewer := idempotencykeyFields[1].Descriptor()
+	// idempotencykey.ViewerValidator is a validator for the "viewer" field. It is called by the builders before save.
+	idempotencykey.ViewerValidator = func() func(string) error {
+		validators := idempotencykeyDescViewer.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(viewer string) error {
+			for _, fn := range fns {
+				if err := fn(viewer); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescKey is the schema descriptor for key field.
+	idempotencykeyDescKey := idempotencykeyFields[2].Descriptor()
+	// idempotencykey.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	idempotencykey.KeyValidator = func() func(string) error {
+		validators := idempotencykeyDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescFingerprint is the schema descriptor for fingerprint field.
+	idempotencykeyDescFingerprint := idempotencykeyFields[3].Descriptor()
+	// idempotencykey.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	idempotencykey.FingerprintValidator = func() func(string) error {
+		validators := idempotencykeyDescFingerprint.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(fingerprint string) error {
+			for _, fn := range fns {
+				if err := fn(fingerprint); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// idempotencykeyDescContentType is the schema descriptor for content_type field.
+	idempotencykeyDescContentType := idempotencykeyFields[5].Descriptor()
+	// idempotencykey.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	idempotencykey.ContentTypeValidator = idempotencykeyDescContentType.Validators[0].(func(string) error)
+	// idempotencykeyDescCreatedAt is the schema descriptor for created_at field.
+	idempotencykeyDescCreatedAt := idempotencykeyFields[7].Descriptor()
+	// idempotencykey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	idempotencykey.DefaultCreatedAt = idempotencykeyDescCreatedAt.Default.(func() time.Time)
 	issueMixin := schema.Issue{}.Mixin()
 	issue.Policy = privacy.NewPolicies(schema.Issue{})
 	issue.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -153,8 +238,13 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	issueMixinHooks1 := issueMixin[1].Hooks()
+
+	issue.Hooks[1] = issueMixinHooks1[0]
 	issueMixinFields0 := issueMixin[0].Fields()
 	_ = issueMixinFields0
+	issueMixinFields1 := issueMixin[1].Fields()
+	_ = issueMixinFields1
 	issueFields := schema.Issue{}.Fields()
 	_ = issueFields
 	// issueDescCreatedAt is the schema descriptor for created_at field.
@@ -167,6 +257,12 @@ func init() {
 	issue.DefaultUpdatedAt = issueDescUpdatedAt.Default.(func() time.Time)
 	// issue.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	issue.UpdateDefaultUpdatedAt = issueDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// issueDescVersion is the schema descriptor for version field.
+	issueDescVersion := issueMixinFields1[0].Descriptor()
+	// issue.DefaultVersion holds the default value on creation for the version field.
+	issue.DefaultVersion = issueDescVersion.Default.(int)
+	// issue.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	issue.VersionValidator = issueDescVersion.Validators[0].(func(int) error)
 	// issueDescNumber is the schema descriptor for number field.
 	issueDescNumber := issueFields[2].Descriptor()
 	// issue.NumberValidator is a validator for the "number" field. It is called by the builders before save.
@@ -205,8 +301,13 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	labelMixinHooks1 := labelMixin[1].Hooks()
+
+	label.Hooks[1] = labelMixinHooks1[0]
 	labelMixinFields0 := labelMixin[0].Fields()
 	_ = labelMixinFields0
+	labelMixinFields1 := labelMixin[1].Fields()
+	_ = labelMixinFields1
 	labelFields := schema.Label{}.Fields()
 	_ = labelFields
 	// labelDescCreatedAt is the schema descriptor for created_at field.
@@ -219,6 +320,12 @@ func init() {
 	label.DefaultUpdatedAt = labelDescUpdatedAt.Default.(func() time.Time)
 	// label.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	label.UpdateDefaultUpdatedAt = labelDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// labelDescVersion is the schema descriptor for version field.
+	labelDescVersion := labelMixinFields1[0].Descriptor()
+	// label.DefaultVersion holds the default value on creation for the version field.
+	label.DefaultVersion = labelDescVersion.Default.(int)
+	// label.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	label.VersionValidator = labelDescVersion.Validators[0].(func(int) error)
 	// labelDescName is the schema descriptor for name field.
 	labelDescName := labelFields[2].Descriptor()
 	// label.NameValidator is a validator for the "name" field. It is called by the builders before save.
@@ -283,8 +390,13 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	organizationMixinHooks1 := organizationMixin[1].Hooks()
+
+	organization.Hooks[1] = organizationMixinHooks1[0]
 	organizationMixinFields0 := organizationMixin[0].Fields()
 	_ = organizationMixinFields0
+	organizationMixinFields1 := organizationMixin[1].Fields()
+	_ = organizationMixinFields1
 	organizationFields := schema.Organization{}.Fields()
 	_ = organizationFields
 	// organizationDescCreatedAt is the schema descriptor for created_at field.
@@ -297,6 +409,12 @@ func init() {
 	organization.DefaultUpdatedAt = organizationDescUpdatedAt.Default.(func() time.Time)
 	// organization.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	organization.UpdateDefaultUpdatedAt = organizationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// organizationDescVersion is the schema descriptor for version field.
+	organizationDescVersion := organizationMixinFields1[0].Descriptor()
+	// organization.DefaultVersion holds the default value on creation for the version field.
+	organization.DefaultVersion = organizationDescVersion.Default.(int)
+	// organization.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	organization.VersionValidator = organizationDescVersion.Validators[0].(func(int) error)
 	// organizationDescSlug is the schema descriptor for slug field.
 	organizationDescSlug := organizationFields[1].Descriptor()
 	// organization.SlugValidator is a validator for the "slug" field. It is called by the builders before save.
@@ -389,8 +507,13 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	projectMixinHooks1 := projectMixin[1].Hooks()
+
+	project.Hooks[1] = projectMixinHooks1[0]
 	projectMixinFields0 := projectMixin[0].Fields()
 	_ = projectMixinFields0
+	projectMixinFields1 := projectMixin[1].Fields()
+	_ = projectMixinFields1
 	projectFields := schema.Project{}.Fields()
 	_ = projectFields
 	// projectDescCreatedAt is the schema descriptor for created_at field.
@@ -403,6 +526,12 @@ func init() {
 	project.DefaultUpdatedAt = projectDescUpdatedAt.Default.(func() time.Time)
 	// project.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	project.UpdateDefaultUpdatedAt = projectDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// projectDescVersion is the schema descriptor for version field.
+	projectDescVersion := projectMixinFields1[0].Descriptor()
+	// project.DefaultVersion holds the default value on creation for the version field.
+	project.DefaultVersion = projectDescVersion.Default.(int)
+	// project.VersionValidator is a validator for the "version" field. It is called by the builders before save.
+	project.VersionValidator = projectDescVersion.Validators[0].(func(int) error)
 	// projectDescKey is the schema descriptor for key field.
 	projectDescKey := projectFields[2].Descriptor()
 	// project.KeyValidator is a validator for the "key" field. It is called by the builders before save.

@@ -11,7 +11,7 @@ import (
 type Comment struct{ ent.Schema }
 
 // Mixin of the Comment.
-func (Comment) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+func (Comment) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}, VersionMixin{}} }
 
 // Fields of the Comment.
 func (Comment) Fields() []ent.Field {

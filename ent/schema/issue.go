@@ -13,7 +13,7 @@ import (
 type Issue struct{ ent.Schema }
 
 // Mixin of the Issue.
-func (Issue) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+func (Issue) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}, VersionMixin{}} }
 
 // Fields of the Issue.
 func (Issue) Fields() []ent.Field {

@@ -12,7 +12,7 @@ import (
 type Label struct{ ent.Schema }
 
 // Mixin of the Label.
-func (Label) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+func (Label) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}, VersionMixin{}} }
 
 // Fields of the Label.
 func (Label) Fields() []ent.Field {

@@ -11,7 +11,7 @@ import (
 type Organization struct{ ent.Schema }
 
 // Mixin of the Organization.
-func (Organization) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+func (Organization) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}, VersionMixin{}} }
 
 // Fields of the Organization.
 func (Organization) Fields() []ent.Field {

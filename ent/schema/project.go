@@ -12,7 +12,7 @@ import (
 type Project struct{ ent.Schema }
 
 // Mixin of the Project.
-func (Project) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+func (Project) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}, VersionMixin{}} }
 
 // Fields of the Project.
 func (Project) Fields() []ent.Field {

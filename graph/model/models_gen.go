@@ -395,6 +395,8 @@ type UpdateCommentInput struct {
 	ID string `json:"id"`
 	// New text.
 	Body string `json:"body"`
+	// Apply the change only while the object is still at this `version`; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
 
 // Input of `updateIssue`. Fields left out stay as they are.
@@ -409,6 +411,8 @@ type UpdateIssueInput struct {
 	Status *issue.Status `json:"status,omitempty"`
 	// New urgency.
 	Priority *issue.Priority `json:"priority,omitempty"`
+	// Apply the change only while the object is still at this `version`; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
 
 // Input of `updateLabel`. Fields left out stay as they are.
@@ -421,6 +425,8 @@ type UpdateLabelInput struct {
 	Color *string `json:"color,omitempty"`
 	// New description.
 	Description *string `json:"description,omitempty"`
+	// Apply the change only while the object is still at this `version`; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
 
 // Input of `updateOrganization`.
@@ -429,6 +435,8 @@ type UpdateOrganizationInput struct {
 	ID string `json:"id"`
 	// New display name.
 	Name *string `json:"name,omitempty"`
+	// Apply the change only while the object is still at this `version`; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
 
 // Result of `updateOrganization`.
@@ -447,6 +455,8 @@ type UpdateProjectInput struct {
 	Name *string `json:"name,omitempty"`
 	// New description.
 	Description *string `json:"description,omitempty"`
+	// Apply the change only while the object is still at this `version`; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
 
 // Result of `updateProject`.
@@ -465,6 +475,8 @@ type UserError struct {
 	Message string `json:"message"`
 	// A machine-readable reason.
 	Code UserErrorCode `json:"code"`
+	// With CONFLICT: the object's current `version`, to reload from.
+	CurrentVersion *int `json:"currentVersion,omitempty"`
 }
 
 // Why an issue is closed.
@@ -670,6 +682,8 @@ const (
 	UserErrorCodeNotAMember UserErrorCode = "NOT_A_MEMBER"
 	// The change is not allowed in the object's current state.
 	UserErrorCodeNotAllowed UserErrorCode = "NOT_ALLOWED"
+	// The object changed since you read it: its `version` is not the `expectedVersion` sent (see `currentVersion`). Nothing was changed.
+	UserErrorCodeConflict UserErrorCode = "CONFLICT"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -684,11 +698,12 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeArchived,
 	UserErrorCodeNotAMember,
 	UserErrorCodeNotAllowed,
+	UserErrorCodeConflict,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeBlank, UserErrorCodeInvalid, UserErrorCodeTooLong, UserErrorCodeTooShort, UserErrorCodeTaken, UserErrorCodeNotFound, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeArchived, UserErrorCodeNotAMember, UserErrorCodeNotAllowed:
+	case UserErrorCodeBlank, UserErrorCodeInvalid, UserErrorCodeTooLong, UserErrorCodeTooShort, UserErrorCodeTaken, UserErrorCodeNotFound, UserErrorCodeInvalidCredentials, UserErrorCodeInvalidToken, UserErrorCodeArchived, UserErrorCodeNotAMember, UserErrorCodeNotAllowed, UserErrorCodeConflict:
 		return true
 	}
 	return false

@@ -101,6 +101,7 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Issue     func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
+		Version   func(childComplexity int) int
 	}
 
 	CommentConnection struct {
@@ -175,6 +176,7 @@ type ComplexityRoot struct {
 		Status    func(childComplexity int) int
 		Title     func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
+		Version   func(childComplexity int) int
 	}
 
 	IssueConnection struct {
@@ -199,6 +201,7 @@ type ComplexityRoot struct {
 		ID           func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Organization func(childComplexity int) int
+		Version      func(childComplexity int) int
 	}
 
 	LabelConnection struct {
@@ -290,6 +293,7 @@ type ComplexityRoot struct {
 		Projects   func(childComplexity int, first *int, after *string, last *int, before *string, includeArchived *bool) int
 		Slug       func(childComplexity int) int
 		UpdatedAt  func(childComplexity int) int
+		Version    func(childComplexity int) int
 		ViewerRole func(childComplexity int) int
 	}
 
@@ -311,6 +315,7 @@ type ComplexityRoot struct {
 		Name         func(childComplexity int) int
 		Organization func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
+		Version      func(childComplexity int) int
 	}
 
 	ProjectConnection struct {
@@ -375,9 +380,10 @@ type ComplexityRoot struct {
 	}
 
 	UserError struct {
-		Code    func(childComplexity int) int
-		Field   func(childComplexity int) int
-		Message func(childComplexity int) int
+		Code           func(childComplexity int) int
+		CurrentVersion func(childComplexity int) int
+		Field          func(childComplexity int) int
+		Message        func(childComplexity int) int
 	}
 }
 
@@ -459,6 +465,7 @@ type OrganizationResolver interface {
 	Projects(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string, includeArchived *bool) (*model.Connection[*ent.Project], error)
 	Project(ctx context.Context, obj *ent.Organization, key string) (*ent.Project, error)
 	Labels(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string) (*model.Connection[*ent.Label], error)
+
 	APIKeys(ctx context.Context, obj *ent.Organization, first *int, after *string, last *int, before *string) (*model.Connection[*ent.APIKey], error)
 }
 type ProjectResolver interface {
@@ -692,6 +699,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Comment.UpdatedAt(childComplexity), true
+	case "Comment.version":
+		if e.ComplexityRoot.Comment.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Comment.Version(childComplexity), true
 
 	case "CommentConnection.edges":
 		if e.ComplexityRoot.CommentConnection.Edges == nil {
@@ -959,6 +972,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Issue.UpdatedAt(childComplexity), true
+	case "Issue.version":
+		if e.ComplexityRoot.Issue.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Issue.Version(childComplexity), true
 
 	case "IssueConnection.edges":
 		if e.ComplexityRoot.IssueConnection.Edges == nil {
@@ -1035,6 +1054,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Label.Organization(childComplexity), true
+	case "Label.version":
+		if e.ComplexityRoot.Label.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Label.Version(childComplexity), true
 
 	case "LabelConnection.edges":
 		if e.ComplexityRoot.LabelConnection.Edges == nil {
@@ -1586,6 +1611,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.UpdatedAt(childComplexity), true
+	case "Organization.version":
+		if e.ComplexityRoot.Organization.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.Version(childComplexity), true
 	case "Organization.viewerRole":
 		if e.ComplexityRoot.Organization.ViewerRole == nil {
 			break
@@ -1688,6 +1719,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.UpdatedAt(childComplexity), true
+	case "Project.version":
+		if e.ComplexityRoot.Project.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.Version(childComplexity), true
 
 	case "ProjectConnection.edges":
 		if e.ComplexityRoot.ProjectConnection.Edges == nil {
@@ -1936,6 +1973,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserError.Code(childComplexity), true
+	case "UserError.currentVersion":
+		if e.ComplexityRoot.UserError.CurrentVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserError.CurrentVersion(childComplexity), true
 	case "UserError.field":
 		if e.ComplexityRoot.UserError.Field == nil {
 			break
@@ -2194,6 +2237,8 @@ type Comment implements Node {
   createdAt: Time!
   "When it was last edited."
   updatedAt: Time!
+  "Optimistic-concurrency counter: 1 when created, one more on every change. Send it as ` + "`" + `expectedVersion` + "`" + ` to update only what you read."
+  version: Int!
 }
 
 "A page of comments."
@@ -2228,6 +2273,8 @@ input UpdateCommentInput {
   id: ID!
   "New text."
   body: String!
+  "Apply the change only while the object is still at this ` + "`" + `version` + "`" + `; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version."
+  expectedVersion: Int
 }
 
 "Input of ` + "`" + `deleteComment` + "`" + `."
@@ -2337,6 +2384,8 @@ type Issue implements Node {
   updatedAt: Time!
   "When it was closed (DONE or CANCELED); null while open."
   closedAt: Time
+  "Optimistic-concurrency counter: 1 when created, one more on every change. Send it as ` + "`" + `expectedVersion` + "`" + ` to update only what you read."
+  version: Int!
 }
 
 "Workflow states. DONE and CANCELED are closed; the rest are open."
@@ -2455,6 +2504,8 @@ input UpdateIssueInput {
   status: IssueStatus
   "New urgency."
   priority: IssuePriority
+  "Apply the change only while the object is still at this ` + "`" + `version` + "`" + `; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version."
+  expectedVersion: Int
 }
 
 "Input of ` + "`" + `assignIssue` + "`" + `."
@@ -2540,6 +2591,8 @@ type Label implements Node {
   description: String!
   "The organization it belongs to."
   organization: Organization!
+  "Optimistic-concurrency counter: 1 when created, one more on every change. Send it as ` + "`" + `expectedVersion` + "`" + ` to update only what you read."
+  version: Int!
 }
 
 "A page of labels."
@@ -2582,6 +2635,8 @@ input UpdateLabelInput {
   color: String
   "New description."
   description: String
+  "Apply the change only while the object is still at this ` + "`" + `version` + "`" + `; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version."
+  expectedVersion: Int
 }
 
 "Input of ` + "`" + `deleteLabel` + "`" + `."
@@ -2653,6 +2708,8 @@ type Organization implements Node {
     "Returns the last n labels (1..100)." last: Int
     "Returns labels before this cursor." before: String
   ): LabelConnection! @listSize(slicingArguments: ["first", "last"], assumedSize: 20, sizedFields: ["edges"])
+  "Optimistic-concurrency counter: 1 when created, one more on every change. Send it as ` + "`" + `expectedVersion` + "`" + ` to update only what you read."
+  version: Int!
 }
 
 "What a member may do in an organization."
@@ -2713,6 +2770,8 @@ input UpdateOrganizationInput {
   id: ID!
   "New display name."
   name: String
+  "Apply the change only while the object is still at this ` + "`" + `version` + "`" + `; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version."
+  expectedVersion: Int
 }
 
 "Input of ` + "`" + `addMember` + "`" + `."
@@ -2837,6 +2896,8 @@ type Project implements Node {
   createdAt: Time!
   "When the project was last changed."
   updatedAt: Time!
+  "Optimistic-concurrency counter: 1 when created, one more on every change. Send it as ` + "`" + `expectedVersion` + "`" + ` to update only what you read."
+  version: Int!
 }
 
 "A page of projects."
@@ -2877,6 +2938,8 @@ input UpdateProjectInput {
   name: String
   "New description."
   description: String
+  "Apply the change only while the object is still at this ` + "`" + `version` + "`" + `; otherwise nothing changes and a CONFLICT user error carries the current version. Left out: the change applies whatever the version."
+  expectedVersion: Int
 }
 
 "Input of ` + "`" + `archiveProject` + "`" + ` and ` + "`" + `unarchiveProject` + "`" + `."
@@ -2961,6 +3024,8 @@ type UserError @cost(weight: "0") {
   message: String!
   "A machine-readable reason."
   code: UserErrorCode!
+  "With CONFLICT: the object's current ` + "`" + `version` + "`" + `, to reload from."
+  currentVersion: Int
 }
 
 "Why an input was refused."
@@ -2987,6 +3052,8 @@ enum UserErrorCode {
   NOT_A_MEMBER
   "The change is not allowed in the object's current state."
   NOT_ALLOWED
+  "The object changed since you read it: its ` + "`" + `version` + "`" + ` is not the ` + "`" + `expectedVersion` + "`" + ` sent (see ` + "`" + `currentVersion` + "`" + `). Nothing was changed."
+  CONFLICT
 }
 
 "The root of every read."
@@ -3259,6 +3326,8 @@ func (ec *executionContext) childFields_Comment(ctx context.Context, field graph
 		return ec.fieldContext_Comment_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Comment_updatedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_Comment_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Comment", field.Name)
 }
@@ -3407,6 +3476,8 @@ func (ec *executionContext) childFields_Issue(ctx context.Context, field graphql
 		return ec.fieldContext_Issue_updatedAt(ctx, field)
 	case "closedAt":
 		return ec.fieldContext_Issue_closedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_Issue_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Issue", field.Name)
 }
@@ -3455,6 +3526,8 @@ func (ec *executionContext) childFields_Label(ctx context.Context, field graphql
 		return ec.fieldContext_Label_description(ctx, field)
 	case "organization":
 		return ec.fieldContext_Label_organization(ctx, field)
+	case "version":
+		return ec.fieldContext_Label_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Label", field.Name)
 }
@@ -3571,6 +3644,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_project(ctx, field)
 	case "labels":
 		return ec.fieldContext_Organization_labels(ctx, field)
+	case "version":
+		return ec.fieldContext_Organization_version(ctx, field)
 	case "apiKeys":
 		return ec.fieldContext_Organization_apiKeys(ctx, field)
 	}
@@ -3613,6 +3688,8 @@ func (ec *executionContext) childFields_Project(ctx context.Context, field graph
 		return ec.fieldContext_Project_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Project_updatedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_Project_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Project", field.Name)
 }
@@ -3719,6 +3796,8 @@ func (ec *executionContext) childFields_UserError(ctx context.Context, field gra
 		return ec.fieldContext_UserError_message(ctx, field)
 	case "code":
 		return ec.fieldContext_UserError_code(ctx, field)
+	case "currentVersion":
+		return ec.fieldContext_UserError_currentVersion(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
 }
@@ -5721,6 +5800,29 @@ func (ec *executionContext) fieldContext_Comment_updatedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Comment", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Comment_version(ctx context.Context, field graphql.CollectedField, obj *ent.Comment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Comment_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Comment_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Comment", field, false, false, "Int")
+}
+
 func (ec *executionContext) _CommentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[*ent.Comment]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6886,6 +6988,29 @@ func (ec *executionContext) fieldContext_Issue_closedAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("Issue", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Issue_version(ctx context.Context, field graphql.CollectedField, obj *ent.Issue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Issue_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Issue_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Issue", field, false, false, "Int")
+}
+
 func (ec *executionContext) _IssueConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[*ent.Issue]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7214,6 +7339,29 @@ func (ec *executionContext) fieldContext_Label_organization(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Label_version(ctx context.Context, field graphql.CollectedField, obj *ent.Label) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Label_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Label_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Label", field, false, false, "Int")
 }
 
 func (ec *executionContext) _LabelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[*ent.Label]) (ret graphql.Marshaler) {
@@ -9441,6 +9589,29 @@ func (ec *executionContext) fieldContext_Organization_labels(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Organization_version(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Organization", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Organization_apiKeys(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9856,6 +10027,29 @@ func (ec *executionContext) _Project_updatedAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Project_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Project", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Project_version(ctx context.Context, field graphql.CollectedField, obj *ent.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Project_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Project", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ProjectConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[*ent.Project]) (ret graphql.Marshaler) {
@@ -11002,6 +11196,29 @@ func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserError", field, false, false, "UserErrorCode")
+}
+
+func (ec *executionContext) _UserError_currentVersion(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserError_currentVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrentVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserError_currentVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserError", field, false, false, "Int")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -13367,7 +13584,7 @@ func (ec *executionContext) unmarshalInputUpdateCommentInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "body"}
+	fieldsInOrder := [...]string{"id", "body", "expectedVersion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13388,6 +13605,13 @@ func (ec *executionContext) unmarshalInputUpdateCommentInput(ctx context.Context
 				return it, err
 			}
 			it.Body = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
 		}
 	}
 	return it, nil
@@ -13416,7 +13640,7 @@ func (ec *executionContext) unmarshalInputUpdateIssueInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "title", "body", "status", "priority"}
+	fieldsInOrder := [...]string{"id", "title", "body", "status", "priority", "expectedVersion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13458,6 +13682,13 @@ func (ec *executionContext) unmarshalInputUpdateIssueInput(ctx context.Context, 
 				return it, err
 			}
 			it.Priority = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
 		}
 	}
 	return it, nil
@@ -13486,7 +13717,7 @@ func (ec *executionContext) unmarshalInputUpdateLabelInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "name", "color", "description"}
+	fieldsInOrder := [...]string{"id", "name", "color", "description", "expectedVersion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13521,6 +13752,13 @@ func (ec *executionContext) unmarshalInputUpdateLabelInput(ctx context.Context, 
 				return it, err
 			}
 			it.Description = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
 		}
 	}
 	return it, nil
@@ -13549,7 +13787,7 @@ func (ec *executionContext) unmarshalInputUpdateOrganizationInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "name"}
+	fieldsInOrder := [...]string{"id", "name", "expectedVersion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13570,6 +13808,13 @@ func (ec *executionContext) unmarshalInputUpdateOrganizationInput(ctx context.Co
 				return it, err
 			}
 			it.Name = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
 		}
 	}
 	return it, nil
@@ -13598,7 +13843,7 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "name", "description"}
+	fieldsInOrder := [...]string{"id", "name", "description", "expectedVersion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13626,6 +13871,13 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 				return it, err
 			}
 			it.Description = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
 		}
 	}
 	return it, nil
@@ -14082,6 +14334,11 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Comment_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Comment_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14606,6 +14863,11 @@ func (ec *executionContext) _Issue(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "version":
+			out.Values[i] = ec._Issue_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14781,6 +15043,11 @@ func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Label_organization(ctx, field, obj)
 				})
+		case "version":
+			out.Values[i] = ec._Label_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15445,6 +15712,11 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_labels(ctx, field, obj)
 				})
+		case "version":
+			out.Values[i] = ec._Organization_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "apiKeys":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15578,6 +15850,11 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Project_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Project_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -16073,6 +16350,11 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 		case "code":
 			out.Values[i] = ec._UserError_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currentVersion":
+			out.Values[i] = ec._UserError_currentVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
