@@ -15,11 +15,14 @@ run: ## Serve the API at http://127.0.0.1:8080/graphql with GraphiQL at / (start
 	@deploy/dev/services.sh
 	$(GO) run . serve
 
-test: ## Run the whole test suite against real PostgreSQL and Redis (started if needed)
+test: ## Run the whole test suite under the race detector, then every benchmark once (PostgreSQL and Redis started if needed)
 	@deploy/dev/services.sh --redis
 	@deploy/dev/tools.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -p 2 -timeout 15m ./...
+	$(GO) test -race -count=1 -p 2 -timeout 15m ./...
+	@# Every benchmark runs once, as a smoke test: a broken one fails the build.
+	@# With -race too, so it reuses the test binaries built above.
+	$(GO) test -race -count=1 -p 2 -timeout 10m -run '^$$' -bench . -benchtime 1x ./...
 
 bench: ## Load-test three query shapes with dataloaders on and off (seeds scale 1 once; not part of make test)
 	@deploy/bench/bench.sh
