@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -29,7 +30,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "issuegraph:", err)
 		os.Exit(1)
 	}
@@ -52,14 +56,15 @@ func tuneGC(log *slog.Logger) {
 	log.Debug("garbage collector", "gogc", defaultGCPercent)
 }
 
-func run(args []string) error {
-	cfg, err := config.FromEnv()
+// run is the whole program: the command in args, with settings read
+// through getenv, until ctx ends (main ends it on SIGINT or SIGTERM).
+// Tests call it as main does.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	log := newLogger(cfg.LogLevel, stderr)
 
 	cmd := "serve"
 	if len(args) > 0 {
@@ -82,7 +87,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("applied %d migration(s) %v\n", len(applied), applied)
+		fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
 		return nil
 	case "seed":
 		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
@@ -101,9 +106,9 @@ func run(args []string) error {
 		}
 		return server.SeedDemo(ctx, db, log)
 	case "persisted":
-		return persistedCommand(ctx, cfg, log, args[1:])
+		return persistedCommand(ctx, cfg, log, args[1:], stdout)
 	case "help", "-h", "--help":
-		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]|persisted import FILE --client NAME]")
+		fmt.Fprintln(stdout, "usage: issuegraph [serve|migrate|seed [--scale N]|persisted import FILE --client NAME]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, migrate, seed or persisted)", cmd)
@@ -112,7 +117,7 @@ func run(args []string) error {
 // persistedCommand imports a manifest: `persisted import FILE --client NAME`.
 // Every operation must validate against this binary's schema, so a manifest
 // built for another API version is refused whole.
-func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "import" {
 		return errors.New("usage: issuegraph persisted import FILE --client NAME")
 	}
@@ -153,14 +158,14 @@ func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("registered %d new operation(s) of %d for client %q\n", added, len(ops), *clientName)
+	fmt.Fprintf(stdout, "registered %d new operation(s) of %d for client %q\n", added, len(ops), *clientName)
 	return nil
 }
 
-func newLogger(level string) *slog.Logger {
+func newLogger(level string, w io.Writer) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by config
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 // version is the module version the binary was built from ("devel" for a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,12 +19,13 @@ import (
 
 // TestPersistedImportCommand runs `issuegraph persisted import` on an Apollo
 // manifest and checks the rows, then refuses a manifest with an operation
-// this schema does not validate. It sets process environment variables, so
-// it does not run in parallel.
+// this schema does not validate.
 func TestPersistedImportCommand(t *testing.T) {
+	t.Parallel()
 	url := databasetest.URL(t)
-	t.Setenv("ISSUEGRAPH_DATABASE_URL", url)
-	t.Setenv("ISSUEGRAPH_LOG_LEVEL", "error")
+	run := func(args []string) error {
+		return run(context.Background(), args, settings(map[string]string{"ISSUEGRAPH_DATABASE_URL": url}), io.Discard, io.Discard)
+	}
 	doc := `query Viewer { viewer { id } }`
 	dir := t.TempDir()
 	good := filepath.Join(dir, "manifest.json")
