@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/seed"
 	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/server/servertest"
 )
 
 // settings is a getenv over m, quiet below warnings unless m says
@@ -36,38 +36,19 @@ func settings(m map[string]string) func(string) string {
 	}
 }
 
-// output is a writer the program's goroutines may share with the test.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
 // logged waits for the log line with message msg and returns its field.
-func (o *output) logged(t *testing.T, msg, field string) string {
+func logged(t *testing.T, logs *servertest.LogBuffer, msg, field string) string {
 	t.Helper()
 	var value string
 	require.Eventually(t, func() bool {
-		for _, line := range strings.Split(o.String(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-				value, _ = m[field].(string)
+		for _, line := range logs.Lines() {
+			if line["msg"] == msg {
+				value, _ = line[field].(string)
 				return true
 			}
 		}
 		return false
-	}, 60*time.Second, 20*time.Millisecond, "log line %q:\n%s", msg, o)
+	}, 60*time.Second, 20*time.Millisecond, "log line %q:\n%s", msg, logs)
 	return value
 }
 
@@ -129,7 +110,7 @@ func TestUnknownCommandAndBadSettings(t *testing.T) {
 func TestServeCommand(t *testing.T) {
 	t.Parallel()
 	url := databasetest.EmptyURL(t)
-	logs := &output{}
+	logs := &servertest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -142,8 +123,8 @@ func TestServeCommand(t *testing.T) {
 			"ISSUEGRAPH_LOG_LEVEL":    "info",
 		}), io.Discard, logs)
 	}()
-	api := logs.logged(t, "issuegraph is serving", "api")
-	metrics := logs.logged(t, "serving metrics", "url")
+	api := logged(t, logs, "issuegraph is serving", "api")
+	metrics := logged(t, logs, "serving metrics", "url")
 
 	body, err := json.Marshal(map[string]any{
 		"query":     `mutation($e:String!,$p:String!){ logIn(input:{email:$e,password:$p}){ tokens{ accessToken } userErrors{ message } } }`,
