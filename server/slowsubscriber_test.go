@@ -110,8 +110,13 @@ func TestSlowSubscriberEndedWithItsCursor(t *testing.T) {
 	assert.Equal(t, last, end[0].Extensions["cursor"], "the end carries the last delivered cursor")
 	assert.Contains(t, end[0].Message, last)
 
-	// Resuming after that cursor delivers exactly the rest.
-	ws := subscribeProject(t, env, f.owner.Token, f.projectID, &last)
+	// Resuming after that cursor delivers exactly the rest: on a second
+	// instance of the deployment whose send timeout leaves room for the
+	// whole catch-up on a loaded machine (batches of the log share one).
+	patient := servertest.Start(t, servertest.WithDatabase(env.Config.DatabaseURL), func(c *config.Config) {
+		c.SubscriptionSendTimeout = 5 * time.Minute
+	})
+	ws := subscribeProject(t, patient, f.owner.Token, f.projectID, &last)
 	rest := collect(t, ws, "1", burst-len(got))
 	seen := map[string]bool{}
 	for _, e := range append(got, rest...) {

@@ -277,6 +277,16 @@ func (r *Response) MustOK(tb testing.TB) *Response {
 	return r
 }
 
+// MustNoErrors fails the test unless the response is a 200 without
+// top-level errors; userErrors may be there, for the test to read.
+func (r *Response) MustNoErrors(tb testing.TB) *Response {
+	tb.Helper()
+	if r.Status != http.StatusOK || len(r.Errors) > 0 {
+		tb.Fatalf("want no errors, got status %d: %s", r.Status, r.RawBody)
+	}
+	return r
+}
+
 // userErrors reports whether a decoded response holds a non-empty
 // userErrors list anywhere.
 func userErrors(v any) bool {
