@@ -25,8 +25,11 @@ import (
 // subscription after that cursor gets every remaining event, none twice.
 func TestSlowSubscriberEndedWithItsCursor(t *testing.T) {
 	t.Parallel()
+	// The send timeout also bounds how long the end event waits for the
+	// transport once the subscription has ended (Active drops just
+	// before): the client below resumes reading within that window.
 	env := servertest.Start(t, func(c *config.Config) {
-		c.SubscriptionSendTimeout = 2 * time.Second
+		c.SubscriptionSendTimeout = 10 * time.Second
 	})
 	f := newFixture(t, env, "slow", "SLOW")
 	issue := f.createIssue(t, map[string]any{"title": "Busy"})
@@ -39,7 +42,7 @@ func TestSlowSubscriberEndedWithItsCursor(t *testing.T) {
 		_ = c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
 		return err
 	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(env.URL, "http")+"/graphql", &websocket.DialOptions{
 		Subprotocols: []string{servertest.TransportWS},
@@ -78,7 +81,7 @@ func TestSlowSubscriberEndedWithItsCursor(t *testing.T) {
 	_, err = env.DB.SQL.Exec(`INSERT INTO events (type, organization_id, project_id, issue_id, actor_id, subject_id, created_at, published)
 		SELECT 'issue.updated', $1, $2, $3, $4, $3, now(), false FROM generate_series(1, $5)`, orgID, projectID, issueID, ownerID, burst)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return env.Server.ActiveSubscriptions() == 0 }, 90*time.Second, pollEvery,
+	require.Eventually(t, func() bool { return env.Server.ActiveSubscriptions() == 0 }, 2*time.Minute, pollEvery,
 		"the subscriber that stopped reading is ended")
 
 	// Reading again: the events that were on their way, then the end.
