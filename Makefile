@@ -17,11 +17,14 @@ run: ## Serve the API at http://127.0.0.1:8080/graphql with GraphiQL at / (start
 stop: ## Stop the private PostgreSQL and Redis that make run / make test started under .data/
 	@deploy/dev/services.sh --stop
 
-test: ## Run the whole test suite against real PostgreSQL and Redis (started if needed)
+test: ## Run the whole test suite under the race detector, then every benchmark once (PostgreSQL and Redis started if needed)
 	@deploy/dev/services.sh --redis
 	@deploy/dev/tools.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -p 2 -timeout 15m ./...
+	$(GO) test -race -count=1 -p 2 -timeout 15m ./...
+	@# Every benchmark runs once, as a smoke test: a broken one fails the build.
+	@# With -race too, so it reuses the test binaries built above.
+	$(GO) test -race -count=1 -p 2 -timeout 10m -run '^$$' -bench . -benchtime 1x ./...
 	@# deploy/k8s is a module of its own (the Kubernetes and kustomize
 	@# libraries stay out of the server's dependencies): test it too.
 	cd deploy/k8s && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...

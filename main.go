@@ -41,7 +41,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "issuegraph:", err)
 		os.Exit(1)
 	}
@@ -64,23 +67,24 @@ func tuneGC(log *slog.Logger) {
 	log.Debug("garbage collector", "gogc", defaultGCPercent)
 }
 
-func run(args []string) error {
+// run is the whole program: the command in args, with settings read
+// through getenv, until ctx ends (main ends it on SIGINT or SIGTERM).
+// Tests call it as main does.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	// version needs no configuration: it answers even where the
 	// environment is not set up, such as an image checked without running.
 	if len(args) > 0 && args[0] == "version" {
-		fmt.Printf("issuegraph %s %s\n", version(), runtime.Version())
+		fmt.Fprintf(stdout, "issuegraph %s %s\n", version(), runtime.Version())
 		return nil
 	}
 	if len(args) > 0 && args[0] == "schema" {
 		return schemaCommand(args[1:]) // needs no settings: it never connects
 	}
-	cfg, err := config.FromEnv()
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	log := newLogger(cfg.LogLevel, stderr)
 
 	cmd := "serve"
 	if len(args) > 0 {
@@ -103,7 +107,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("applied %d migration(s) %v\n", len(applied), applied)
+		fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
 		return nil
 	case "seed":
 		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
@@ -122,11 +126,11 @@ func run(args []string) error {
 		}
 		return server.SeedDemo(ctx, db, log)
 	case "persisted":
-		return persistedCommand(ctx, cfg, log, args[1:])
+		return persistedCommand(ctx, cfg, log, args[1:], stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg.Addr, args[1:])
 	case "help", "-h", "--help":
-		fmt.Println("usage: issuegraph [serve|migrate|seed [--scale N]|schema [-o FILE | diff OLD.graphql]|persisted import FILE --client NAME|healthcheck [URL]|version]")
+		fmt.Fprintln(stdout, "usage: issuegraph [serve|migrate|seed [--scale N]|schema [-o FILE | diff OLD.graphql]|persisted import FILE --client NAME|healthcheck [URL]|version]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, migrate, seed, schema, persisted, healthcheck or version)", cmd)
@@ -175,7 +179,7 @@ func schemaCommand(args []string) error {
 // persistedCommand imports a manifest: `persisted import FILE --client NAME`.
 // Every operation must validate against this binary's schema, so a manifest
 // built for another API version is refused whole.
-func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "import" {
 		return errors.New("usage: issuegraph persisted import FILE --client NAME")
 	}
@@ -216,7 +220,7 @@ func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("registered %d new operation(s) of %d for client %q\n", added, len(ops), *clientName)
+	fmt.Fprintf(stdout, "registered %d new operation(s) of %d for client %q\n", added, len(ops), *clientName)
 	return nil
 }
 
@@ -251,10 +255,10 @@ func healthcheck(ctx context.Context, addr string, args []string) error {
 	return nil
 }
 
-func newLogger(level string) *slog.Logger {
+func newLogger(level string, w io.Writer) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by config
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 // buildVersion is set at link time (-X main.buildVersion=v1.2.3) by image

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,12 +21,13 @@ import (
 
 // TestPersistedImportCommand runs `issuegraph persisted import` on an Apollo
 // manifest and checks the rows, then refuses a manifest with an operation
-// this schema does not validate. It sets process environment variables, so
-// it does not run in parallel.
+// this schema does not validate.
 func TestPersistedImportCommand(t *testing.T) {
+	t.Parallel()
 	url := databasetest.URL(t)
-	t.Setenv("ISSUEGRAPH_DATABASE_URL", url)
-	t.Setenv("ISSUEGRAPH_LOG_LEVEL", "error")
+	run := func(args []string) error {
+		return run(context.Background(), args, settings(map[string]string{"ISSUEGRAPH_DATABASE_URL": url}), io.Discard, io.Discard)
+	}
 	doc := `query Viewer { viewer { id } }`
 	dir := t.TempDir()
 	good := filepath.Join(dir, "manifest.json")
@@ -55,20 +57,25 @@ func TestPersistedImportCommand(t *testing.T) {
 // ready instance and fails, naming why, where nothing is ready.
 func TestHealthcheckCommand(t *testing.T) {
 	env := servertest.Start(t)
-	t.Setenv("ISSUEGRAPH_LOG_LEVEL", "error")
-	require.NoError(t, run([]string{"healthcheck", env.URL + "/readyz"}))
-	t.Setenv("ISSUEGRAPH_ADDR", strings.TrimPrefix(env.URL, "http://"))
-	require.NoError(t, run([]string{"healthcheck"}), "the default URL is this instance's /readyz")
+	vars := map[string]string{"ISSUEGRAPH_LOG_LEVEL": "error"}
+	cmd := func(args ...string) error {
+		return run(context.Background(), args, settings(vars), io.Discard, io.Discard)
+	}
+	require.NoError(t, cmd("healthcheck", env.URL+"/readyz"))
+	vars["ISSUEGRAPH_ADDR"] = strings.TrimPrefix(env.URL, "http://")
+	require.NoError(t, cmd("healthcheck"), "the default URL is this instance's /readyz")
 
-	err := run([]string{"healthcheck", env.URL + "/nothing-here"})
+	err := cmd("healthcheck", env.URL+"/nothing-here")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "404")
 	require.NoError(t, env.Stop())
-	assert.Error(t, run([]string{"healthcheck"}), "a stopped instance is not healthy")
+	assert.Error(t, cmd("healthcheck"), "a stopped instance is not healthy")
 }
 
 // TestVersionCommand: `issuegraph version` needs no configuration.
 func TestVersionCommand(t *testing.T) {
-	t.Setenv("ISSUEGRAPH_ENV", "production") // would refuse to load
-	assert.NoError(t, run([]string{"version"}))
+	var out strings.Builder
+	production := settings(map[string]string{"ISSUEGRAPH_ENV": "production"}) // would refuse to load
+	require.NoError(t, run(context.Background(), []string{"version"}, production, &out, io.Discard))
+	assert.Contains(t, out.String(), "issuegraph ")
 }

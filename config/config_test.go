@@ -25,7 +25,90 @@ func TestDevelopmentDefaults(t *testing.T) {
 	assert.False(t, c.Production())
 }
 
-// TestProductionRefusesUnsafeValues lists every problem at once.
+// production is a production environment that obeys every rule.
+func production(overrides ...map[string]string) map[string]string {
+	m := map[string]string{
+		"ISSUEGRAPH_ENV":          "production",
+		"ISSUEGRAPH_DATABASE_URL": "postgres://issuegraph@db.internal:5432/issuegraph?sslmode=verify-full",
+		"ISSUEGRAPH_JWT_SECRET":   "0123456789abcdef0123456789abcdef",
+	}
+	for _, o := range overrides {
+		for k, v := range o {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// productionRules has one row per rule the settings table states for
+// production: bad breaks the rule, which must be refused with the variable
+// named; fixed (applied over bad) obeys it again, which must be accepted.
+var productionRules = []struct {
+	variable   string
+	bad, fixed map[string]string
+}{
+	{"ISSUEGRAPH_DATABASE_URL", map[string]string{"ISSUEGRAPH_DATABASE_URL": ""}, map[string]string{"ISSUEGRAPH_DATABASE_URL": "postgres://db.internal/issuegraph"}},
+	{"ISSUEGRAPH_JWT_SECRET", map[string]string{"ISSUEGRAPH_JWT_SECRET": ""}, map[string]string{"ISSUEGRAPH_JWT_SECRET": strings.Repeat("k", 32)}},
+	{"ISSUEGRAPH_JWT_SECRET", map[string]string{"ISSUEGRAPH_JWT_SECRET": config.DevJWTSecret}, map[string]string{"ISSUEGRAPH_JWT_SECRET": strings.Repeat("k", 40)}},
+	{"ISSUEGRAPH_JWT_SECRET", map[string]string{"ISSUEGRAPH_JWT_SECRET": strings.Repeat("k", 31)}, map[string]string{"ISSUEGRAPH_JWT_SECRET": strings.Repeat("k", 32)}},
+	{"ISSUEGRAPH_ACCESS_TOKEN_TTL", map[string]string{"ISSUEGRAPH_ACCESS_TOKEN_TTL": "61m"}, map[string]string{"ISSUEGRAPH_ACCESS_TOKEN_TTL": "1h"}},
+	{"ISSUEGRAPH_CORS_ORIGINS", map[string]string{"ISSUEGRAPH_CORS_ORIGINS": "https://app.example.com,*"}, map[string]string{"ISSUEGRAPH_CORS_ORIGINS": "https://app.example.com"}},
+	{"ISSUEGRAPH_METRICS_ADDR", map[string]string{"ISSUEGRAPH_METRICS_ADDR": "0.0.0.0:9464"}, map[string]string{"ISSUEGRAPH_METRICS_ADDR": "10.0.0.7:9464"}},
+	{"ISSUEGRAPH_METRICS_ADDR", map[string]string{"ISSUEGRAPH_METRICS_ADDR": ":9464"}, map[string]string{"ISSUEGRAPH_METRICS_ADDR": "127.0.0.1:9464"}},
+	{"ISSUEGRAPH_METRICS_ADDR", map[string]string{"ISSUEGRAPH_METRICS_ADDR": "[::]:9464"}, map[string]string{"ISSUEGRAPH_METRICS_ADDR": "[fd00::7]:9464"}},
+	{"ISSUEGRAPH_METRICS_ADDR", map[string]string{"ISSUEGRAPH_METRICS_ADDR": "203.0.113.9:9464"}, map[string]string{"ISSUEGRAPH_METRICS_ADDR": "off"}},
+	{"ISSUEGRAPH_METRICS_ADDR", map[string]string{"ISSUEGRAPH_METRICS_ADDR": "metrics.example.com:9464"}, map[string]string{"ISSUEGRAPH_METRICS_ADDR": "localhost:9464"}},
+	{"ISSUEGRAPH_PPROF", map[string]string{"ISSUEGRAPH_PPROF": "true"}, map[string]string{"ISSUEGRAPH_PPROF": "false"}},
+	{"ISSUEGRAPH_TRACE_STDOUT", map[string]string{"ISSUEGRAPH_TRACE_STDOUT": "true"}, map[string]string{"ISSUEGRAPH_TRACE_STDOUT": "false"}},
+	{"ISSUEGRAPH_DEMO_DATA", map[string]string{"ISSUEGRAPH_DEMO_DATA": "true"}, map[string]string{"ISSUEGRAPH_DEMO_DATA": "false"}},
+	{"ISSUEGRAPH_AUTO_MIGRATE", map[string]string{"ISSUEGRAPH_AUTO_MIGRATE": "true"}, map[string]string{"ISSUEGRAPH_AUTO_MIGRATE": "false"}},
+	{"ISSUEGRAPH_LOADERS", map[string]string{"ISSUEGRAPH_LOADERS": "false"}, map[string]string{"ISSUEGRAPH_LOADERS": "true"}},
+}
+
+// TestProductionRules checks every production rule on its own: broken, it
+// is refused with its variable named (and only that problem); fixed, the
+// configuration is accepted. The same values pass in development.
+func TestProductionRules(t *testing.T) {
+	for _, r := range productionRules {
+		t.Run(r.variable+"="+fmt.Sprint(r.bad[r.variable]), func(t *testing.T) {
+			_, err := config.Load(env(production(r.bad)))
+			require.Error(t, err)
+			require.True(t, config.IsConfigError(err))
+			var ce *config.Error
+			require.ErrorAs(t, err, &ce)
+			require.Len(t, ce.Problems, 1, "only the broken rule is reported: %v", err)
+			assert.True(t, strings.HasPrefix(ce.Problems[0], r.variable+" "), "the problem names %s: %q", r.variable, ce.Problems[0])
+
+			_, err = config.Load(env(production(r.bad, r.fixed)))
+			assert.NoError(t, err, "fixed")
+
+			dev := production(r.bad)
+			dev["ISSUEGRAPH_ENV"] = "development"
+			_, err = config.Load(env(dev))
+			assert.NoError(t, err, "development does not apply production rules")
+		})
+	}
+}
+
+// TestEveryProductionRuleIsTested keeps productionRules in step with the
+// rules config.Settings states: a rule added to a setting without a row
+// here fails, and so does a row for a setting without a rule.
+func TestEveryProductionRuleIsTested(t *testing.T) {
+	ruled := map[string]bool{}
+	for _, s := range config.Settings {
+		if s.Production.String() != "" {
+			ruled[s.Name] = true
+		}
+	}
+	tested := map[string]bool{}
+	for _, r := range productionRules {
+		tested[r.variable] = true
+	}
+	assert.Equal(t, ruled, tested)
+}
+
+// TestProductionRefusesUnsafeValues lists every problem at once, and
+// refuses a production configuration that sets nothing.
 func TestProductionRefusesUnsafeValues(t *testing.T) {
 	_, err := config.Load(env(map[string]string{
 		"ISSUEGRAPH_ENV":              "production",
@@ -33,22 +116,59 @@ func TestProductionRefusesUnsafeValues(t *testing.T) {
 		"ISSUEGRAPH_ACCESS_TOKEN_TTL": "24h",
 		"ISSUEGRAPH_DEMO_DATA":        "true",
 		"ISSUEGRAPH_AUTO_MIGRATE":     "true",
+		"ISSUEGRAPH_METRICS_ADDR":     "0.0.0.0:9464",
+		"ISSUEGRAPH_PPROF":            "true",
+		"ISSUEGRAPH_TRACE_STDOUT":     "true",
 	}))
 	require.Error(t, err)
 	require.True(t, config.IsConfigError(err))
-	for _, want := range []string{"ISSUEGRAPH_JWT_SECRET", "ISSUEGRAPH_CORS_ORIGINS", "ISSUEGRAPH_ACCESS_TOKEN_TTL", "ISSUEGRAPH_DEMO_DATA", "ISSUEGRAPH_AUTO_MIGRATE"} {
+	for _, want := range []string{"ISSUEGRAPH_DATABASE_URL", "ISSUEGRAPH_JWT_SECRET", "ISSUEGRAPH_CORS_ORIGINS", "ISSUEGRAPH_ACCESS_TOKEN_TTL", "ISSUEGRAPH_DEMO_DATA", "ISSUEGRAPH_AUTO_MIGRATE", "ISSUEGRAPH_METRICS_ADDR", "ISSUEGRAPH_PPROF", "ISSUEGRAPH_TRACE_STDOUT"} {
 		assert.Contains(t, err.Error(), want)
 	}
 }
 
 func TestProductionAcceptsSafeValues(t *testing.T) {
-	c, err := config.Load(env(map[string]string{
-		"ISSUEGRAPH_ENV":        "production",
-		"ISSUEGRAPH_JWT_SECRET": "0123456789abcdef0123456789abcdef",
-	}))
+	c, err := config.Load(env(production()))
 	require.NoError(t, err)
 	assert.False(t, c.DemoData)
 	assert.False(t, c.AutoMigrate)
+	assert.True(t, c.Production())
+}
+
+// TestInvalidValuesAreRefused has one row per check that applies in every
+// environment and has no other test: refused with the variable named,
+// accepted when fixed.
+func TestInvalidValuesAreRefused(t *testing.T) {
+	for _, r := range []struct {
+		variable   string
+		bad, fixed string
+	}{
+		{"ISSUEGRAPH_RATE_LIMIT_ON_REDIS_ERROR", "sometimes", "closed"},
+		{"ISSUEGRAPH_PERSISTED_MODE", "strict", "enforce"},
+		{"ISSUEGRAPH_LOG_LEVEL", "verbose", "debug"},
+		{"ISSUEGRAPH_DB_MAX_OPEN_CONNS", "0", "1"},
+		{"ISSUEGRAPH_DB_STATEMENT_CACHE", "-1", "0"},
+		{"ISSUEGRAPH_BODY_LIMIT", "1023", "1024"},
+		{"ISSUEGRAPH_MAX_DEPTH", "0", "1"},
+		{"ISSUEGRAPH_RATE_LIMIT_USER", "9999", "10000"},
+		{"ISSUEGRAPH_RATE_LIMIT_ANONYMOUS", "9999", "10000"},
+		{"ISSUEGRAPH_SIGNIN_FAILURES_PER_ACCOUNT", "0", "1"},
+		{"ISSUEGRAPH_SIGNIN_LOCKOUT", "999ms", "1s"},
+		{"ISSUEGRAPH_TRUSTED_PROXY_HOPS", "-1", "0"},
+		{"ISSUEGRAPH_WS_KEEPALIVE", "0s", "1s"},
+		{"ISSUEGRAPH_SUBSCRIPTION_BUFFER", "0", "1"},
+		{"ISSUEGRAPH_EVENT_RETENTION", "-1h", "0"},
+		{"ISSUEGRAPH_PERSISTED_GET_MAX_AGE", "-1s", "0s"},
+		{"ISSUEGRAPH_APQ_TTL", "0s", "1s"},
+	} {
+		t.Run(r.variable+"="+r.bad, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{r.variable: r.bad}))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), r.variable)
+			_, err = config.Load(env(map[string]string{r.variable: r.fixed}))
+			assert.NoError(t, err)
+		})
+	}
 }
 
 func TestMalformedValuesAreNamed(t *testing.T) {

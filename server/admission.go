@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -31,6 +32,8 @@ type admission struct {
 	budget *semaphore.Weighted
 	size   int64
 	wait   time.Duration
+	// queued counts the operations waiting for room right now.
+	queued atomic.Int64
 }
 
 var (
@@ -67,7 +70,9 @@ func (a *admission) InterceptResponse(ctx context.Context, next graphql.Response
 		weight = min(max(int64(oc.requested), 1), a.size)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, a.wait)
+	a.queued.Add(1)
 	err := a.budget.Acquire(waitCtx, weight)
+	a.queued.Add(-1)
 	cancel()
 	if err != nil {
 		if m := meterFrom(ctx); m != nil {

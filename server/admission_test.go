@@ -17,13 +17,16 @@ import (
 // mutation (cost 11) blocked on a row lock. A light query (cost 1) still
 // runs beside it; a heavier one (cost 22, weighed as the whole budget)
 // waits its turn, and past the queue timeout is refused with 503
-// UNAVAILABLE, Retry-After and its charge refunded. Once the mutation
-// ends, the heavy query runs.
+// UNAVAILABLE, Retry-After and its charge refunded. A second heavy query
+// is seen waiting in the queue (Server.QueuedOperations); once the
+// mutation ends, it runs.
 func TestExecutionBudget(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t, func(c *config.Config) {
 		c.ExecutionBudget = 20
-		c.OperationQueueTimeout = 300 * time.Millisecond
+		// Long enough that the queued query outlasts the release of the
+		// held mutation on a loaded machine; the refused one waits it out.
+		c.OperationQueueTimeout = 3 * time.Second
 		c.RateLimit.UserRestoreRate = 0.001 // the bucket shows exactly what was kept
 	})
 	f := newFixture(t, env, "acme", "ENG")
@@ -52,7 +55,11 @@ func TestExecutionBudget(t *testing.T) {
 	}
 	before := available(f.owner.Do(t, light, nil).MustOK(t))
 
-	busy := f.owner.Do(t, heavy, nil)
+	refused := make(chan *servertest.Response, 1)
+	go func() { refused <- f.owner.Do(t, heavy, nil) }()
+	require.Eventually(t, func() bool { return env.Server.QueuedOperations() == 1 }, waitLong, pollEvery, "the heavy query waits for room")
+	busy := <-refused
+	assert.Zero(t, env.Server.QueuedOperations(), "a refused query leaves the queue")
 	assert.Equal(t, http.StatusServiceUnavailable, busy.Status)
 	assert.Equal(t, []string{"UNAVAILABLE"}, busy.Codes())
 	assert.Equal(t, "1", busy.Header.Get("Retry-After"))
@@ -68,7 +75,7 @@ func TestExecutionBudget(t *testing.T) {
 
 	queued := make(chan *servertest.Response, 1)
 	go func() { queued <- f.owner.Do(t, heavy, nil) }()
-	time.Sleep(100 * time.Millisecond)
+	require.Eventually(t, func() bool { return env.Server.QueuedOperations() == 1 }, waitLong, pollEvery, "the heavy query waits for room")
 	release()
 	(<-held).MustOK(t)
 	(<-queued).MustOK(t)

@@ -205,8 +205,41 @@ func TestEndToEndIssueTracking(t *testing.T) {
 	assert.NotNil(t, closed.CloseIssue.Issue.ClosedAt)
 	assert.Equal(t, []int{1}, list(map[string]any{"first": 100, "filter": map[string]any{"status": []string{"CANCELED", "DONE"}}}).numbers())
 
-	// Reopen, assign away and back, label changes.
-	f.owner.Do(t, `mutation($i:ID!){ reopenIssue(input:{issueId:$i}){ issue{status closedAt} userErrors{message} } }`, map[string]any{"i": firstIssueID}).MustOK(t)
+	// Reopen, assign to the owner and away again, label changes.
+	var reopened struct {
+		ReopenIssue struct {
+			Issue struct {
+				Status   string
+				ClosedAt *string
+			}
+		}
+	}
+	f.owner.Do(t, `mutation($i:ID!){ reopenIssue(input:{issueId:$i}){ issue{status closedAt} userErrors{message} } }`,
+		map[string]any{"i": firstIssueID}).MustOK(t).Decode(t, &reopened)
+	assert.Equal(t, "TODO", reopened.ReopenIssue.Issue.Status)
+	assert.Nil(t, reopened.ReopenIssue.Issue.ClosedAt, "a reopened issue is not closed")
+	assert.Equal(t, []int{}, list(map[string]any{"first": 100, "filter": map[string]any{"status": []string{"CANCELED", "DONE"}}}).numbers())
+
+	assign := func(assignee any) *string {
+		t.Helper()
+		var out struct {
+			AssignIssue struct {
+				Issue struct{ Assignee *struct{ ID string } }
+			}
+		}
+		f.owner.Do(t, `mutation($i:ID!,$a:ID){ assignIssue(input:{issueId:$i,assigneeId:$a}){ issue{ assignee{ id } } userErrors{message} } }`,
+			map[string]any{"i": firstIssueID, "a": assignee}).MustOK(t).Decode(t, &out)
+		if out.AssignIssue.Issue.Assignee == nil {
+			return nil
+		}
+		return &out.AssignIssue.Issue.Assignee.ID
+	}
+	if got := assign(f.ownerID); assert.NotNil(t, got) {
+		assert.Equal(t, f.ownerID, *got)
+	}
+	assert.Contains(t, list(map[string]any{"first": 100, "filter": map[string]any{"assigneeId": f.ownerID}}).numbers(), 1)
+	assert.Nil(t, assign(nil), "assigned away again")
+	assert.NotContains(t, list(map[string]any{"first": 100, "filter": map[string]any{"assigneeId": f.ownerID}}).numbers(), 1)
 	var labelled struct {
 		AddLabelsToIssue struct {
 			Issue struct {
@@ -250,6 +283,7 @@ func TestEndToEndIssueTracking(t *testing.T) {
 	// Every mutation wrote its event in the same transaction.
 	var events int
 	require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*) FROM events`).Scan(&events))
-	// sign-up, org, project, 2 labels, 25 issues, comment, close, reopen, label
-	assert.Equal(t, 1+1+1+2+25+1+1+1+1, events)
+	// sign-up, org, project, 2 labels, 25 issues, comment, close, reopen,
+	// assign, unassign, label
+	assert.Equal(t, 1+1+1+2+25+1+1+1+2+1, events)
 }

@@ -491,6 +491,7 @@ func (s *Server) useLimits(srv *handler.Server, schema *ast.Schema) http.Handler
 	// refuses still gets its charge refunded and its extensions.cost.
 	if a := newAdmission(s.cfg.ExecutionBudget, s.cfg.OperationQueueTimeout); a != nil {
 		srv.Use(a)
+		s.admission = a
 	}
 	// routes meters each request with limiter, before the checks that may
 	// refuse it.

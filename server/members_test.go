@@ -50,7 +50,7 @@ func TestLastOwnerIsKept(t *testing.T) {
 		{"changeMemberRole", `changeMemberRole(input:{membershipId:$id, role:ADMIN})`, own},
 		{"removeMember", `removeMember(input:{membershipId:$id})`, own},
 	} {
-		resp := f.owner.Do(t, `mutation($id:ID!){ `+m.input+`{ userErrors{ field code } } }`, map[string]any{"id": m.id}).MustOK(t)
+		resp := f.owner.Do(t, `mutation($id:ID!){ `+m.input+`{ userErrors{ field code } } }`, map[string]any{"id": m.id}).MustNoErrors(t)
 		var data map[string]struct{ UserErrors []struct{ Code string } }
 		require.NoError(t, json.Unmarshal(resp.Data, &data))
 		require.Len(t, data[m.field].UserErrors, 1, m.field)
@@ -75,7 +75,7 @@ func TestLastOwnerIsKept(t *testing.T) {
 			var out struct {
 				LeaveOrganization struct{ UserErrors []struct{ Code string } }
 			}
-			c.Do(t, `mutation($o:ID!){ leaveOrganization(input:{organizationId:$o}){ userErrors{ code } } }`, map[string]any{"o": f.orgID}).MustOK(t).Decode(t, &out)
+			c.Do(t, `mutation($o:ID!){ leaveOrganization(input:{organizationId:$o}){ userErrors{ code } } }`, map[string]any{"o": f.orgID}).MustNoErrors(t).Decode(t, &out)
 			code := "OK"
 			if len(out.LeaveOrganization.UserErrors) > 0 {
 				code = out.LeaveOrganization.UserErrors[0].Code

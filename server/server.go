@@ -50,6 +50,9 @@ type Server struct {
 	// throttle bounds the log lines of failures that hit every request
 	// (server/unavailable.go).
 	throttle *logThrottle
+	// admission bounds the work executed at once (server/admission.go);
+	// nil without an execution budget.
+	admission *admission
 }
 
 // Option adjusts a Server built by New.
@@ -90,6 +93,15 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 // Run serves it on its own address (ISSUEGRAPH_METRICS_ADDR), away from the
 // public API.
 func (s *Server) MetricsHandler() http.Handler { return s.tel.Metrics }
+
+// QueuedOperations is how many operations wait for room in the execution
+// budget right now, so tests (and operators) can see a queue form.
+func (s *Server) QueuedOperations() int {
+	if s.admission == nil {
+		return 0
+	}
+	return int(s.admission.queued.Load())
+}
 
 // Handler is the instance's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -441,7 +441,7 @@ func TestSlowOperationLog(t *testing.T) {
 	ws := env.DialWS(t, servertest.TransportWS)
 	ws.Init(t, f.owner.Token)
 	ws.Subscribe(t, "1", projectEventsQuery, map[string]any{"p": f.projectID})
-	time.Sleep(50 * time.Millisecond)
+	require.Eventually(t, func() bool { return env.Server.ActiveSubscriptions() == 1 }, waitLong, pollEvery, "the subscription runs")
 	ws.Close()
 	require.Eventually(t, func() bool {
 		for _, line := range env.Logs.Lines() {

@@ -100,7 +100,7 @@ func TestUserErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			name := tc.mutation[:strings.Index(tc.mutation, "(")]
-			resp := tc.client.Do(t, `mutation { `+tc.mutation+` { userErrors { field message code } } }`, nil).MustOK(t)
+			resp := tc.client.Do(t, `mutation { `+tc.mutation+` { userErrors { field message code } } }`, nil).MustNoErrors(t)
 			var out map[string]struct {
 				UserErrors []struct {
 					Field         []string

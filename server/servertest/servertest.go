@@ -257,13 +257,57 @@ func (c *Client) Send(tb testing.TB, req *http.Request) *Response {
 	return out
 }
 
-// MustOK fails the test unless the response has no errors.
+// MustOK fails the test unless the response succeeded: status 200, no
+// errors, and no userErrors in any mutation payload. A test that expects
+// userErrors reads them itself.
 func (r *Response) MustOK(tb testing.TB) *Response {
 	tb.Helper()
 	if r.Status != http.StatusOK || len(r.Errors) > 0 {
 		tb.Fatalf("want success, got status %d: %s", r.Status, r.RawBody)
 	}
+	if len(r.Data) > 0 {
+		var data any
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			tb.Fatalf("decoding data %s: %v", r.Data, err)
+		}
+		if userErrors(data) {
+			tb.Fatalf("want success, got userErrors: %s", r.RawBody)
+		}
+	}
 	return r
+}
+
+// MustNoErrors fails the test unless the response is a 200 without
+// top-level errors; userErrors may be there, for the test to read.
+func (r *Response) MustNoErrors(tb testing.TB) *Response {
+	tb.Helper()
+	if r.Status != http.StatusOK || len(r.Errors) > 0 {
+		tb.Fatalf("want no errors, got status %d: %s", r.Status, r.RawBody)
+	}
+	return r
+}
+
+// userErrors reports whether a decoded response holds a non-empty
+// userErrors list anywhere.
+func userErrors(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, f := range v {
+			if list, ok := f.([]any); ok && k == "userErrors" && len(list) > 0 {
+				return true
+			}
+			if userErrors(f) {
+				return true
+			}
+		}
+	case []any:
+		for _, f := range v {
+			if userErrors(f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SignUp creates an account and returns its access token.

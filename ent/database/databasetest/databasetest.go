@@ -62,6 +62,29 @@ func URL(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("creating test database: %v", err)
 	}
+	dropAtCleanup(tb, name)
+	return withDB(ServerURL(), name)
+}
+
+// EmptyURL creates a database with no tables at all (no migration applied)
+// and returns its URL; the database is dropped when the test ends.
+func EmptyURL(tb testing.TB) string {
+	tb.Helper()
+	admin, err := sql.Open("postgres", withDB(ServerURL(), "postgres"))
+	if err != nil {
+		tb.Fatalf("opening maintenance database: %v", err)
+	}
+	defer admin.Close()
+	name := "issuegraph_test_" + randomSuffix()
+	if _, err := admin.ExecContext(context.Background(), fmt.Sprintf("CREATE DATABASE %s TEMPLATE template0", pq.QuoteIdentifier(name))); err != nil {
+		tb.Fatalf("creating empty test database: %v", err)
+	}
+	dropAtCleanup(tb, name)
+	return withDB(ServerURL(), name)
+}
+
+// dropAtCleanup drops database name when the test ends.
+func dropAtCleanup(tb testing.TB, name string) {
 	tb.Cleanup(func() {
 		admin, err := sql.Open("postgres", withDB(ServerURL(), "postgres"))
 		if err != nil {
@@ -72,7 +95,6 @@ func URL(tb testing.TB) string {
 			tb.Logf("dropping test database %s: %v", name, err)
 		}
 	})
-	return withDB(ServerURL(), name)
 }
 
 // New returns an open connection to a fresh migrated database, closed and

@@ -68,6 +68,8 @@ type Option func(*config)
 type config struct {
 	timeout time.Duration
 	now     func() time.Time
+	// clock is the clock a test set, nil for the real one.
+	clock   func() time.Time
 	maxKeys int
 }
 
@@ -88,12 +90,13 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithClock replaces the wall clock of NewMemory, for tests; NewRedis ignores it
-// because it reads the Redis server's clock.
+// WithClock replaces the clock, for tests: the wall clock of NewMemory, and
+// the Redis server's clock that NewRedis otherwise reads (so instances with
+// skewed clocks agree), so a test can let time pass exactly.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now != nil {
-			c.now = now
+			c.now, c.clock = now, now
 		}
 	}
 }

@@ -36,8 +36,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 // fixture is one Limiter under test with the means to let time pass for it.
 type fixture struct {
 	limiter bucket.Limiter
-	// advance lets d pass for the limiter: a fake clock moves for the memory
-	// implementation, the test sleeps for Redis, whose server clock is real.
+	// advance lets exactly d pass for the limiter: both implementations run
+	// on a fake clock (TestRedisServerClock covers Redis' own).
 	advance func(d time.Duration)
 }
 
@@ -59,7 +59,9 @@ var implementations = []implementation{
 		name: "redis",
 		new: func(t *testing.T, opts ...bucket.Option) fixture {
 			client := mustRedisClient(t)
-			return fixture{limiter: bucket.NewRedis(client, mustPrefix(t, client), opts...), advance: time.Sleep}
+			clock := newFakeClock()
+			opts = append(opts, bucket.WithClock(clock.Now))
+			return fixture{limiter: bucket.NewRedis(client, mustPrefix(t, client), opts...), advance: clock.Advance}
 		},
 	},
 }

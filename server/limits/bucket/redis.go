@@ -16,8 +16,10 @@ import (
 // bucket expires when it would be full again, so idle viewers cost no memory.
 //
 // KEYS[1] bucket; ARGV: capacity, restore rate (points/s), amount, op
-// ("charge" | "refund" | "peek"), max idle (ms). Returns {allowed, tokens}, with
-// tokens as a string because Redis truncates Lua numbers to integers.
+// ("charge" | "refund" | "peek"), max idle (ms), and optionally the time in
+// microseconds to use instead of the server's (tests, through WithClock).
+// Returns {allowed, tokens}, with tokens as a string because Redis truncates
+// Lua numbers to integers.
 var chargeScript = redis.NewScript(`
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -25,8 +27,13 @@ local amount = tonumber(ARGV[3])
 local op = ARGV[4]
 local max_idle = tonumber(ARGV[5])
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now
+if ARGV[6] then
+  now = tonumber(ARGV[6])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 
 local tokens = capacity
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -74,6 +81,8 @@ type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	// now replaces the server's clock when a test set one (WithClock).
+	now func() time.Time
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -82,7 +91,7 @@ var _ Limiter = (*Redis)(nil)
 // call returns within WithTimeout (default 100ms); a failure wraps ErrUnavailable.
 func NewRedis(client redis.UniversalClient, prefix string, opts ...Option) *Redis {
 	c := newConfig(opts)
-	return &Redis{client: client, prefix: prefix, timeout: c.timeout}
+	return &Redis{client: client, prefix: prefix, timeout: c.timeout, now: c.clock}
 }
 
 // Charge takes cost points from the bucket of key if they are all available.
@@ -134,8 +143,11 @@ func (r *Redis) run(ctx context.Context, op, key string, amount int, p Policy) (
 
 	done := make(chan reply, 1)
 	go func() {
-		v, err := chargeScript.Run(ctx, r.client, []string{r.prefix + key},
-			p.Capacity, p.RestoreRate, amount, op, maxIdle.Milliseconds()).Result()
+		args := []any{p.Capacity, p.RestoreRate, amount, op, maxIdle.Milliseconds()}
+		if r.now != nil {
+			args = append(args, r.now().UnixMicro())
+		}
+		v, err := chargeScript.Run(ctx, r.client, []string{r.prefix + key}, args...).Result()
 		done <- reply{value: v, err: err}
 	}()
 
