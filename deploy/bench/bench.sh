@@ -13,7 +13,8 @@
 # form (deploy/bench/shapes.py) and must agree object for object. Then, for
 # BENCH_ROUNDS rounds, each shape runs on both servers, alternating which
 # goes first, each after a warm-up. Per run it records requests/s, latency
-# percentiles, errors (socket errors and non-2xx), server CPU and PostgreSQL
+# percentiles, errors (socket errors, non-2xx, and for Issuegraph answers
+# with GraphQL errors, from its access log), server CPU and PostgreSQL
 # CPU per request (utime+stime from /proc before and after: the server
 # process, and the backends of its own application_name), and the load
 # average. SQL statements per request: Issuegraph's from its access log;
@@ -198,7 +199,12 @@ run() { # TARGET SHAPE ROUND: one measured run, appended to the raw results
 	pg1=$(backend_ticks "$app" | tr '\n' ' ')
 	read -r _ rps p50 p95 p99 errors requests non2xx <<<"$result"
 	local stmts=${stmts_peer[$shape]:-}
-	[ "$target" = ours ] && stmts=$(statements_since "$ours_log" "$offset")
+	if [ "$target" = ours ]; then
+		stmts=$(statements_since "$ours_log" "$offset")
+		# Answers that are 200 but carry GraphQL errors count as errors too
+		# (from the access log; the peer masks its errors and logs none).
+		non2xx=$((non2xx + $(tail -c +"$((offset + 1))" "$ours_log" | grep -c '"errors":[1-9]' || true)))
+	fi
 	awk -v t="$target" -v s="$shape" -v r="$round" -v rps="$rps" -v p50="$p50" -v p95="$p95" -v p99="$p99" \
 		-v err=$((errors + non2xx)) -v n="$requests" -v cpu=$((cpu1 - cpu0)) -v pg="$(ticks_between "$pg0" "$pg1")" \
 		-v clk="$clk" -v la="$load" -v stmts="$stmts" 'BEGIN {
