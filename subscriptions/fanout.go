@@ -328,16 +328,24 @@ func (fl *follower) start() error {
 	if fl.sf.err != nil {
 		return fl.sf.err
 	}
+	if fl.after < 0 {
+		var err error
+		if fl.last, err = head(fl.ctx, fl.f.db, fl.s); err != nil {
+			return err
+		}
+	} else {
+		fl.last = fl.after
+	}
+	// Counted as active only now that its start is fixed: an event that
+	// commits once Active counts it is delivered to it, never taken for
+	// part of the log before it started.
 	fl.mu.Lock()
 	fl.live = true
 	fl.mu.Unlock()
 	fl.f.active.Add(1)
 	if fl.after < 0 {
-		var err error
-		fl.last, err = head(fl.ctx, fl.f.db, fl.s)
-		return err
+		return nil
 	}
-	fl.last = fl.after
 	return fl.catchUp()
 }
 
