@@ -169,7 +169,7 @@ func secretTemplate(t *testing.T) *corev1.Secret {
 
 // settingNames are the variables config reads, plus the Go runtime's own.
 func settingNames() map[string]bool {
-	names := map[string]bool{"GOMEMLIMIT": true}
+	names := map[string]bool{"GOMEMLIMIT": true, "POD_IP": true}
 	for _, s := range config.Settings {
 		names[s.Name] = true
 	}
@@ -258,7 +258,15 @@ func TestKustomizeBuildsAndReferencesHold(t *testing.T) {
 			}
 			assert.Equal(t, 1, monitored, "the ServiceMonitor selects the metrics Service")
 			assert.Equal(t, fmt.Sprintf(":%d", ports["http"]), cm.Data["ISSUEGRAPH_ADDR"])
-			assert.Equal(t, fmt.Sprintf(":%d", ports["metrics"]), cm.Data["ISSUEGRAPH_METRICS_ADDR"])
+			// Metrics listen on the pod's own address (a private one).
+			podEnv := map[string]corev1.EnvVar{}
+			for _, e := range api.Env {
+				podEnv[e.Name] = e
+			}
+			require.NotNil(t, podEnv["POD_IP"].ValueFrom, "POD_IP comes from the pod's status")
+			require.NotNil(t, podEnv["POD_IP"].ValueFrom.FieldRef)
+			assert.Equal(t, "status.podIP", podEnv["POD_IP"].ValueFrom.FieldRef.FieldPath)
+			assert.Equal(t, fmt.Sprintf("$(POD_IP):%d", ports["metrics"]), podEnv["ISSUEGRAPH_METRICS_ADDR"].Value)
 
 			// Probes: readiness and liveness on the server's endpoints.
 			require.NotNil(t, api.ReadinessProbe)
@@ -337,6 +345,11 @@ func TestKustomizeBuildsAndReferencesHold(t *testing.T) {
 			}
 			for k, v := range secret.StringData {
 				env[k] = strings.ReplaceAll(v, "CHANGE_ME_TO_32_OR_MORE_RANDOM_BYTES", strings.Repeat("k", 48))
+			}
+			for _, e := range api.Env { // as the kubelet expands them, on a pod at 10.0.0.7
+				if e.ValueFrom == nil {
+					env[e.Name] = strings.ReplaceAll(e.Value, "$(POD_IP)", "10.0.0.7")
+				}
 			}
 			cfg, err := config.Load(func(k string) string { return env[k] })
 			require.NoError(t, err, "the shipped settings pass config's checks")
