@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -234,9 +233,6 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_SIGNIN_LOCKOUT", "15m", Rule{}, "Time for an exhausted sign-in allowance to refill completely (it refills evenly)."},
 	{"ISSUEGRAPH_TRUSTED_PROXY_HOPS", "0", Rule{}, "Reverse proxies that append to `X-Forwarded-For` (in production, the number of proxies in front); the client address is the entry that many from the right. 0: the connection's address."},
 }
-
-// FromEnv reads the configuration from the process environment.
-func FromEnv() (Config, error) { return Load(os.Getenv) }
 
 // Load reads the configuration through getenv and validates it.
 func Load(getenv func(string) string) (Config, error) {

@@ -167,11 +167,8 @@ func (p page) where(s *sql.Selector) {
 	}
 }
 
-// order sorts the query in page order: reversed when paginating backward,
-// so LIMIT takes the rows nearest the cursor.
-func (p page) order(s *sql.Selector) { s.OrderBy(p.orderTerms(s)...) }
-
-// orderTerms are the ORDER BY terms of order, for a window function too.
+// orderTerms are the ORDER BY terms of a page: reversed when paginating
+// backward, so LIMIT takes the rows nearest the cursor.
 func (p page) orderTerms(s *sql.Selector) []string {
 	desc := p.key.desc != p.backward
 	var terms []string

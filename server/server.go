@@ -103,9 +103,6 @@ func (s *Server) QueuedOperations() int {
 	return int(s.admission.queued.Load())
 }
 
-// Handler is the instance's whole HTTP surface.
-func (s *Server) Handler() http.Handler { return s.handler }
-
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := s.graphql()
