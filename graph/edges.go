@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -115,6 +116,9 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 	}
 	typ, _, _ := strings.Cut(l.name, ".") // the parent's type: "Issue.comments"
 	count := func(ctx context.Context) (int, error) {
+		if n, ok := f.knownSize(parentID); ok {
+			return n, nil
+		}
 		if err := groupList(ctx, lds, typ, f.countShape, parentID, f.counts, f.fetchCounts); err != nil {
 			return 0, err
 		}
@@ -147,6 +151,38 @@ type listLoad[T any] struct {
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
 	wantsRows   bool
+
+	mu sync.Mutex
+	// sizes holds the totalCount of each parent whose whole list its page
+	// held: a first page without cursors that needed no extra row.
+	sizes map[int64]int
+}
+
+// knownSize returns parent's totalCount when its page showed all of it.
+func (f *listLoad[T]) knownSize(parent int64) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.sizes[parent]
+	return n, ok
+}
+
+// learnSizes records, from a page batch, the size of every list the page
+// held whole. Only a page without cursors counts every row the count
+// would: a cursor leaves out the rows before it.
+func (f *listLoad[T]) learnSizes(parents []int64, pages map[int64][]T) {
+	if f.page.after != nil || f.page.before != nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sizes == nil {
+		f.sizes = make(map[int64]int, len(parents))
+	}
+	for _, id := range parents {
+		if n := len(pages[id]); n <= f.page.limit {
+			f.sizes[id] = n
+		}
+	}
 }
 
 // fieldKey names one list field of an operation: the same field (its
@@ -205,14 +241,31 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		}
 		loaders.AddPeers(&lds.Peers, shown)
 		loaders.Prime(ctx, lds, shown...)
+		f.learnSizes(parents, out)
 		return out, nil
 	}
 	f.fetchCounts = func(ctx context.Context, parents []int64) (map[int64]int, error) {
+		// Sizes a page showed whole are known: count only the others.
+		out := make(map[int64]int, len(parents))
+		unknown := make([]int64, 0, len(parents))
+		for _, id := range parents {
+			if n, ok := f.knownSize(id); ok {
+				out[id] = n
+			} else {
+				unknown = append(unknown, id)
+			}
+		}
+		if len(unknown) == 0 {
+			return out, nil
+		}
 		var rows []loaders.ParentCount
-		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, parents)).Scan(ctx, &rows); err != nil {
+		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, unknown)).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}
-		return loaders.Counts(rows), nil
+		for _, r := range rows {
+			out[r.Parent] = r.Count
+		}
+		return out, nil
 	}
 	f.pages = loaders.PerParent(lds, f.pageShape, f.fetchPages)
 	f.counts = loaders.PerParent(lds, f.countShape, f.fetchCounts)

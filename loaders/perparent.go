@@ -90,16 +90,6 @@ type ParentCount struct {
 	Count  int   `sql:"count"`
 }
 
-// Counts turns CountPerParent rows into a map; parents without rows are
-// absent, that is zero.
-func Counts(rows []ParentCount) map[int64]int {
-	out := make(map[int64]int, len(rows))
-	for _, r := range rows {
-		out[r.Parent] = r.Count
-	}
-	return out
-}
-
 // ParentOf reads the parent id a FirstPerParent query selected with a row.
 func ParentOf(row interface {
 	Value(string) (ent.Value, error)
