@@ -178,38 +178,53 @@ func FilterLabels() privacy.QueryRule {
 // read, a scan of every comment of the organization.
 func FilterUsers() privacy.QueryRule {
 	return privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
-		id := uid(ctx)
-		q.Where(predicate.User(func(s *sql.Selector) {
-			who := s.C(user.FieldID)
-			m := sql.Table(membership.Table).As("fellow_memberships")
-			fellow := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.And(
-				sql.ColumnsEQ(m.C(membership.FieldUserID), who),
-				sql.In(m.C(membership.FieldOrganizationID), memberOrgs(ctx)),
-			))
-			issuePerson := func(column string) *sql.Selector {
-				i := sql.Table(issue.Table).As("visible_issues")
-				return sql.Select(i.C(issue.FieldID)).From(i).
-					Where(sql.And(
-						sql.ColumnsEQ(i.C(column), who),
-						sql.In(i.C(issue.FieldOrganizationID), memberOrgs(ctx)),
-					))
-			}
-			c := sql.Table(comment.Table).As("visible_comments")
-			commenter := sql.Select(c.C(comment.FieldID)).From(c).
-				Where(sql.And(
-					sql.ColumnsEQ(c.C(comment.FieldAuthorID), who),
-					sql.In(c.C(comment.FieldOrganizationID), memberOrgs(ctx)),
-				))
-			s.Where(sql.Or(
-				sql.EQ(who, id),
-				sql.Exists(fellow),
-				sql.Exists(issuePerson(issue.FieldAuthorID)),
-				sql.Exists(issuePerson(issue.FieldAssigneeID)),
-				sql.Exists(commenter),
-			))
-		}))
+		q.Where(predicate.User(visibleUsers(ctx)))
 		return privacy.Allow
 	})
+}
+
+// VisibleUsers is FilterUsers as a predicate on a selector of the users
+// table, for a statement that reads users beside other rows (the
+// assignees of a page of issues): the same rule, in the same statement.
+// The system sees every user.
+func VisibleUsers(ctx context.Context) func(*sql.Selector) {
+	if viewer.FromContext(ctx).System {
+		return func(*sql.Selector) {}
+	}
+	return visibleUsers(ctx)
+}
+
+func visibleUsers(ctx context.Context) func(*sql.Selector) {
+	id := uid(ctx)
+	return func(s *sql.Selector) {
+		who := s.C(user.FieldID)
+		m := sql.Table(membership.Table).As("fellow_memberships")
+		fellow := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.And(
+			sql.ColumnsEQ(m.C(membership.FieldUserID), who),
+			sql.In(m.C(membership.FieldOrganizationID), memberOrgs(ctx)),
+		))
+		issuePerson := func(column string) *sql.Selector {
+			i := sql.Table(issue.Table).As("visible_issues")
+			return sql.Select(i.C(issue.FieldID)).From(i).
+				Where(sql.And(
+					sql.ColumnsEQ(i.C(column), who),
+					sql.In(i.C(issue.FieldOrganizationID), memberOrgs(ctx)),
+				))
+		}
+		c := sql.Table(comment.Table).As("visible_comments")
+		commenter := sql.Select(c.C(comment.FieldID)).From(c).
+			Where(sql.And(
+				sql.ColumnsEQ(c.C(comment.FieldAuthorID), who),
+				sql.In(c.C(comment.FieldOrganizationID), memberOrgs(ctx)),
+			))
+		s.Where(sql.Or(
+			sql.EQ(who, id),
+			sql.Exists(fellow),
+			sql.Exists(issuePerson(issue.FieldAuthorID)),
+			sql.Exists(issuePerson(issue.FieldAssigneeID)),
+			sql.Exists(commenter),
+		))
+	}
 }
 
 // FilterEvents shows the activity of the viewer's organizations.
