@@ -240,7 +240,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		q := l.query().Where(l.where...).Where(P(p.where))
 		joins := make([]loaders.Join, len(joined))
 		for i, e := range joined {
-			joins[i] = loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Visible: rule.VisibleUsers(ctx)}
+			joins[i] = loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields, Visible: rule.VisibleUsers(ctx)}
 		}
 		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, joins...))
 		rows, err := q.All(ctx)
@@ -298,6 +298,10 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	f.counts = loaders.PerParent(lds, f.countShape, f.fetchCounts)
 	return f
 }
+
+// joinedUserFields are the columns of a user a page reads with its rows:
+// all but the password hash, which no read needs.
+var joinedUserFields = []string{user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldName}
 
 // handOverUsers gives the resolvers of edge e the users a page read with
 // rows: as the result of the rows' group batch for the edge (what

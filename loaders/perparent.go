@@ -87,13 +87,16 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 
 // Join is a to-one edge read with the page that lists its source rows:
 // for each row, the row of Table whose id is in the row's Column, if
-// Visible lets the viewer see it, comes back as one JSON column named As
+// Visible lets the viewer see it, comes back as one JSON object of its Fields in the column As
 // (read it with Joined). A page of issues and their assignees is then one
 // statement instead of two.
 type Join struct {
-	As      string
-	Table   string
-	Column  string
+	As     string
+	Table  string
+	Column string
+	// Fields are the target's columns the JSON object holds, each under
+	// its own name.
+	Fields  []string
 	Visible func(*sql.Selector) // the target table's privacy filter
 }
 
@@ -101,8 +104,18 @@ type Join struct {
 func (j Join) target(dialect string) *sql.Selector {
 	alias := j.As + "_row"
 	t := sql.Table(j.Table).As(alias)
+	object := sql.ExprFunc(func(b *sql.Builder) {
+		b.WriteString("json_build_object(")
+		for i, f := range j.Fields {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("'" + f + "', ").WriteString(t.C(f))
+		}
+		b.WriteString(")")
+	})
 	sel := sql.Dialect(dialect).Select().
-		AppendSelectExprAs(sql.Expr(`row_to_json("`+alias+`")`), j.As).
+		AppendSelectExprAs(object, j.As).
 		From(t).
 		Where(sql.ExprP(t.C("id") + ` = "ranked"."` + j.Column + `"`))
 	j.Visible(sel)
