@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/project"
@@ -243,7 +244,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			joins[i] = loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields, Visible: rule.VisibleUsers(ctx)}
 		}
 		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, joins...))
-		rows, err := q.All(ctx)
+		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
 		}

@@ -95,9 +95,61 @@ func (d pinningDriver) Exec(ctx context.Context, query string, args, v any) erro
 
 func (d pinningDriver) Query(ctx context.Context, query string, args, v any) error {
 	if p := pinnedFrom(ctx); p != nil {
-		return p.query(ctx, query, args, v)
+		if err := p.query(ctx, query, args, v); err != nil {
+			return err
+		}
+		rememberColumnTypes(ctx, v)
+		return nil
 	}
-	return d.Driver.Query(ctx, query, args, v)
+	if err := d.Driver.Query(ctx, query, args, v); err != nil {
+		return err
+	}
+	rememberColumnTypes(ctx, v)
+	return nil
+}
+
+type columnTypesKey struct{}
+
+// WithColumnTypesRemembered marks ctx's queries as ones whose rows work
+// out their column types once (see rememberColumnTypes): queries that
+// select columns their entity does not know, such as pages of many
+// parents.
+func WithColumnTypesRemembered(ctx context.Context) context.Context {
+	return context.WithValue(ctx, columnTypesKey{}, true)
+}
+
+// rememberColumnTypes makes the rows of a query of a context marked by
+// WithColumnTypesRemembered work out their column types once. ent scans a
+// column its entity does not know (a parent id, a user read with a page)
+// by asking database/sql for the types of every column, for every row, and
+// database/sql builds them afresh each time: for a page of a thousand
+// comments, megabytes of garbage. Only marked queries: ent's schema
+// migration expects database/sql's own rows.
+func rememberColumnTypes(ctx context.Context, v any) {
+	if marked, _ := ctx.Value(columnTypesKey{}).(bool); !marked {
+		return
+	}
+	if rows, ok := v.(*entsql.Rows); ok && rows.ColumnScanner != nil {
+		rows.ColumnScanner = &typedRows{ColumnScanner: rows.ColumnScanner}
+	}
+}
+
+// typedRows answers ColumnTypes from its first answer: a result set's
+// columns do not change while it is read.
+type typedRows struct {
+	entsql.ColumnScanner
+	types []*sql.ColumnType
+}
+
+func (r *typedRows) ColumnTypes() ([]*sql.ColumnType, error) {
+	if r.types != nil {
+		return r.types, nil
+	}
+	types, err := r.ColumnScanner.ColumnTypes()
+	if err == nil {
+		r.types = types
+	}
+	return types, err
 }
 
 func (d pinningDriver) Tx(ctx context.Context) (dialect.Tx, error) {
