@@ -266,14 +266,7 @@ func (c *cluster) leader() *fleet.Instance {
 // headPosition waits until every event of the project has a position and
 // returns the last one.
 func (c *cluster) headPosition(f fleet.Fixture) int64 {
-	var head int64
-	require.Eventually(c.t, func() bool {
-		h, ok, err := fleet.HeadPosition(c.db, f.ProjectDBID)
-		require.NoError(c.t, err)
-		head = h
-		return ok
-	}, waitLong, pollEvery)
-	return head
+	return fleet.WaitHead(c.t, c.db, f.ProjectDBID, waitLong)
 }
 
 func (c *cluster) positionsAfter(f fleet.Fixture, after int64) []int64 {

@@ -3,7 +3,25 @@ package fleet
 import (
 	"database/sql"
 	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 )
+
+// WaitHead waits until every event of the project is positioned and
+// published and returns the last position.
+func WaitHead(tb testing.TB, db *sql.DB, projectDBID int64, timeout time.Duration) int64 {
+	tb.Helper()
+	var head int64
+	require.Eventually(tb, func() bool {
+		h, ok, err := HeadPosition(db, projectDBID)
+		require.NoError(tb, err)
+		head = h
+		return ok
+	}, timeout, 50*time.Millisecond)
+	return head
+}
 
 // HeadPosition is the last position of the project's events once every
 // one of them has a position and is published; ok is false while some
