@@ -6,7 +6,7 @@ export ISSUEGRAPH_DEV_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/issuegr
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run stop test build generate graphiql check-generated check-schema migration lint bench cluster
+.PHONY: help run stop test build generate graphiql check-generated check-schema migration lint bench cluster chaos
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,11 @@ cluster: ## Three instances behind HAProxy sharing PostgreSQL and Redis; prints 
 	@deploy/dev/services.sh --redis
 	@deploy/cluster/haproxy.sh
 	$(GO) test -tags cluster -count=1 -v -timeout 20m -run TestCluster ./deploy/cluster/
+
+chaos: ## Fault suite: own PostgreSQL and Redis, two instances, outages, SIGTERM, kill -9, a soak (CHAOS_SOAK=3m); prints a table (not part of make test)
+	@uptime
+	$(GO) test -tags chaos -count=1 -v -timeout 30m -run TestChaos ./deploy/chaos/
+	@uptime
 
 bench: ## Issuegraph side by side with PostGraphile 5 on the same seeded data: three query shapes, CPU per request (not part of make test)
 	@deploy/bench/bench.sh

@@ -119,7 +119,12 @@ func (r *Resolver) mutate(ctx context.Context, check *inputCheck, fn func(tx *en
 	}
 	if err := fn(tx); err != nil {
 		if rbErr := tx.Rollback(); rbErr != nil {
-			r.log.WarnContext(ctx, "rolling back", "error", rbErr)
+			// A rollback fails when the connection is gone, which is what
+			// failed the mutation too: err reaches the client and the
+			// error log (throttled there), and PostgreSQL rolls back the
+			// transaction of a session that ended. One line per failed
+			// mutation would flood the log during an outage.
+			r.log.DebugContext(ctx, "rolling back", "error", rbErr, "cause", err)
 		}
 		if errors.Is(err, errRejected) && check.failed() {
 			return nil

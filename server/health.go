@@ -37,7 +37,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	word := "ready"
 	if status != http.StatusOK {
 		word = "not ready"
-		s.log.WarnContext(ctx, "not ready", "checks", checks)
+		// Probes come every few seconds from every load balancer: while
+		// the database is away, one line a second says so.
+		if ok, n := s.throttle.allow("not ready"); ok {
+			s.log.WarnContext(ctx, "not ready", "checks", checks, "occurrences", n)
+		}
 	}
 	writeJSON(w, status, map[string]any{"status": word, "checks": checks})
 }

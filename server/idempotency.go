@@ -88,7 +88,9 @@ func (m *idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	}
 	defer func() {
 		if err := tx.Rollback(); err != nil {
-			m.log.WarnContext(ctx, "rolling back idempotent request", "request_id", RequestID(ctx), "error", err)
+			if ok, n := m.throttle.allow("rolling back idempotent request"); ok {
+				m.log.WarnContext(ctx, "rolling back idempotent request", "request_id", RequestID(ctx), "error", err, "occurrences", n)
+			}
 		}
 	}()
 	// The lock is the transaction's: it goes with the commit or the

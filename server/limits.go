@@ -46,6 +46,9 @@ type costLimits struct {
 	// failOpen counts requests run unmetered because the bucket store was
 	// unreachable (the warning metric of the fail-open policy; also logged).
 	failOpen *atomic.Int64
+	// throttle keeps an outage of the bucket store, which every request
+	// meets, to a line a second.
+	throttle *logThrottle
 	// cacheFor is the max-age of successful GETs of persisted operations.
 	cacheFor time.Duration
 	metrics  *abuseMetrics // nil: not measured
@@ -74,7 +77,7 @@ func newCostLimits(cfg config.Config, schema *ast.Schema, rdb *redis.Client, log
 		},
 		width: limits.Width{MaxSelections: cfg.Limits.MaxSelections, MaxRepeats: cfg.Limits.MaxRepeats},
 		cfg:   cfg.Limits, rate: cfg.RateLimit, buckets: buckets, log: log,
-		failOpen: &atomic.Int64{}, cacheFor: cfg.PersistedGetMaxAge,
+		failOpen: &atomic.Int64{}, throttle: newLogThrottle(time.Second), cacheFor: cfg.PersistedGetMaxAge,
 	}
 }
 
@@ -177,14 +180,18 @@ func (c *costLimits) MutateOperationContext(ctx context.Context, op *graphql.Ope
 	if err != nil {
 		m.markUnavailable()
 		if c.rate.OnRedisError == "closed" {
-			c.log.WarnContext(ctx, "rate-limit store unavailable; refusing", "request_id", RequestID(ctx), "error", err)
+			if ok, n := c.throttle.allow("refusing"); ok {
+				c.log.WarnContext(ctx, "rate-limit store unavailable; refusing", "request_id", RequestID(ctx), "error", err, "occurrences", n)
+			}
 			return limitError(ctx, http.StatusServiceUnavailable, string(graph.CodeUnavailable),
 				"the rate limiter is unavailable; retry shortly", nil)
 		}
 		c.metrics.ranUnmetered(ctx)
 		n := c.failOpen.Add(1)
-		c.log.WarnContext(ctx, "rate-limit store unavailable; running unmetered", "request_id", RequestID(ctx),
-			"metric", "ratelimit_fail_open_total", "value", n, "error", err)
+		if ok, occurrences := c.throttle.allow("unmetered"); ok {
+			c.log.WarnContext(ctx, "rate-limit store unavailable; running unmetered", "request_id", RequestID(ctx),
+				"metric", "ratelimit_fail_open_total", "value", n, "error", err, "occurrences", occurrences)
+		}
 		return nil
 	}
 	m.setResult(res)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/lib/pq"
@@ -86,12 +87,15 @@ func (r *Relay) Run(ctx context.Context) {
 // the relay too, as notifications may have been lost.
 func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) (stop func()) {
 	l := pq.NewListener(r.opts.DatabaseURL, 100*time.Millisecond, 5*time.Second, nil)
-	if err := l.Listen(NotifyChannel); err != nil {
-		r.log.Warn("event relay: LISTEN failed; polling only until it reconnects", "error", err)
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// Listen waits for the listener's first connection, for as long
+		// as the database is unreachable: here, not in Run, so the relay
+		// polls meanwhile and stop (Close) ends the wait.
+		if err := l.Listen(NotifyChannel); err != nil && !errors.Is(err, net.ErrClosed) {
+			r.log.Warn("event relay: LISTEN failed; polling only until it reconnects", "error", err)
+		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -132,7 +136,10 @@ func (r *Relay) lead(ctx context.Context, wake <-chan struct{}) (bool, error) {
 	defer func() {
 		// Returning the connection to the pool keeps the session, so the
 		// lock must be released explicitly (it also ends with the session).
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, relayLockID)
+		// Bounded: an unreachable database must not hold up shutdown.
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(unlockCtx, `SELECT pg_advisory_unlock($1)`, relayLockID)
 	}()
 	r.log.Info("event relay: leading")
 	retry := time.Duration(0)

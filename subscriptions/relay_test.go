@@ -85,3 +85,27 @@ func TestCursorRoundTrip(t *testing.T) {
 		assert.ErrorIs(t, err, subscriptions.ErrBadCursor, bad)
 	}
 }
+
+// TestRelayStopsWhileDatabaseUnreachable: a relay started while the
+// database it LISTENs on cannot be reached still stops when asked, so an
+// instance can shut down during a database outage.
+func TestRelayStopsWhileDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	db := databasetest.New(t, database.Options{})
+	b := broker.NewMemory(broker.Options{BufferSize: 10})
+	defer b.Close()
+	relay := subscriptions.NewRelay(db.SQL, b, subscriptions.RelayOptions{
+		DatabaseURL:  "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1",
+		PollInterval: 20 * time.Millisecond,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); relay.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond) // Run is waiting for the listener's connection
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay did not stop while its LISTEN connection could not be made")
+	}
+}

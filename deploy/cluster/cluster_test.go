@@ -16,14 +16,10 @@
 package cluster_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,6 +42,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/issuegraph/issuegraph/deploy/internal/fleet"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 )
 
@@ -62,18 +59,6 @@ func getenv(k, def string) string {
 	return def
 }
 
-// instance is one issuegraph process.
-type instance struct {
-	name    string
-	port    int
-	metrics int
-	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-}
-
-func (i *instance) url() string { return fmt.Sprintf("http://127.0.0.1:%d", i.port) }
-
 // cluster is three instances, HAProxy and the shared stores.
 type cluster struct {
 	t         *testing.T
@@ -84,7 +69,7 @@ type cluster struct {
 	lbPort    int
 	haproxy   *exec.Cmd
 	socket    string
-	instances []*instance
+	instances []*fleet.Instance
 }
 
 func (c *cluster) lb() string { return fmt.Sprintf("http://127.0.0.1:%d", c.lbPort) }
@@ -94,11 +79,8 @@ func startCluster(t *testing.T) *cluster {
 	require.NoError(t, err)
 	c := &cluster{t: t, dir: t.TempDir(), lbPort: base}
 
-	c.bin = filepath.Join(c.dir, "issuegraph")
-	build := exec.Command("go", "build", "-o", c.bin, ".")
-	build.Dir = "../.."
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	c.bin, err = fleet.Build("../..", c.dir)
+	require.NoError(t, err)
 
 	server, err := url.Parse(databasetest.ServerURL())
 	require.NoError(t, err)
@@ -146,7 +128,7 @@ func startCluster(t *testing.T) *cluster {
 	// migrations, as the Kubernetes Job does before a rollout.
 	migrate := exec.Command(c.bin, "migrate")
 	migrate.Env = c.env
-	out, err = migrate.CombinedOutput()
+	out, err := migrate.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	c.db, err = sql.Open("postgres", dbURL.String())
 	require.NoError(t, err)
@@ -159,8 +141,8 @@ func startCluster(t *testing.T) *cluster {
 	})
 
 	for i := 1; i <= 3; i++ {
-		in := &instance{name: fmt.Sprintf("api%d", i), port: base + i, metrics: base + 10 + i}
-		in.logPath = filepath.Join(c.dir, in.name+".log")
+		in := &fleet.Instance{Name: fmt.Sprintf("api%d", i), Port: base + i, Metrics: base + 10 + i}
+		in.LogPath = filepath.Join(c.dir, in.Name+".log")
 		c.instances = append(c.instances, in)
 		c.start(in)
 	}
@@ -177,56 +159,13 @@ func startCluster(t *testing.T) *cluster {
 }
 
 // start runs the instance's process, appending to its log.
-func (c *cluster) start(in *instance) {
-	logf, err := os.OpenFile(in.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	require.NoError(c.t, err)
-	in.cmd = exec.Command(c.bin, "serve")
-	in.cmd.Env = append(append([]string{}, c.env...),
-		fmt.Sprintf("ISSUEGRAPH_ADDR=127.0.0.1:%d", in.port),
-		fmt.Sprintf("ISSUEGRAPH_METRICS_ADDR=127.0.0.1:%d", in.metrics))
-	in.cmd.Stdout, in.cmd.Stderr = logf, logf
-	require.NoError(c.t, in.cmd.Start())
-	in.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		logf.Close()
-		close(done)
-	}(in.cmd, in.exited)
-}
+func (c *cluster) start(in *fleet.Instance) { require.NoError(c.t, in.Start(c.bin, c.env)) }
 
 // stop signals the instance and waits for its process to end.
-func (c *cluster) stop(in *instance, sig syscall.Signal) {
-	if in.cmd == nil || in.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-in.exited:
-		return
-	default:
-	}
-	_ = in.cmd.Process.Signal(sig)
-	select {
-	case <-in.exited:
-	case <-time.After(waitLong):
-		_ = in.cmd.Process.Kill()
-		<-in.exited
-	}
-}
+func (c *cluster) stop(in *fleet.Instance, sig syscall.Signal) { in.Stop(sig, waitLong) }
 
-func (c *cluster) waitReady(in *instance) {
-	deadline := time.Now().Add(waitLong)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(in.url() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(pollEvery)
-	}
-	log, _ := os.ReadFile(in.logPath)
-	c.t.Fatalf("%s is not ready after %s:\n%s", in.name, waitLong, log)
+func (c *cluster) waitReady(in *fleet.Instance) {
+	require.NoError(c.t, in.WaitReady(waitLong, pollEvery))
 }
 
 // startHAProxy balances over the instances, checking /readyz every 500ms.
@@ -241,7 +180,7 @@ func (c *cluster) startHAProxy() {
 	c.socket = filepath.Join(c.dir, "haproxy.sock")
 	var servers strings.Builder
 	for _, in := range c.instances {
-		fmt.Fprintf(&servers, "  server %s 127.0.0.1:%d\n", in.name, in.port)
+		fmt.Fprintf(&servers, "  server %s 127.0.0.1:%d\n", in.Name, in.Port)
 	}
 	cfg := fmt.Sprintf(`global
   stats socket %s mode 600 level admin
@@ -297,8 +236,8 @@ func (c *cluster) admin(cmd string) string {
 }
 
 // waitUp waits until HAProxy's health check has the instance UP.
-func (c *cluster) waitUp(in *instance) {
-	re := regexp.MustCompile(`(?m)^issuegraph,` + in.name + `,(?:[^,]*,){15}UP,`)
+func (c *cluster) waitUp(in *fleet.Instance) {
+	re := regexp.MustCompile(`(?m)^issuegraph,` + in.Name + `,(?:[^,]*,){15}UP,`)
 	deadline := time.Now().Add(waitLong)
 	for time.Now().Before(deadline) {
 		if re.MatchString(c.admin("show stat")) {
@@ -306,16 +245,16 @@ func (c *cluster) waitUp(in *instance) {
 		}
 		time.Sleep(pollEvery)
 	}
-	c.t.Fatalf("HAProxy does not see %s UP:\n%s", in.name, c.admin("show stat"))
+	c.t.Fatalf("HAProxy does not see %s UP:\n%s", in.Name, c.admin("show stat"))
 }
 
 // leader returns the instance whose relay leads, from the logs.
-func (c *cluster) leader() *instance {
-	var found *instance
+func (c *cluster) leader() *fleet.Instance {
+	var found *fleet.Instance
 	require.Eventually(c.t, func() bool {
 		var latest time.Time
 		for _, in := range c.instances {
-			if at, ok := lastLeading(in.logPath); ok && at.After(latest) {
+			if at, ok := fleet.LastLeading(in.LogPath); ok && at.After(latest) {
 				latest, found = at, in
 			}
 		}
@@ -324,154 +263,15 @@ func (c *cluster) leader() *instance {
 	return found
 }
 
-// lastLeading is when the log last says the relay started leading.
-func lastLeading(path string) (time.Time, bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return time.Time{}, false
-	}
-	defer f.Close()
-	var at time.Time
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var line struct {
-			Time time.Time
-			Msg  string
-		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && strings.HasPrefix(line.Msg, "event relay: leading") {
-			at = line.Time
-		}
-	}
-	return at, !at.IsZero()
-}
-
-// gql posts one operation to base and returns the decoded response and
-// its headers.
-type gqlResponse struct {
-	Status int
-	Header http.Header
-	Data   map[string]json.RawMessage
-	Errors []struct {
-		Message    string
-		Extensions map[string]any
-	}
-}
-
-func gql(base, token, query string, vars map[string]any, ext map[string]any) (*gqlResponse, error) {
-	body := map[string]any{"variables": vars}
-	if query != "" {
-		body["query"] = query
-	}
-	if ext != nil {
-		body["extensions"] = ext
-	}
-	raw, _ := json.Marshal(body)
-	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := &gqlResponse{Status: resp.StatusCode, Header: resp.Header}
-	if err := json.Unmarshal(b, out); err != nil {
-		return out, fmt.Errorf("status %d, body %q: %w", resp.StatusCode, b, err)
-	}
-	return out, nil
-}
-
-func mustGQL(t *testing.T, base, token, query string, vars map[string]any, into any) {
-	t.Helper()
-	resp, err := gql(base, token, query, vars, nil)
-	require.NoError(t, err)
-	require.Empty(t, resp.Errors, "%s", query)
-	if into != nil {
-		raw, _ := json.Marshal(resp.Data)
-		require.NoError(t, json.Unmarshal(raw, into))
-	}
-}
-
-// fixture is a user with an organization and a project.
-type fixture struct {
-	token, projectID string
-	projectDBID      int64
-}
-
-func newFixture(t *testing.T, base, slug, key string) fixture {
-	var up struct {
-		SignUp struct{ Tokens struct{ AccessToken string } }
-	}
-	mustGQL(t, base, "", `mutation($e:String!){ signUp(input:{email:$e,password:"correct horse battery",name:"Cluster"}){ tokens{accessToken} } }`,
-		map[string]any{"e": slug + "@example.com"}, &up)
-	token := up.SignUp.Tokens.AccessToken
-	require.NotEmpty(t, token)
-	var org struct {
-		CreateOrganization struct{ Organization struct{ ID string } }
-	}
-	mustGQL(t, base, token, `mutation($s:String!){ createOrganization(input:{slug:$s,name:"Org"}){ organization{id} } }`, map[string]any{"s": slug}, &org)
-	var proj struct {
-		CreateProject struct{ Project struct{ ID string } }
-	}
-	mustGQL(t, base, token, `mutation($o:ID!,$k:String!){ createProject(input:{organizationId:$o,key:$k,name:"P"}){ project{id} } }`,
-		map[string]any{"o": org.CreateOrganization.Organization.ID, "k": key}, &proj)
-	f := fixture{token: token, projectID: proj.CreateProject.Project.ID}
-	raw, err := base64URL(f.projectID)
-	require.NoError(t, err)
-	_, err = fmt.Sscanf(raw, "Project:%d", &f.projectDBID)
-	require.NoError(t, err)
-	return f
-}
-
-func (f fixture) createIssue(base, title string) error {
-	resp, err := gql(base, f.token, `mutation($in:CreateIssueInput!){ createIssue(input:$in){ issue{id} userErrors{message} } }`,
-		map[string]any{"in": map[string]any{"projectId": f.projectID, "title": title}}, nil)
-	if err != nil {
-		return err
-	}
-	if resp.Status != http.StatusOK || len(resp.Errors) > 0 {
-		return fmt.Errorf("createIssue: status %d, errors %v", resp.Status, resp.Errors)
-	}
-	return nil
-}
-
 // headPosition waits until every event of the project has a position and
 // returns the last one.
-func (c *cluster) headPosition(f fixture) int64 {
-	var head int64
-	require.Eventually(c.t, func() bool {
-		var pending int
-		require.NoError(c.t, c.db.QueryRow(`SELECT count(*) FROM events WHERE project_id = $1 AND (position IS NULL OR NOT published)`, f.projectDBID).Scan(&pending))
-		if pending > 0 {
-			return false
-		}
-		require.NoError(c.t, c.db.QueryRow(`SELECT coalesce(max(position), 0) FROM events WHERE project_id = $1`, f.projectDBID).Scan(&head))
-		return true
-	}, waitLong, pollEvery)
-	return head
+func (c *cluster) headPosition(f fleet.Fixture) int64 {
+	return fleet.WaitHead(c.t, c.db, f.ProjectDBID, waitLong)
 }
 
-func (c *cluster) positionsAfter(f fixture, after int64) []int64 {
-	rows, err := c.db.Query(`SELECT position FROM events WHERE project_id = $1 AND position > $2 ORDER BY position`, f.projectDBID, after)
+func (c *cluster) positionsAfter(f fleet.Fixture, after int64) []int64 {
+	out, err := fleet.PositionsAfter(c.db, f.ProjectDBID, after)
 	require.NoError(c.t, err)
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var p int64
-		require.NoError(c.t, rows.Scan(&p))
-		out = append(out, p)
-	}
-	require.NoError(c.t, rows.Err())
 	return out
 }
 
@@ -499,7 +299,7 @@ func TestCluster(t *testing.T) {
 		w.Flush()
 	}()
 
-	f := newFixture(t, c.lb(), "cluster", "CLU")
+	f := fleet.NewFixture(t, c.lb(), "cluster", "CLU")
 	eventsAcrossInstances(c, f, add)
 	sharedCostBucket(c, f, add)
 	sharedAPQ(c, f, add)
@@ -509,30 +309,30 @@ func TestCluster(t *testing.T) {
 
 // eventsAcrossInstances: a subscriber connected through the load balancer
 // receives the events of mutations sent to each instance directly.
-func eventsAcrossInstances(c *cluster, f fixture, add func(string, string, bool)) {
+func eventsAcrossInstances(c *cluster, f fleet.Fixture, add func(string, string, bool)) {
 	head := c.headPosition(f)
-	sub := subscribe(c.lb(), f, head)
-	defer sub.close()
+	sub := fleet.Follow(c.lb(), f, fleet.WebSocket, head)
+	defer sub.Close()
 	for _, in := range c.instances {
-		require.NoError(c.t, f.createIssue(in.url(), "made on "+in.name))
+		require.NoError(c.t, f.CreateIssue(in.URL(), "made on "+in.Name))
 	}
-	got := sub.waitFor(3, waitLong)
+	got := sub.WaitFor(3, waitLong)
 	want := c.positionsAfter(f, head)
 	add("subscription via LB, one mutation on each of api1..api3",
-		fmt.Sprintf("%d of %d events, in order: %v", len(got), len(want), equal(got, want)), equal(got, want))
+		fmt.Sprintf("%d of %d events, in order: %v", len(got), len(want), fleet.Equal(got, want)), fleet.Equal(got, want))
 }
 
 // sharedCostBucket: one user's requests to the three instances draw on
 // one bucket, so the remaining points fall with every request wherever it
 // lands.
-func sharedCostBucket(c *cluster, f fixture, add func(string, string, bool)) {
+func sharedCostBucket(c *cluster, f fleet.Fixture, add func(string, string, bool)) {
 	var remaining []int
 	for i := 0; i < 6; i++ {
 		in := c.instances[i%3]
-		resp, err := gql(in.url(), f.token, `query($p:ID!){ node(id:$p){ ... on Project { issues(first:50){ edges{ node{ id } } } } } }`, map[string]any{"p": f.projectID}, nil)
+		resp, err := fleet.GQL(in.URL(), f.Token, `query($p:ID!){ node(id:$p){ ... on Project { issues(first:50){ edges{ node{ id } } } } } }`, map[string]any{"p": f.ProjectID}, nil)
 		require.NoError(c.t, err)
 		m := regexp.MustCompile(`r=(\d+)`).FindStringSubmatch(resp.Header.Get("RateLimit"))
-		require.NotNil(c.t, m, "RateLimit header on %s: %v", in.name, resp.Header)
+		require.NotNil(c.t, m, "RateLimit header on %s: %v", in.Name, resp.Header)
 		n, _ := strconv.Atoi(m[1])
 		remaining = append(remaining, n)
 	}
@@ -550,22 +350,22 @@ func sharedCostBucket(c *cluster, f fixture, add func(string, string, bool)) {
 
 // sharedAPQ: a query registered as an automatic persisted query on one
 // instance runs by hash alone on the others.
-func sharedAPQ(c *cluster, f fixture, add func(string, string, bool)) {
+func sharedAPQ(c *cluster, f fleet.Fixture, add func(string, string, bool)) {
 	query := `query ClusterAPQ { viewer { id name } }`
 	sum := sha256.Sum256([]byte(query))
 	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
-	miss, err := gql(c.instances[1].url(), f.token, "", nil, ext)
+	miss, err := fleet.GQL(c.instances[1].URL(), f.Token, "", nil, ext)
 	require.NoError(c.t, err)
 	missed := len(miss.Errors) == 1 && miss.Errors[0].Extensions["code"] == "PERSISTED_QUERY_NOT_FOUND"
-	reg, err := gql(c.instances[0].url(), f.token, query, nil, ext)
+	reg, err := fleet.GQL(c.instances[0].URL(), f.Token, query, nil, ext)
 	require.NoError(c.t, err)
 	require.Empty(c.t, reg.Errors)
 	var hits []string
 	for _, in := range c.instances[1:] {
-		resp, err := gql(in.url(), f.token, "", nil, ext)
+		resp, err := fleet.GQL(in.URL(), f.Token, "", nil, ext)
 		require.NoError(c.t, err)
 		if len(resp.Errors) == 0 && len(resp.Data["viewer"]) > 0 {
-			hits = append(hits, in.name)
+			hits = append(hits, in.Name)
 		}
 	}
 	add("APQ registered on api1, hash only on api2,api3",
@@ -575,9 +375,9 @@ func sharedAPQ(c *cluster, f fixture, add func(string, string, bool)) {
 // relayFailover kills the leading relay's instance outright (SIGKILL, no
 // shutdown): another instance's relay takes over and a subscriber on a
 // third instance misses nothing.
-func relayFailover(c *cluster, f fixture, add func(string, string, bool)) {
+func relayFailover(c *cluster, f fleet.Fixture, add func(string, string, bool)) {
 	leader := c.leader()
-	var other *instance
+	var other *fleet.Instance
 	for _, in := range c.instances {
 		if in != leader {
 			other = in
@@ -585,19 +385,19 @@ func relayFailover(c *cluster, f fixture, add func(string, string, bool)) {
 		}
 	}
 	head := c.headPosition(f)
-	sub := subscribe(other.url(), f, head)
-	defer sub.close()
+	sub := fleet.Follow(other.URL(), f, fleet.WebSocket, head)
+	defer sub.Close()
 	killed := time.Now()
 	c.stop(leader, syscall.SIGKILL)
-	c.admin("disable health issuegraph/" + leader.name) // nothing to check
+	c.admin("disable health issuegraph/" + leader.Name) // nothing to check
 	for i := 0; i < 3; i++ {
-		require.NoError(c.t, f.createIssue(other.url(), fmt.Sprint("after the kill ", i)))
+		require.NoError(c.t, f.CreateIssue(other.URL(), fmt.Sprint("after the kill ", i)))
 	}
-	got := sub.waitFor(3, waitLong)
-	var next *instance
+	got := sub.WaitFor(3, waitLong)
+	var next *fleet.Instance
 	require.Eventually(c.t, func() bool {
 		for _, in := range c.instances {
-			if at, ok := lastLeading(in.logPath); ok && in != leader && at.After(killed) {
+			if at, ok := fleet.LastLeading(in.LogPath); ok && in != leader && at.After(killed) {
 				next = in
 				return true
 			}
@@ -606,13 +406,13 @@ func relayFailover(c *cluster, f fixture, add func(string, string, bool)) {
 	}, waitLong, pollEvery)
 	took := time.Since(killed)
 	want := c.positionsAfter(f, head)
-	add(fmt.Sprintf("relay leader %s killed (SIGKILL)", leader.name),
-		fmt.Sprintf("%s leads; subscriber on %s got %d of %d events (%s after the kill)", next.name, other.name, len(got), len(want), took.Round(100*time.Millisecond)),
-		equal(got, want))
+	add(fmt.Sprintf("relay leader %s killed (SIGKILL)", leader.Name),
+		fmt.Sprintf("%s leads; subscriber on %s got %d of %d events (%s after the kill)", next.Name, other.Name, len(got), len(want), took.Round(100*time.Millisecond)),
+		fleet.Equal(got, want))
 
 	c.start(leader)
 	c.waitReady(leader)
-	c.admin("enable health issuegraph/" + leader.name)
+	c.admin("enable health issuegraph/" + leader.Name)
 	c.waitUp(leader)
 }
 
@@ -620,12 +420,12 @@ func relayFailover(c *cluster, f fixture, add func(string, string, bool)) {
 // Deployment rollout does, while clients query and mutate through the
 // load balancer and subscribers follow the project through it, resuming
 // with after: whenever their connection ends.
-func rollingRestart(c *cluster, f fixture, add func(string, string, bool)) {
+func rollingRestart(c *cluster, f fleet.Fixture, add func(string, string, bool)) {
 	head := c.headPosition(f)
 	const subscribers = 6
-	var subs []*follower
+	var subs []*fleet.Follower
 	for i := 0; i < subscribers; i++ {
-		subs = append(subs, follow(c.lb(), f, head))
+		subs = append(subs, fleet.Follow(c.lb(), f, fleet.WebSocket, head))
 	}
 
 	ctx, stopLoad := context.WithCancel(context.Background())
@@ -639,13 +439,13 @@ func rollingRestart(c *cluster, f fixture, add func(string, string, bool)) {
 			for n := 0; ctx.Err() == nil; n++ {
 				var err error
 				if n%4 == 0 {
-					err = f.createIssue(c.lb(), fmt.Sprintf("load %d-%d", w, n))
+					err = f.CreateIssue(c.lb(), fmt.Sprintf("load %d-%d", w, n))
 					if err == nil {
 						mutations.Add(1)
 					}
 				} else {
-					var resp *gqlResponse
-					resp, err = gql(c.lb(), f.token, `query($p:ID!){ node(id:$p){ ... on Project { issues(first:5){ totalCount } } } }`, map[string]any{"p": f.projectID}, nil)
+					var resp *fleet.Response
+					resp, err = fleet.GQL(c.lb(), f.Token, `query($p:ID!){ node(id:$p){ ... on Project { issues(first:5){ totalCount } } } }`, map[string]any{"p": f.ProjectID}, nil)
 					if err == nil && (resp.Status != http.StatusOK || len(resp.Errors) > 0) {
 						err = fmt.Errorf("status %d: %v", resp.Status, resp.Errors)
 					}
@@ -664,13 +464,13 @@ func rollingRestart(c *cluster, f fixture, add func(string, string, bool)) {
 		// Kubernetes takes the pod out of the endpoints, waits out the
 		// preStop pause, then sends SIGTERM. HAProxy's drain state does
 		// the first: no new requests, open connections stay.
-		c.admin("set server issuegraph/" + in.name + " state drain")
+		c.admin("set server issuegraph/" + in.Name + " state drain")
 		time.Sleep(2 * time.Second) // the preStop pause
 		c.stop(in, syscall.SIGTERM)
-		c.admin("set server issuegraph/" + in.name + " state maint")
+		c.admin("set server issuegraph/" + in.Name + " state maint")
 		c.start(in)
 		c.waitReady(in)
-		c.admin("set server issuegraph/" + in.name + " state ready")
+		c.admin("set server issuegraph/" + in.Name + " state ready")
 		c.waitUp(in)
 		time.Sleep(time.Second) // let load and subscribers reach it
 	}
@@ -681,12 +481,12 @@ func rollingRestart(c *cluster, f fixture, add func(string, string, bool)) {
 	want := c.positionsAfter(f, head)
 	var lost, dup, reconnects int
 	for _, s := range subs {
-		got := s.waitUntil(final, waitLong)
-		s.close()
-		l, d := compare(got, want)
+		got := s.WaitUntil(final, waitLong)
+		s.Close()
+		l, d, _ := fleet.Compare(got, want)
 		lost += l
 		dup += d
-		reconnects += int(s.reconnects.Load())
+		reconnects += int(s.Reconnects.Load())
 	}
 	var reasons []string
 	failures.Range(func(k, _ any) bool { reasons = append(reasons, k.(string)); return len(reasons) < 3 })
@@ -695,44 +495,3 @@ func rollingRestart(c *cluster, f fixture, add func(string, string, bool)) {
 	add(fmt.Sprintf("  %d graphql-transport-ws subscribers resuming with after:", subscribers),
 		fmt.Sprintf("%d events each; %d reconnects; %d lost, %d duplicated in all", len(want), reconnects, lost, dup), lost == 0 && dup == 0)
 }
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// compare counts the wanted positions missing from got, and the extra
-// deliveries of positions got holds more than once.
-func compare(got, want []int64) (lost, dup int) {
-	seen := map[int64]int{}
-	for _, p := range got {
-		seen[p]++
-	}
-	for _, p := range want {
-		if seen[p] == 0 {
-			lost++
-		}
-	}
-	for _, n := range seen {
-		if n > 1 {
-			dup += n - 1
-		}
-	}
-	return lost, dup
-}
-
-func base64URL(s string) (string, error) {
-	// Global IDs are base64url without padding; accept both.
-	s = strings.TrimRight(s, "=")
-	raw, err := decodeRaw(s)
-	return string(raw), err
-}
-
-var errClosed = errors.New("subscription ended")
