@@ -47,6 +47,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{APIKeysColumns[9], APIKeysColumns[8]},
 			},
+			{
+				Name:    "apikey_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{APIKeysColumns[6]},
+			},
 		},
 	}
 	// CommentsColumns holds the columns for the "comments" table.
@@ -426,6 +431,11 @@ var (
 				Name:    "refreshtoken_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{RefreshTokensColumns[7]},
+			},
+			{
+				Name:    "refreshtoken_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[5]},
 			},
 		},
 	}
