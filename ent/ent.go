@@ -16,6 +16,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/event"
 	"github.com/issuegraph/issuegraph/ent/idempotencykey"
+	"github.com/issuegraph/issuegraph/ent/invitation"
 	"github.com/issuegraph/issuegraph/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/label"
 	"github.com/issuegraph/issuegraph/ent/membership"
@@ -88,6 +89,7 @@ func checkColumn(t, c string) error {
 			comment.Table:            comment.ValidColumn,
 			event.Table:              event.ValidColumn,
 			idempotencykey.Table:     idempotencykey.ValidColumn,
+			invitation.Table:         invitation.ValidColumn,
 			issue.Table:              issue.ValidColumn,
 			label.Table:              label.ValidColumn,
 			membership.Table:         membership.ValidColumn,

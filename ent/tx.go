@@ -22,6 +22,8 @@ type Tx struct {
 	Event *EventClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
+	// Invitation is the client for interacting with the Invitation builders.
+	Invitation *InvitationClient
 	// Issue is the client for interacting with the Issue builders.
 	Issue *IssueClient
 	// Label is the client for interacting with the Label builders.
@@ -173,6 +175,7 @@ func (tx *Tx) init() {
 	tx.Comment = NewCommentClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
+	tx.Invitation = NewInvitationClient(tx.config)
 	tx.Issue = NewIssueClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)

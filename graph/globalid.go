@@ -16,6 +16,7 @@ const (
 	typeComment      = "Comment"
 	typeLabel        = "Label"
 	typeAPIKey       = "APIKey"
+	typeInvitation   = "Invitation"
 )
 
 // globalID returns the opaque global ID of the object of type typ with
@@ -43,7 +44,7 @@ func parseGlobalID(gid string) (typ string, id int64, ok bool) {
 		return "", 0, false
 	}
 	switch typ {
-	case typeUser, typeOrganization, typeMembership, typeProject, typeIssue, typeComment, typeLabel, typeAPIKey:
+	case typeUser, typeOrganization, typeMembership, typeProject, typeIssue, typeComment, typeLabel, typeAPIKey, typeInvitation:
 		return typ, id, true
 	}
 	return "", 0, false

@@ -12,8 +12,6 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/organization"
-	"github.com/issuegraph/issuegraph/ent/rule"
-	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
@@ -124,53 +122,14 @@ func (r *mutationResolver) UpdateOrganization(ctx context.Context, input model.U
 
 // AddMember is the resolver for the addMember field.
 func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberInput) (*model.AddMemberPayload, error) {
-	if err := requireActor(ctx); err != nil {
+	// Deprecated: it sends an invitation, as inviteMember does, so that
+	// nobody joins without consent and the answer does not tell whether
+	// the email has an account.
+	_, errs, err := r.inviteMember(ctx, input.OrganizationID, input.Email, input.Role, nil)
+	if err != nil {
 		return nil, err
 	}
-	var check inputCheck
-	orgID := check.id(input.OrganizationID, typeOrganization, "input", "organizationId")
-	email := strings.ToLower(check.text(input.Email, 3, 254, "input", "email"))
-	role := membership.RoleMEMBER
-	if input.Role != nil {
-		role = *input.Role
-	}
-	if check.failed() {
-		return &model.AddMemberPayload{UserErrors: check.errs}, nil
-	}
-	var m *ent.Membership
-	err := r.mutate(ctx, &check, func(tx *ent.Tx) error {
-		if err := checkOrganization(ctx, tx, &check, orgID); err != nil {
-			return err
-		}
-		// The role is checked before the email is looked up, so a member
-		// who may not add anyone cannot learn which emails have accounts.
-		if err := rule.Require(ctx, tx.Client(), orgID, rule.NeedToManage(role)); err != nil {
-			return err
-		}
-		// Accounts are looked up as the system: a member may not list users,
-		// but may name one by email to add.
-		u, err := tx.User.Query().Where(user.Email(email)).Only(viewer.SystemContext(ctx))
-		if ent.IsNotFound(err) {
-			check.add(model.UserErrorCodeNotFound, "no account has this email; ask them to sign up first", "input", "email")
-			return errRejected
-		}
-		if err != nil {
-			return err
-		}
-		m, err = tx.Membership.Create().SetOrganizationID(orgID).SetUserID(u.ID).SetRole(role).Save(ctx)
-		if ent.IsConstraintError(err) {
-			check.add(model.UserErrorCodeTaken, "this user is already a member", "input", "email")
-			return errRejected
-		}
-		if err != nil {
-			return err
-		}
-		return record(ctx, tx, event{typ: EventMemberAdded, organizationID: orgID, subjectID: m.ID, payload: map[string]any{"userId": u.ID, "role": role}})
-	})
-	if err != nil || check.failed() {
-		return &model.AddMemberPayload{UserErrors: check.errs}, err
-	}
-	return &model.AddMemberPayload{Membership: m, UserErrors: []*model.UserError{}}, nil
+	return &model.AddMemberPayload{UserErrors: errs}, nil
 }
 
 // ChangeMemberRole is the resolver for the changeMemberRole field.

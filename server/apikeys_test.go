@@ -72,8 +72,8 @@ func TestAPIKeys(t *testing.T) {
 	project := `mutation($o:ID!){ createProject(input:{organizationId:$o,key:"KEY",name:"By a key"}){ userErrors{ code } } }`
 	assert.Equal(t, "FORBIDDEN", code(t, asMember.Do(t, project, map[string]any{"o": w.id["orgA"]}), "createProject"))
 	assert.Equal(t, "OK", code(t, asAdmin.Do(t, project, map[string]any{"o": w.id["orgA"]}), "createProject"))
-	addAdmin := `mutation($o:ID!){ addMember(input:{organizationId:$o,email:"bridge@example.com",role:ADMIN}){ userErrors{ code } } }`
-	assert.Equal(t, "FORBIDDEN", code(t, asAdmin.Do(t, addAdmin, map[string]any{"o": w.id["orgA"]}), "addMember"))
+	addAdmin := `mutation($o:ID!){ inviteMember(input:{organizationId:$o,email:"bridge@example.com",role:ADMIN}){ userErrors{ code } } }`
+	assert.Equal(t, "FORBIDDEN", code(t, asAdmin.Do(t, addAdmin, map[string]any{"o": w.id["orgA"]}), "inviteMember"))
 	newKey := `mutation($o:ID!){ createAPIKey(input:{organizationId:$o,name:"child"}){ userErrors{ code } } }`
 	assert.Equal(t, "FORBIDDEN", code(t, asAdmin.Do(t, newKey, map[string]any{"o": w.id["orgA"]}), "createAPIKey"), "a key cannot mint keys")
 

@@ -117,8 +117,7 @@ func (w *world) freshUser(t *testing.T) string {
 // membership's ID.
 func (w *world) freshMembership(t *testing.T, role string) string {
 	t.Helper()
-	p := mutate(t, w.boss, "addMember", "AddMemberInput", map[string]any{"organizationId": w.id["orgA"], "email": w.freshUser(t), "role": role}, "membership{ id }")
-	return str(p, "membership", "id")
+	return addMembership(t, w.env, w.id["orgA"], w.freshUser(t), role)
 }
 
 func (w *world) freshProject(t *testing.T) string {
@@ -192,8 +191,8 @@ func newWorld(t *testing.T) *world {
 
 	// bridge belongs to both organizations.
 	env.SignUp(t, "bridge@example.com", "Bridge")
-	w.id["membershipBridgeA"] = str(mutate(t, w.boss, "addMember", "AddMemberInput", map[string]any{"organizationId": w.id["orgA"], "email": "bridge@example.com"}, "membership{ id }"), "membership", "id")
-	mutate(t, w.bbos, "addMember", "AddMemberInput", map[string]any{"organizationId": w.id["orgB"], "email": "bridge@example.com"}, "membership{ id }")
+	w.id["membershipBridgeA"] = addMembership(t, env, w.id["orgA"], "bridge@example.com", "")
+	addMembership(t, env, w.id["orgB"], "bridge@example.com", "")
 	w.id["bridge"] = gid("User", w.userID(t, "bridge@example.com"))
 	w.id["boss"] = gid("User", w.userID(t, "boss@example.com"))
 
@@ -207,7 +206,7 @@ func newWorld(t *testing.T) *world {
 	// former commented on ALP-1, then was removed from alpha: still the
 	// author of that comment, visible as such to alpha's members only.
 	env.SignUp(t, "former@example.com", "Former")
-	formerMembership := str(mutate(t, w.boss, "addMember", "AddMemberInput", map[string]any{"organizationId": w.id["orgA"], "email": "former@example.com"}, "membership{ id }"), "membership", "id")
+	formerMembership := addMembership(t, env, w.id["orgA"], "former@example.com", "")
 	c, err := env.DB.Client.Comment.Create().SetIssueID(w.dbID(t, w.id["issueA1"])).SetAuthorID(w.userID(t, "former@example.com")).SetBody("Bye").
 		Save(viewer.SystemContext(context.Background()))
 	require.NoError(t, err)
@@ -218,13 +217,13 @@ func newWorld(t *testing.T) *world {
 
 	for _, same := range []bool{true, false} {
 		for _, role := range roles {
-			org, owner, slug := w.id["orgA"], w.boss, "a"
+			org, slug := w.id["orgA"], "a"
 			if !same {
-				org, owner, slug = w.id["orgB"], w.bbos, "b"
+				org, slug = w.id["orgB"], "b"
 			}
 			email := fmt.Sprintf("%s-%s@example.com", strings.ToLower(role), slug)
 			token := env.SignUp(t, email, fmt.Sprintf("%s %s", role, slug))
-			mutate(t, owner, "addMember", "AddMemberInput", map[string]any{"organizationId": org, "email": email, "role": role}, "membership{ id }")
+			addMembership(t, env, org, email, role)
 			w.actors = append(w.actors, actor{role: role, same: same, email: email, userID: w.userID(t, email), client: env.As(token)})
 		}
 	}
@@ -385,10 +384,10 @@ func writeCases() []writeCase {
 		{"updateOrganization", "updateOrganization", "UpdateOrganizationInput", "OWNER", fixed(func(w *world) map[string]any {
 			return map[string]any{"id": w.id["orgA"], "name": "Alpha"}
 		}), nil, ""},
-		{"addMember MEMBER", "addMember", "AddMemberInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
+		{"inviteMember MEMBER", "inviteMember", "InviteMemberInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"organizationId": w.id["orgA"], "email": w.freshUser(t), "role": "MEMBER"}
 		}, nil, ""},
-		{"addMember ADMIN", "addMember", "AddMemberInput", "OWNER", func(t *testing.T, w *world, _ actor) map[string]any {
+		{"inviteMember ADMIN", "inviteMember", "InviteMemberInput", "OWNER", func(t *testing.T, w *world, _ actor) map[string]any {
 			return map[string]any{"organizationId": w.id["orgA"], "email": w.freshUser(t), "role": "ADMIN"}
 		}, nil, ""},
 		{"changeMemberRole MEMBER to VIEWER", "changeMemberRole", "ChangeMemberRoleInput", "ADMIN", func(t *testing.T, w *world, _ actor) map[string]any {
@@ -484,7 +483,7 @@ func writeCases() []writeCase {
 			return map[string]any{"organizationId": w.id["orgA"]}
 		}), func(t *testing.T, w *world, a actor) {
 			// Join again so the next cases see the actor as before.
-			mutate(t, w.boss, "addMember", "AddMemberInput", map[string]any{"organizationId": w.id["orgA"], "email": a.email, "role": a.role}, "membership{ id }")
+			addMembership(t, w.env, w.id["orgA"], a.email, a.role)
 		}, ""},
 	}
 }

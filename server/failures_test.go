@@ -155,15 +155,21 @@ func TestDeletedUserTokenIsRefused(t *testing.T) {
 	assert.Equal(t, []string{"UNAUTHENTICATED"}, resp.Codes())
 }
 
-// TestIntrospectionRefusedIsAClientError: in production, __schema and
-// __type answer INTROSPECTION_DISABLED and log nothing above info.
+// TestIntrospectionRefusedIsAClientError: in production, __schema
+// answers INTROSPECTION_DISABLED, __type answers null for every name (a
+// real type and an invented one alike) with no error, and nothing is
+// logged above info.
 func TestIntrospectionRefusedIsAClientError(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t, func(c *config.Config) { c.Env = config.Production })
-	for _, q := range []string{`{ __schema { queryType { name } } }`, `{ __type(name:"Issue") { name } }`} {
-		resp := env.Client().Do(t, q, nil)
-		assert.Equal(t, []string{"INTROSPECTION_DISABLED"}, resp.Codes(), q)
+	resp := env.Client().Do(t, `{ __schema { queryType { name } } }`, nil)
+	assert.Equal(t, []string{"INTROSPECTION_DISABLED"}, resp.Codes())
+	for _, name := range []string{"Issue", "Query", "sometype"} {
+		resp := env.Client().Do(t, `query($n:String!){ __type(name:$n) { name fields { name } } }`, map[string]any{"n": name}).MustOK(t)
+		assert.JSONEq(t, `{"__type":null}`, string(resp.Data), name)
 	}
+	resp = env.Client().Do(t, `{ __type(name:"Issue") { name } viewer { id } }`, nil).MustOK(t)
+	assert.JSONEq(t, `{"__type":null,"viewer":null}`, string(resp.Data))
 	for _, l := range env.Logs.Lines() {
 		assert.NotEqual(t, "ERROR", l["level"], "%v", l)
 		assert.NotEqual(t, "WARN", l["level"], "%v", l)

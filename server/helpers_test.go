@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/server/servertest"
 )
 
@@ -73,4 +77,26 @@ func waitForLockWaiter(t *testing.T, env *servertest.Env) {
 		_ = env.DB.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
 		return waiting > 0
 	}, waitLong, pollEvery)
+}
+
+// addMembership makes the account with email a member of the organization
+// orgGID with role, straight in the database (a fixture: members join by
+// accepting an invitation, TestInvitations), and returns the membership's
+// global ID.
+func addMembership(t *testing.T, env *servertest.Env, orgGID, email, role string) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(orgGID)
+	require.NoError(t, err)
+	_, num, _ := strings.Cut(string(raw), ":")
+	orgID, err := strconv.ParseInt(num, 10, 64)
+	require.NoError(t, err)
+	ctx := viewer.SystemContext(context.Background())
+	uid, err := env.DB.Client.User.Query().Where(user.Email(email)).OnlyID(ctx)
+	require.NoError(t, err)
+	if role == "" {
+		role = "MEMBER"
+	}
+	m, err := env.DB.Client.Membership.Create().SetOrganizationID(orgID).SetUserID(uid).SetRole(membership.Role(role)).Save(ctx)
+	require.NoError(t, err)
+	return base64URL("Membership:" + strconv.FormatInt(m.ID, 10))
 }

@@ -61,8 +61,7 @@ func TestLastOwnerIsKept(t *testing.T) {
 
 	// Two owners leave at the same time: one may, the other is refused.
 	second := env.As(env.SignUp(t, "second@example.com", "Second"))
-	f.owner.Do(t, `mutation($o:ID!){ addMember(input:{organizationId:$o,email:"second@example.com",role:OWNER}){ userErrors{ code } } }`,
-		map[string]any{"o": f.orgID}).MustOK(t)
+	addMembership(t, env, f.orgID, "second@example.com", "OWNER")
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex

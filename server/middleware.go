@@ -296,7 +296,7 @@ func deadline(d time.Duration) middleware {
 // tokenVerifier checks an access token and returns its user id, or an API
 // key and returns its service account.
 type tokenVerifier interface {
-	VerifyAccess(token string) (int64, error)
+	Access(token string) (userID int64, session string, err error)
 	VerifyAPIKey(ctx context.Context, secret string) (*viewer.APIKey, error)
 }
 
@@ -338,7 +338,7 @@ func authenticate(tokens tokenVerifier, users *accounts) middleware {
 				next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.Viewer{APIKey: key})))
 				return
 			}
-			userID, err := tokens.VerifyAccess(token)
+			userID, session, err := tokens.Access(token)
 			if err == nil {
 				var exists bool
 				if exists, err = users.exists(r.Context(), userID); err != nil {
@@ -352,11 +352,11 @@ func authenticate(tokens tokenVerifier, users *accounts) middleware {
 			}
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="issuegraph", error="invalid_token"`)
-				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "access token is invalid or expired; refresh it or sign in again")
+				writeError(w, r, http.StatusUnauthorized, graph.CodeUnauthenticated, "access token is invalid, expired or revoked; refresh it or sign in again")
 				return
 			}
 			infoFrom(r.Context()).viewerID = userID
-			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.Viewer{UserID: userID})))
+			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.Viewer{UserID: userID, Session: session})))
 		})
 	}
 }

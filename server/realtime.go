@@ -41,6 +41,9 @@ type realtime struct {
 	relay  *subscriptions.Relay
 	// ws is the WebSocket transport, built by addTransports.
 	ws *wstransport.Transport
+	// streams are the open SSE streams, by credential, for revocation
+	// (server/revocation.go).
+	streams streamWatch
 	// connections counts open WebSockets; registerRealtimeMetrics sets
 	// the real one.
 	connections metric.Int64UpDownCounter
@@ -79,7 +82,7 @@ func (rt *realtime) resolverOptions() []graph.Option {
 // addTransports adds the WebSocket and SSE transports; it must run before
 // POST is added, which would otherwise take SSE requests.
 func (rt *realtime) addTransports(srv *handler.Server) {
-	srv.AddTransport(sseTransport{transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive}})
+	srv.AddTransport(sseTransport{SSE: transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive}, streams: &rt.streams})
 	rt.ws = rt.newWSTransport()
 	srv.AddTransport(rt.ws)
 }
@@ -107,14 +110,14 @@ func (rt *realtime) authenticateConnection(ctx context.Context, payload transpor
 	if !ok || scheme == "" {
 		return forbidden()
 	}
-	userID, err := rt.tokens.VerifyAccess(token)
+	userID, session, err := rt.tokens.Access(token)
 	if err != nil {
 		return forbidden()
 	}
 	if ri := infoFrom(ctx); ri != nil {
 		ri.viewerID = userID
 	}
-	return viewer.NewContext(ctx, viewer.Viewer{UserID: userID}), nil, nil
+	return viewer.NewContext(ctx, viewer.Viewer{UserID: userID, Session: session}), nil, nil
 }
 
 // start runs the relay and the feed's watcher until stop is called.

@@ -53,6 +53,9 @@ type Server struct {
 	// admission bounds the work executed at once (server/admission.go);
 	// nil without an execution budget.
 	admission *admission
+	// revocations are the sessions and API keys revoked lately
+	// (server/revocation.go).
+	revocations *auth.Revocations
 }
 
 // Option adjusts a Server built by New.
@@ -65,11 +68,16 @@ func WithTelemetry(tel *telemetry.Telemetry) Option { return func(s *Server) { s
 // New builds a server on an open, migrated database and, when rdb is not
 // nil, a Redis client it shares with the other instances.
 func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger, opts ...Option) *Server {
+	revocations := auth.NewRevocations(db.Client, rdb, auth.RevocationOptions{
+		Channel: cfg.RedisPrefix + "revocations",
+		Window:  cfg.AccessTokenTTL + time.Minute, // a minute for clock skew
+		Logger:  log,
+	})
 	s := &Server{
-		cfg: cfg, db: db, redis: rdb, log: log,
+		cfg: cfg, db: db, redis: rdb, log: log, revocations: revocations,
 		tokens: auth.NewService(db.Client, auth.Options{
 			Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
-			AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+			AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Revocations: revocations,
 		}),
 	}
 	for _, o := range opts {
@@ -82,6 +90,7 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 	}
 	// --- real-time hook: broker, relay, subscriptions (server/realtime.go) ---
 	s.rt = newRealtime(cfg, db, rdb, s.tokens, log)
+	revocations.OnRevoke(s.rt.closeRevoked)
 	if err := s.registerRealtimeMetrics(); err != nil {
 		log.Error("real-time metrics disabled", "error", err)
 	}
@@ -163,6 +172,8 @@ func (s *Server) graphql() http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if !s.cfg.Production() {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.AroundRootFields(hideTypes) // server/introspection.go
 	}
 	if ot, err := newOperationTelemetry(s.tel.Tracer, s.tel.Meter); err != nil {
 		s.log.Error("operation telemetry disabled", "error", err)
@@ -214,6 +225,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// --- real-time hook: the relay runs while the server serves ---
 	stopRealtime := s.rt.start(context.WithoutCancel(ctx))
 	defer stopRealtime()
+	defer s.startRevocations(context.WithoutCancel(ctx))()
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	swept := make(chan struct{})
 	go func() { defer close(swept); s.idempotency.sweep(sweepCtx, time.Minute) }()

@@ -8,6 +8,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/issuegraph/issuegraph/ent/viewer"
+	"github.com/issuegraph/issuegraph/server/auth"
 )
 
 // sseTransport is gqlgen's SSE transport, except that a subscription the
@@ -16,12 +19,24 @@ import (
 // `event: complete`: a client reconnects after a stream that just ends
 // (EventSource does by itself) and resumes with after, where complete
 // would tell it the subscription is over.
-type sseTransport struct{ transport.SSE }
+//
+// A stream whose credential is revoked (server/revocation.go) gets one
+// UNAUTHENTICATED error event, then `event: complete`.
+type sseTransport struct {
+	transport.SSE
+	streams *streamWatch
+}
 
 var _ graphql.Transport = sseTransport{}
 
 func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ex := &retryingExecutor{GraphExecutor: exec}
+	if key := auth.ViewerKey(viewer.FromContext(r.Context())); key != "" && t.streams != nil {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer t.streams.watch(key, func() { ex.revoked.Store(true); cancel() })()
+		r = r.WithContext(ctx)
+	}
 	t.SSE.Do(&sseWriter{ResponseWriter: w, ex: ex}, r, ex)
 }
 
@@ -30,6 +45,9 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 type retryingExecutor struct {
 	graphql.GraphExecutor
 	retry atomic.Bool
+	// revoked: the viewer's credential was revoked; told: the stream has
+	// said so.
+	revoked, told atomic.Bool
 }
 
 func (e *retryingExecutor) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
@@ -38,10 +56,14 @@ func (e *retryingExecutor) DispatchOperation(ctx context.Context, rc *graphql.Op
 		return next, ctx
 	}
 	return func(ctx context.Context) *graphql.Response {
-		if e.retry.Load() {
+		if e.retry.Load() || e.told.Load() {
 			return nil
 		}
 		resp := next(ctx)
+		if e.revoked.Load() {
+			e.told.Store(true)
+			return revokedResponse()
+		}
 		if resp != nil && retryableEnd(resp) {
 			e.retry.Store(true)
 			return nil

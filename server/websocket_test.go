@@ -288,8 +288,7 @@ func TestRevokedMemberStopsReceiving(t *testing.T) {
 	env := servertest.Start(t)
 	f := newFixture(t, env, "revoke", "REV")
 	memberToken := env.SignUp(t, "member@example.com", "Member")
-	f.owner.Do(t, `mutation($o:ID!){ addMember(input:{organizationId:$o, email:"member@example.com"}){ userErrors{message} } }`,
-		map[string]any{"o": f.orgID}).MustOK(t)
+	addMembership(t, env, f.orgID, "member@example.com", "")
 	ws := subscribeProject(t, env, memberToken, f.projectID, nil)
 	f.createIssue(t, map[string]any{"title": "visible"})
 	assert.Equal(t, "visible", nextEvent(t, ws, "1").Issue.Title)

@@ -27,8 +27,7 @@ func TestEventErrorHasNullDataAndAPathThatExists(t *testing.T) {
 	f := newFixture(t, env, "shape", "SHP")
 	env.SignUp(t, "shape-member@example.com", "Member")
 	memberToken := env.SignUp(t, "shape-member2@example.com", "Member")
-	f.owner.Do(t, `mutation($o:ID!){ addMember(input:{organizationId:$o, email:"shape-member2@example.com"}){ userErrors{message} } }`,
-		map[string]any{"o": f.orgID}).MustOK(t)
+	addMembership(t, env, f.orgID, "shape-member2@example.com", "")
 	current := subscribeProject(t, env, memberToken, f.projectID, nil)
 	before := env.Server.ActiveSubscriptions()
 	legacy := env.DialWS(t, servertest.LegacyWS)

@@ -48,6 +48,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{APIKeysColumns[9], APIKeysColumns[8]},
 			},
+			{
+				Name:    "apikey_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{APIKeysColumns[6]},
+			},
 		},
 	}
 	// CommentsColumns holds the columns for the "comments" table.
@@ -178,6 +183,44 @@ var (
 				Name:    "idempotencykey_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{IdempotencyKeysColumns[7]},
+			},
+		},
+	}
+	// InvitationsColumns holds the columns for the "invitations" table.
+	InvitationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"OWNER", "ADMIN", "MEMBER", "VIEWER"}},
+		{Name: "invited_by_id", Type: field.TypeInt64, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "accepted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "declined_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "organization_id", Type: field.TypeInt64},
+	}
+	// InvitationsTable holds the schema information for the "invitations" table.
+	InvitationsTable = &schema.Table{
+		Name:       "invitations",
+		Columns:    InvitationsColumns,
+		PrimaryKey: []*schema.Column{InvitationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "invitations_organizations_invitations",
+				Columns:    []*schema.Column{InvitationsColumns[8]},
+				RefColumns: []*schema.Column{OrganizationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "invitation_organization_id_email",
+				Unique:  true,
+				Columns: []*schema.Column{InvitationsColumns[8], InvitationsColumns[1]},
+			},
+			{
+				Name:    "invitation_email",
+				Unique:  false,
+				Columns: []*schema.Column{InvitationsColumns[1]},
 			},
 		},
 	}
@@ -440,6 +483,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{RefreshTokensColumns[7]},
 			},
+			{
+				Name:    "refreshtoken_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[5]},
+			},
 		},
 	}
 	// UsersColumns holds the columns for the "users" table.
@@ -488,6 +536,7 @@ var (
 		CommentsTable,
 		EventsTable,
 		IdempotencyKeysTable,
+		InvitationsTable,
 		IssuesTable,
 		LabelsTable,
 		MembershipsTable,
@@ -505,6 +554,7 @@ func init() {
 	APIKeysTable.ForeignKeys[1].RefTable = UsersTable
 	CommentsTable.ForeignKeys[0].RefTable = IssuesTable
 	CommentsTable.ForeignKeys[1].RefTable = UsersTable
+	InvitationsTable.ForeignKeys[0].RefTable = OrganizationsTable
 	IssuesTable.ForeignKeys[0].RefTable = ProjectsTable
 	IssuesTable.ForeignKeys[1].RefTable = UsersTable
 	IssuesTable.ForeignKeys[2].RefTable = UsersTable

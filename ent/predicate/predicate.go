@@ -18,6 +18,9 @@ type Event func(*sql.Selector)
 // IdempotencyKey is the predicate function for idempotencykey builders.
 type IdempotencyKey func(*sql.Selector)
 
+// Invitation is the predicate function for invitation builders.
+type Invitation func(*sql.Selector)
+
 // Issue is the predicate function for issue builders.
 type Issue func(*sql.Selector)
 

@@ -47,5 +47,8 @@ func (APIKey) Edges() []ent.Edge {
 func (APIKey) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("organization_id", "created_at"),
+		// Every instance reads the keys revoked lately once a second
+		// (server/auth/revocations.go).
+		index.Fields("revoked_at"),
 	}
 }

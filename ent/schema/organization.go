@@ -29,5 +29,6 @@ func (Organization) Edges() []ent.Edge {
 		edge.To("projects", Project.Type),
 		edge.To("labels", Label.Type),
 		edge.To("api_keys", APIKey.Type),
+		edge.To("invitations", Invitation.Type),
 	}
 }

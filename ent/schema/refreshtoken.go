@@ -40,5 +40,8 @@ func (RefreshToken) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("family"),
 		index.Fields("user_id"),
+		// Every instance reads the families revoked lately once a second
+		// (server/auth/revocations.go).
+		index.Fields("revoked_at"),
 	}
 }

@@ -9,6 +9,10 @@ type Viewer struct {
 	// UserID is the signed-in user; zero for anonymous requests and for
 	// service accounts.
 	UserID int64
+	// Session is the sign-in session (refresh-token family) of the access
+	// token the user presented; "" when it named none. Revoking it closes
+	// the viewer's open subscriptions too.
+	Session string
 	// APIKey is the service account making the request, if one is.
 	APIKey *APIKey
 	// System marks internal work (migrations, seeding, the event relay)

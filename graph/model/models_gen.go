@@ -14,6 +14,20 @@ import (
 	"github.com/issuegraph/issuegraph/ent/membership"
 )
 
+// Input of `acceptInvitation`.
+type AcceptInvitationInput struct {
+	// The invitation to accept (from `viewer.invitations`).
+	InvitationID string `json:"invitationId"`
+}
+
+// Result of `acceptInvitation`.
+type AcceptInvitationPayload struct {
+	// Your new membership.
+	Membership *ent.Membership `json:"membership,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Input of `addComment`.
 type AddCommentInput struct {
 	// The issue to comment on.
@@ -26,7 +40,7 @@ type AddCommentInput struct {
 type AddMemberInput struct {
 	// The organization to add to.
 	OrganizationID string `json:"organizationId"`
-	// Email of an existing account.
+	// Email to invite; it need not have an account.
 	Email string `json:"email"`
 	// The role to give (default MEMBER).
 	Role *membership.Role `json:"role,omitempty"`
@@ -34,7 +48,7 @@ type AddMemberInput struct {
 
 // Result of `addMember`.
 type AddMemberPayload struct {
-	// The new membership.
+	// Always null: addMember sends an invitation (see `inviteMember`).
 	Membership *ent.Membership `json:"membership,omitempty"`
 	// Why nothing happened, if it didn't.
 	UserErrors []*UserError `json:"userErrors"`
@@ -192,6 +206,20 @@ type CreateProjectPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Input of `declineInvitation`.
+type DeclineInvitationInput struct {
+	// The invitation to decline (from `viewer.invitations`).
+	InvitationID string `json:"invitationId"`
+}
+
+// Result of `declineInvitation`.
+type DeclineInvitationPayload struct {
+	// The ID of the invitation declined.
+	DeclinedInvitationID *string `json:"declinedInvitationId,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Input of `deleteComment`.
 type DeleteCommentInput struct {
 	// The comment.
@@ -230,6 +258,43 @@ type DeleteLabelInput struct {
 type DeleteLabelPayload struct {
 	// The global ID of the deleted label.
 	DeletedLabelID *string `json:"deletedLabelId,omitempty"`
+	// Why nothing happened, if it didn't.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// An invitation to join an organization, as its invitee sees it. It names no other member and shows the
+// organization only by name and slug: the invitee is not a member yet.
+type Invitation struct {
+	// The invitation's global ID, to accept or decline it.
+	ID string `json:"id"`
+	// Name of the organization you are invited to.
+	OrganizationName string `json:"organizationName"`
+	// Slug of the organization you are invited to.
+	OrganizationSlug string `json:"organizationSlug"`
+	// The role you get when you accept.
+	Role membership.Role `json:"role"`
+	// When the invitation was first sent.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the invitation lapses unanswered.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Input of `inviteMember`.
+type InviteMemberInput struct {
+	// The organization to invite to.
+	OrganizationID string `json:"organizationId"`
+	// Email to invite (3..254 characters, with an `@`); it need not have an account yet.
+	Email string `json:"email"`
+	// The role offered (default MEMBER). ADMIN+ offers MEMBER and VIEWER; only an OWNER offers ADMIN and OWNER.
+	Role *membership.Role `json:"role,omitempty"`
+	// Days until the invitation lapses (1..30, default 7).
+	ExpiresInDays *int `json:"expiresInDays,omitempty"`
+}
+
+// Result of `inviteMember`.
+type InviteMemberPayload struct {
+	// The invitation sent (or renewed, when one to this email was pending).
+	Invitation *SentInvitation `json:"invitation,omitempty"`
 	// Why nothing happened, if it didn't.
 	UserErrors []*UserError `json:"userErrors"`
 }
@@ -374,6 +439,18 @@ type RevokeAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey,omitempty"`
 	// Why nothing happened, if it didn't.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// What an inviter sees of an invitation it sent: the same whether or not the email has an account.
+type SentInvitation struct {
+	// The invitation's global ID.
+	ID string `json:"id"`
+	// The email invited (lower-cased).
+	Email string `json:"email"`
+	// The role offered.
+	Role membership.Role `json:"role"`
+	// When the invitation lapses unanswered.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // Input of `signUp`.

@@ -33,6 +33,9 @@ type Service struct {
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	now        func() time.Time
+	// revocations refuses access tokens of ended sessions; nil: none are
+	// refused before they expire.
+	revocations *Revocations
 }
 
 // Options configure a Service.
@@ -42,13 +45,16 @@ type Options struct {
 	Audience   string
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
+	// Revocations, when set, is told of every session this service ends
+	// and refuses the access tokens of revoked ones (revocations.go).
+	Revocations *Revocations
 }
 
 // NewService returns a token service storing refresh tokens through client.
 func NewService(client *ent.Client, o Options) *Service {
 	return &Service{
 		client: client, secret: []byte(o.Secret), issuer: o.Issuer, audience: o.Audience,
-		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: time.Now,
+		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: time.Now, revocations: o.Revocations,
 	}
 }
 
@@ -94,6 +100,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (int64, *model.To
 		if err := tx.Commit(); err != nil {
 			return 0, nil, fmt.Errorf("revoking token family: %w", err)
 		}
+		s.revoked(ctx, rt.Family)
 		return 0, nil, ErrInvalidToken
 	}
 	if now.After(rt.ExpiresAt) {
@@ -126,12 +133,20 @@ func (s *Service) Revoke(ctx context.Context, refresh string) error {
 	if err != nil {
 		return fmt.Errorf("revoking session: %w", err)
 	}
+	s.revoked(ctx, rt.Family)
 	return nil
+}
+
+// revoked stops the access tokens of session family on every instance.
+func (s *Service) revoked(ctx context.Context, family string) {
+	if s.revocations != nil {
+		s.revocations.Add(ctx, SessionKey(family))
+	}
 }
 
 func (s *Service) issue(ctx context.Context, client *ent.Client, userID int64, family string) (*model.Tokens, error) {
 	now := s.now()
-	access, accessExp, err := s.signAccess(userID, now)
+	access, accessExp, err := s.signAccess(userID, family, now)
 	if err != nil {
 		return nil, err
 	}
@@ -150,13 +165,21 @@ func (s *Service) issue(ctx context.Context, client *ent.Client, userID int64, f
 	return &model.Tokens{AccessToken: access, AccessTokenExpiresAt: accessExp, RefreshToken: refresh, RefreshTokenExpiresAt: refreshExp}, nil
 }
 
-func (s *Service) signAccess(userID int64, now time.Time) (string, time.Time, error) {
+// accessClaims are an access token's claims: the registered ones and sid,
+// the session (refresh-token family) it was issued in, by which logOut and
+// refresh-token reuse revoke it.
+type accessClaims struct {
+	jwt.RegisteredClaims
+	Session string `json:"sid,omitempty"`
+}
+
+func (s *Service) signAccess(userID int64, session string, now time.Time) (string, time.Time, error) {
 	jti, err := randomToken(12)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	exp := now.Add(s.accessTTL)
-	claims := jwt.RegisteredClaims{
+	claims := accessClaims{RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    s.issuer,
 		Subject:   strconv.FormatInt(userID, 10),
 		Audience:  jwt.ClaimStrings{s.audience},
@@ -164,7 +187,7 @@ func (s *Service) signAccess(userID int64, now time.Time) (string, time.Time, er
 		NotBefore: jwt.NewNumericDate(now),
 		IssuedAt:  jwt.NewNumericDate(now),
 		ID:        jti,
-	}
+	}, Session: session}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.secret)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("signing access token: %w", err)
@@ -172,12 +195,21 @@ func (s *Service) signAccess(userID int64, now time.Time) (string, time.Time, er
 	return signed, exp, nil
 }
 
-// VerifyAccess checks an access token and returns its user id. Only HS256
-// with this service's key, issuer and audience is accepted; "alg: none",
-// other algorithms, expired and not-yet-valid tokens are refused.
+// VerifyAccess checks an access token and returns its user id (Access).
 func (s *Service) VerifyAccess(token string) (int64, error) {
-	claims := &jwt.RegisteredClaims{}
-	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.secret, nil },
+	id, _, err := s.Access(token)
+	return id, err
+}
+
+// Access checks an access token and returns its user id and session. Only
+// HS256 with this service's key, issuer and audience is accepted; "alg:
+// none", other algorithms, expired and not-yet-valid tokens are refused,
+// and so are the tokens of a revoked session. A token without a session
+// (issued before sessions were named) cannot be revoked and lives until
+// it expires.
+func (s *Service) Access(token string) (userID int64, session string, err error) {
+	claims := &accessClaims{}
+	_, err = jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(s.issuer),
 		jwt.WithAudience(s.audience),
@@ -186,13 +218,16 @@ func (s *Service) VerifyAccess(token string) (int64, error) {
 		jwt.WithTimeFunc(s.now),
 	)
 	if err != nil {
-		return 0, ErrInvalidToken
+		return 0, "", ErrInvalidToken
 	}
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, ErrInvalidToken
+		return 0, "", ErrInvalidToken
 	}
-	return id, nil
+	if claims.Session != "" && s.revocations != nil && s.revocations.Revoked(SessionKey(claims.Session)) {
+		return 0, "", ErrInvalidToken
+	}
+	return id, claims.Session, nil
 }
 
 func randomToken(n int) (string, error) {

@@ -124,7 +124,13 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 		if tokens[i], err = signUp(setup, email); err != nil {
 			return err
 		}
-		if err := gql(setup, owner, `mutation($o:ID!,$e:String!){ addMember(input:{organizationId:$o,email:$e}){ userErrors{message} } }`, map[string]any{"o": org.CreateOrganization.Organization.ID, "e": email}, nil); err != nil {
+		var inv struct {
+			InviteMember struct{ Invitation struct{ ID string } }
+		}
+		if err := gql(setup, owner, `mutation($o:ID!,$e:String!){ inviteMember(input:{organizationId:$o,email:$e}){ invitation{ id } userErrors{message} } }`, map[string]any{"o": org.CreateOrganization.Organization.ID, "e": email}, &inv); err != nil {
+			return err
+		}
+		if err := gql(setup, tokens[i], `mutation($i:ID!){ acceptInvitation(input:{invitationId:$i}){ userErrors{message} } }`, map[string]any{"i": inv.InviteMember.Invitation.ID}, nil); err != nil {
 			return err
 		}
 	}
