@@ -133,3 +133,43 @@ func TestEventsShowRowsAsTheyAreWhenDelivered(t *testing.T) {
 	require.NotNil(t, ev.Issue.Assignee)
 	assert.Equal(t, "Renamed owner", ev.Issue.Assignee.Name, "the assignee as it is when the event is delivered")
 }
+
+// TestEventObjectsLoadOncePerOrganization subscribes two members of one
+// organization on one instance: an event's issue is loaded once for both
+// (what members see of it does not depend on who they are), and each
+// still gets it.
+func TestEventObjectsLoadOncePerOrganization(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "sharedload", "SHL")
+	member := env.As(env.SignUp(t, "sharedload-member@example.com", "Member of sharedload"))
+	f.owner.Do(t, `mutation($o:ID!){ addMember(input:{organizationId:$o, email:"sharedload-member@example.com"}){ userErrors{message} } }`,
+		map[string]any{"o": f.orgID}).MustOK(t)
+	settled(t, env, f.projectID)
+	before := env.Server.ActiveSubscriptions()
+	const query = `subscription($p:ID!){ projectEvents(projectId:$p){ cursor type issue{ title } } }`
+	var conns []*servertest.WS
+	for _, token := range []string{f.owner.Token, member.Token} {
+		ws := env.DialWS(t, servertest.TransportWS)
+		ws.Init(t, token)
+		ws.Subscribe(t, "1", query, map[string]any{"p": f.projectID})
+		conns = append(conns, ws)
+	}
+	waitSubscribed(t, env, before+2)
+
+	statements := make([]int, len(conns))
+	for i, title := range []string{"first", "second", "third"} {
+		f.createIssue(t, map[string]any{"title": title})
+		loads := 0
+		for j, ws := range conns {
+			ev := nextNested(t, ws, "1")
+			require.NotNil(t, ev.Issue, "viewer %d, event %d", j, i)
+			assert.Equal(t, title, ev.Issue.Title)
+			loads += ev.statements - statements[j]
+			statements[j] = ev.statements
+		}
+		if i > 0 { // the first counts the subscriptions' start too
+			assert.Equal(t, 1, loads, "statements for event %d over both viewers", i)
+		}
+	}
+}
