@@ -6,6 +6,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/subscriptions"
 )
 
 // eventLoadTTL is how long a load of delivered events' objects is shared
@@ -14,10 +15,12 @@ import (
 const eventLoadTTL = 2 * time.Second
 
 // eventLoadKey names one viewer's events: a viewer, the fields it selected
-// and the positions delivered.
+// and the positions delivered. The stream is part of it: a project's and
+// one of its issues' batches between the same positions differ.
 type eventLoadKey struct {
 	user        int64
 	want        eventFields
+	stream      subscriptions.Stream
 	first, last int64
 }
 
@@ -26,6 +29,7 @@ type eventLoadKey struct {
 type objectLoadKey struct {
 	org         int64
 	want        eventFields // actor unset: actors are loaded per viewer
+	stream      subscriptions.Stream
 	first, last int64
 }
 

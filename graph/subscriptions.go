@@ -123,13 +123,13 @@ func (r *Resolver) deliver(ctx context.Context, h *handoff, p Pacer, stream subs
 	// are traced under its first event.
 	evCtx := trace.ContextWithSpan(ctx, spans[0])
 	member := r.members.ask(userID, orgID)
-	key := eventLoadKey{user: userID, want: want, first: entries[0].Position, last: entries[len(entries)-1].Position}
+	key := eventLoadKey{user: userID, want: want, stream: stream, first: entries[0].Position, last: entries[len(entries)-1].Position}
 	events, err := r.loads.events.load(key, func() ([]*model.Event, error) {
 		// Shared with the viewer's other subscriptions: one of them ending
 		// must not fail the load for the rest.
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(evCtx), 10*time.Second)
 		defer cancel()
-		return r.loadEvents(loadCtx, orgID, want, entries)
+		return r.loadEvents(loadCtx, stream, orgID, want, entries)
 	})
 	ok, memberErr := member.wait(ctx)
 	switch {
@@ -231,7 +231,7 @@ func (r *Resolver) burstLoaders(events []*model.Event) *loaders.Loaders {
 // viewer's membership is checked before anything is sent (deliver). Actors
 // are users, whom each viewer may see or not for reasons beyond this
 // organization, so they are still loaded with the viewer's privacy.
-func (r *Resolver) loadEvents(ctx context.Context, orgID int64, want eventFields, entries []subscriptions.Entry) ([]*model.Event, error) {
+func (r *Resolver) loadEvents(ctx context.Context, stream subscriptions.Stream, orgID int64, want eventFields, entries []subscriptions.Entry) ([]*model.Event, error) {
 	var actorIDs []int64
 	for _, e := range entries {
 		if e.ActorID != 0 && want.actor {
@@ -244,7 +244,7 @@ func (r *Resolver) loadEvents(ctx context.Context, orgID int64, want eventFields
 	}
 	shared := want
 	shared.actor = false
-	key := objectLoadKey{org: orgID, want: shared, first: entries[0].Position, last: entries[len(entries)-1].Position}
+	key := objectLoadKey{org: orgID, want: shared, stream: stream, first: entries[0].Position, last: entries[len(entries)-1].Position}
 	objs, err := r.loads.objects.load(key, func() (*eventObjects, error) {
 		return r.loadObjects(orgMemberContext(ctx, orgID), shared, entries)
 	})
