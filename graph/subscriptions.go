@@ -12,8 +12,10 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/project"
 	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/subscriptions"
@@ -121,13 +123,13 @@ func (r *Resolver) deliver(ctx context.Context, h *handoff, p Pacer, stream subs
 	// are traced under its first event.
 	evCtx := trace.ContextWithSpan(ctx, spans[0])
 	member := r.members.ask(userID, orgID)
-	key := eventLoadKey{user: userID, want: want, first: entries[0].Position, last: entries[len(entries)-1].Position}
-	events, err := r.loads.load(key, func() ([]*model.Event, error) {
+	key := eventLoadKey{user: userID, want: want, stream: stream, first: entries[0].Position, last: entries[len(entries)-1].Position}
+	events, err := r.loads.events.load(key, func() ([]*model.Event, error) {
 		// Shared with the viewer's other subscriptions: one of them ending
 		// must not fail the load for the rest.
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(evCtx), 10*time.Second)
 		defer cancel()
-		return r.loadEvents(loadCtx, want, entries)
+		return r.loadEvents(loadCtx, stream, orgID, want, entries)
 	})
 	ok, memberErr := member.wait(ctx)
 	switch {
@@ -217,14 +219,72 @@ func (r *Resolver) burstLoaders(events []*model.Event) *loaders.Loaders {
 	return l
 }
 
-// loadEvents builds the events of entries, loading each kind of object
-// once per batch rather than once per event.
-func (r *Resolver) loadEvents(ctx context.Context, want eventFields, entries []subscriptions.Entry) ([]*model.Event, error) {
-	var actorIDs, issueIDs, commentIDs, projectIDs []int64
+// loadEvents builds the events of entries for the viewer of ctx, a member
+// of organization orgID, loading each kind of object once per batch rather
+// than once per event.
+//
+// The events' issues, comments and projects belong to the organization, and
+// what its members may see of them does not depend on who they are (ent
+// privacy filters them by the organization alone), so they are loaded once
+// per organization on this instance (loadObjects), not once per viewer:
+// one query per delivered event instead of one per viewer subscribed. The
+// viewer's membership is checked before anything is sent (deliver). Actors
+// are users, whom each viewer may see or not for reasons beyond this
+// organization, so they are still loaded with the viewer's privacy.
+func (r *Resolver) loadEvents(ctx context.Context, stream subscriptions.Stream, orgID int64, want eventFields, entries []subscriptions.Entry) ([]*model.Event, error) {
+	var actorIDs []int64
 	for _, e := range entries {
 		if e.ActorID != 0 && want.actor {
 			actorIDs = append(actorIDs, e.ActorID)
 		}
+	}
+	actors, err := byID(ctx, len(actorIDs), func() ([]*ent.User, error) { return r.client.User.Query().Where(user.IDIn(actorIDs...)).All(ctx) }, func(u *ent.User) int64 { return u.ID })
+	if err != nil {
+		return nil, err
+	}
+	shared := want
+	shared.actor = false
+	key := objectLoadKey{org: orgID, want: shared, stream: stream, first: entries[0].Position, last: entries[len(entries)-1].Position}
+	objs, err := r.loads.objects.load(key, func() (*eventObjects, error) {
+		return r.loadObjects(orgMemberContext(ctx, orgID), shared, entries)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Event, len(entries))
+	for i, e := range entries {
+		var subject model.Node
+		switch subjectType(e.Type) {
+		case typeIssue:
+			if i := objs.issues[e.SubjectID]; i != nil {
+				subject = i
+			}
+		case typeComment:
+			if c := objs.comments[e.SubjectID]; c != nil {
+				subject = c
+			}
+		case typeProject:
+			if p := objs.projects[e.SubjectID]; p != nil {
+				subject = p
+			}
+		}
+		out[i] = model.NewEvent(subscriptions.Cursor(e.Position), e.Type, actors[e.ActorID], e.CreatedAt, subject, objs.issues[e.IssueID])
+	}
+	return out, nil
+}
+
+// orgMemberContext returns ctx reading as any member of organization
+// orgID, and nothing more: a read-only service account of that
+// organization (the privacy rules scope one to its organization).
+func orgMemberContext(ctx context.Context, orgID int64) context.Context {
+	return viewer.NewContext(ctx, viewer.Viewer{APIKey: &viewer.APIKey{OrganizationID: orgID, Role: string(membership.RoleVIEWER)}})
+}
+
+// loadObjects loads the issues, comments and projects entries refer to
+// that want selects, one query per kind.
+func (r *Resolver) loadObjects(ctx context.Context, want eventFields, entries []subscriptions.Entry) (*eventObjects, error) {
+	var issueIDs, commentIDs, projectIDs []int64
+	for _, e := range entries {
 		if e.IssueID != 0 && (want.issue || want.subject && subjectType(e.Type) == typeIssue) {
 			issueIDs = append(issueIDs, e.IssueID)
 		}
@@ -238,46 +298,22 @@ func (r *Resolver) loadEvents(ctx context.Context, want eventFields, entries []s
 			projectIDs = append(projectIDs, e.SubjectID)
 		}
 	}
-	actors, err := byID(ctx, len(actorIDs), func() ([]*ent.User, error) { return r.client.User.Query().Where(user.IDIn(actorIDs...)).All(ctx) }, func(u *ent.User) int64 { return u.ID })
-	if err != nil {
+	var objs eventObjects
+	var err error
+	if objs.issues, err = byID(ctx, len(issueIDs), func() ([]*ent.Issue, error) { return r.client.Issue.Query().Where(issue.IDIn(issueIDs...)).All(ctx) }, func(i *ent.Issue) int64 { return i.ID }); err != nil {
 		return nil, err
 	}
-	issues, err := byID(ctx, len(issueIDs), func() ([]*ent.Issue, error) { return r.client.Issue.Query().Where(issue.IDIn(issueIDs...)).All(ctx) }, func(i *ent.Issue) int64 { return i.ID })
-	if err != nil {
-		return nil, err
-	}
-	comments, err := byID(ctx, len(commentIDs), func() ([]*ent.Comment, error) {
+	if objs.comments, err = byID(ctx, len(commentIDs), func() ([]*ent.Comment, error) {
 		return r.client.Comment.Query().Where(comment.IDIn(commentIDs...)).All(ctx)
-	}, func(c *ent.Comment) int64 { return c.ID })
-	if err != nil {
+	}, func(c *ent.Comment) int64 { return c.ID }); err != nil {
 		return nil, err
 	}
-	projects, err := byID(ctx, len(projectIDs), func() ([]*ent.Project, error) {
+	if objs.projects, err = byID(ctx, len(projectIDs), func() ([]*ent.Project, error) {
 		return r.client.Project.Query().Where(project.IDIn(projectIDs...)).All(ctx)
-	}, func(p *ent.Project) int64 { return p.ID })
-	if err != nil {
+	}, func(p *ent.Project) int64 { return p.ID }); err != nil {
 		return nil, err
 	}
-	out := make([]*model.Event, len(entries))
-	for i, e := range entries {
-		var subject model.Node
-		switch subjectType(e.Type) {
-		case typeIssue:
-			if i := issues[e.SubjectID]; i != nil {
-				subject = i
-			}
-		case typeComment:
-			if c := comments[e.SubjectID]; c != nil {
-				subject = c
-			}
-		case typeProject:
-			if p := projects[e.SubjectID]; p != nil {
-				subject = p
-			}
-		}
-		out[i] = model.NewEvent(subscriptions.Cursor(e.Position), e.Type, actors[e.ActorID], e.CreatedAt, subject, issues[e.IssueID])
-	}
-	return out, nil
+	return &objs, nil
 }
 
 // eventFields says which of an Event's objects a subscription selected;

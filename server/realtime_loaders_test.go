@@ -133,3 +133,95 @@ func TestEventsShowRowsAsTheyAreWhenDelivered(t *testing.T) {
 	require.NotNil(t, ev.Issue.Assignee)
 	assert.Equal(t, "Renamed owner", ev.Issue.Assignee.Name, "the assignee as it is when the event is delivered")
 }
+
+// TestEventObjectsLoadOncePerOrganization subscribes two members of one
+// organization on one instance: an event's issue is loaded once for both
+// (what members see of it does not depend on who they are), and each
+// still gets it.
+func TestEventObjectsLoadOncePerOrganization(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "sharedload", "SHL")
+	member := env.As(env.SignUp(t, "sharedload-member@example.com", "Member of sharedload"))
+	f.owner.Do(t, `mutation($o:ID!){ addMember(input:{organizationId:$o, email:"sharedload-member@example.com"}){ userErrors{message} } }`,
+		map[string]any{"o": f.orgID}).MustOK(t)
+	settled(t, env, f.projectID)
+	before := env.Server.ActiveSubscriptions()
+	const query = `subscription($p:ID!){ projectEvents(projectId:$p){ cursor type issue{ title } } }`
+	var conns []*servertest.WS
+	for _, token := range []string{f.owner.Token, member.Token} {
+		ws := env.DialWS(t, servertest.TransportWS)
+		ws.Init(t, token)
+		ws.Subscribe(t, "1", query, map[string]any{"p": f.projectID})
+		conns = append(conns, ws)
+	}
+	waitSubscribed(t, env, before+2)
+
+	statements := make([]int, len(conns))
+	for i, title := range []string{"first", "second", "third"} {
+		f.createIssue(t, map[string]any{"title": title})
+		loads := 0
+		for j, ws := range conns {
+			ev := nextNested(t, ws, "1")
+			require.NotNil(t, ev.Issue, "viewer %d, event %d", j, i)
+			assert.Equal(t, title, ev.Issue.Title)
+			loads += ev.statements - statements[j]
+			statements[j] = ev.statements
+		}
+		if i > 0 { // the first counts the subscriptions' start too
+			assert.Equal(t, 1, loads, "statements for event %d over both viewers", i)
+		}
+	}
+}
+
+// TestProjectAndIssueReplaysBetweenTheSamePositionsStayApart replays, for
+// one viewer at once, a project's events and one issue's between the same
+// first and last positions (the issue's are a subset): each subscription
+// gets its own stream's events, none loaded for the other.
+func TestProjectAndIssueReplaysBetweenTheSamePositionsStayApart(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "apart", "APT")
+	a := f.createIssue(t, map[string]any{"title": "A"})
+	settled(t, env, f.projectID)
+	start := positions(t, env, f.projectID, 0)
+	after := start[len(start)-1] // issue A's creation: a cursor of both streams
+	updateA := func(title string) {
+		f.owner.Do(t, `mutation($i:ID!,$t:String!){ updateIssue(input:{id:$i, title:$t}){ userErrors{message} } }`,
+			map[string]any{"i": a["id"], "t": title}).MustOK(t)
+	}
+	updateA("A1")
+	f.createIssue(t, map[string]any{"title": "B"})
+	updateA("A2")
+	settled(t, env, f.projectID)
+	require.Len(t, positions(t, env, f.projectID, after), 3)
+
+	ws := env.DialWS(t, servertest.TransportWS)
+	ws.Init(t, f.owner.Token)
+	ws.Subscribe(t, "p", `subscription($p:ID!,$a:String){ projectEvents(projectId:$p, after:$a){ cursor type issue{ title } } }`,
+		map[string]any{"p": f.projectID, "a": subscriptions.Cursor(after)})
+	ws.Subscribe(t, "i", `subscription($i:ID!,$a:String){ issueEvents(issueId:$i, after:$a){ cursor type issue{ title } } }`,
+		map[string]any{"i": a["id"], "a": subscriptions.Cursor(after)})
+	updateA("A3") // live, after both replays: the end of both sequences
+
+	titles := map[string][]string{}
+	for len(titles["p"]) < 4 || len(titles["i"]) < 3 {
+		m := ws.Next(t, waitLong)
+		require.Equal(t, "next", m.Type, "payload %s", m.Payload)
+		var p struct {
+			Data   struct{ ProjectEvents, IssueEvents *struct{ Issue struct{ Title string } } }
+			Errors []servertest.Error
+		}
+		require.NoError(t, json.Unmarshal(m.Payload, &p))
+		require.Empty(t, p.Errors, "payload %s", m.Payload)
+		ev := p.Data.ProjectEvents
+		if m.ID == "i" {
+			ev = p.Data.IssueEvents
+		}
+		require.NotNil(t, ev, "payload %s", m.Payload)
+		// Which issue: its title as it is when delivered (A2 or A3).
+		titles[m.ID] = append(titles[m.ID], ev.Issue.Title[:1])
+	}
+	assert.Equal(t, []string{"A", "B", "A", "A"}, titles["p"], "the project's events")
+	assert.Equal(t, []string{"A", "A", "A"}, titles["i"], "issue A's events")
+}

@@ -48,7 +48,7 @@ func (f *Feed) Start(ctx context.Context, s Stream, after int64, deliver func([]
 	fl.stop = context.AfterFunc(ctx, fl.cancel)
 	// Owned by the follower, like every later drain: it returns once
 	// nothing is left to deliver, or after end.
-	go fl.drain()
+	f.drains.run(fl.drain)
 }
 
 // streamFeed is the instance's one broker subscription to a stream, and
@@ -209,8 +209,8 @@ func (fl *follower) kickLocked() {
 	if !fl.running && !fl.ended {
 		fl.running = true
 		// Owned by the follower: it returns once nothing is left to
-		// deliver, or after end.
-		go fl.drain()
+		// deliver, or after end. On a goroutine an earlier drain grew.
+		fl.f.drains.run(fl.drain)
 	}
 }
 

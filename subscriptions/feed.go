@@ -50,8 +50,9 @@ type FeedOptions struct {
 // An instance holds one broker subscription per stream with local
 // subscribers, and one goroutine per such stream that hands each message
 // to every subscriber's bounded queue. A subscriber has no goroutine of its
-// own while it waits: one is started when it has something to deliver (or
-// to read from the log) and ends when it has delivered it. With thousands
+// own while it waits: one takes it up when it has something to deliver (or
+// to read from the log) and leaves it when it has delivered it (a runner
+// keeps such goroutines for a moment, for the next fan-out). With thousands
 // of subscribers that are idle most of the time, that is what keeps each
 // one cheap.
 type Feed struct {
@@ -63,6 +64,8 @@ type Feed struct {
 	streams map[string]*streamFeed
 
 	active atomic.Int64 // subscribers following live, for tests and metrics
+
+	drains *runner // runs followers' drains
 }
 
 // Active returns how many subscribers follow live (their stream's broker
@@ -77,7 +80,7 @@ func NewFeed(db *sql.DB, b broker.Broker, opts FeedOptions) *Feed {
 	if opts.BufferSize <= 0 {
 		opts.BufferSize = broker.DefaultBufferSize
 	}
-	return &Feed{db: db, broker: b, opts: opts, streams: map[string]*streamFeed{}}
+	return &Feed{db: db, broker: b, opts: opts, streams: map[string]*streamFeed{}, drains: newRunner(runnerIdle)}
 }
 
 // restoreNotifier is implemented by brokers whose connection can drop and

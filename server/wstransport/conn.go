@@ -301,7 +301,9 @@ func (c *conn) close(code int, reason string) {
 
 // keepAlive pings the connection, or drops it when it did not answer the
 // last ping. A connection busy writing is skipped: it is not idle, and
-// the keep-alive of every other must not wait for it.
+// the keep-alive of every other must not wait for it. Only a ping
+// actually written awaits a pong: a connection skipped at one tick (busy
+// delivering to a client that reads) is not dropped at the next.
 func (c *conn) keepAlive(timeout time.Duration) {
 	c.mu.Lock()
 	if !c.acked {
@@ -309,7 +311,6 @@ func (c *conn) keepAlive(timeout time.Duration) {
 		return
 	}
 	silent := c.transportWS && c.pinged
-	c.pinged = c.transportWS
 	c.mu.Unlock()
 	if silent {
 		// Gone or stuck: no close handshake, which would wait for it too.
@@ -326,6 +327,10 @@ func (c *conn) keepAlive(timeout time.Duration) {
 	msg := []byte(`{"type":"ka"}`)
 	if c.transportWS {
 		msg = []byte(`{"type":"ping"}`)
+		// Set before the ping goes out, so its pong cannot come first.
+		c.mu.Lock()
+		c.pinged = true
+		c.mu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -25,11 +25,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 func main() {
@@ -45,10 +42,19 @@ func main() {
 	flag.StringVar(&dbPrefix, "db-prefix", "issuegraph_bench_", "name prefix of the database created (and dropped) for the run")
 	flag.StringVar(&redisPrefix, "redis-prefix", "bench-", "Redis key and channel prefix of the run (a random suffix follows)")
 	flag.StringVar(&profileDir, "profiles", "", "directory to save the first instance's heap and goroutine profiles in, once its subscribers are connected")
+	perClient := flag.Int("per-client", 5000, "subscribers per load-generating process (each holds one descriptor per subscriber)")
+	rate := flag.Float64("rate", 400, "connections opened per second, over all load-generating processes")
+	client := flag.Bool("client", false, "run as a load-generating process (started by the tool itself)")
 	flag.Parse()
+	if *client {
+		if err := runClient(os.Stdin, os.Stdout); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	log.Printf("load average at start: %s", loadAverage())
 	defer func() { log.Printf("load average at end: %s", loadAverage()) }()
-	if err := run(*bin, *instances, *subscribers, *users, *events, *interval, *pg, *redisURL); err != nil {
+	if err := run(*bin, *instances, *subscribers, *users, *events, *interval, *pg, *redisURL, *perClient, *rate); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -70,7 +76,7 @@ type instance struct {
 	cmd     *exec.Cmd
 }
 
-func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, pg, redisURL string) error {
+func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, pg, redisURL string, perClient int, rate float64) error {
 	suffix := randomHex(6)
 	dbURL, drop, err := createDatabase(pg, dbPrefix+suffix)
 	if err != nil {
@@ -141,30 +147,11 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 			return err
 		}
 	}
-	subs := make([]*subscriber, nSubs)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 200)
-	var failed atomic.Int64
-	for i := range subs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			s, err := subscribe(insts[i%nInst].url, tokens[i%nUsers], projectID)
-			if err != nil {
-				if failed.Add(1) <= 3 {
-					log.Printf("subscriber %d: %v", i, err)
-				}
-				return
-			}
-			subs[i] = s
-		}(i)
+	clients, err := startClients(insts, tokens, projectID, nSubs, perClient, rate)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	if failed.Load() > 0 {
-		return fmt.Errorf("%d subscribers failed to connect", failed.Load())
-	}
+	defer clients.close()
 	// Warm-up events until one reaches everyone prove every subscription
 	// is live (a subscription without a cursor starts with the events
 	// committed after it is established).
@@ -173,28 +160,26 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 		if _, err := mutate(setup, owner, projectID, title); err != nil {
 			return err
 		}
-		err := waitAll(subs, title, 5*time.Second)
-		if err == nil {
+		_, missing, err := clients.wait(title, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		if missing == 0 {
 			break
 		}
+		log.Printf("warm-up %d: %d of %d subscribers did not get it yet", i, missing, nSubs)
 		if i == 30 {
-			return err
+			return fmt.Errorf("%d of %d subscribers never got a warm-up event", missing, nSubs)
 		}
 	}
 	time.Sleep(2 * time.Second) // let the servers settle before measuring memory
+	idle := make([]memory, nInst)
 	for i, in := range insts {
-		n := float64(nSubs / nInst)
-		b := before[i]
 		for gcs := 1; gcs <= 2; gcs++ {
-			after, err := measure(in, 1)
-			if err != nil {
+			if idle[i], err = measure(in, 1); err != nil {
 				return err
 			}
-			log.Printf("instance %d with %d subscribers, GC %d: RSS %.1f -> %.1f MiB, %.1f KiB per connection; heap in use %.1f -> %.1f MiB and goroutine stacks %.1f -> %.1f MiB, together %.1f KiB per connection (heap %.1f + stacks %.1f); %.2f goroutines per connection",
-				i, nSubs/nInst, gcs, mib(b.rss), mib(after.rss), float64(after.rss-b.rss)/n/1024,
-				mib(b.heap), mib(after.heap), mib(b.stacks), mib(after.stacks), float64(after.heap+after.stacks-b.heap-b.stacks)/n/1024,
-				float64(after.heap-b.heap)/n/1024, float64(after.stacks-b.stacks)/n/1024,
-				float64(after.goroutines-b.goroutines)/n)
+			report(fmt.Sprintf("instance %d idle, GC %d", i, gcs), nSubs/nInst, before[i], idle[i])
 		}
 		if i == 0 && profileDir != "" {
 			if err := saveProfiles(in, profileDir); err != nil {
@@ -205,7 +190,49 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 
 	// Timed mutations, one at a time; latency is from sending the mutation
 	// (its commit is inside the round trip) to each subscriber's receipt.
-	var lat, rtt []time.Duration
+	// Each instance's resident memory is sampled meanwhile (from /proc:
+	// asking the instance would cost it work while it delivers).
+	peak := make([]atomic.Int64, nInst)
+	sampling, stopSampling := context.WithCancel(context.Background())
+	defer stopSampling()
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for sampling.Err() == nil {
+			for i, in := range insts {
+				if r := rss(in.cmd.Process.Pid); r > peak[i].Load() {
+					peak[i].Store(r)
+				}
+			}
+			sleep(sampling, 100*time.Millisecond)
+		}
+	}()
+	cpuDone := make(chan struct{})
+	if profileDir != "" {
+		// A CPU profile of instance 0 while it delivers the timed events.
+		go func() {
+			defer close(cpuDone)
+			secs := max(1, int((time.Duration(nEvents) * (interval + 50*time.Millisecond)).Seconds()))
+			if err := saveProfile(insts[0], profileDir, "cpu", fmt.Sprintf("profile?seconds=%d", secs)); err != nil {
+				log.Printf("CPU profile: %v", err)
+			}
+		}()
+	} else {
+		close(cpuDone)
+	}
+	// When each event reaches Redis splits its latency into the relay's
+	// part (commit, notification, publish) and the fan-out's.
+	published, err := watchPublished(redisURL, redisPrefix+suffix+":")
+	if err != nil {
+		return err
+	}
+	defer published.close()
+	var lat, rtt, relayed, fanout []time.Duration
+	lost := 0
+	cpuBefore := make([]time.Duration, nInst)
+	for i, in := range insts {
+		cpuBefore[i] = cpuTime(in.cmd.Process.Pid)
+	}
 	for k := 0; k < nEvents; k++ {
 		title := fmt.Sprintf("bench-%d", k)
 		sent := time.Now()
@@ -214,115 +241,65 @@ func run(bin string, nInst, nSubs, nUsers, nEvents int, interval time.Duration, 
 			return err
 		}
 		rtt = append(rtt, took)
-		if err := waitAll(subs, title, 60*time.Second); err != nil {
+		at, missing, err := clients.wait(title, 60*time.Second)
+		if err != nil {
 			return err
 		}
-		for _, s := range subs {
-			lat = append(lat, s.at(title).Sub(sent))
+		pub, havePub := published.first(sent)
+		if havePub {
+			relayed = append(relayed, pub.Sub(sent))
+		}
+		lost += missing
+		for _, t := range at {
+			if t != 0 {
+				lat = append(lat, time.Unix(0, t).Sub(sent))
+				if havePub {
+					fanout = append(fanout, time.Unix(0, t).Sub(pub))
+				}
+			}
 		}
 		time.Sleep(interval)
 	}
-	log.Printf("delivery to %d subscribers on %d instances, %d events: p50 %s p99 %s max %s (mutation round trip p50 %s p99 %s)",
-		nSubs, nInst, nEvents, pct(lat, 50), pct(lat, 99), pct(lat, 100), pct(rtt, 50), pct(rtt, 99))
-	for _, s := range subs {
-		s.conn.CloseNow()
+	stopSampling()
+	<-sampled
+	for i, in := range insts {
+		used := cpuTime(in.cmd.Process.Pid) - cpuBefore[i]
+		log.Printf("instance %d CPU during the timed events: %s, %.1f µs per delivery (%d events to %d subscribers)",
+			i, used, float64(used.Microseconds())/float64(nEvents*(nSubs/nInst)), nEvents, nSubs/nInst)
 	}
+	<-cpuDone
+	for i, in := range insts {
+		loaded, err := measure(in, 1)
+		if err != nil {
+			return err
+		}
+		report(fmt.Sprintf("instance %d after the timed events, GC 1", i), nSubs/nInst, before[i], loaded)
+		log.Printf("instance %d under load: peak RSS %.1f MiB, %.1f KiB per connection", i, mib(peak[i].Load()), float64(peak[i].Load()-before[i].rss)/float64(nSubs/nInst)/1024)
+	}
+	log.Printf("delivery to %d subscribers on %d instances, %d events: p50 %s p90 %s p99 %s max %s; %d of %d deliveries missing; %d reconnects (mutation round trip p50 %s p99 %s)",
+		nSubs, nInst, nEvents, pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100), lost, nSubs*nEvents, clients.reconnects(), pct(rtt, 50), pct(rtt, 99))
+	log.Printf("of which mutation to Redis (commit, relay, publish): p50 %s p99 %s max %s; Redis to subscriber (fan-out): p50 %s p99 %s max %s",
+		pct(relayed, 50), pct(relayed, 99), pct(relayed, 100), pct(fanout, 50), pct(fanout, 99), pct(fanout, 100))
 	return nil
 }
 
-// subscriber is one WebSocket following the project; it records when each
-// issue title first arrives.
-type subscriber struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-	seen map[string]time.Time
-	cond chan struct{}
+// report logs an instance's memory per connection: its growth from before
+// (no subscriber) to after, divided by n.
+func report(what string, n int, b, after memory) {
+	f := float64(n)
+	log.Printf("%s, %d subscribers: RSS %.1f -> %.1f MiB, %.1f KiB per connection; heap in use %.1f -> %.1f MiB and goroutine stacks %.1f -> %.1f MiB, together %.1f KiB per connection (heap %.1f + stacks %.1f); %.2f goroutines per connection",
+		what, n, mib(b.rss), mib(after.rss), float64(after.rss-b.rss)/f/1024,
+		mib(b.heap), mib(after.heap), mib(b.stacks), mib(after.stacks), float64(after.heap+after.stacks-b.heap-b.stacks)/f/1024,
+		float64(after.heap-b.heap)/f/1024, float64(after.stacks-b.stacks)/f/1024,
+		float64(after.goroutines-b.goroutines)/f)
 }
 
-func (s *subscriber) at(title string) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seen[title]
-}
-
-func subscribe(base, token, projectID string) (*subscriber, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		return nil, err
-	}
-	write := func(v any) error {
-		b, _ := json.Marshal(v)
-		return conn.Write(ctx, websocket.MessageText, b)
-	}
-	if err := write(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}); err != nil {
-		return nil, err
-	}
-	_, ack, err := conn.Read(ctx)
-	if err != nil || !bytes.Contains(ack, []byte("connection_ack")) {
-		return nil, fmt.Errorf("no ack: %s %v", ack, err)
-	}
-	if err := write(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{
-		"query":     `subscription($p:ID!){ projectEvents(projectId:$p){ cursor type issue{ title } } }`,
-		"variables": map[string]any{"p": projectID},
-	}}); err != nil {
-		return nil, err
-	}
-	s := &subscriber{conn: conn, seen: map[string]time.Time{}, cond: make(chan struct{}, 1)}
-	go s.read()
-	return s, nil
-}
-
-func (s *subscriber) read() {
-	for {
-		_, data, err := s.conn.Read(context.Background())
-		if err != nil {
-			return
-		}
-		now := time.Now()
-		var m struct {
-			Type    string
-			Payload struct {
-				Data struct {
-					ProjectEvents struct{ Issue *struct{ Title string } }
-				}
-			}
-		}
-		if json.Unmarshal(data, &m) != nil {
-			continue
-		}
-		switch m.Type {
-		case "ping":
-			_ = s.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
-		case "next":
-			if i := m.Payload.Data.ProjectEvents.Issue; i != nil {
-				s.mu.Lock()
-				if _, ok := s.seen[i.Title]; !ok {
-					s.seen[i.Title] = now
-				}
-				s.mu.Unlock()
-			}
-		}
-	}
-}
-
-func waitAll(subs []*subscriber, title string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		missing := 0
-		for _, s := range subs {
-			if s.at(title).IsZero() {
-				missing++
-			}
-		}
-		if missing == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d subscribers did not receive %q", missing, len(subs), title)
-		}
-		time.Sleep(5 * time.Millisecond)
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -494,26 +471,30 @@ func saveProfiles(in *instance, dir string) error {
 		return err
 	}
 	for _, name := range []string{"heap", "goroutine"} {
-		resp, err := http.Get(in.metrics + "/debug/pprof/" + name)
-		if err != nil {
-			return err
-		}
-		f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
-		if err != nil {
-			resp.Body.Close()
-			return err
-		}
-		_, err = io.Copy(f, resp.Body)
-		resp.Body.Close()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := saveProfile(in, dir, name, name); err != nil {
 			return err
 		}
 	}
 	log.Printf("profiles of instance 0 in %s: go tool pprof -sample_index=inuse_space %s/heap.pb.gz; go tool pprof -top %s/goroutine.pb.gz", dir, dir, dir)
 	return nil
+}
+
+// saveProfile writes in's /debug/pprof/<path> to dir/<name>.pb.gz.
+func saveProfile(in *instance, dir, name, path string) error {
+	resp, err := http.Get(in.metrics + "/debug/pprof/" + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // loadAverage is the machine's load average over 1, 5 and 15 minutes.
@@ -527,6 +508,25 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// cpuTime is the CPU time a process has used, user and system (the
+// kernel counts it in ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after it (utime and stime are the 14th and 15th of the line).
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // rss is the resident memory of a process in bytes.
