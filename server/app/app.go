@@ -42,6 +42,11 @@ type Options struct {
 	// environment (tests: telemetry.Noop, or an in-memory exporter). The
 	// caller keeps it: Close does not flush it.
 	Telemetry *telemetry.Telemetry
+	// Uninstrumented builds the instance with no telemetry at all: no-op
+	// providers, and the database and Redis clients not wrapped (most
+	// tests: the wrappers allocate on every statement even when their
+	// providers record nothing).
+	Uninstrumented bool
 }
 
 // Open builds an instance from cfg: telemetry, then the database (created
@@ -55,12 +60,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 			a.Close()
 		}
 	}()
+	instrumented := a.Telemetry
+	if opts.Uninstrumented {
+		a.Telemetry, instrumented = telemetry.Noop(), nil
+	}
 	if a.Telemetry == nil {
 		tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "issuegraph", Version: opts.Version, Environment: cfg.Env, PrintSpans: cfg.TraceStdout})
 		if err != nil {
 			return nil, err
 		}
-		a.Telemetry = tel
+		a.Telemetry, instrumented = tel, tel
 		a.onClose(func() {
 			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
@@ -69,7 +78,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 			}
 		})
 	}
-	if a.DB, err = OpenDatabase(ctx, cfg, log, a.Telemetry); err != nil {
+	if a.DB, err = OpenDatabase(ctx, cfg, log, instrumented); err != nil {
 		return nil, err
 	}
 	a.onClose(func() { _ = a.DB.Close() })
@@ -78,7 +87,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options
 			return nil, err
 		}
 	}
-	if a.Redis, err = openRedis(cfg.RedisURL, a.Telemetry, log); err != nil {
+	if a.Redis, err = openRedis(cfg.RedisURL, instrumented); err != nil {
 		return nil, err
 	}
 	if a.Redis != nil {
@@ -114,10 +123,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 }
 
 // openRedis connects to Redis when url is set, with every command traced
-// and counted; nil when url is empty. An unreachable Redis at start is not
-// fatal: the instance degrades as documented and the client reconnects by
-// itself.
-func openRedis(url string, tel *telemetry.Telemetry, log *slog.Logger) (*redis.Client, error) {
+// and counted through tel (nil: not instrumented); nil when url is empty.
+// An unreachable Redis at start is not fatal: the instance degrades as
+// documented and the client reconnects by itself.
+func openRedis(url string, tel *telemetry.Telemetry) (*redis.Client, error) {
 	if url == "" {
 		return nil, nil
 	}
@@ -126,6 +135,9 @@ func openRedis(url string, tel *telemetry.Telemetry, log *slog.Logger) (*redis.C
 		return nil, fmt.Errorf("ISSUEGRAPH_REDIS_URL: %w", err)
 	}
 	rdb := redis.NewClient(opts)
+	if tel == nil {
+		return rdb, nil
+	}
 	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tel.Tracer)); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("tracing redis: %w", err)

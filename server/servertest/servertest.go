@@ -99,12 +99,9 @@ func start(tb testing.TB, tel *telemetry.Telemetry, opts []Option) *Env {
 	}
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if tel == nil {
-		tel = telemetry.Noop()
-	}
 	cfg.MetricsAddr = "off" // tests read the metrics from Server.MetricsHandler
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, log, app.Options{Telemetry: tel})
+	a, err := app.Open(ctx, cfg, log, app.Options{Telemetry: tel, Uninstrumented: tel == nil})
 	if err != nil {
 		cancel()
 		tb.Fatalf("opening the instance: %v", err)
