@@ -6,7 +6,7 @@ export ISSUEGRAPH_DEV_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/issuegr
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run stop test build generate graphiql check-generated check-schema migration lint bench cluster chaos
+.PHONY: help run stop test build generate graphiql check-generated check-schema migration bench cluster chaos
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'

@@ -36,7 +36,11 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/graph/schemadiff"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/issuegraph/issuegraph/ent/seed"
 	"github.com/issuegraph/issuegraph/server"
+	"github.com/issuegraph/issuegraph/server/app"
 	"github.com/issuegraph/issuegraph/server/persisted"
 )
 
@@ -93,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		tuneGC(log)
-		return server.Run(ctx, cfg, log, version())
+		return serve(ctx, cfg, log)
 	case "migrate":
 		if _, err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
 			return err
@@ -116,15 +120,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg.AutoMigrate = true
-		db, err := server.OpenDatabase(ctx, cfg, log)
+		db, err := app.OpenDatabase(ctx, cfg, log, nil)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
 		if *scale > 0 {
-			return server.SeedScale(ctx, db, *scale, log)
+			return app.SeedScale(ctx, db, *scale, log)
 		}
-		return server.SeedDemo(ctx, db, log)
+		return app.SeedDemo(ctx, db, log)
 	case "persisted":
 		return persistedCommand(ctx, cfg, log, args[1:], stdout)
 	case "healthcheck":
@@ -134,6 +138,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, migrate, seed, schema, persisted, healthcheck or version)", cmd)
+}
+
+// serve runs the API until ctx ends: the instance is built by app.Open
+// (server/app), in the order its parts depend on each other.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	// go-redis keeps one logger per process: its lines (reconnects, pool
+	// problems) join the JSON log, throttled.
+	redis.SetLogger(server.NewRedisLogger(log))
+	a, err := app.Open(ctx, cfg, log, app.Options{Version: version()})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	log.Info("issuegraph is serving", "api", base+"/graphql", "env", cfg.Env)
+	if !cfg.Production() {
+		fmt.Printf("\nIssuegraph is running.\n  GraphiQL:  %s/\n  API:       %s/graphql\n  Sign in:   mutation { logIn(input: {email: %q, password: %q}) { tokens { accessToken } } }\n\n",
+			base, base, seed.DemoUsers[0], seed.DemoPassword)
+	}
+	return a.Run(ctx, ln)
 }
 
 // schemaCommand prints the executable schema as SDL (`schema`, or
@@ -211,7 +239,7 @@ func persistedCommand(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := persisted.Validate(graph.NewExecutableSchema(graph.Config{}).Schema(), ops); err != nil {
 		return fmt.Errorf("%s: %w", files[0], err)
 	}
-	db, err := server.OpenDatabase(ctx, cfg, log)
+	db, err := app.OpenDatabase(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

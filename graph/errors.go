@@ -71,8 +71,10 @@ var (
 	errForbidden = &Error{Code: CodeForbidden, Message: "your role in this organization does not allow this"}
 )
 
-// errUnauthenticated is returned by every write made without a valid
-// access token.
+// errNotAPerson refuses what only a person may do to a request made with
+// an API key, which acts for a service account.
 var errNotAPerson = &Error{Code: CodeForbidden, Message: "an API key acts for no person; sign in as a user to do this"}
 
+// errUnauthenticated is returned by every write made without a valid
+// access token.
 var errUnauthenticated = &Error{Code: CodeUnauthenticated, Message: "sign in first: send a valid access token as `Authorization: Bearer <token>`"}

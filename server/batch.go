@@ -2,15 +2,14 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/server/limits"
 )
 
 // batches answers a JSON array of operations (when ISSUEGRAPH_BATCH_MAX is
@@ -32,14 +31,13 @@ func batches(maxOps int) middleware {
 				next.ServeHTTP(w, r)
 				return
 			}
-			body, err := io.ReadAll(r.Body) // already read and bounded by graphqlRequest
+			body, err := bodyOf(r)
 			if err != nil {
 				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "could not read the request body")
 				return
 			}
 			trimmed := bytes.TrimSpace(body)
 			if len(trimmed) == 0 || trimmed[0] != '[' {
-				r.Body = io.NopCloser(bytes.NewReader(body))
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -82,14 +80,10 @@ func batchItem(next http.Handler, r *http.Request, item json.RawMessage) []byte 
 		writeError(rec, r, http.StatusBadRequest, graph.CodeBadUserInput, "each operation of a batch must be a JSON object {\"query\": ...}")
 		return rec.body.Bytes()
 	}
-	ctx := r.Context()
-	if parent := meterFrom(ctx); parent != nil {
-		// Its own meter, on the same bucket: the operation is charged and
-		// refunded alone, and its status (429, 413...) stays its own.
-		m := parent.forItem()
-		defer parent.absorb(m)
-		ctx = context.WithValue(ctx, meterKey{}, m)
-	}
+	// Its own meter, on the same bucket: the operation is charged and
+	// refunded alone, and its status (429, 413...) stays its own.
+	ctx, metered := limits.ForItem(r.Context())
+	defer metered()
 	// Its own statement count, for the development extension of its
 	// response; the request's (the access log's) still adds them all up.
 	ctx, statements := database.WithStatementCounter(ctx)
@@ -97,7 +91,7 @@ func batchItem(next http.Handler, r *http.Request, item json.RawMessage) []byte 
 		defer func() { total.Add(statements.Count()) }()
 	}
 	sub := r.Clone(ctx)
-	sub.Body = io.NopCloser(bytes.NewReader(item))
+	sub.Body = newReadBody(item)
 	sub.ContentLength = int64(len(item))
 	next.ServeHTTP(rec, sub)
 	if !json.Valid(rec.body.Bytes()) {

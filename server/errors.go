@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/server/limits"
 )
 
 // presentError turns a resolver's error into what the client sees. Errors
@@ -70,10 +70,7 @@ func presentError(log *slog.Logger, throttle *logThrottle) graphql.ErrorPresente
 			return out
 		}
 		if kind, ok := dependencyDown(err); ok {
-			if m := meterFrom(ctx); m != nil {
-				m.setStatus(http.StatusServiceUnavailable)
-				m.retryAfter(time.Second)
-			}
+			limits.Busy(ctx, time.Second)
 			if ok, n := throttle.allow(kind); ok {
 				log.ErrorContext(ctx, kind, "request_id", ri.id, "path", out.Path.String(), "error", err, "occurrences", n)
 			}

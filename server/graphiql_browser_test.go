@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/issuegraph/issuegraph/server"
+	"github.com/issuegraph/issuegraph/server/app"
 	"github.com/issuegraph/issuegraph/server/servertest"
 )
 
@@ -32,7 +32,7 @@ func TestGraphiQLInBrowser(t *testing.T) {
 	chromium := requireTool(t, "chromium", "/usr/bin/chromium")
 	node := requireNodePackage(t, "playwright-core")
 	env := servertest.Start(t)
-	require.NoError(t, server.SeedDemo(context.Background(), env.DB, slog.New(slog.DiscardHandler)))
+	require.NoError(t, app.SeedDemo(context.Background(), env.DB, slog.New(slog.DiscardHandler)))
 
 	require.NoError(t, os.MkdirAll(screenshotDir, 0o755))
 	shot, err := filepath.Abs(filepath.Join(screenshotDir, "graphiql.png"))

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -83,12 +82,16 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	media := responseMediaType(r)
 	w.Header().Set("Content-Type", media)
 	start := graphql.Now()
-	body, err := io.ReadAll(r.Body) // bounded by graphqlRequest
+	body, err := bodyOf(r)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "could not read the request body")
 		return
 	}
-	params, msg := decodePostParams(body)
+	params, msg, badID := decodePostParams(body)
+	if badID {
+		writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, msg)
+		return
+	}
 	if msg != "" {
 		writeBadRequest(w, r, media, msg)
 		return
@@ -112,6 +115,14 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	w.Header().Set("Content-Type", media)
 	start := graphql.Now()
 	q := r.URL.Query()
+	if id := q.Get("documentId"); id != "" && q.Get("extensions") == "" {
+		hash, ok := documentHash(id)
+		if !ok {
+			writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, badDocumentID)
+			return
+		}
+		q.Set("extensions", `{"persistedQuery":{"version":1,"sha256Hash":`+strconv.Quote(hash)+`}}`)
+	}
 	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
 	for name, into := range map[string]*map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
 		if s := q.Get(name); s != "" {
@@ -150,11 +161,21 @@ func run(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, med
 
 // decodePostParams reads a POST body's parameters, or says why the body is
 // not a well-formed GraphQL-over-HTTP request. A body with no query is
-// well-formed only when it names a persisted operation.
-func decodePostParams(body []byte) (*graphql.RawParams, string) {
+// well-formed only when it names a persisted operation: by
+// extensions.persistedQuery, or by the GraphQL-over-HTTP persisted
+// documents' top-level "documentId": "sha256:<hex>", which becomes
+// extensions.persistedQuery (badID: that documentId is malformed).
+func decodePostParams(body []byte) (_ *graphql.RawParams, msg string, badID bool) {
 	var raw map[string]json.RawMessage
 	if err := decodeJSON(body, &raw); err != nil || raw == nil {
-		return nil, "the request body must be a JSON object"
+		return nil, "the request body must be a JSON object", false
+	}
+	var hash string
+	var id string
+	if v, ok := raw["documentId"]; ok && json.Unmarshal(v, &id) == nil {
+		if hash, ok = documentHash(id); !ok {
+			return nil, badDocumentID, true
+		}
 	}
 	p := &graphql.RawParams{}
 	fields := []struct {
@@ -173,13 +194,26 @@ func decodePostParams(body []byte) (*graphql.RawParams, string) {
 			continue
 		}
 		if err := decodeJSON(v, f.into); err != nil || (f.want == "an object" && v[0] != '{') {
-			return nil, f.name + " must be " + f.want
+			return nil, f.name + " must be " + f.want, false
 		}
 	}
-	if p.Query == "" && p.Extensions["persistedQuery"] == nil {
-		return nil, `the request has no "query": send {"query": "{ viewer { id } }"}`
+	if hash != "" {
+		if p.Extensions == nil {
+			p.Extensions = map[string]any{}
+		}
+		p.Extensions["persistedQuery"] = map[string]any{"version": json.Number("1"), "sha256Hash": hash}
 	}
-	return p, ""
+	if p.Query == "" && p.Extensions["persistedQuery"] == nil {
+		return nil, `the request has no "query": send {"query": "{ viewer { id } }"}`, false
+	}
+	return p, "", false
+}
+
+const badDocumentID = `documentId must be "sha256:<hex>"`
+
+// documentHash reads a persisted document's id, "sha256:<hex>".
+func documentHash(id string) (string, bool) {
+	return strings.CutPrefix(id, "sha256:")
 }
 
 func decodeJSON(b []byte, into any) error {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -69,12 +68,11 @@ func (m *idempotency) middleware(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "Idempotency-Key must be one string of 1 to 255 printable characters")
 			return
 		}
-		body, err := io.ReadAll(r.Body) // already read and bounded by graphqlRequest
+		body, err := bodyOf(r)
 		if err != nil {
 			writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, "could not read the request body")
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		m.serve(w, r, next, scope, key, fingerprint(r, body))
 	})
 }

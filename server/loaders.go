@@ -14,16 +14,16 @@ import (
 	"github.com/issuegraph/issuegraph/loaders"
 )
 
-// withLoaders gives each request its own dataloaders, so batches never mix
-// two viewers and run with the request's own context and deadline.
-// opts.Naive (ISSUEGRAPH_LOADERS=false, for benchmarks only) makes them
-// fetch one key per statement, like resolvers without loaders.
 // isRealtime reports whether r opens a subscription stream: a WebSocket
 // upgrade or an SSE request.
 func isRealtime(r *http.Request) bool {
 	return isUpgrade(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
+// withLoaders gives each request its own dataloaders, so batches never mix
+// two viewers and run with the request's own context and deadline.
+// opts.Naive (ISSUEGRAPH_LOADERS=false, for benchmarks only) makes them
+// fetch one key per statement, like resolvers without loaders.
 func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -268,10 +269,31 @@ func graphqlRequest(limit int64, batchMax int) middleware {
 				writeError(w, r, http.StatusBadRequest, graph.CodeBadUserInput, msg)
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.Body = newReadBody(body)
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// readBody is a POST body graphqlRequest read (bounded, known to be JSON).
+// What comes after it (batches, idempotency, the transport) takes the
+// bytes with bodyOf rather than reading and re-wrapping the body again.
+type readBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func newReadBody(b []byte) *readBody { return &readBody{Reader: bytes.NewReader(b), b: b} }
+
+func (*readBody) Close() error { return nil }
+
+// bodyOf returns r's body: the bytes graphqlRequest read, or, for a
+// request that did not pass through it, what is left to read.
+func bodyOf(r *http.Request) ([]byte, error) {
+	if b, ok := r.Body.(*readBody); ok {
+		return b.b, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -357,6 +379,41 @@ func authenticate(tokens tokenVerifier, users *accounts) middleware {
 			}
 			infoFrom(r.Context()).viewerID = userID
 			next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.Viewer{UserID: userID, Session: session})))
+		})
+	}
+}
+
+// clientAddress returns the address the request in ctx came from ("" when
+// unknown).
+func clientAddress(ctx context.Context) string { return infoFrom(ctx).clientAddr }
+
+// withClientAddress records where each request comes from: the
+// connection's address, or behind hops trusted reverse proxies the
+// X-Forwarded-For entry the outermost of them added. Entries further left
+// are written by the client and cannot be trusted.
+func withClientAddress(hops int) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			addr, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				addr = r.RemoteAddr
+			}
+			if hops > 0 {
+				var entries []string
+				for _, h := range r.Header.Values("X-Forwarded-For") {
+					for _, e := range strings.Split(h, ",") {
+						entries = append(entries, strings.TrimSpace(e))
+					}
+				}
+				if len(entries) >= hops {
+					if ip := net.ParseIP(entries[len(entries)-hops]); ip != nil {
+						addr = ip.String()
+					}
+				}
+			}
+			// Set before the request is shared with another goroutine.
+			infoFrom(r.Context()).clientAddr = addr
+			next.ServeHTTP(w, r)
 		})
 	}
 }

@@ -147,12 +147,16 @@ func (o *operationTelemetry) observe(ctx context.Context, span trace.Span, next 
 		if name != "" {
 			spanName += " " + name
 		}
-		sum := sha256.Sum256([]byte(op.RawQuery))
 		ctx, span = o.tracer.Start(ctx, spanName, trace.WithAttributes(
 			attribute.String("graphql.operation.type", typ),
 			attribute.String("graphql.operation.name", name),
-			attribute.String("graphql.document.sha256", hex.EncodeToString(sum[:])),
 		))
+		if span.IsRecording() {
+			// Only for a span that is kept: hashing the document costs
+			// microseconds on every operation otherwise.
+			sum := sha256.Sum256([]byte(op.RawQuery))
+			span.SetAttributes(attribute.String("graphql.document.sha256", hex.EncodeToString(sum[:])))
+		}
 	}
 	start := time.Now()
 	resp := next(ctx)

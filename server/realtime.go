@@ -12,7 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/database"
@@ -22,9 +21,6 @@ import (
 	"github.com/issuegraph/issuegraph/subscriptions"
 	"github.com/issuegraph/issuegraph/subscriptions/broker"
 )
-
-// Close codes of graphql-transport-ws used by the server.
-const ()
 
 // streamBuffer is how many messages the broker buffers for the instance's
 // subscription to one stream while the feed hands the previous ones out.
@@ -39,20 +35,19 @@ type realtime struct {
 	broker broker.Broker
 	feed   *subscriptions.Feed
 	relay  *subscriptions.Relay
-	// ws is the WebSocket transport, built by addTransports.
+	// ws is the WebSocket transport (server/wstransport).
 	ws *wstransport.Transport
 	// streams are the open SSE streams, by credential, for revocation
 	// (server/revocation.go).
 	streams streamWatch
-	// connections counts open WebSockets; registerRealtimeMetrics sets
-	// the real one.
+	// connections counts open WebSockets by subprotocol.
 	connections metric.Int64UpDownCounter
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens tokenVerifier, log *slog.Logger) *realtime {
+func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens tokenVerifier, log *slog.Logger, connections metric.Int64UpDownCounter) *realtime {
 	// The broker holds one subscription per stream for the whole instance
 	// (the feed fans out to each subscriber's own bounded queue,
 	// ISSUEGRAPH_SUBSCRIPTION_BUFFER): a burst larger than its buffer would
@@ -64,14 +59,16 @@ func newRealtime(cfg config.Config, db *database.DB, rdb *redis.Client, tokens t
 	} else {
 		b = broker.NewMemory(opts)
 	}
-	return &realtime{
+	rt := &realtime{
 		cfg: cfg, log: log, tokens: tokens, broker: b,
 		feed: subscriptions.NewFeed(db.SQL, b, subscriptions.FeedOptions{Retention: cfg.EventRetention, BufferSize: cfg.SubscriptionBuffer, Logger: log}),
 		relay: subscriptions.NewRelay(db.SQL, b, subscriptions.RelayOptions{
 			DatabaseURL: cfg.DatabaseURL, PollInterval: cfg.RelayPollInterval, Retention: cfg.EventRetention, Logger: log,
 		}),
-		connections: metricnoop.Int64UpDownCounter{},
+		connections: connections,
 	}
+	rt.ws = rt.newWSTransport()
+	return rt
 }
 
 // resolverOptions lets the resolvers follow streams.
@@ -83,7 +80,6 @@ func (rt *realtime) resolverOptions() []graph.Option {
 // POST is added, which would otherwise take SSE requests.
 func (rt *realtime) addTransports(srv *handler.Server) {
 	srv.AddTransport(sseTransport{SSE: transport.SSE{KeepAlivePingInterval: rt.cfg.WSKeepAlive}, streams: &rt.streams})
-	rt.ws = rt.newWSTransport()
 	srv.AddTransport(rt.ws)
 }
 

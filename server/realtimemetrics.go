@@ -2,26 +2,31 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 )
 
-// registerRealtimeMetrics counts open WebSocket connections by subprotocol
-// as they open and close, and reports, on every collection: the instance's
-// active stream subscriptions, and the event relay's lag — events committed
-// but not yet published, and the age of the oldest of them. The lag query
-// reads the relay's queue index, so a scrape costs one indexed statement.
-// It runs before the transports are built, which take the connection
-// counter.
-func (s *Server) registerRealtimeMetrics() error {
-	m := s.tel.Meter.Meter("github.com/issuegraph/issuegraph/server")
-	conns, err := m.Int64UpDownCounter("websocket.connections.active", metric.WithUnit("{connection}"),
+// newConnectionCounter counts open WebSocket connections by subprotocol
+// as they open and close (a no-op counter when it cannot be registered).
+func newConnectionCounter(mp metric.MeterProvider, log *slog.Logger) metric.Int64UpDownCounter {
+	conns, err := mp.Meter("github.com/issuegraph/issuegraph/server").Int64UpDownCounter("websocket.connections.active", metric.WithUnit("{connection}"),
 		metric.WithDescription("Open WebSocket connections of this instance, by subprotocol."))
 	if err != nil {
-		return err
+		log.Error("WebSocket connection metric disabled", "error", err)
+		return metricnoop.Int64UpDownCounter{}
 	}
-	s.rt.connections = conns
+	return conns
+}
+
+// observeRealtime reports, on every collection: the instance's active
+// stream subscriptions, and the event relay's lag — events committed but
+// not yet published, and the age of the oldest of them. The lag query
+// reads the relay's queue index, so a scrape costs one indexed statement.
+func (s *Server) observeRealtime() error {
+	m := s.tel.Meter.Meter("github.com/issuegraph/issuegraph/server")
 	subs, err := m.Int64ObservableGauge("subscriptions.active", metric.WithUnit("{subscription}"),
 		metric.WithDescription("Subscriptions this instance delivers events to live."))
 	if err != nil {

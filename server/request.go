@@ -20,6 +20,7 @@ type requestInfo struct {
 	stopLogged    bool     // the request's deadline or cancellation was logged
 	viewerID      int64
 	apiKeyID      int64
+	clientAddr    string // where the request came from (withClientAddress)
 
 	// A WebSocket's handler returns once the connection is taken over
 	// (server/wstransport); its access line waits for the connection to end.

@@ -1,7 +1,3 @@
-// Package server wires Issuegraph's HTTP side: middleware, the GraphQL
-// handler, health endpoints and graceful shutdown. Run starts a whole
-// instance from a Config; New builds one from already opened parts so
-// tests can run the real program on port :0.
 package server
 
 import (
@@ -16,8 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/redis/go-redis/v9"
@@ -27,6 +21,8 @@ import (
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/auth"
 	"github.com/issuegraph/issuegraph/server/graphiql"
+	"github.com/issuegraph/issuegraph/server/limits"
+	"github.com/issuegraph/issuegraph/server/persisted"
 	"github.com/issuegraph/issuegraph/server/telemetry"
 )
 
@@ -43,58 +39,67 @@ type Server struct {
 	handler http.Handler
 	// rt is the real-time side (server/realtime.go).
 	rt *realtime
-	// limiter meters requests (server/limits.go); set by graphql.
-	limiter *costLimits
+	// Abuse control: persisted operations (server/persisted), the
+	// parsed-document cache they share with the limits, structural and
+	// cost limits with the rate limiter, and the execution budget
+	// (server/limits; admission is nil without a budget).
+	persisted *persisted.Extension
+	docs      *persisted.DocumentCache
+	limiter   *limits.Extension
 	// idempotency answers retried requests (server/idempotency.go).
 	idempotency *idempotency
 	// throttle bounds the log lines of failures that hit every request
 	// (server/unavailable.go).
-	throttle *logThrottle
-	// admission bounds the work executed at once (server/admission.go);
-	// nil without an execution budget.
-	admission *admission
+	throttle  *logThrottle
+	admission *limits.Admission
 	// revocations are the sessions and API keys revoked lately
 	// (server/revocation.go).
 	revocations *auth.Revocations
 }
 
-// Option adjusts a Server built by New.
-type Option func(*Server)
-
-// WithTelemetry traces and measures the server with tel. Without it the
-// server uses no-op providers and serves no metrics.
-func WithTelemetry(tel *telemetry.Telemetry) Option { return func(s *Server) { s.tel = tel } }
-
 // New builds a server on an open, migrated database and, when rdb is not
-// nil, a Redis client it shares with the other instances.
-func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger, opts ...Option) *Server {
+// nil, a Redis client it shares with the other instances; tel traces and
+// measures it (nil: no-op providers, no metrics). Its parts are built in
+// the order they depend on each other, each from what was built before
+// it: nothing is replaced or filled in afterwards.
+func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger, tel *telemetry.Telemetry) *Server {
+	if tel == nil {
+		tel = telemetry.Noop()
+	}
 	revocations := auth.NewRevocations(db.Client, rdb, auth.RevocationOptions{
 		Channel: cfg.RedisPrefix + "revocations",
 		Window:  cfg.AccessTokenTTL + time.Minute, // a minute for clock skew
 		Logger:  log,
 	})
 	s := &Server{
-		cfg: cfg, db: db, redis: rdb, log: log, revocations: revocations,
+		cfg: cfg, db: db, redis: rdb, log: log, tel: tel, revocations: revocations,
 		tokens: auth.NewService(db.Client, auth.Options{
 			Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 			AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Revocations: revocations,
 		}),
+		throttle: newLogThrottle(time.Second),
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	s.throttle = newLogThrottle(time.Second)
 	s.idempotency = &idempotency{db: db, log: log, retention: cfg.IdempotencyRetention, throttle: s.throttle}
-	if s.tel == nil {
-		s.tel = telemetry.Noop()
-	}
-	// --- real-time hook: broker, relay, subscriptions (server/realtime.go) ---
-	s.rt = newRealtime(cfg, db, rdb, s.tokens, log)
+	// --- real-time: broker, relay, feed, transports (server/realtime.go) ---
+	s.rt = newRealtime(cfg, db, rdb, s.tokens, log, newConnectionCounter(tel.Meter, log))
 	revocations.OnRevoke(s.rt.closeRevoked)
-	if err := s.registerRealtimeMetrics(); err != nil {
+	if err := s.observeRealtime(); err != nil {
 		log.Error("real-time metrics disabled", "error", err)
 	}
-	s.handler = s.routes()
+	// --- abuse control (server/persisted, server/limits) ---
+	s.docs = persisted.NewDocumentCache(10_000, 1000)
+	s.persisted = persisted.NewExtension(persisted.Options{
+		Config: cfg, Client: db.Client, Redis: rdb, Log: log, Meter: tel.Meter, RequestID: RequestID,
+	})
+	s.limiter = limits.New(limits.Options{
+		Config: cfg, Redis: rdb, Log: log, Meter: tel.Meter, Docs: s.docs,
+		// The schema is static: the executable schema graphql builds
+		// serves the same one.
+		Schema:    graph.NewExecutableSchema(graph.Config{}).Schema(),
+		RequestID: RequestID, ClientAddress: clientAddress, LogAllowed: s.throttle.allow,
+	})
+	s.admission = limits.NewAdmission(cfg.ExecutionBudget, cfg.OperationQueueTimeout)
+	s.handler = s.routes(s.graphql())
 	return s
 }
 
@@ -109,12 +114,13 @@ func (s *Server) QueuedOperations() int {
 	if s.admission == nil {
 		return 0
 	}
-	return int(s.admission.queued.Load())
+	return s.admission.Queued()
 }
 
-func (s *Server) routes() http.Handler {
+// routes puts the middleware in front of the GraphQL handler gql and
+// serves it with the health endpoints and, in development, GraphiQL.
+func (s *Server) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	gql := s.graphql()
 	// The meter comes before every check that may refuse a request, so
 	// every GraphQL response carries the rate-limit headers; authentication
 	// comes before the body checks, so those refusals report the viewer's
@@ -124,10 +130,10 @@ func (s *Server) routes() http.Handler {
 	api := chain(gql,
 		cors(s.cfg.CORSOrigins),
 		withClientAddress(s.cfg.TrustedProxyHops),
-		s.limiter.meterRequests,
+		s.limiter.MeterRequests,
 		deadline(s.cfg.RequestTimeout),
 		authenticate(s.tokens, newAccounts(s.db.Client, time.Second)),
-		s.limiter.meterViewer,
+		s.limiter.MeterViewer,
 		graphqlRequest(s.cfg.BodyLimit, s.cfg.BatchMax),
 		s.idempotency.middleware,
 		batches(s.cfg.BatchMax),
@@ -159,9 +165,12 @@ func (s *Server) routes() http.Handler {
 // graphql builds the gqlgen handler with explicit transports: JSON over
 // POST, and GET for queries only.
 func (s *Server) graphql() http.Handler {
-	resolver := graph.NewResolver(s.db.Client, s.tokens, s.log,
+	throttle := auth.NewThrottle(s.redis, s.cfg.RedisPrefix+"signin:", auth.ThrottleOptions{
+		FailuresPerAccount: s.cfg.SignInFailuresPerAccount, FailuresPerAddress: s.cfg.SignInFailuresPerAddress, Lockout: s.cfg.SignInLockout,
+	}, s.log)
+	resolver := graph.NewResolver(s.db.Client, sessions{s.tokens}, s.log,
 		append(s.rt.resolverOptions(),
-			graph.WithSignInGuard(newSignInThrottle(s.cfg, s.redis, s.log)),
+			graph.WithSignInGuard(signInGuard{throttle}),
 			graph.WithEventLoaders(s.loaderOptions()),
 			graph.WithTracing(s.tel.Tracer))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
@@ -169,7 +178,11 @@ func (s *Server) graphql() http.Handler {
 	s.rt.addTransports(srv)          // --- real-time hook: WebSocket and SSE, before POST ---
 	srv.AddTransport(getTransport{}) // server/httptransport.go: GraphQL over HTTP as the spec words it
 	srv.AddTransport(postTransport{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(s.docs)
+	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
+	// "Did you mean" suggestions would let anyone map the schema with
+	// introspection turned off.
+	srv.SetDisableSuggestion(s.cfg.Production())
 	if !s.cfg.Production() {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -206,9 +219,17 @@ func (s *Server) graphql() http.Handler {
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
-	// Abuse control (server/limits.go, server/persisted.go): persisted
-	// operations, structural and cost limits, cost-based rate limiting.
-	return s.useLimits(srv, es.Schema())
+	// Abuse control. Persisted operations first: the limits see the
+	// document that will actually run. Admission after the limiter, so its
+	// response interceptor runs inside the limiter's (gqlgen nests the
+	// first one outermost): an operation it refuses still gets its charge
+	// refunded and its extensions.cost.
+	srv.Use(s.persisted)
+	srv.Use(s.limiter)
+	if s.admission != nil {
+		srv.Use(s.admission)
+	}
+	return srv
 }
 
 // Serve answers on ln until ctx ends, then stops taking connections and

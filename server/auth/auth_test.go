@@ -13,7 +13,6 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 	"github.com/issuegraph/issuegraph/ent/viewer"
-	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/auth"
 )
 
@@ -70,7 +69,7 @@ func TestAccessTokenRejections(t *testing.T) {
 	}
 	for name, tok := range cases {
 		_, err := svc.VerifyAccess(tok)
-		assert.ErrorIs(t, err, graph.ErrInvalidToken, name)
+		assert.ErrorIs(t, err, auth.ErrInvalidToken, name)
 	}
 }
 
@@ -88,15 +87,15 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	assert.NotEqual(t, first.RefreshToken, second.RefreshToken)
 
 	_, _, err = svc.Refresh(ctx, first.RefreshToken)
-	assert.ErrorIs(t, err, graph.ErrInvalidToken, "reuse is refused")
+	assert.ErrorIs(t, err, auth.ErrInvalidToken, "reuse is refused")
 	_, _, err = svc.Refresh(ctx, second.RefreshToken)
-	assert.ErrorIs(t, err, graph.ErrInvalidToken, "reuse revoked the family")
+	assert.ErrorIs(t, err, auth.ErrInvalidToken, "reuse revoked the family")
 
 	third, err := svc.Start(ctx, uid)
 	require.NoError(t, err)
 	require.NoError(t, svc.Revoke(ctx, third.RefreshToken))
 	_, _, err = svc.Refresh(ctx, third.RefreshToken)
-	assert.ErrorIs(t, err, graph.ErrInvalidToken, "logged-out sessions cannot refresh")
+	assert.ErrorIs(t, err, auth.ErrInvalidToken, "logged-out sessions cannot refresh")
 }
 
 func TestPasswordHash(t *testing.T) {

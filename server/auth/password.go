@@ -1,5 +1,3 @@
-// Package auth holds Issuegraph's credentials: argon2id password hashes,
-// signed JWT access tokens and rotating refresh tokens.
 package auth
 
 import (

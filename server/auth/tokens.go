@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,14 +16,21 @@ import (
 	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/refreshtoken"
 	"github.com/issuegraph/issuegraph/ent/viewer"
-	"github.com/issuegraph/issuegraph/graph"
-	"github.com/issuegraph/issuegraph/graph/model"
 )
 
 // ErrInvalidToken is returned for every token that must not be honoured:
 // malformed, badly signed, expired, revoked or reused. Callers show one
 // message for all of them.
-var ErrInvalidToken = graph.ErrInvalidToken
+var ErrInvalidToken = errors.New("invalid or expired token")
+
+// Tokens are what signing in or refreshing hands a client: a short-lived
+// access token and the refresh token that gets the next pair.
+type Tokens struct {
+	AccessToken           string
+	AccessTokenExpiresAt  time.Time
+	RefreshToken          string
+	RefreshTokenExpiresAt time.Time
+}
 
 // Service issues and checks access and refresh tokens.
 type Service struct {
@@ -66,7 +74,7 @@ func (s *Service) CheckPassword(hash, password string) bool { return CheckPasswo
 
 // Start signs userID in: a new access token and a refresh token that opens
 // a new family.
-func (s *Service) Start(ctx context.Context, userID int64) (*model.Tokens, error) {
+func (s *Service) Start(ctx context.Context, userID int64) (*Tokens, error) {
 	family, err := randomToken(16)
 	if err != nil {
 		return nil, err
@@ -77,7 +85,7 @@ func (s *Service) Start(ctx context.Context, userID int64) (*model.Tokens, error
 // Refresh exchanges a refresh token for a new pair. Each refresh token works
 // once: presenting one again means it leaked, so its whole family is
 // revoked and the caller must sign in again.
-func (s *Service) Refresh(ctx context.Context, refresh string) (int64, *model.Tokens, error) {
+func (s *Service) Refresh(ctx context.Context, refresh string) (int64, *Tokens, error) {
 	ctx = viewer.SystemContext(ctx)
 	tx, err := s.client.Tx(ctx)
 	if err != nil {
@@ -144,7 +152,7 @@ func (s *Service) revoked(ctx context.Context, family string) {
 	}
 }
 
-func (s *Service) issue(ctx context.Context, client *ent.Client, userID int64, family string) (*model.Tokens, error) {
+func (s *Service) issue(ctx context.Context, client *ent.Client, userID int64, family string) (*Tokens, error) {
 	now := s.now()
 	access, accessExp, err := s.signAccess(userID, family, now)
 	if err != nil {
@@ -162,7 +170,7 @@ func (s *Service) issue(ctx context.Context, client *ent.Client, userID int64, f
 	if err != nil {
 		return nil, fmt.Errorf("storing refresh token: %w", err)
 	}
-	return &model.Tokens{AccessToken: access, AccessTokenExpiresAt: accessExp, RefreshToken: refresh, RefreshTokenExpiresAt: refreshExp}, nil
+	return &Tokens{AccessToken: access, AccessTokenExpiresAt: accessExp, RefreshToken: refresh, RefreshTokenExpiresAt: refreshExp}, nil
 }
 
 // accessClaims are an access token's claims: the registered ones and sid,

@@ -1,8 +1,3 @@
-// Package limits measures a GraphQL operation before it runs: its cost, read
-// from the IBM cost directives (@cost, @listSize) declared in the schema, and
-// its shape (depth, aliases, root fields, directives). The server refuses an
-// operation over a limit before any resolver runs; the bucket subpackage meters
-// the cost per viewer over time.
 package limits
 
 import (

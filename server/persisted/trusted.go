@@ -1,7 +1,3 @@
-// Package persisted keeps trusted documents: the operations client apps
-// register ahead of time from their manifests. They live in PostgreSQL, so
-// every instance trusts the same list, and each instance caches the ones it
-// has served.
 package persisted
 
 import (

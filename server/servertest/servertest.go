@@ -1,6 +1,3 @@
-// Package servertest runs a real Issuegraph instance for tests: a fresh
-// migrated database, the full HTTP stack on 127.0.0.1:0, and a small
-// GraphQL client.
 package servertest
 
 import (
@@ -20,6 +17,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 	"github.com/issuegraph/issuegraph/server"
+	"github.com/issuegraph/issuegraph/server/app"
 	"github.com/issuegraph/issuegraph/server/telemetry"
 )
 
@@ -101,40 +99,24 @@ func start(tb testing.TB, tel *telemetry.Telemetry, opts []Option) *Env {
 	}
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.MetricsAddr = "off" // tests read the metrics from Server.MetricsHandler
 	ctx, cancel := context.WithCancel(context.Background())
-	db, err := server.OpenDatabaseWith(ctx, cfg, log, tel)
+	a, err := app.Open(ctx, cfg, log, app.Options{Telemetry: tel, Uninstrumented: tel == nil})
 	if err != nil {
 		cancel()
-		tb.Fatalf("opening database: %v", err)
+		tb.Fatalf("opening the instance: %v", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		cancel()
+		a.Close()
 		tb.Fatalf("listening: %v", err)
 	}
-	rdb, err := server.OpenRedis(ctx, cfg.RedisURL)
-	if err != nil {
-		cancel()
-		tb.Fatalf("redis: %v", err)
-	}
-	if rdb != nil {
-		tb.Cleanup(func() { rdb.Close() })
-	}
-	var serverOpts []server.Option
-	if tel != nil {
-		serverOpts = append(serverOpts, server.WithTelemetry(tel))
-		if rdb != nil {
-			if err := server.InstrumentRedis(rdb, tel); err != nil {
-				tb.Fatalf("instrumenting redis: %v", err)
-			}
-		}
-	}
-	srv := server.New(cfg, db, rdb, log, serverOpts...)
-	env := &Env{URL: "http://" + ln.Addr().String(), DB: db, Server: srv, Config: cfg, Logs: logs, cancel: cancel, done: make(chan error, 1)}
-	go func() { env.done <- srv.Serve(ctx, ln) }()
+	env := &Env{URL: "http://" + ln.Addr().String(), DB: a.DB, Server: a.Server, Config: cfg, Logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { env.done <- a.Run(ctx, ln) }()
 	tb.Cleanup(func() {
 		env.Stop()
-		db.Close()
+		a.Close()
 		if tb.Failed() {
 			tb.Logf("server log:\n%s", logs.String())
 		}

@@ -1,7 +1,3 @@
-// Package bucket meters the cost of requests per viewer with token buckets: a
-// bucket holds up to Capacity points, a request spends its cost, and points come
-// back at RestoreRate per second. Buckets live in Redis, so every instance shares
-// one budget per viewer, or in process when a single instance runs without Redis.
 package bucket
 
 import (

@@ -1,6 +1,3 @@
-// Package store keeps the text of Automatic Persisted Queries under its SHA-256
-// hash: in Redis, so that a query sent once is known to every instance, or in an
-// in-process LRU for a single instance running without Redis.
 package store
 
 import (

@@ -1,4 +1,4 @@
-package server
+package persisted
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // trusted document's parsed form.
 func TestDocumentCacheKeepsTrustedDocuments(t *testing.T) {
 	t.Parallel()
-	cache := newDocumentCache(10, 10)
+	cache := NewDocumentCache(10, 10)
 	opCtx := func(trusted bool) context.Context {
 		op := &graphql.OperationContext{}
 		ctx := graphql.WithOperationContext(context.Background(), op)

@@ -1,8 +1,7 @@
-package server
+package limits
 
 import (
 	"context"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/issuegraph/issuegraph/graph"
 )
 
-// admission bounds the work one instance executes at once, weighed by each
+// Admission bounds the work one instance executes at once, weighed by each
 // operation's requested cost: a nested query is thousands of small
 // resolver goroutines, and sixteen deep ones at once on two cores starve
 // each other — each request's dataloader window closes before its level's
@@ -28,7 +27,7 @@ import (
 // with 503 UNAVAILABLE and Retry-After, so the client or a load balancer
 // can try another instance. Subscription events are not weighed: they run
 // when an event arrives and a subscription holds no budget while idle.
-type admission struct {
+type Admission struct {
 	budget *semaphore.Weighted
 	size   int64
 	wait   time.Duration
@@ -36,26 +35,29 @@ type admission struct {
 	queued atomic.Int64
 }
 
+// Queued is how many operations wait for room right now.
+func (a *Admission) Queued() int { return int(a.queued.Load()) }
+
 var (
-	_ graphql.HandlerExtension    = (*admission)(nil)
-	_ graphql.ResponseInterceptor = (*admission)(nil)
+	_ graphql.HandlerExtension    = (*Admission)(nil)
+	_ graphql.ResponseInterceptor = (*Admission)(nil)
 )
 
-// newAdmission admits operations whose requested costs add up to at most
-// budget points at once; budget <= 0 admits everything.
-func newAdmission(budget int, wait time.Duration) *admission {
+// NewAdmission admits operations whose requested costs add up to at most
+// budget points at once; budget <= 0 admits everything (nil).
+func NewAdmission(budget int, wait time.Duration) *Admission {
 	if budget <= 0 {
 		return nil
 	}
-	return &admission{budget: semaphore.NewWeighted(int64(budget)), size: int64(budget), wait: wait}
+	return &Admission{budget: semaphore.NewWeighted(int64(budget)), size: int64(budget), wait: wait}
 }
 
-func (a *admission) ExtensionName() string { return "Admission" }
+func (a *Admission) ExtensionName() string { return "Admission" }
 
-func (a *admission) Validate(graphql.ExecutableSchema) error { return nil }
+func (a *Admission) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptResponse holds the operation's weight while it executes.
-func (a *admission) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+func (a *Admission) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	if !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
@@ -75,10 +77,7 @@ func (a *admission) InterceptResponse(ctx context.Context, next graphql.Response
 	a.queued.Add(-1)
 	cancel()
 	if err != nil {
-		if m := meterFrom(ctx); m != nil {
-			m.setStatus(http.StatusServiceUnavailable)
-			m.retryAfter(time.Second)
-		}
+		Busy(ctx, time.Second)
 		if oc != nil {
 			oc.notRun = true
 		}
