@@ -20,10 +20,10 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	// The generated runtime registers the schemas' defaults, hooks and
 	// privacy policies; a client built without it would skip authorization.
-	_ "github.com/issuegraph/issuegraph/ent/runtime"
+	_ "github.com/issuegraph/issuegraph/ent/ent/runtime"
 )
 
 // Options tune the connection pool and the server-side statement timeout.

@@ -6,7 +6,7 @@ package model
 import (
 	"context"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 )
 
 // Node is any object reachable through `node(id:)`. The implementations are

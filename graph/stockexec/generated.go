@@ -14,9 +14,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -5048,7 +5048,7 @@ func (ec *executionContext) _APIKey_role(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5071,7 +5071,7 @@ func (ec *executionContext) _APIKey_organization(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5103,7 +5103,7 @@ func (ec *executionContext) _APIKey_createdBy(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5337,7 +5337,7 @@ func (ec *executionContext) _APIKeyEdge_node(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5369,7 +5369,7 @@ func (ec *executionContext) _AddMemberPayload_membership(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5433,7 +5433,7 @@ func (ec *executionContext) _ArchiveProjectPayload_project(ctx context.Context, 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5497,7 +5497,7 @@ func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5593,7 +5593,7 @@ func (ec *executionContext) _ChangeMemberRolePayload_membership(ctx context.Cont
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5703,7 +5703,7 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5735,7 +5735,7 @@ func (ec *executionContext) _Comment_issue(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5946,7 +5946,7 @@ func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
-			return ec.marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx, selections, v)
+			return ec.marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5978,7 +5978,7 @@ func (ec *executionContext) _CommentPayload_comment(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
-			return ec.marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx, selections, v)
+			return ec.marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6042,7 +6042,7 @@ func (ec *executionContext) _CreateAPIKeyPayload_apiKey(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6129,7 +6129,7 @@ func (ec *executionContext) _CreateOrganizationPayload_organization(ctx context.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6193,7 +6193,7 @@ func (ec *executionContext) _CreateProjectPayload_project(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6468,7 +6468,7 @@ func (ec *executionContext) _Event_actor(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6555,7 +6555,7 @@ func (ec *executionContext) _Event_issue(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6702,7 +6702,7 @@ func (ec *executionContext) _Issue_status(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v issue.Status) graphql.Marshaler {
-			return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, selections, v)
+			return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6725,7 +6725,7 @@ func (ec *executionContext) _Issue_priority(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v issue.Priority) graphql.Marshaler {
-			return ec.marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, selections, v)
+			return ec.marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6748,7 +6748,7 @@ func (ec *executionContext) _Issue_project(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6780,7 +6780,7 @@ func (ec *executionContext) _Issue_author(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6812,7 +6812,7 @@ func (ec *executionContext) _Issue_assignee(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7134,7 +7134,7 @@ func (ec *executionContext) _IssueEdge_node(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7166,7 +7166,7 @@ func (ec *executionContext) _IssuePayload_issue(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7322,7 +7322,7 @@ func (ec *executionContext) _Label_organization(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7487,7 +7487,7 @@ func (ec *executionContext) _LabelEdge_node(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Label) graphql.Marshaler {
-			return ec.marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx, selections, v)
+			return ec.marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7519,7 +7519,7 @@ func (ec *executionContext) _LabelPayload_label(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Label) graphql.Marshaler {
-			return ec.marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx, selections, v)
+			return ec.marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7716,7 +7716,7 @@ func (ec *executionContext) _Membership_role(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7739,7 +7739,7 @@ func (ec *executionContext) _Membership_user(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7771,7 +7771,7 @@ func (ec *executionContext) _Membership_organization(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7936,7 +7936,7 @@ func (ec *executionContext) _MembershipEdge_node(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9403,7 +9403,7 @@ func (ec *executionContext) _Organization_viewerRole(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *membership.Role) graphql.Marshaler {
-			return ec.marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		false,
@@ -9515,7 +9515,7 @@ func (ec *executionContext) _Organization_project(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -9876,7 +9876,7 @@ func (ec *executionContext) _Project_organization(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9953,7 +9953,7 @@ func (ec *executionContext) _Project_issue(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10175,7 +10175,7 @@ func (ec *executionContext) _ProjectEdge_node(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10295,7 +10295,7 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10328,7 +10328,7 @@ func (ec *executionContext) _Query_organization(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10372,7 +10372,7 @@ func (ec *executionContext) _Query_project(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10416,7 +10416,7 @@ func (ec *executionContext) _Query_issue(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10590,7 +10590,7 @@ func (ec *executionContext) _RevokeAPIKeyPayload_apiKey(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10834,7 +10834,7 @@ func (ec *executionContext) _UpdateOrganizationPayload_organization(ctx context.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10898,7 +10898,7 @@ func (ec *executionContext) _UpdateProjectPayload_project(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -12381,7 +12381,7 @@ func (ec *executionContext) unmarshalInputAddMemberInput(ctx context.Context, ob
 			it.Email = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12521,7 +12521,7 @@ func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Cont
 			it.MembershipID = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12634,7 +12634,7 @@ func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context,
 			it.Name = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12704,14 +12704,14 @@ func (ec *executionContext) unmarshalInputCreateIssueInput(ctx context.Context, 
 			it.Body = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "priority":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
-			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, v)
+			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13068,7 +13068,7 @@ func (ec *executionContext) unmarshalInputIssueFilter(ctx context.Context, obj a
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13670,14 +13670,14 @@ func (ec *executionContext) unmarshalInputUpdateIssueInput(ctx context.Context, 
 			it.Body = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "priority":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
-			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, v)
+			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16736,7 +16736,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "APIKey!")
 		return graphql.Null
@@ -16852,7 +16852,7 @@ func (ec *executionContext) unmarshalNCloseIssueInput2githubᚗcomᚋissuegraph�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
+func (ec *executionContext) marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Comment!")
 		return graphql.Null
@@ -17053,7 +17053,7 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
-func (ec *executionContext) marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
+func (ec *executionContext) marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Issue!")
 		return graphql.Null
@@ -17116,15 +17116,15 @@ func (ec *executionContext) marshalNIssuePayload2ᚖgithubᚗcomᚋissuegraphᚋ
 	return ec._IssuePayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, v any) (issue.Priority, error) {
+func (ec *executionContext) unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, v any) (issue.Priority, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[tmp]
+	res := unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v issue.Priority) graphql.Marshaler {
+func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v issue.Priority) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[v])
+	res := graphql.MarshalString(marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "IssuePriority!")
 	}
@@ -17132,14 +17132,14 @@ func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋis
 }
 
 var (
-	unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[string]issue.Priority{
+	unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[string]issue.Priority{
 		"NONE":   issue.PriorityNONE,
 		"LOW":    issue.PriorityLOW,
 		"MEDIUM": issue.PriorityMEDIUM,
 		"HIGH":   issue.PriorityHIGH,
 		"URGENT": issue.PriorityURGENT,
 	}
-	marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[issue.Priority]string{
+	marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[issue.Priority]string{
 		issue.PriorityNONE:   "NONE",
 		issue.PriorityLOW:    "LOW",
 		issue.PriorityMEDIUM: "MEDIUM",
@@ -17148,15 +17148,15 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, v any) (issue.Status, error) {
+func (ec *executionContext) unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, v any) (issue.Status, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[tmp]
+	res := unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v issue.Status) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[v])
+	res := graphql.MarshalString(marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "IssueStatus!")
 	}
@@ -17164,14 +17164,14 @@ func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissu
 }
 
 var (
-	unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[string]issue.Status{
+	unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[string]issue.Status{
 		"BACKLOG":     issue.StatusBACKLOG,
 		"TODO":        issue.StatusTODO,
 		"IN_PROGRESS": issue.StatusIN_PROGRESS,
 		"DONE":        issue.StatusDONE,
 		"CANCELED":    issue.StatusCANCELED,
 	}
-	marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[issue.Status]string{
+	marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[issue.Status]string{
 		issue.StatusBACKLOG:     "BACKLOG",
 		issue.StatusTODO:        "TODO",
 		issue.StatusIN_PROGRESS: "IN_PROGRESS",
@@ -17180,7 +17180,7 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
+func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Label!")
 		return graphql.Null
@@ -17259,7 +17259,7 @@ func (ec *executionContext) marshalNLogOutPayload2ᚖgithubᚗcomᚋissuegraph�
 	return ec._LogOutPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Membership!")
 		return graphql.Null
@@ -17319,7 +17319,7 @@ func (ec *executionContext) marshalNOrderDirection2githubᚗcomᚋissuegraphᚋi
 	return v
 }
 
-func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Organization!")
 		return graphql.Null
@@ -17335,7 +17335,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋissuegraphᚋissu
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
+func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Project!")
 		return graphql.Null
@@ -17411,15 +17411,15 @@ func (ec *executionContext) marshalNRevokeAPIKeyPayload2ᚖgithubᚗcomᚋissueg
 	return ec._RevokeAPIKeyPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, v any) (membership.Role, error) {
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, v any) (membership.Role, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[tmp]
+	res := unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v membership.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v membership.Role) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[v])
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
 	}
@@ -17427,13 +17427,13 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraph�
 }
 
 var (
-	unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[string]membership.Role{
+	unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[string]membership.Role{
 		"OWNER":  membership.RoleOWNER,
 		"ADMIN":  membership.RoleADMIN,
 		"MEMBER": membership.RoleMEMBER,
 		"VIEWER": membership.RoleVIEWER,
 	}
-	marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[membership.Role]string{
+	marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[membership.Role]string{
 		membership.RoleOWNER:  "OWNER",
 		membership.RoleADMIN:  "ADMIN",
 		membership.RoleMEMBER: "MEMBER",
@@ -17544,7 +17544,7 @@ func (ec *executionContext) marshalNUpdateProjectPayload2ᚖgithubᚗcomᚋissue
 	return ec._UpdateProjectPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
 		return graphql.Null
@@ -17728,7 +17728,7 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
-func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -17781,7 +17781,7 @@ func (ec *executionContext) marshalOCloseReason2ᚖgithubᚗcomᚋissuegraphᚋi
 	return v
 }
 
-func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
+func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -17859,7 +17859,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
+func (ec *executionContext) marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -17882,34 +17882,34 @@ func (ec *executionContext) unmarshalOIssueOrder2ᚖgithubᚗcomᚋissuegraphᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, v any) (*issue.Priority, error) {
+func (ec *executionContext) unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, v any) (*issue.Priority, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[tmp]
+	res := unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v *issue.Priority) graphql.Marshaler {
+func (ec *executionContext) marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v *issue.Priority) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[*v])
+	res := graphql.MarshalString(marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[*v])
 	return res
 }
 
 var (
-	unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[string]issue.Priority{
+	unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[string]issue.Priority{
 		"NONE":   issue.PriorityNONE,
 		"LOW":    issue.PriorityLOW,
 		"MEDIUM": issue.PriorityMEDIUM,
 		"HIGH":   issue.PriorityHIGH,
 		"URGENT": issue.PriorityURGENT,
 	}
-	marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[issue.Priority]string{
+	marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[issue.Priority]string{
 		issue.PriorityNONE:   "NONE",
 		issue.PriorityLOW:    "LOW",
 		issue.PriorityMEDIUM: "MEDIUM",
@@ -17918,7 +17918,7 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx context.Context, v any) ([]issue.Status, error) {
+func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx context.Context, v any) ([]issue.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -17927,7 +17927,7 @@ func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraph�
 	res := make([]issue.Status, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -17935,14 +17935,14 @@ func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraph�
 	return res, nil
 }
 
-func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []issue.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, sel, v[i])
+		return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -17954,34 +17954,34 @@ func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋi
 	return ret
 }
 
-func (ec *executionContext) unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, v any) (*issue.Status, error) {
+func (ec *executionContext) unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, v any) (*issue.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[tmp]
+	res := unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v *issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v *issue.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[*v])
+	res := graphql.MarshalString(marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[*v])
 	return res
 }
 
 var (
-	unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[string]issue.Status{
+	unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[string]issue.Status{
 		"BACKLOG":     issue.StatusBACKLOG,
 		"TODO":        issue.StatusTODO,
 		"IN_PROGRESS": issue.StatusIN_PROGRESS,
 		"DONE":        issue.StatusDONE,
 		"CANCELED":    issue.StatusCANCELED,
 	}
-	marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[issue.Status]string{
+	marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[issue.Status]string{
 		issue.StatusBACKLOG:     "BACKLOG",
 		issue.StatusTODO:        "TODO",
 		issue.StatusIN_PROGRESS: "IN_PROGRESS",
@@ -17990,14 +17990,14 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
+func (ec *executionContext) marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Label(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -18011,47 +18011,47 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋissuegraphᚋissuegraph�
 	return ec._Node(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Organization(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
+func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Project(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, v any) (*membership.Role, error) {
+func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, v any) (*membership.Role, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[tmp]
+	res := unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v *membership.Role) graphql.Marshaler {
+func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v *membership.Role) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[*v])
+	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[*v])
 	return res
 }
 
 var (
-	unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[string]membership.Role{
+	unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[string]membership.Role{
 		"OWNER":  membership.RoleOWNER,
 		"ADMIN":  membership.RoleADMIN,
 		"MEMBER": membership.RoleMEMBER,
 		"VIEWER": membership.RoleVIEWER,
 	}
-	marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[membership.Role]string{
+	marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[membership.Role]string{
 		membership.RoleOWNER:  "OWNER",
 		membership.RoleADMIN:  "ADMIN",
 		membership.RoleMEMBER: "MEMBER",
@@ -18137,7 +18137,7 @@ func (ec *executionContext) marshalOTokens2ᚖgithubᚗcomᚋissuegraphᚋissueg
 	return ec._Tokens(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
+func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
