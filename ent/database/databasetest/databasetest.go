@@ -117,6 +117,9 @@ func ensureTemplate(ctx context.Context, conn *sql.Conn) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
+	// The revision table's format is part of the template: a template
+	// from before the move to Atlas's table is not reused.
+	fmt.Fprintln(h, "revisions: atlas_schema_revisions")
 	for _, m := range migrations {
 		fmt.Fprintf(h, "%s\n%s\n", m.Version, m.SQL)
 	}
