@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/apikey"
 	"github.com/issuegraph/issuegraph/ent/ent/comment"
-	"github.com/issuegraph/issuegraph/ent/database"
-	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/ent/privacy"
