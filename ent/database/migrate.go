@@ -108,15 +108,12 @@ func Migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 	if err := carryForward(ctx, conn, all); err != nil {
 		return nil, err
 	}
-	done, err := appliedVersions(ctx, conn)
+	todo, err := notApplied(ctx, conn, all)
 	if err != nil {
 		return nil, err
 	}
 	var applied []string
-	for _, m := range all {
-		if done[m.Version] {
-			continue
-		}
+	for _, m := range todo {
 		if err := apply(ctx, conn, m); err != nil {
 			return applied, err
 		}
@@ -195,15 +192,28 @@ func Pending(ctx context.Context, db *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	done, err := appliedVersions(ctx, db)
+	todo, err := notApplied(ctx, db, all)
 	if err != nil {
 		return nil, err
 	}
 	var pending []string
-	for _, m := range all {
-		if !done[m.Version] {
-			pending = append(pending, m.Version)
-		}
+	for _, m := range todo {
+		pending = append(pending, m.Version)
 	}
 	return pending, nil
+}
+
+// notApplied returns the migrations of all that c has not had in full.
+func notApplied(ctx context.Context, c sqlConn, all []Migration) ([]Migration, error) {
+	done, err := appliedVersions(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var todo []Migration
+	for _, m := range all {
+		if !done[m.Version] {
+			todo = append(todo, m)
+		}
+	}
+	return todo, nil
 }

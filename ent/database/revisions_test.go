@@ -52,17 +52,26 @@ func openEmpty(t *testing.T) *database.DB {
 	return db
 }
 
+// migrated returns a database that Migrate took from empty to current, and
+// the migrations it applied.
+func migrated(t *testing.T) (*database.DB, []database.Migration) {
+	t.Helper()
+	db := openEmpty(t)
+	all, err := database.Migrations()
+	require.NoError(t, err)
+	applied, err := database.Migrate(context.Background(), db.SQL)
+	require.NoError(t, err)
+	require.Len(t, applied, len(all))
+	return db, all
+}
+
 // TestMigrateRecordsRevisionsAsAtlas migrates an empty database: every
 // file is recorded in Atlas's revision table with atlas.sum's hash and
 // its statement count, and Atlas finds nothing left to apply.
 func TestMigrateRecordsRevisionsAsAtlas(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := openEmpty(t)
-	all, err := database.Migrations()
-	require.NoError(t, err)
-	_, err = database.Migrate(ctx, db.SQL)
-	require.NoError(t, err)
+	db, all := migrated(t)
 
 	revs, err := database.Revisions(db.SQL).ReadRevisions(ctx)
 	require.NoError(t, err)
@@ -139,11 +148,7 @@ func TestMigrateCarriesLegacyStateForward(t *testing.T) {
 func TestAtlasSeesAMissingRevision(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := openEmpty(t)
-	all, err := database.Migrations()
-	require.NoError(t, err)
-	_, err = database.Migrate(ctx, db.SQL)
-	require.NoError(t, err)
+	db, all := migrated(t)
 	newest := all[len(all)-1].Version
 	require.NoError(t, database.Revisions(db.SQL).DeleteRevision(ctx, newest))
 	pending, err := database.Pending(ctx, db.SQL)
