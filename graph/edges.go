@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -16,6 +17,8 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/ent/project"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -82,6 +85,19 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	keyOf    func(T) (any, int64) // a row's sort value and id
 	where    []P                  // conditions from the field's arguments (filters)
 	shape    any                  // the arguments behind where, for the loader shape
+	users    []userEdge[T]        // to-one user edges a page reads with its rows when selected
+}
+
+// userEdge is a to-one edge from a list's rows to users (an issue's
+// assignee, a comment's author). When a query selects it under the list's
+// edges { node }, the page reads the users with the rows, in the same
+// statement (loaders.Join), and hands them to the edge's resolvers through
+// the rows' peer group.
+type userEdge[T any] struct {
+	edge   string        // "Issue.assignee": the resolvers' group batch and loader
+	field  string        // "assignee": the field selected under node
+	column string        // the rows' column holding the user's id
+	target func(T) int64 // a row's user id, 0 for none
 }
 
 // parentIDOf returns the parent a row of a FirstPerParent page belongs to.
@@ -115,6 +131,9 @@ func loadPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner
 	}
 	typ, _, _ := strings.Cut(l.name, ".") // the parent's type: "Issue.comments"
 	count := func(ctx context.Context) (int, error) {
+		if n, ok := f.knownSize(parentID); ok {
+			return n, nil
+		}
 		if err := groupList(ctx, lds, typ, f.countShape, parentID, f.counts, f.fetchCounts); err != nil {
 			return 0, err
 		}
@@ -147,6 +166,38 @@ type listLoad[T any] struct {
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
 	wantsRows   bool
+
+	mu sync.Mutex
+	// sizes holds the totalCount of each parent whose whole list its page
+	// held: a first page without cursors that needed no extra row.
+	sizes map[int64]int
+}
+
+// knownSize returns parent's totalCount when its page showed all of it.
+func (f *listLoad[T]) knownSize(parent int64) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.sizes[parent]
+	return n, ok
+}
+
+// learnSizes records, from a page batch, the size of every list the page
+// held whole. Only a page without cursors counts every row the count
+// would: a cursor leaves out the rows before it.
+func (f *listLoad[T]) learnSizes(parents []int64, pages map[int64][]T) {
+	if f.page.after != nil || f.page.before != nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sizes == nil {
+		f.sizes = make(map[int64]int, len(parents))
+	}
+	for _, id := range parents {
+		if n := len(pages[id]); n <= f.page.limit {
+			f.sizes[id] = n
+		}
+	}
 }
 
 // fieldKey names one list field of an operation: the same field (its
@@ -182,9 +233,16 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		countShape: shapeOf("count", l.name, l.shape),
 		wantsRows:  wantsRows(ctx),
 	}
+	// The page's shape is the same whichever users it joins: the first
+	// parent's selection is every parent's (one field, one selection).
+	joined := selectedUserEdges(ctx, l.users)
 	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
-		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms))
+		joins := make([]loaders.Join, len(joined))
+		for i, e := range joined {
+			joins[i] = loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Visible: rule.VisibleUsers(ctx)}
+		}
+		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, joins...))
 		rows, err := q.All(ctx)
 		if err != nil {
 			return nil, err
@@ -203,20 +261,122 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			}
 			out[id] = append(out[id], row)
 		}
-		loaders.AddPeers(&lds.Peers, shown)
+		g := loaders.AddPeers(&lds.Peers, shown)
 		loaders.Prime(ctx, lds, shown...)
+		for _, e := range joined {
+			if err := handOverUsers(ctx, lds, g, e, shown); err != nil {
+				return nil, err
+			}
+		}
+		f.learnSizes(parents, out)
 		return out, nil
 	}
 	f.fetchCounts = func(ctx context.Context, parents []int64) (map[int64]int, error) {
+		// Sizes a page showed whole are known: count only the others.
+		out := make(map[int64]int, len(parents))
+		unknown := make([]int64, 0, len(parents))
+		for _, id := range parents {
+			if n, ok := f.knownSize(id); ok {
+				out[id] = n
+			} else {
+				unknown = append(unknown, id)
+			}
+		}
+		if len(unknown) == 0 {
+			return out, nil
+		}
 		var rows []loaders.ParentCount
-		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, parents)).Scan(ctx, &rows); err != nil {
+		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, unknown)).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}
-		return loaders.Counts(rows), nil
+		for _, r := range rows {
+			out[r.Parent] = r.Count
+		}
+		return out, nil
 	}
 	f.pages = loaders.PerParent(lds, f.pageShape, f.fetchPages)
 	f.counts = loaders.PerParent(lds, f.countShape, f.fetchCounts)
 	return f
+}
+
+// handOverUsers gives the resolvers of edge e the users a page read with
+// rows: as the result of the rows' group batch for the edge (what
+// groupUser would read), and in the edge's loader for a row without a
+// group. A user the viewer may not see came back as no row: not found.
+func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, e userEdge[T], rows []T) error {
+	results := make(map[int64]*dataloader.Result[*ent.User], len(rows))
+	users := lds.UsersOf(e.edge)
+	for _, r := range rows {
+		id := e.target(r)
+		if id == 0 || results[id] != nil {
+			continue
+		}
+		u := &ent.User{}
+		found, err := loaders.Joined(r, "joined_"+e.field, u)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", e.edge, err)
+		}
+		if !found {
+			results[id] = &dataloader.Result[*ent.User]{Error: fmt.Errorf("%s %d: %w", e.edge, id, loaders.ErrNotFound)}
+			continue
+		}
+		results[id] = &dataloader.Result[*ent.User]{Data: u}
+		users.Prime(ctx, id, u)
+	}
+	if g != nil {
+		g.Preload(e.edge, results)
+	}
+	return nil
+}
+
+// selectedUserEdges returns the edges of edges the connection field being
+// resolved selects under edges { node } (through fragments too; a field
+// under @skip or @include counts as selected, which only reads a user
+// that goes unused).
+func selectedUserEdges[T any](ctx context.Context, edges []userEdge[T]) []userEdge[T] {
+	fc := graphql.GetFieldContext(ctx)
+	if len(edges) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	doc := graphql.GetOperationContext(ctx).Doc
+	var nodes ast.SelectionSet
+	for _, e := range fieldsNamed(doc, fc.Field.Selections, "edges") {
+		nodes = append(nodes, fieldsNamed(doc, e.(*ast.Field).SelectionSet, "node")...)
+	}
+	var out []userEdge[T]
+	for _, e := range edges {
+		for _, n := range nodes {
+			if len(fieldsNamed(doc, n.(*ast.Field).SelectionSet, e.field)) > 0 {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// fieldsNamed returns the fields named name in set, looking into inline
+// fragments and fragment spreads.
+func fieldsNamed(doc *ast.QueryDocument, set ast.SelectionSet, name string) ast.SelectionSet {
+	var out ast.SelectionSet
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == name {
+				out = append(out, sel)
+			}
+		case *ast.InlineFragment:
+			out = append(out, fieldsNamed(doc, sel.SelectionSet, name)...)
+		case *ast.FragmentSpread:
+			if doc == nil {
+				continue
+			}
+			if f := doc.Fragments.ForName(sel.Name); f != nil {
+				out = append(out, fieldsNamed(doc, f.SelectionSet, name)...)
+			}
+		}
+	}
+	return out
 }
 
 // wantsRows reports whether the connection field being resolved selects

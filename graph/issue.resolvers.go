@@ -25,6 +25,9 @@ func (r *issueResolver) ID(ctx context.Context, obj *ent.Issue) (string, error) 
 
 // Key is the resolver for the key field.
 func (r *issueResolver) Key(ctx context.Context, obj *ent.Issue) (string, error) {
+	if k, ok := r.loadersFor(ctx).ProjectKey(obj.ProjectID); ok {
+		return fmt.Sprintf("%s-%d", k, obj.Number), nil
+	}
 	p, err := r.issueProject(ctx, obj)
 	if err != nil {
 		return "", err

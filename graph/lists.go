@@ -108,6 +108,15 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
 		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
+		users: []userEdge[*ent.Issue]{
+			{edge: "Issue.assignee", field: "assignee", column: issue.FieldAssigneeID, target: func(i *ent.Issue) int64 {
+				if i.AssigneeID == nil {
+					return 0
+				}
+				return *i.AssigneeID
+			}},
+			{edge: "Issue.author", field: "author", column: issue.FieldAuthorID, target: func(i *ent.Issue) int64 { return i.AuthorID }},
+		},
 	}, nil
 }
 
@@ -117,6 +126,9 @@ func (r *Resolver) commentsOfIssues() childList[*ent.CommentQuery, *ent.Comment,
 		name: "Issue.comments", query: r.client.Comment.Query, parent: loaders.ByColumn(comment.FieldIssueID),
 		parentOf: func(c *ent.Comment) int64 { return c.IssueID },
 		key:      commentsByCreated, keyOf: func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID },
+		users: []userEdge[*ent.Comment]{
+			{edge: "Comment.author", field: "author", column: comment.FieldAuthorID, target: func(c *ent.Comment) int64 { return c.AuthorID }},
+		},
 	}
 }
 

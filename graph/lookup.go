@@ -49,6 +49,9 @@ func (r *Resolver) issueByKey(ctx context.Context, key string, slug *string) (*e
 	case 0:
 		return nil, nil
 	case 1:
+		// The issue's key is the one asked for: its project is read only
+		// if the query selects more of it than its key.
+		r.loadersFor(ctx).KnowProjectKey(issues[0].ProjectID, m[1])
 		return issues[0], nil
 	}
 	return nil, Errorf(CodeBadUserInput, "%s exists in more than one of your organizations; pass organization to choose", key)

@@ -57,6 +57,9 @@ type Loaders struct {
 	// usersOf holds the users loader of each edge (UsersOf).
 	usersOf map[string]*dataloader.Loader[int64, *ent.User]
 	memos   map[any]any // Memo
+	// projectKeys holds the keys of projects the request knows without
+	// their rows (KnowProjectKey).
+	projectKeys map[int64]string
 }
 
 // New returns fresh loaders reading through client.
@@ -159,6 +162,26 @@ func Prime[T any](ctx context.Context, l *Loaders, rows ...T) {
 			l.Organization.Prime(ctx, r.ID, r)
 		}
 	}
+}
+
+// KnowProjectKey records that project id has key: an issue found by its
+// key (ENG-42) names its project's key, so resolving the issue's key needs
+// no project row.
+func (l *Loaders) KnowProjectKey(id int64, key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.projectKeys == nil {
+		l.projectKeys = map[int64]string{}
+	}
+	l.projectKeys[id] = key
+}
+
+// ProjectKey returns the key KnowProjectKey recorded for project id.
+func (l *Loaders) ProjectKey(id int64) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k, ok := l.projectKeys[id]
+	return k, ok
 }
 
 // peers records rows, read in one batch, as peers in l.

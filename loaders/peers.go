@@ -55,9 +55,9 @@ type edgeLoad struct {
 
 // Add records objs, issues, comments and projects (others are ignored), as
 // one group. An object added again belongs to its latest group.
-func (p *Peers) Add(objs ...any) {
+func (p *Peers) Add(objs ...any) *PeerGroup {
 	if p.off { // set before the loaders are shared
-		return
+		return nil
 	}
 	g := &PeerGroup{}
 	for _, o := range objs {
@@ -71,7 +71,7 @@ func (p *Peers) Add(objs ...any) {
 		}
 	}
 	if len(g.Issues)+len(g.Comments)+len(g.Projects) < 2 {
-		return // a lone object has nobody to share a batch with
+		return nil // a lone object has nobody to share a batch with
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -87,15 +87,17 @@ func (p *Peers) Add(objs ...any) {
 	for _, o := range g.Projects {
 		p.groups[peerKey{"Project", o.ID}] = g
 	}
+	return g
 }
 
-// AddPeers records rows, read together, as one group of p.
-func AddPeers[T any](p *Peers, rows []T) {
+// AddPeers records rows, read together, as one group of p, and returns
+// the group (nil for fewer than two rows, or with peers off).
+func AddPeers[T any](p *Peers, rows []T) *PeerGroup {
 	objs := make([]any, len(rows))
 	for i, r := range rows {
 		objs[i] = r
 	}
-	p.Add(objs...)
+	return p.Add(objs...)
 }
 
 // Of returns the group of the object of type typ ("Issue", "Comment",
@@ -176,6 +178,24 @@ func GroupBatch(ctx context.Context, g *PeerGroup, name string, batch func() (an
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Preload gives g the result of its batch name (what GroupBatch would
+// run), read already: the targets of a to-one edge that came with the
+// page the group's members were read with. A batch already started keeps
+// its own result.
+func (g *PeerGroup) Preload(name string, results any) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.targets == nil {
+		g.targets = map[string]*edgeLoad{}
+	}
+	if _, started := g.targets[name]; started {
+		return
+	}
+	e := &edgeLoad{done: make(chan struct{}), results: results}
+	close(e.done)
+	g.targets[name] = e
 }
 
 // GroupEdge returns what the to-one edge named edge ("Comment.author") of

@@ -1,6 +1,7 @@
 package loaders
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"entgo.io/ent/dialect/sql"
@@ -45,7 +46,10 @@ func (p Parent) Own() bool { return p.own }
 // only when the parent id is not one of them: ent scans a column it does
 // not know through database/sql's ColumnTypes, which allocates on every
 // row.
-func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string) func(*sql.Selector) {
+//
+// Each of joins adds the row a to-one edge of the page's rows points at
+// (an issue's assignee), read in the same statement (see Join).
+func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, joins ...Join) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		inner := s.Clone()
 		columns := inner.UnqualifiedColumns()
@@ -63,14 +67,75 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
 			outer = append(outer, `"ranked"."`+ParentColumn+`"`)
 		}
+		for _, j := range joins {
+			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
+		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
 			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
 			b.Join(inner)
 			b.WriteString(`) AS "ranked"`)
+			for _, j := range joins {
+				b.WriteString(" LEFT JOIN LATERAL (")
+				b.Join(j.target(s.Dialect()))
+				b.WriteString(`) AS "` + j.As + `" ON true`)
+			}
 		})
 		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from).
 			OrderBy(`"parents"."id"`, `"ranked"."row_number"`)
 	}
+}
+
+// Join is a to-one edge read with the page that lists its source rows:
+// for each row, the row of Table whose id is in the row's Column, if
+// Visible lets the viewer see it, comes back as one JSON column named As
+// (read it with Joined). A page of issues and their assignees is then one
+// statement instead of two.
+type Join struct {
+	As      string
+	Table   string
+	Column  string
+	Visible func(*sql.Selector) // the target table's privacy filter
+}
+
+// target selects the joined row of one page row as JSON.
+func (j Join) target(dialect string) *sql.Selector {
+	alias := j.As + "_row"
+	t := sql.Table(j.Table).As(alias)
+	sel := sql.Dialect(dialect).Select().
+		AppendSelectExprAs(sql.Expr(`row_to_json("`+alias+`")`), j.As).
+		From(t).
+		Where(sql.ExprP(t.C("id") + ` = "ranked"."` + j.Column + `"`))
+	j.Visible(sel)
+	return sel
+}
+
+// Joined decodes into v the row a Join read with row, and reports whether
+// there was one (the edge is set and the viewer may see its target).
+func Joined(row interface {
+	Value(string) (ent.Value, error)
+}, as string, v any) (bool, error) {
+	raw, err := row.Value(as)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", as, err)
+	}
+	if p, ok := raw.(*any); ok {
+		raw = *p
+	}
+	var b []byte
+	switch raw := raw.(type) {
+	case nil:
+		return false, nil
+	case []byte:
+		b = raw
+	case string:
+		b = []byte(raw)
+	default:
+		return false, fmt.Errorf("%s of unexpected type %T", as, raw)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("decoding %s: %w", as, err)
+	}
+	return true, nil
 }
 
 // CountPerParent is an ent query modifier that turns a query into one row
@@ -88,16 +153,6 @@ func CountPerParent(parent Parent, parents []int64) func(*sql.Selector) {
 type ParentCount struct {
 	Parent int64 `sql:"parent_id"`
 	Count  int   `sql:"count"`
-}
-
-// Counts turns CountPerParent rows into a map; parents without rows are
-// absent, that is zero.
-func Counts(rows []ParentCount) map[int64]int {
-	out := make(map[int64]int, len(rows))
-	for _, r := range rows {
-		out[r.Parent] = r.Count
-	}
-	return out
 }
 
 // ParentOf reads the parent id a FirstPerParent query selected with a row.

@@ -85,24 +85,29 @@ func TestNestedQueriesCostStatementsByDepth(t *testing.T) {
 func assertStatementsByDepth(t *testing.T, c *servertest.Client, busiest string) {
 	for _, tc := range []struct {
 		name, query string
-		statements  int
+		// statements at first: 5 and at first: 50
+		small, large int
 	}{
-		// project; issues page; issue count; assignees; labels; comment
-		// counts. The issues' project (for their keys) is the one the
-		// root field read.
-		{"board", boardQuery, 6},
-		// issue; project (key); author; labels; comments page; comment count; comment authors
-		{"issue page", issuePageQuery, 7},
-		// organization; projects page; issues page; assignees; comments
-		// page; comment authors. The issues' projects are the page's.
-		{"deep", deepQuery, 6},
+		// project; issues page with their assignees; issue count; labels;
+		// comment counts. The issues' project (for their keys) is the one
+		// the root field read.
+		{"board", boardQuery, 5, 5},
+		// issue; author; labels; comments page with their authors;
+		// comment count. The issue's key is the one asked for, so its
+		// project is not read. At first: 50 the page holds all of the
+		// issue's comments, which is their totalCount: no count statement.
+		{"issue page", issuePageQuery, 5, 4},
+		// organization; projects page; issues page with their assignees;
+		// comments page with their authors. The issues' projects are the
+		// page's.
+		{"deep", deepQuery, 4, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			small := c.Do(t, tc.query, map[string]any{"n": 5, "key": busiest}).MustOK(t)
 			large := c.Do(t, tc.query, map[string]any{"n": 50, "key": busiest}).MustOK(t)
 			assert.Greater(t, len(large.Data), len(small.Data), "a page of 50 should hold more than a page of 5")
-			assert.Equal(t, tc.statements, small.Statements(t), "statements at first: 5")
-			assert.Equal(t, tc.statements, large.Statements(t), "statements at first: 50")
+			assert.Equal(t, tc.small, small.Statements(t), "statements at first: 5")
+			assert.Equal(t, tc.large, large.Statements(t), "statements at first: 50")
 		})
 	}
 }
@@ -247,4 +252,42 @@ func TestNodesCostOneStatementPerType(t *testing.T) {
 		assert.Equal(t, ids[i], n.ID, i)
 	}
 	assert.Equal(t, 3, res.Statements(t), "issues, labels, users: one statement each")
+}
+
+// TestTotalCountFromAWholePage: a first page that holds a whole list is
+// its totalCount, with no count statement; a page after a cursor is not,
+// and still counts every row.
+func TestTotalCountFromAWholePage(t *testing.T) {
+	t.Parallel()
+	c, busiest := seeded(t, patientLoaders)
+	const q = `query($key: String!, $n: Int, $after: String) { issue(key: $key, organization: "scale") {
+		comments(first: $n, after: $after) { totalCount pageInfo { endCursor } edges { node { body } } } } }`
+	type page struct {
+		Issue struct {
+			Comments struct {
+				TotalCount int
+				PageInfo   struct{ EndCursor string }
+				Edges      []struct{ Node struct{ Body string } }
+			}
+		}
+	}
+	var whole, first, rest page
+	wholeResp := c.Do(t, q, map[string]any{"key": busiest, "n": 100}).MustOK(t)
+	wholeResp.Decode(t, &whole)
+	n := len(whole.Issue.Comments.Edges)
+	require.Greater(t, n, 2)
+	assert.Equal(t, n, whole.Issue.Comments.TotalCount)
+	// issue; comments page: the count is the page's.
+	assert.Equal(t, 2, wholeResp.Statements(t))
+
+	firstResp := c.Do(t, q, map[string]any{"key": busiest, "n": 1}).MustOK(t)
+	firstResp.Decode(t, &first)
+	assert.Equal(t, n, first.Issue.Comments.TotalCount)
+	assert.Equal(t, 3, firstResp.Statements(t), "a page that is not the whole list needs its count")
+
+	restResp := c.Do(t, q, map[string]any{"key": busiest, "n": 100, "after": first.Issue.Comments.PageInfo.EndCursor}).MustOK(t)
+	restResp.Decode(t, &rest)
+	assert.Len(t, rest.Issue.Comments.Edges, n-1)
+	assert.Equal(t, n, rest.Issue.Comments.TotalCount, "totalCount counts the rows before the cursor too")
+	assert.Equal(t, 3, restResp.Statements(t))
 }

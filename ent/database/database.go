@@ -57,6 +57,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.StatementCache > 0 {
+		dsn = withGenericPlans(dsn)
+	}
 	pqc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
@@ -117,6 +120,28 @@ func withStatementTimeout(rawURL string, d time.Duration) (string, error) {
 		u.RawQuery = q.Encode()
 	}
 	return u.String(), nil
+}
+
+// withGenericPlans makes the connections' prepared statements keep one
+// generic plan (plan_cache_mode=force_generic_plan), unless the URL sets
+// plan_cache_mode itself. PostgreSQL's default plans a statement afresh,
+// for its actual arguments, whenever a custom plan looks cheaper than the
+// generic one; for a statement with an array of ids that is every time,
+// and planning a page of issues with its privacy filter cost as much CPU
+// as running it. Every statement Issuegraph reads with is driven by
+// indexes on ids and foreign keys, which the generic plan uses whatever
+// the arguments.
+func withGenericPlans(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil { // withStatementTimeout parsed it already
+		return dsn
+	}
+	q := u.Query()
+	if q.Get("plan_cache_mode") == "" {
+		q.Set("plan_cache_mode", "force_generic_plan")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // EnsureExists creates the database named in rawURL when it is missing,

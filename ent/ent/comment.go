@@ -27,6 +27,8 @@ type Comment struct {
 	Version int `json:"version,omitempty"`
 	// IssueID holds the value of the "issue_id" field.
 	IssueID int64 `json:"issue_id,omitempty"`
+	// OrganizationID holds the value of the "organization_id" field.
+	OrganizationID int64 `json:"organization_id,omitempty"`
 	// AuthorID holds the value of the "author_id" field.
 	AuthorID int64 `json:"author_id,omitempty"`
 	// Body holds the value of the "body" field.
@@ -75,7 +77,7 @@ func (*Comment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case comment.FieldID, comment.FieldVersion, comment.FieldIssueID, comment.FieldAuthorID:
+		case comment.FieldID, comment.FieldVersion, comment.FieldIssueID, comment.FieldOrganizationID, comment.FieldAuthorID:
 			values[i] = new(sql.NullInt64)
 		case comment.FieldBody:
 			values[i] = new(sql.NullString)
@@ -125,6 +127,12 @@ func (_m *Comment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field issue_id", values[i])
 			} else if value.Valid {
 				_m.IssueID = value.Int64
+			}
+		case comment.FieldOrganizationID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field organization_id", values[i])
+			} else if value.Valid {
+				_m.OrganizationID = value.Int64
 			}
 		case comment.FieldAuthorID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -195,6 +203,9 @@ func (_m *Comment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("issue_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IssueID))
+	builder.WriteString(", ")
+	builder.WriteString("organization_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OrganizationID))
 	builder.WriteString(", ")
 	builder.WriteString("author_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AuthorID))

@@ -72,6 +72,12 @@ func (_c *CommentCreate) SetIssueID(v int64) *CommentCreate {
 	return _c
 }
 
+// SetOrganizationID sets the "organization_id" field.
+func (_c *CommentCreate) SetOrganizationID(v int64) *CommentCreate {
+	_c.mutation.SetOrganizationID(v)
+	return _c
+}
+
 // SetAuthorID sets the "author_id" field.
 func (_c *CommentCreate) SetAuthorID(v int64) *CommentCreate {
 	_c.mutation.SetAuthorID(v)
@@ -177,6 +183,9 @@ func (_c *CommentCreate) check() error {
 	if _, ok := _c.mutation.IssueID(); !ok {
 		return &ValidationError{Name: "issue_id", err: errors.New(`ent: missing required field "Comment.issue_id"`)}
 	}
+	if _, ok := _c.mutation.OrganizationID(); !ok {
+		return &ValidationError{Name: "organization_id", err: errors.New(`ent: missing required field "Comment.organization_id"`)}
+	}
 	if _, ok := _c.mutation.AuthorID(); !ok {
 		return &ValidationError{Name: "author_id", err: errors.New(`ent: missing required field "Comment.author_id"`)}
 	}
@@ -238,6 +247,10 @@ func (_c *CommentCreate) createSpec() (*Comment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Version(); ok {
 		_spec.SetField(comment.FieldVersion, field.TypeInt, value)
 		_node.Version = value
+	}
+	if value, ok := _c.mutation.OrganizationID(); ok {
+		_spec.SetField(comment.FieldOrganizationID, field.TypeInt64, value)
+		_node.OrganizationID = value
 	}
 	if value, ok := _c.mutation.Body(); ok {
 		_spec.SetField(comment.FieldBody, field.TypeString, value)
@@ -393,6 +406,9 @@ func (u *CommentUpsertOne) UpdateNewValues() *CommentUpsertOne {
 		}
 		if _, exists := u.create.mutation.IssueID(); exists {
 			s.SetIgnore(comment.FieldIssueID)
+		}
+		if _, exists := u.create.mutation.OrganizationID(); exists {
+			s.SetIgnore(comment.FieldOrganizationID)
 		}
 		if _, exists := u.create.mutation.AuthorID(); exists {
 			s.SetIgnore(comment.FieldAuthorID)
@@ -664,6 +680,9 @@ func (u *CommentUpsertBulk) UpdateNewValues() *CommentUpsertBulk {
 			}
 			if _, exists := b.mutation.IssueID(); exists {
 				s.SetIgnore(comment.FieldIssueID)
+			}
+			if _, exists := b.mutation.OrganizationID(); exists {
+				s.SetIgnore(comment.FieldOrganizationID)
 			}
 			if _, exists := b.mutation.AuthorID(); exists {
 				s.SetIgnore(comment.FieldAuthorID)

@@ -60,12 +60,13 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Comment",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			comment.FieldCreatedAt: {Type: field.TypeTime, Column: comment.FieldCreatedAt},
-			comment.FieldUpdatedAt: {Type: field.TypeTime, Column: comment.FieldUpdatedAt},
-			comment.FieldVersion:   {Type: field.TypeInt, Column: comment.FieldVersion},
-			comment.FieldIssueID:   {Type: field.TypeInt64, Column: comment.FieldIssueID},
-			comment.FieldAuthorID:  {Type: field.TypeInt64, Column: comment.FieldAuthorID},
-			comment.FieldBody:      {Type: field.TypeString, Column: comment.FieldBody},
+			comment.FieldCreatedAt:      {Type: field.TypeTime, Column: comment.FieldCreatedAt},
+			comment.FieldUpdatedAt:      {Type: field.TypeTime, Column: comment.FieldUpdatedAt},
+			comment.FieldVersion:        {Type: field.TypeInt, Column: comment.FieldVersion},
+			comment.FieldIssueID:        {Type: field.TypeInt64, Column: comment.FieldIssueID},
+			comment.FieldOrganizationID: {Type: field.TypeInt64, Column: comment.FieldOrganizationID},
+			comment.FieldAuthorID:       {Type: field.TypeInt64, Column: comment.FieldAuthorID},
+			comment.FieldBody:           {Type: field.TypeString, Column: comment.FieldBody},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
@@ -124,18 +125,19 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Issue",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			issue.FieldCreatedAt:  {Type: field.TypeTime, Column: issue.FieldCreatedAt},
-			issue.FieldUpdatedAt:  {Type: field.TypeTime, Column: issue.FieldUpdatedAt},
-			issue.FieldVersion:    {Type: field.TypeInt, Column: issue.FieldVersion},
-			issue.FieldProjectID:  {Type: field.TypeInt64, Column: issue.FieldProjectID},
-			issue.FieldNumber:     {Type: field.TypeInt, Column: issue.FieldNumber},
-			issue.FieldTitle:      {Type: field.TypeString, Column: issue.FieldTitle},
-			issue.FieldBody:       {Type: field.TypeString, Column: issue.FieldBody},
-			issue.FieldStatus:     {Type: field.TypeEnum, Column: issue.FieldStatus},
-			issue.FieldPriority:   {Type: field.TypeEnum, Column: issue.FieldPriority},
-			issue.FieldAuthorID:   {Type: field.TypeInt64, Column: issue.FieldAuthorID},
-			issue.FieldAssigneeID: {Type: field.TypeInt64, Column: issue.FieldAssigneeID},
-			issue.FieldClosedAt:   {Type: field.TypeTime, Column: issue.FieldClosedAt},
+			issue.FieldCreatedAt:      {Type: field.TypeTime, Column: issue.FieldCreatedAt},
+			issue.FieldUpdatedAt:      {Type: field.TypeTime, Column: issue.FieldUpdatedAt},
+			issue.FieldVersion:        {Type: field.TypeInt, Column: issue.FieldVersion},
+			issue.FieldProjectID:      {Type: field.TypeInt64, Column: issue.FieldProjectID},
+			issue.FieldOrganizationID: {Type: field.TypeInt64, Column: issue.FieldOrganizationID},
+			issue.FieldNumber:         {Type: field.TypeInt, Column: issue.FieldNumber},
+			issue.FieldTitle:          {Type: field.TypeString, Column: issue.FieldTitle},
+			issue.FieldBody:           {Type: field.TypeString, Column: issue.FieldBody},
+			issue.FieldStatus:         {Type: field.TypeEnum, Column: issue.FieldStatus},
+			issue.FieldPriority:       {Type: field.TypeEnum, Column: issue.FieldPriority},
+			issue.FieldAuthorID:       {Type: field.TypeInt64, Column: issue.FieldAuthorID},
+			issue.FieldAssigneeID:     {Type: field.TypeInt64, Column: issue.FieldAssigneeID},
+			issue.FieldClosedAt:       {Type: field.TypeTime, Column: issue.FieldClosedAt},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
@@ -771,6 +773,11 @@ func (f *CommentFilter) WhereIssueID(p entql.Int64P) {
 	f.Where(p.Field(comment.FieldIssueID))
 }
 
+// WhereOrganizationID applies the entql int64 predicate on the organization_id field.
+func (f *CommentFilter) WhereOrganizationID(p entql.Int64P) {
+	f.Where(p.Field(comment.FieldOrganizationID))
+}
+
 // WhereAuthorID applies the entql int64 predicate on the author_id field.
 func (f *CommentFilter) WhereAuthorID(p entql.Int64P) {
 	f.Where(p.Field(comment.FieldAuthorID))
@@ -1042,6 +1049,11 @@ func (f *IssueFilter) WhereVersion(p entql.IntP) {
 // WhereProjectID applies the entql int64 predicate on the project_id field.
 func (f *IssueFilter) WhereProjectID(p entql.Int64P) {
 	f.Where(p.Field(issue.FieldProjectID))
+}
+
+// WhereOrganizationID applies the entql int64 predicate on the organization_id field.
+func (f *IssueFilter) WhereOrganizationID(p entql.Int64P) {
+	f.Where(p.Field(issue.FieldOrganizationID))
 }
 
 // WhereNumber applies the entql int predicate on the number field.

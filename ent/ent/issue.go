@@ -27,6 +27,8 @@ type Issue struct {
 	Version int `json:"version,omitempty"`
 	// ProjectID holds the value of the "project_id" field.
 	ProjectID int64 `json:"project_id,omitempty"`
+	// OrganizationID holds the value of the "organization_id" field.
+	OrganizationID int64 `json:"organization_id,omitempty"`
 	// Number holds the value of the "number" field.
 	Number int `json:"number,omitempty"`
 	// Title holds the value of the "title" field.
@@ -122,7 +124,7 @@ func (*Issue) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case issue.FieldID, issue.FieldVersion, issue.FieldProjectID, issue.FieldNumber, issue.FieldAuthorID, issue.FieldAssigneeID:
+		case issue.FieldID, issue.FieldVersion, issue.FieldProjectID, issue.FieldOrganizationID, issue.FieldNumber, issue.FieldAuthorID, issue.FieldAssigneeID:
 			values[i] = new(sql.NullInt64)
 		case issue.FieldTitle, issue.FieldBody, issue.FieldStatus, issue.FieldPriority:
 			values[i] = new(sql.NullString)
@@ -172,6 +174,12 @@ func (_m *Issue) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field project_id", values[i])
 			} else if value.Valid {
 				_m.ProjectID = value.Int64
+			}
+		case issue.FieldOrganizationID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field organization_id", values[i])
+			} else if value.Valid {
+				_m.OrganizationID = value.Int64
 			}
 		case issue.FieldNumber:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -295,6 +303,9 @@ func (_m *Issue) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("project_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ProjectID))
+	builder.WriteString(", ")
+	builder.WriteString("organization_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OrganizationID))
 	builder.WriteString(", ")
 	builder.WriteString("number=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Number))

@@ -74,6 +74,12 @@ func (_c *IssueCreate) SetProjectID(v int64) *IssueCreate {
 	return _c
 }
 
+// SetOrganizationID sets the "organization_id" field.
+func (_c *IssueCreate) SetOrganizationID(v int64) *IssueCreate {
+	_c.mutation.SetOrganizationID(v)
+	return _c
+}
+
 // SetNumber sets the "number" field.
 func (_c *IssueCreate) SetNumber(v int) *IssueCreate {
 	_c.mutation.SetNumber(v)
@@ -302,6 +308,9 @@ func (_c *IssueCreate) check() error {
 	if _, ok := _c.mutation.ProjectID(); !ok {
 		return &ValidationError{Name: "project_id", err: errors.New(`ent: missing required field "Issue.project_id"`)}
 	}
+	if _, ok := _c.mutation.OrganizationID(); !ok {
+		return &ValidationError{Name: "organization_id", err: errors.New(`ent: missing required field "Issue.organization_id"`)}
+	}
 	if _, ok := _c.mutation.Number(); !ok {
 		return &ValidationError{Name: "number", err: errors.New(`ent: missing required field "Issue.number"`)}
 	}
@@ -395,6 +404,10 @@ func (_c *IssueCreate) createSpec() (*Issue, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Version(); ok {
 		_spec.SetField(issue.FieldVersion, field.TypeInt, value)
 		_node.Version = value
+	}
+	if value, ok := _c.mutation.OrganizationID(); ok {
+		_spec.SetField(issue.FieldOrganizationID, field.TypeInt64, value)
+		_node.OrganizationID = value
 	}
 	if value, ok := _c.mutation.Number(); ok {
 		_spec.SetField(issue.FieldNumber, field.TypeInt, value)
@@ -691,6 +704,9 @@ func (u *IssueUpsertOne) UpdateNewValues() *IssueUpsertOne {
 		}
 		if _, exists := u.create.mutation.ProjectID(); exists {
 			s.SetIgnore(issue.FieldProjectID)
+		}
+		if _, exists := u.create.mutation.OrganizationID(); exists {
+			s.SetIgnore(issue.FieldOrganizationID)
 		}
 		if _, exists := u.create.mutation.Number(); exists {
 			s.SetIgnore(issue.FieldNumber)
@@ -1049,6 +1065,9 @@ func (u *IssueUpsertBulk) UpdateNewValues() *IssueUpsertBulk {
 			}
 			if _, exists := b.mutation.ProjectID(); exists {
 				s.SetIgnore(issue.FieldProjectID)
+			}
+			if _, exists := b.mutation.OrganizationID(); exists {
+				s.SetIgnore(issue.FieldOrganizationID)
 			}
 			if _, exists := b.mutation.Number(); exists {
 				s.SetIgnore(issue.FieldNumber)

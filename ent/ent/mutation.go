@@ -1052,22 +1052,24 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 // CommentMutation represents an operation that mutates the Comment nodes in the graph.
 type CommentMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int64
-	created_at    *time.Time
-	updated_at    *time.Time
-	version       *int
-	addversion    *int
-	body          *string
-	clearedFields map[string]struct{}
-	issue         *int64
-	clearedissue  bool
-	author        *int64
-	clearedauthor bool
-	done          bool
-	oldValue      func(context.Context) (*Comment, error)
-	predicates    []predicate.Comment
+	op                 Op
+	typ                string
+	id                 *int64
+	created_at         *time.Time
+	updated_at         *time.Time
+	version            *int
+	addversion         *int
+	organization_id    *int64
+	addorganization_id *int64
+	body               *string
+	clearedFields      map[string]struct{}
+	issue              *int64
+	clearedissue       bool
+	author             *int64
+	clearedauthor      bool
+	done               bool
+	oldValue           func(context.Context) (*Comment, error)
+	predicates         []predicate.Comment
 }
 
 var _ ent.Mutation = (*CommentMutation)(nil)
@@ -1338,6 +1340,62 @@ func (m *CommentMutation) ResetIssueID() {
 	m.issue = nil
 }
 
+// SetOrganizationID sets the "organization_id" field.
+func (m *CommentMutation) SetOrganizationID(i int64) {
+	m.organization_id = &i
+	m.addorganization_id = nil
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *CommentMutation) OrganizationID() (r int64, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the Comment entity.
+// If the Comment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommentMutation) OldOrganizationID(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// AddOrganizationID adds i to the "organization_id" field.
+func (m *CommentMutation) AddOrganizationID(i int64) {
+	if m.addorganization_id != nil {
+		*m.addorganization_id += i
+	} else {
+		m.addorganization_id = &i
+	}
+}
+
+// AddedOrganizationID returns the value that was added to the "organization_id" field in this mutation.
+func (m *CommentMutation) AddedOrganizationID() (r int64, exists bool) {
+	v := m.addorganization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *CommentMutation) ResetOrganizationID() {
+	m.organization_id = nil
+	m.addorganization_id = nil
+}
+
 // SetAuthorID sets the "author_id" field.
 func (m *CommentMutation) SetAuthorID(i int64) {
 	m.author = &i
@@ -1498,7 +1556,7 @@ func (m *CommentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CommentMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.created_at != nil {
 		fields = append(fields, comment.FieldCreatedAt)
 	}
@@ -1510,6 +1568,9 @@ func (m *CommentMutation) Fields() []string {
 	}
 	if m.issue != nil {
 		fields = append(fields, comment.FieldIssueID)
+	}
+	if m.organization_id != nil {
+		fields = append(fields, comment.FieldOrganizationID)
 	}
 	if m.author != nil {
 		fields = append(fields, comment.FieldAuthorID)
@@ -1533,6 +1594,8 @@ func (m *CommentMutation) Field(name string) (ent.Value, bool) {
 		return m.Version()
 	case comment.FieldIssueID:
 		return m.IssueID()
+	case comment.FieldOrganizationID:
+		return m.OrganizationID()
 	case comment.FieldAuthorID:
 		return m.AuthorID()
 	case comment.FieldBody:
@@ -1554,6 +1617,8 @@ func (m *CommentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldVersion(ctx)
 	case comment.FieldIssueID:
 		return m.OldIssueID(ctx)
+	case comment.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
 	case comment.FieldAuthorID:
 		return m.OldAuthorID(ctx)
 	case comment.FieldBody:
@@ -1595,6 +1660,13 @@ func (m *CommentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIssueID(v)
 		return nil
+	case comment.FieldOrganizationID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
 	case comment.FieldAuthorID:
 		v, ok := value.(int64)
 		if !ok {
@@ -1620,6 +1692,9 @@ func (m *CommentMutation) AddedFields() []string {
 	if m.addversion != nil {
 		fields = append(fields, comment.FieldVersion)
 	}
+	if m.addorganization_id != nil {
+		fields = append(fields, comment.FieldOrganizationID)
+	}
 	return fields
 }
 
@@ -1630,6 +1705,8 @@ func (m *CommentMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case comment.FieldVersion:
 		return m.AddedVersion()
+	case comment.FieldOrganizationID:
+		return m.AddedOrganizationID()
 	}
 	return nil, false
 }
@@ -1645,6 +1722,13 @@ func (m *CommentMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddVersion(v)
+		return nil
+	case comment.FieldOrganizationID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrganizationID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Comment numeric field %s", name)
@@ -1684,6 +1768,9 @@ func (m *CommentMutation) ResetField(name string) error {
 		return nil
 	case comment.FieldIssueID:
 		m.ResetIssueID()
+		return nil
+	case comment.FieldOrganizationID:
+		m.ResetOrganizationID()
 		return nil
 	case comment.FieldAuthorID:
 		m.ResetAuthorID()
@@ -3769,36 +3856,38 @@ func (m *IdempotencyKeyMutation) ResetEdge(name string) error {
 // IssueMutation represents an operation that mutates the Issue nodes in the graph.
 type IssueMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *int64
-	created_at      *time.Time
-	updated_at      *time.Time
-	version         *int
-	addversion      *int
-	number          *int
-	addnumber       *int
-	title           *string
-	body            *string
-	status          *issue.Status
-	priority        *issue.Priority
-	closed_at       *time.Time
-	clearedFields   map[string]struct{}
-	project         *int64
-	clearedproject  bool
-	author          *int64
-	clearedauthor   bool
-	assignee        *int64
-	clearedassignee bool
-	comments        map[int64]struct{}
-	removedcomments map[int64]struct{}
-	clearedcomments bool
-	labels          map[int64]struct{}
-	removedlabels   map[int64]struct{}
-	clearedlabels   bool
-	done            bool
-	oldValue        func(context.Context) (*Issue, error)
-	predicates      []predicate.Issue
+	op                 Op
+	typ                string
+	id                 *int64
+	created_at         *time.Time
+	updated_at         *time.Time
+	version            *int
+	addversion         *int
+	organization_id    *int64
+	addorganization_id *int64
+	number             *int
+	addnumber          *int
+	title              *string
+	body               *string
+	status             *issue.Status
+	priority           *issue.Priority
+	closed_at          *time.Time
+	clearedFields      map[string]struct{}
+	project            *int64
+	clearedproject     bool
+	author             *int64
+	clearedauthor      bool
+	assignee           *int64
+	clearedassignee    bool
+	comments           map[int64]struct{}
+	removedcomments    map[int64]struct{}
+	clearedcomments    bool
+	labels             map[int64]struct{}
+	removedlabels      map[int64]struct{}
+	clearedlabels      bool
+	done               bool
+	oldValue           func(context.Context) (*Issue, error)
+	predicates         []predicate.Issue
 }
 
 var _ ent.Mutation = (*IssueMutation)(nil)
@@ -4067,6 +4156,62 @@ func (m *IssueMutation) OldProjectID(ctx context.Context) (v int64, err error) {
 // ResetProjectID resets all changes to the "project_id" field.
 func (m *IssueMutation) ResetProjectID() {
 	m.project = nil
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *IssueMutation) SetOrganizationID(i int64) {
+	m.organization_id = &i
+	m.addorganization_id = nil
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *IssueMutation) OrganizationID() (r int64, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the Issue entity.
+// If the Issue object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IssueMutation) OldOrganizationID(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// AddOrganizationID adds i to the "organization_id" field.
+func (m *IssueMutation) AddOrganizationID(i int64) {
+	if m.addorganization_id != nil {
+		*m.addorganization_id += i
+	} else {
+		m.addorganization_id = &i
+	}
+}
+
+// AddedOrganizationID returns the value that was added to the "organization_id" field in this mutation.
+func (m *IssueMutation) AddedOrganizationID() (r int64, exists bool) {
+	v := m.addorganization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *IssueMutation) ResetOrganizationID() {
+	m.organization_id = nil
+	m.addorganization_id = nil
 }
 
 // SetNumber sets the "number" field.
@@ -4626,7 +4771,7 @@ func (m *IssueMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *IssueMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, issue.FieldCreatedAt)
 	}
@@ -4638,6 +4783,9 @@ func (m *IssueMutation) Fields() []string {
 	}
 	if m.project != nil {
 		fields = append(fields, issue.FieldProjectID)
+	}
+	if m.organization_id != nil {
+		fields = append(fields, issue.FieldOrganizationID)
 	}
 	if m.number != nil {
 		fields = append(fields, issue.FieldNumber)
@@ -4679,6 +4827,8 @@ func (m *IssueMutation) Field(name string) (ent.Value, bool) {
 		return m.Version()
 	case issue.FieldProjectID:
 		return m.ProjectID()
+	case issue.FieldOrganizationID:
+		return m.OrganizationID()
 	case issue.FieldNumber:
 		return m.Number()
 	case issue.FieldTitle:
@@ -4712,6 +4862,8 @@ func (m *IssueMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldVersion(ctx)
 	case issue.FieldProjectID:
 		return m.OldProjectID(ctx)
+	case issue.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
 	case issue.FieldNumber:
 		return m.OldNumber(ctx)
 	case issue.FieldTitle:
@@ -4764,6 +4916,13 @@ func (m *IssueMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetProjectID(v)
+		return nil
+	case issue.FieldOrganizationID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
 		return nil
 	case issue.FieldNumber:
 		v, ok := value.(int)
@@ -4832,6 +4991,9 @@ func (m *IssueMutation) AddedFields() []string {
 	if m.addversion != nil {
 		fields = append(fields, issue.FieldVersion)
 	}
+	if m.addorganization_id != nil {
+		fields = append(fields, issue.FieldOrganizationID)
+	}
 	if m.addnumber != nil {
 		fields = append(fields, issue.FieldNumber)
 	}
@@ -4845,6 +5007,8 @@ func (m *IssueMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case issue.FieldVersion:
 		return m.AddedVersion()
+	case issue.FieldOrganizationID:
+		return m.AddedOrganizationID()
 	case issue.FieldNumber:
 		return m.AddedNumber()
 	}
@@ -4862,6 +5026,13 @@ func (m *IssueMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddVersion(v)
+		return nil
+	case issue.FieldOrganizationID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrganizationID(v)
 		return nil
 	case issue.FieldNumber:
 		v, ok := value.(int)
@@ -4923,6 +5094,9 @@ func (m *IssueMutation) ResetField(name string) error {
 		return nil
 	case issue.FieldProjectID:
 		m.ResetProjectID()
+		return nil
+	case issue.FieldOrganizationID:
+		m.ResetOrganizationID()
 		return nil
 	case issue.FieldNumber:
 		m.ResetNumber()

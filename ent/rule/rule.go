@@ -88,19 +88,6 @@ func memberOrgs(ctx context.Context, roles ...membership.Role) *sql.Selector {
 	return sql.Select(t.C(membership.FieldOrganizationID)).From(t).Where(sql.And(preds...))
 }
 
-// projectsIn selects the ids of the projects of the organizations orgs
-// selects.
-func projectsIn(orgs *sql.Selector) *sql.Selector {
-	t := sql.Table(project.Table).As("viewer_projects")
-	return sql.Select(t.C(project.FieldID)).From(t).Where(sql.In(t.C(project.FieldOrganizationID), orgs))
-}
-
-// issuesIn selects the ids of the issues of the projects projects selects.
-func issuesIn(projects *sql.Selector) *sql.Selector {
-	t := sql.Table(issue.Table).As("viewer_issues")
-	return sql.Select(t.C(issue.FieldID)).From(t).Where(sql.In(t.C(issue.FieldProjectID), projects))
-}
-
 // in is the predicate "column is one of what sel selects".
 func in(column string, sel *sql.Selector) func(*sql.Selector) {
 	return func(s *sql.Selector) { s.Where(sql.In(s.C(column), sel)) }
@@ -138,17 +125,20 @@ func FilterProjects() privacy.QueryRule {
 }
 
 // FilterIssues shows the issues of the viewer's organizations' projects.
+// An issue carries its project's organization (ent/schema's organizationOf),
+// so the test is on the row itself.
 func FilterIssues() privacy.QueryRule {
 	return privacy.IssueQueryRuleFunc(func(ctx context.Context, q *ent.IssueQuery) error {
-		q.Where(predicate.Issue(in(issue.FieldProjectID, projectsIn(memberOrgs(ctx)))))
+		q.Where(predicate.Issue(in(issue.FieldOrganizationID, memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
 
-// FilterComments shows the comments on issues the viewer can see.
+// FilterComments shows the comments on issues the viewer can see: those of
+// the viewer's organizations, which a comment carries as its issue does.
 func FilterComments() privacy.QueryRule {
 	return privacy.CommentQueryRuleFunc(func(ctx context.Context, q *ent.CommentQuery) error {
-		q.Where(predicate.Comment(in(comment.FieldIssueID, issuesIn(projectsIn(memberOrgs(ctx))))))
+		q.Where(predicate.Comment(in(comment.FieldOrganizationID, memberOrgs(ctx))))
 		return privacy.Allow
 	})
 }
@@ -175,44 +165,53 @@ func FilterLabels() privacy.QueryRule {
 // read, a scan of every comment of the organization.
 func FilterUsers() privacy.QueryRule {
 	return privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
-		id := uid(ctx)
-		q.Where(predicate.User(func(s *sql.Selector) {
-			who := s.C(user.FieldID)
-			m := sql.Table(membership.Table).As("fellow_memberships")
-			fellow := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.And(
-				sql.ColumnsEQ(m.C(membership.FieldUserID), who),
-				sql.In(m.C(membership.FieldOrganizationID), memberOrgs(ctx)),
-			))
-			issuePerson := func(column string) *sql.Selector {
-				i := sql.Table(issue.Table).As("visible_issues")
-				p := sql.Table(project.Table).As("visible_projects")
-				return sql.Select(i.C(issue.FieldID)).From(i).
-					Join(p).On(p.C(project.FieldID), i.C(issue.FieldProjectID)).
-					Where(sql.And(
-						sql.ColumnsEQ(i.C(column), who),
-						sql.In(p.C(project.FieldOrganizationID), memberOrgs(ctx)),
-					))
-			}
-			c := sql.Table(comment.Table).As("visible_comments")
-			ci := sql.Table(issue.Table).As("commented_issues")
-			cp := sql.Table(project.Table).As("commented_projects")
-			commenter := sql.Select(c.C(comment.FieldID)).From(c).
-				Join(ci).On(ci.C(issue.FieldID), c.C(comment.FieldIssueID)).
-				Join(cp).On(cp.C(project.FieldID), ci.C(issue.FieldProjectID)).
-				Where(sql.And(
-					sql.ColumnsEQ(c.C(comment.FieldAuthorID), who),
-					sql.In(cp.C(project.FieldOrganizationID), memberOrgs(ctx)),
-				))
-			s.Where(sql.Or(
-				sql.EQ(who, id),
-				sql.Exists(fellow),
-				sql.Exists(issuePerson(issue.FieldAuthorID)),
-				sql.Exists(issuePerson(issue.FieldAssigneeID)),
-				sql.Exists(commenter),
-			))
-		}))
+		q.Where(predicate.User(visibleUsers(ctx)))
 		return privacy.Allow
 	})
+}
+
+// VisibleUsers is FilterUsers as a predicate on a selector of the users
+// table, for a statement that reads users beside other rows (the
+// assignees of a page of issues): the same rule, in the same statement.
+// The system sees every user.
+func VisibleUsers(ctx context.Context) func(*sql.Selector) {
+	if viewer.FromContext(ctx).System {
+		return func(*sql.Selector) {}
+	}
+	return visibleUsers(ctx)
+}
+
+func visibleUsers(ctx context.Context) func(*sql.Selector) {
+	id := uid(ctx)
+	return func(s *sql.Selector) {
+		who := s.C(user.FieldID)
+		m := sql.Table(membership.Table).As("fellow_memberships")
+		fellow := sql.Select(m.C(membership.FieldUserID)).From(m).Where(sql.And(
+			sql.ColumnsEQ(m.C(membership.FieldUserID), who),
+			sql.In(m.C(membership.FieldOrganizationID), memberOrgs(ctx)),
+		))
+		issuePerson := func(column string) *sql.Selector {
+			i := sql.Table(issue.Table).As("visible_issues")
+			return sql.Select(i.C(issue.FieldID)).From(i).
+				Where(sql.And(
+					sql.ColumnsEQ(i.C(column), who),
+					sql.In(i.C(issue.FieldOrganizationID), memberOrgs(ctx)),
+				))
+		}
+		c := sql.Table(comment.Table).As("visible_comments")
+		commenter := sql.Select(c.C(comment.FieldID)).From(c).
+			Where(sql.And(
+				sql.ColumnsEQ(c.C(comment.FieldAuthorID), who),
+				sql.In(c.C(comment.FieldOrganizationID), memberOrgs(ctx)),
+			))
+		s.Where(sql.Or(
+			sql.EQ(who, id),
+			sql.Exists(fellow),
+			sql.Exists(issuePerson(issue.FieldAuthorID)),
+			sql.Exists(issuePerson(issue.FieldAssigneeID)),
+			sql.Exists(commenter),
+		))
+	}
 }
 
 // FilterEvents shows the activity of the viewer's organizations.

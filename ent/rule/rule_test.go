@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/ent/privacy"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 )
@@ -389,4 +391,50 @@ func TestWritesAllowedByRole(t *testing.T) {
 	gone, err := c.Issue.Query().Where(issue.ID(w.issue)).Exist(w.sys)
 	require.NoError(t, err)
 	assert.False(t, gone)
+}
+
+// TestIssuesAndCommentsCarryTheirOrganization: the organization an issue
+// or comment is filtered by is always its parent's, whatever the creator
+// set, so the row-local privacy filter says the same as a join through
+// project and issue would.
+func TestIssuesAndCommentsCarryTheirOrganization(t *testing.T) {
+	w := newWorld(t)
+	i, err := w.c.Issue.Create().SetProjectID(w.project).SetNumber(99).SetTitle("t").SetAuthorID(w.owner).
+		SetOrganizationID(w.beta).Save(w.sys)
+	require.NoError(t, err)
+	assert.Equal(t, w.alpha, i.OrganizationID, "an issue's organization is its project's")
+	c, err := w.c.Comment.Create().SetIssueID(i.ID).SetAuthorID(w.owner).SetBody("b").
+		SetOrganizationID(w.beta).Save(w.sys)
+	require.NoError(t, err)
+	assert.Equal(t, w.alpha, c.OrganizationID, "a comment's organization is its issue's")
+
+	// Every row agrees with its parent.
+	var wrong []struct {
+		N int `sql:"n"`
+	}
+	require.NoError(t, w.c.Issue.Query().Modify(func(s *sql.Selector) {
+		p := sql.Table(project.Table)
+		s.Join(p).On(s.C(issue.FieldProjectID), p.C(project.FieldID)).
+			Where(sql.ColumnsNEQ(s.C(issue.FieldOrganizationID), p.C(project.FieldOrganizationID))).
+			Select(sql.As(sql.Count("*"), "n"))
+	}).Scan(w.sys, &wrong))
+	assert.Equal(t, 0, wrong[0].N)
+	wrong = nil
+	require.NoError(t, w.c.Comment.Query().Modify(func(s *sql.Selector) {
+		i := sql.Table(issue.Table)
+		s.Join(i).On(s.C(comment.FieldIssueID), i.C(issue.FieldID)).
+			Where(sql.ColumnsNEQ(s.C(comment.FieldOrganizationID), i.C(issue.FieldOrganizationID))).
+			Select(sql.As(sql.Count("*"), "n"))
+	}).Scan(w.sys, &wrong))
+	assert.Equal(t, 0, wrong[0].N)
+
+	// A member of beta (the outsider) does not see them; alpha's owner does.
+	outsider := viewer.NewContext(context.Background(), viewer.Viewer{UserID: w.outsider})
+	n, err := w.c.Comment.Query().Where(comment.ID(c.ID)).Count(outsider)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	owner := viewer.NewContext(context.Background(), viewer.Viewer{UserID: w.owner})
+	n, err = w.c.Comment.Query().Where(comment.ID(c.ID)).Count(owner)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
 }

@@ -177,7 +177,7 @@ func generate(ctx context.Context, tx *sql.Tx, s Sizes, passwordHash string) err
 		return err
 	}
 	perProject := make([]int, s.Projects+1)
-	err = g.copyRows("issues", []string{"id", "created_at", "updated_at", "number", "title", "status", "priority", "closed_at", "project_id", "author_id", "assignee_id"}, s.Issues, func(i int) []any {
+	err = g.copyRows("issues", []string{"id", "created_at", "updated_at", "number", "title", "status", "priority", "closed_at", "project_id", "organization_id", "author_id", "assignee_id"}, s.Issues, func(i int) []any {
 		p := (i-1)%s.Projects + 1
 		perProject[p]++
 		created := at(i)
@@ -192,15 +192,15 @@ func generate(ctx context.Context, tx *sql.Tx, s Sizes, passwordHash string) err
 			assignee = g.rand.IntN(s.Users) + 1
 		}
 		return []any{i, created, updated, perProject[p], fmt.Sprintf("Issue %d of project %d", perProject[p], p),
-			status, priorities[g.rand.IntN(len(priorities))], closed, p, g.rand.IntN(s.Users) + 1, assignee}
+			status, priorities[g.rand.IntN(len(priorities))], closed, p, 1, g.rand.IntN(s.Users) + 1, assignee}
 	})
 	if err != nil {
 		return err
 	}
-	err = g.copyRows("comments", []string{"id", "created_at", "updated_at", "body", "issue_id", "author_id"}, s.Comments, func(i int) []any {
+	err = g.copyRows("comments", []string{"id", "created_at", "updated_at", "body", "issue_id", "organization_id", "author_id"}, s.Comments, func(i int) []any {
 		issueID := g.rand.IntN(s.Issues) + 1
 		created := at(issueID + g.rand.IntN(60*24*30))
-		return []any{i, created, created, fmt.Sprintf("Comment %d", i), issueID, g.rand.IntN(s.Users) + 1}
+		return []any{i, created, created, fmt.Sprintf("Comment %d", i), issueID, 1, g.rand.IntN(s.Users) + 1}
 	})
 	if err != nil {
 		return err

@@ -75,6 +75,11 @@ func IssueID(v int64) predicate.Comment {
 	return predicate.Comment(sql.FieldEQ(FieldIssueID, v))
 }
 
+// OrganizationID applies equality check predicate on the "organization_id" field. It's identical to OrganizationIDEQ.
+func OrganizationID(v int64) predicate.Comment {
+	return predicate.Comment(sql.FieldEQ(FieldOrganizationID, v))
+}
+
 // AuthorID applies equality check predicate on the "author_id" field. It's identical to AuthorIDEQ.
 func AuthorID(v int64) predicate.Comment {
 	return predicate.Comment(sql.FieldEQ(FieldAuthorID, v))
@@ -223,6 +228,46 @@ func IssueIDIn(vs ...int64) predicate.Comment {
 // IssueIDNotIn applies the NotIn predicate on the "issue_id" field.
 func IssueIDNotIn(vs ...int64) predicate.Comment {
 	return predicate.Comment(sql.FieldNotIn(FieldIssueID, vs...))
+}
+
+// OrganizationIDEQ applies the EQ predicate on the "organization_id" field.
+func OrganizationIDEQ(v int64) predicate.Comment {
+	return predicate.Comment(sql.FieldEQ(FieldOrganizationID, v))
+}
+
+// OrganizationIDNEQ applies the NEQ predicate on the "organization_id" field.
+func OrganizationIDNEQ(v int64) predicate.Comment {
+	return predicate.Comment(sql.FieldNEQ(FieldOrganizationID, v))
+}
+
+// OrganizationIDIn applies the In predicate on the "organization_id" field.
+func OrganizationIDIn(vs ...int64) predicate.Comment {
+	return predicate.Comment(sql.FieldIn(FieldOrganizationID, vs...))
+}
+
+// OrganizationIDNotIn applies the NotIn predicate on the "organization_id" field.
+func OrganizationIDNotIn(vs ...int64) predicate.Comment {
+	return predicate.Comment(sql.FieldNotIn(FieldOrganizationID, vs...))
+}
+
+// OrganizationIDGT applies the GT predicate on the "organization_id" field.
+func OrganizationIDGT(v int64) predicate.Comment {
+	return predicate.Comment(sql.FieldGT(FieldOrganizationID, v))
+}
+
+// OrganizationIDGTE applies the GTE predicate on the "organization_id" field.
+func OrganizationIDGTE(v int64) predicate.Comment {
+	return predicate.Comment(sql.FieldGTE(FieldOrganizationID, v))
+}
+
+// OrganizationIDLT applies the LT predicate on the "organization_id" field.
+func OrganizationIDLT(v int64) predicate.Comment {
+	return predicate.Comment(sql.FieldLT(FieldOrganizationID, v))
+}
+
+// OrganizationIDLTE applies the LTE predicate on the "organization_id" field.
+func OrganizationIDLTE(v int64) predicate.Comment {
+	return predicate.Comment(sql.FieldLTE(FieldOrganizationID, v))
 }
 
 // AuthorIDEQ applies the EQ predicate on the "author_id" field.

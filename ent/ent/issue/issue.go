@@ -24,6 +24,8 @@ const (
 	FieldVersion = "version"
 	// FieldProjectID holds the string denoting the project_id field in the database.
 	FieldProjectID = "project_id"
+	// FieldOrganizationID holds the string denoting the organization_id field in the database.
+	FieldOrganizationID = "organization_id"
 	// FieldNumber holds the string denoting the number field in the database.
 	FieldNumber = "number"
 	// FieldTitle holds the string denoting the title field in the database.
@@ -94,6 +96,7 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldVersion,
 	FieldProjectID,
+	FieldOrganizationID,
 	FieldNumber,
 	FieldTitle,
 	FieldBody,
@@ -126,7 +129,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/issuegraph/issuegraph/ent/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -232,6 +235,11 @@ func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 // ByProjectID orders the results by the project_id field.
 func ByProjectID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldProjectID, opts...).ToFunc()
+}
+
+// ByOrganizationID orders the results by the organization_id field.
+func ByOrganizationID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOrganizationID, opts...).ToFunc()
 }
 
 // ByNumber orders the results by the number field.

@@ -75,6 +75,11 @@ func ProjectID(v int64) predicate.Issue {
 	return predicate.Issue(sql.FieldEQ(FieldProjectID, v))
 }
 
+// OrganizationID applies equality check predicate on the "organization_id" field. It's identical to OrganizationIDEQ.
+func OrganizationID(v int64) predicate.Issue {
+	return predicate.Issue(sql.FieldEQ(FieldOrganizationID, v))
+}
+
 // Number applies equality check predicate on the "number" field. It's identical to NumberEQ.
 func Number(v int) predicate.Issue {
 	return predicate.Issue(sql.FieldEQ(FieldNumber, v))
@@ -244,6 +249,46 @@ func ProjectIDIn(vs ...int64) predicate.Issue {
 // ProjectIDNotIn applies the NotIn predicate on the "project_id" field.
 func ProjectIDNotIn(vs ...int64) predicate.Issue {
 	return predicate.Issue(sql.FieldNotIn(FieldProjectID, vs...))
+}
+
+// OrganizationIDEQ applies the EQ predicate on the "organization_id" field.
+func OrganizationIDEQ(v int64) predicate.Issue {
+	return predicate.Issue(sql.FieldEQ(FieldOrganizationID, v))
+}
+
+// OrganizationIDNEQ applies the NEQ predicate on the "organization_id" field.
+func OrganizationIDNEQ(v int64) predicate.Issue {
+	return predicate.Issue(sql.FieldNEQ(FieldOrganizationID, v))
+}
+
+// OrganizationIDIn applies the In predicate on the "organization_id" field.
+func OrganizationIDIn(vs ...int64) predicate.Issue {
+	return predicate.Issue(sql.FieldIn(FieldOrganizationID, vs...))
+}
+
+// OrganizationIDNotIn applies the NotIn predicate on the "organization_id" field.
+func OrganizationIDNotIn(vs ...int64) predicate.Issue {
+	return predicate.Issue(sql.FieldNotIn(FieldOrganizationID, vs...))
+}
+
+// OrganizationIDGT applies the GT predicate on the "organization_id" field.
+func OrganizationIDGT(v int64) predicate.Issue {
+	return predicate.Issue(sql.FieldGT(FieldOrganizationID, v))
+}
+
+// OrganizationIDGTE applies the GTE predicate on the "organization_id" field.
+func OrganizationIDGTE(v int64) predicate.Issue {
+	return predicate.Issue(sql.FieldGTE(FieldOrganizationID, v))
+}
+
+// OrganizationIDLT applies the LT predicate on the "organization_id" field.
+func OrganizationIDLT(v int64) predicate.Issue {
+	return predicate.Issue(sql.FieldLT(FieldOrganizationID, v))
+}
+
+// OrganizationIDLTE applies the LTE predicate on the "organization_id" field.
+func OrganizationIDLTE(v int64) predicate.Issue {
+	return predicate.Issue(sql.FieldLTE(FieldOrganizationID, v))
 }
 
 // NumberEQ applies the EQ predicate on the "number" field.

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -55,6 +56,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "version", Type: field.TypeInt, Default: 1},
+		{Name: "organization_id", Type: field.TypeInt64},
 		{Name: "body", Type: field.TypeString, Size: 65536},
 		{Name: "issue_id", Type: field.TypeInt64},
 		{Name: "author_id", Type: field.TypeInt64},
@@ -67,13 +69,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "comments_issues_comments",
-				Columns:    []*schema.Column{CommentsColumns[5]},
+				Columns:    []*schema.Column{CommentsColumns[6]},
 				RefColumns: []*schema.Column{IssuesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "comments_users_comments",
-				Columns:    []*schema.Column{CommentsColumns[6]},
+				Columns:    []*schema.Column{CommentsColumns[7]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -82,12 +84,17 @@ var (
 			{
 				Name:    "comment_issue_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{CommentsColumns[5], CommentsColumns[1], CommentsColumns[0]},
+				Columns: []*schema.Column{CommentsColumns[6], CommentsColumns[1], CommentsColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						CommentsColumns[4].Name,
+					},
+				},
 			},
 			{
 				Name:    "comment_author_id",
 				Unique:  false,
-				Columns: []*schema.Column{CommentsColumns[6]},
+				Columns: []*schema.Column{CommentsColumns[7]},
 			},
 		},
 	}
@@ -180,6 +187,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "version", Type: field.TypeInt, Default: 1},
+		{Name: "organization_id", Type: field.TypeInt64},
 		{Name: "number", Type: field.TypeInt},
 		{Name: "title", Type: field.TypeString, Size: 256},
 		{Name: "body", Type: field.TypeString, Size: 65536, Default: ""},
@@ -198,19 +206,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "issues_projects_issues",
-				Columns:    []*schema.Column{IssuesColumns[10]},
+				Columns:    []*schema.Column{IssuesColumns[11]},
 				RefColumns: []*schema.Column{ProjectsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "issues_users_authored_issues",
-				Columns:    []*schema.Column{IssuesColumns[11]},
+				Columns:    []*schema.Column{IssuesColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "issues_users_assigned_issues",
-				Columns:    []*schema.Column{IssuesColumns[12]},
+				Columns:    []*schema.Column{IssuesColumns[13]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -219,27 +227,32 @@ var (
 			{
 				Name:    "issue_project_id_number",
 				Unique:  true,
-				Columns: []*schema.Column{IssuesColumns[10], IssuesColumns[4]},
+				Columns: []*schema.Column{IssuesColumns[11], IssuesColumns[5]},
 			},
 			{
 				Name:    "issue_project_id_status_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[10], IssuesColumns[7], IssuesColumns[2]},
+				Columns: []*schema.Column{IssuesColumns[11], IssuesColumns[8], IssuesColumns[2]},
 			},
 			{
 				Name:    "issue_project_id_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[10], IssuesColumns[2]},
+				Columns: []*schema.Column{IssuesColumns[11], IssuesColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						IssuesColumns[4].Name,
+					},
+				},
 			},
 			{
 				Name:    "issue_assignee_id_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[12], IssuesColumns[2]},
+				Columns: []*schema.Column{IssuesColumns[13], IssuesColumns[2]},
 			},
 			{
 				Name:    "issue_author_id",
 				Unique:  false,
-				Columns: []*schema.Column{IssuesColumns[11]},
+				Columns: []*schema.Column{IssuesColumns[12]},
 			},
 		},
 	}

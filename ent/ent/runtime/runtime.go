@@ -76,8 +76,11 @@ func init() {
 		})
 	}
 	commentMixinHooks1 := commentMixin[1].Hooks()
+	commentHooks := schema.Comment{}.Hooks()
 
 	comment.Hooks[1] = commentMixinHooks1[0]
+
+	comment.Hooks[2] = commentHooks[0]
 	commentMixinFields0 := commentMixin[0].Fields()
 	_ = commentMixinFields0
 	commentMixinFields1 := commentMixin[1].Fields()
@@ -101,7 +104,7 @@ func init() {
 	// comment.VersionValidator is a validator for the "version" field. It is called by the builders before save.
 	comment.VersionValidator = commentDescVersion.Validators[0].(func(int) error)
 	// commentDescBody is the schema descriptor for body field.
-	commentDescBody := commentFields[3].Descriptor()
+	commentDescBody := commentFields[4].Descriptor()
 	// comment.BodyValidator is a validator for the "body" field. It is called by the builders before save.
 	comment.BodyValidator = func() func(string) error {
 		validators := commentDescBody.Validators
@@ -239,8 +242,11 @@ func init() {
 		})
 	}
 	issueMixinHooks1 := issueMixin[1].Hooks()
+	issueHooks := schema.Issue{}.Hooks()
 
 	issue.Hooks[1] = issueMixinHooks1[0]
+
+	issue.Hooks[2] = issueHooks[0]
 	issueMixinFields0 := issueMixin[0].Fields()
 	_ = issueMixinFields0
 	issueMixinFields1 := issueMixin[1].Fields()
@@ -264,11 +270,11 @@ func init() {
 	// issue.VersionValidator is a validator for the "version" field. It is called by the builders before save.
 	issue.VersionValidator = issueDescVersion.Validators[0].(func(int) error)
 	// issueDescNumber is the schema descriptor for number field.
-	issueDescNumber := issueFields[2].Descriptor()
+	issueDescNumber := issueFields[3].Descriptor()
 	// issue.NumberValidator is a validator for the "number" field. It is called by the builders before save.
 	issue.NumberValidator = issueDescNumber.Validators[0].(func(int) error)
 	// issueDescTitle is the schema descriptor for title field.
-	issueDescTitle := issueFields[3].Descriptor()
+	issueDescTitle := issueFields[4].Descriptor()
 	// issue.TitleValidator is a validator for the "title" field. It is called by the builders before save.
 	issue.TitleValidator = func() func(string) error {
 		validators := issueDescTitle.Validators
@@ -286,7 +292,7 @@ func init() {
 		}
 	}()
 	// issueDescBody is the schema descriptor for body field.
-	issueDescBody := issueFields[4].Descriptor()
+	issueDescBody := issueFields[5].Descriptor()
 	// issue.DefaultBody holds the default value on creation for the body field.
 	issue.DefaultBody = issueDescBody.Default.(string)
 	// issue.BodyValidator is a validator for the "body" field. It is called by the builders before save.
