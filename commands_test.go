@@ -16,8 +16,8 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
 	"github.com/issuegraph/issuegraph/ent/seed"
-	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/server/servertest"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
-	"github.com/issuegraph/issuegraph/ent/persistedoperation"
+	"github.com/issuegraph/issuegraph/ent/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/server/persisted"
 	"github.com/issuegraph/issuegraph/server/servertest"

@@ -13,8 +13,8 @@ import (
 
 func main() {
 	err := entc.Generate("./ent/schema", &gen.Config{
-		Target:  "./ent",
-		Package: "github.com/issuegraph/issuegraph/ent",
+		Target:  "./ent/ent",
+		Package: "github.com/issuegraph/issuegraph/ent/ent",
 		Features: []gen.Feature{
 			gen.FeaturePrivacy,
 			gen.FeatureIntercept,

@@ -8,8 +8,8 @@ package graph
 import (
 	"context"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 

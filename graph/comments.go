@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/comment"
-	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/comment"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 

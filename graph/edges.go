@@ -13,13 +13,13 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/database"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/membership"
-	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
 	"github.com/issuegraph/issuegraph/ent/rule"
-	"github.com/issuegraph/issuegraph/ent/user"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 )

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/issuegraph/issuegraph/ent/privacy"
+	"github.com/issuegraph/issuegraph/ent/ent/privacy"
 	"github.com/issuegraph/issuegraph/ent/rule"
 )
 

@@ -7,7 +7,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/subscriptions"
 )

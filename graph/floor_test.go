@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/seed"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/graph/model"

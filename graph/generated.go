@@ -15,9 +15,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -4268,7 +4268,7 @@ func (ec *executionContext) _APIKey_role(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4291,7 +4291,7 @@ func (ec *executionContext) _APIKey_organization(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4323,7 +4323,7 @@ func (ec *executionContext) _APIKey_createdBy(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4557,7 +4557,7 @@ func (ec *executionContext) _APIKeyEdge_node(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4589,7 +4589,7 @@ func (ec *executionContext) _AcceptInvitationPayload_membership(ctx context.Cont
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4653,7 +4653,7 @@ func (ec *executionContext) _AddMemberPayload_membership(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4717,7 +4717,7 @@ func (ec *executionContext) _ArchiveProjectPayload_project(ctx context.Context, 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4781,7 +4781,7 @@ func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4877,7 +4877,7 @@ func (ec *executionContext) _ChangeMemberRolePayload_membership(ctx context.Cont
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4987,7 +4987,7 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5019,7 +5019,7 @@ func (ec *executionContext) _Comment_issue(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5230,7 +5230,7 @@ func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
-			return ec.marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx, selections, v)
+			return ec.marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5262,7 +5262,7 @@ func (ec *executionContext) _CommentPayload_comment(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
-			return ec.marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx, selections, v)
+			return ec.marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5326,7 +5326,7 @@ func (ec *executionContext) _CreateAPIKeyPayload_apiKey(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5413,7 +5413,7 @@ func (ec *executionContext) _CreateOrganizationPayload_organization(ctx context.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5477,7 +5477,7 @@ func (ec *executionContext) _CreateProjectPayload_project(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5807,7 +5807,7 @@ func (ec *executionContext) _Event_actor(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5894,7 +5894,7 @@ func (ec *executionContext) _Event_issue(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5995,7 +5995,7 @@ func (ec *executionContext) _Invitation_role(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6243,7 +6243,7 @@ func (ec *executionContext) _Issue_status(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v issue.Status) graphql.Marshaler {
-			return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, selections, v)
+			return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6266,7 +6266,7 @@ func (ec *executionContext) _Issue_priority(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v issue.Priority) graphql.Marshaler {
-			return ec.marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, selections, v)
+			return ec.marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6289,7 +6289,7 @@ func (ec *executionContext) _Issue_project(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6321,7 +6321,7 @@ func (ec *executionContext) _Issue_author(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6353,7 +6353,7 @@ func (ec *executionContext) _Issue_assignee(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6675,7 +6675,7 @@ func (ec *executionContext) _IssueEdge_node(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6707,7 +6707,7 @@ func (ec *executionContext) _IssuePayload_issue(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6863,7 +6863,7 @@ func (ec *executionContext) _Label_organization(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7028,7 +7028,7 @@ func (ec *executionContext) _LabelEdge_node(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Label) graphql.Marshaler {
-			return ec.marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx, selections, v)
+			return ec.marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7060,7 +7060,7 @@ func (ec *executionContext) _LabelPayload_label(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Label) graphql.Marshaler {
-			return ec.marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx, selections, v)
+			return ec.marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7257,7 +7257,7 @@ func (ec *executionContext) _Membership_role(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7280,7 +7280,7 @@ func (ec *executionContext) _Membership_user(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7312,7 +7312,7 @@ func (ec *executionContext) _Membership_organization(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7477,7 +7477,7 @@ func (ec *executionContext) _MembershipEdge_node(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9076,7 +9076,7 @@ func (ec *executionContext) _Organization_viewerRole(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *membership.Role) graphql.Marshaler {
-			return ec.marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		false,
@@ -9188,7 +9188,7 @@ func (ec *executionContext) _Organization_project(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -9549,7 +9549,7 @@ func (ec *executionContext) _Project_organization(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9626,7 +9626,7 @@ func (ec *executionContext) _Project_issue(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -9848,7 +9848,7 @@ func (ec *executionContext) _ProjectEdge_node(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9968,7 +9968,7 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10001,7 +10001,7 @@ func (ec *executionContext) _Query_organization(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10045,7 +10045,7 @@ func (ec *executionContext) _Query_project(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10089,7 +10089,7 @@ func (ec *executionContext) _Query_issue(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10263,7 +10263,7 @@ func (ec *executionContext) _RevokeAPIKeyPayload_apiKey(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10373,7 +10373,7 @@ func (ec *executionContext) _SentInvitation_role(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10599,7 +10599,7 @@ func (ec *executionContext) _UpdateOrganizationPayload_organization(ctx context.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10663,7 +10663,7 @@ func (ec *executionContext) _UpdateProjectPayload_project(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -12220,7 +12220,7 @@ func (ec *executionContext) unmarshalInputAddMemberInput(ctx context.Context, ob
 			it.Email = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12360,7 +12360,7 @@ func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Cont
 			it.MembershipID = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12473,7 +12473,7 @@ func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context,
 			it.Name = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12543,14 +12543,14 @@ func (ec *executionContext) unmarshalInputCreateIssueInput(ctx context.Context, 
 			it.Body = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "priority":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
-			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, v)
+			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12970,7 +12970,7 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 			it.Email = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13019,7 +13019,7 @@ func (ec *executionContext) unmarshalInputIssueFilter(ctx context.Context, obj a
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13621,14 +13621,14 @@ func (ec *executionContext) unmarshalInputUpdateIssueInput(ctx context.Context, 
 			it.Body = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "priority":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
-			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, v)
+			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16926,7 +16926,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "APIKey!")
 		return graphql.Null
@@ -17055,7 +17055,7 @@ func (ec *executionContext) unmarshalNCloseIssueInput2githubᚗcomᚋissuegraph�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
+func (ec *executionContext) marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Comment!")
 		return graphql.Null
@@ -17306,7 +17306,7 @@ func (ec *executionContext) marshalNInviteMemberPayload2ᚖgithubᚗcomᚋissueg
 	return ec._InviteMemberPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
+func (ec *executionContext) marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Issue!")
 		return graphql.Null
@@ -17369,15 +17369,15 @@ func (ec *executionContext) marshalNIssuePayload2ᚖgithubᚗcomᚋissuegraphᚋ
 	return ec._IssuePayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, v any) (issue.Priority, error) {
+func (ec *executionContext) unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, v any) (issue.Priority, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[tmp]
+	res := unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v issue.Priority) graphql.Marshaler {
+func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v issue.Priority) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[v])
+	res := graphql.MarshalString(marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "IssuePriority!")
 	}
@@ -17385,14 +17385,14 @@ func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋis
 }
 
 var (
-	unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[string]issue.Priority{
+	unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[string]issue.Priority{
 		"NONE":   issue.PriorityNONE,
 		"LOW":    issue.PriorityLOW,
 		"MEDIUM": issue.PriorityMEDIUM,
 		"HIGH":   issue.PriorityHIGH,
 		"URGENT": issue.PriorityURGENT,
 	}
-	marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[issue.Priority]string{
+	marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[issue.Priority]string{
 		issue.PriorityNONE:   "NONE",
 		issue.PriorityLOW:    "LOW",
 		issue.PriorityMEDIUM: "MEDIUM",
@@ -17401,15 +17401,15 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, v any) (issue.Status, error) {
+func (ec *executionContext) unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, v any) (issue.Status, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[tmp]
+	res := unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v issue.Status) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[v])
+	res := graphql.MarshalString(marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "IssueStatus!")
 	}
@@ -17417,14 +17417,14 @@ func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissu
 }
 
 var (
-	unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[string]issue.Status{
+	unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[string]issue.Status{
 		"BACKLOG":     issue.StatusBACKLOG,
 		"TODO":        issue.StatusTODO,
 		"IN_PROGRESS": issue.StatusIN_PROGRESS,
 		"DONE":        issue.StatusDONE,
 		"CANCELED":    issue.StatusCANCELED,
 	}
-	marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[issue.Status]string{
+	marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[issue.Status]string{
 		issue.StatusBACKLOG:     "BACKLOG",
 		issue.StatusTODO:        "TODO",
 		issue.StatusIN_PROGRESS: "IN_PROGRESS",
@@ -17433,7 +17433,7 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
+func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Label!")
 		return graphql.Null
@@ -17512,7 +17512,7 @@ func (ec *executionContext) marshalNLogOutPayload2ᚖgithubᚗcomᚋissuegraph�
 	return ec._LogOutPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Membership!")
 		return graphql.Null
@@ -17572,7 +17572,7 @@ func (ec *executionContext) marshalNOrderDirection2githubᚗcomᚋissuegraphᚋi
 	return v
 }
 
-func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Organization!")
 		return graphql.Null
@@ -17588,7 +17588,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋissuegraphᚋissu
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
+func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Project!")
 		return graphql.Null
@@ -17664,15 +17664,15 @@ func (ec *executionContext) marshalNRevokeAPIKeyPayload2ᚖgithubᚗcomᚋissueg
 	return ec._RevokeAPIKeyPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, v any) (membership.Role, error) {
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, v any) (membership.Role, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[tmp]
+	res := unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v membership.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v membership.Role) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[v])
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
 	}
@@ -17680,13 +17680,13 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraph�
 }
 
 var (
-	unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[string]membership.Role{
+	unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[string]membership.Role{
 		"OWNER":  membership.RoleOWNER,
 		"ADMIN":  membership.RoleADMIN,
 		"MEMBER": membership.RoleMEMBER,
 		"VIEWER": membership.RoleVIEWER,
 	}
-	marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[membership.Role]string{
+	marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[membership.Role]string{
 		membership.RoleOWNER:  "OWNER",
 		membership.RoleADMIN:  "ADMIN",
 		membership.RoleMEMBER: "MEMBER",
@@ -17797,7 +17797,7 @@ func (ec *executionContext) marshalNUpdateProjectPayload2ᚖgithubᚗcomᚋissue
 	return ec._UpdateProjectPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
 		return graphql.Null
@@ -17981,7 +17981,7 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
-func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -18034,7 +18034,7 @@ func (ec *executionContext) marshalOCloseReason2ᚖgithubᚗcomᚋissuegraphᚋi
 	return v
 }
 
-func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
+func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -18112,7 +18112,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
+func (ec *executionContext) marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -18135,34 +18135,34 @@ func (ec *executionContext) unmarshalOIssueOrder2ᚖgithubᚗcomᚋissuegraphᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, v any) (*issue.Priority, error) {
+func (ec *executionContext) unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, v any) (*issue.Priority, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[tmp]
+	res := unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v *issue.Priority) graphql.Marshaler {
+func (ec *executionContext) marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v *issue.Priority) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[*v])
+	res := graphql.MarshalString(marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[*v])
 	return res
 }
 
 var (
-	unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[string]issue.Priority{
+	unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[string]issue.Priority{
 		"NONE":   issue.PriorityNONE,
 		"LOW":    issue.PriorityLOW,
 		"MEDIUM": issue.PriorityMEDIUM,
 		"HIGH":   issue.PriorityHIGH,
 		"URGENT": issue.PriorityURGENT,
 	}
-	marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[issue.Priority]string{
+	marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[issue.Priority]string{
 		issue.PriorityNONE:   "NONE",
 		issue.PriorityLOW:    "LOW",
 		issue.PriorityMEDIUM: "MEDIUM",
@@ -18171,7 +18171,7 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx context.Context, v any) ([]issue.Status, error) {
+func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx context.Context, v any) ([]issue.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -18180,7 +18180,7 @@ func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraph�
 	res := make([]issue.Status, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -18188,14 +18188,14 @@ func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraph�
 	return res, nil
 }
 
-func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []issue.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, sel, v[i])
+		return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -18207,34 +18207,34 @@ func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋi
 	return ret
 }
 
-func (ec *executionContext) unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, v any) (*issue.Status, error) {
+func (ec *executionContext) unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, v any) (*issue.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[tmp]
+	res := unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v *issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v *issue.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[*v])
+	res := graphql.MarshalString(marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[*v])
 	return res
 }
 
 var (
-	unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[string]issue.Status{
+	unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[string]issue.Status{
 		"BACKLOG":     issue.StatusBACKLOG,
 		"TODO":        issue.StatusTODO,
 		"IN_PROGRESS": issue.StatusIN_PROGRESS,
 		"DONE":        issue.StatusDONE,
 		"CANCELED":    issue.StatusCANCELED,
 	}
-	marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[issue.Status]string{
+	marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[issue.Status]string{
 		issue.StatusBACKLOG:     "BACKLOG",
 		issue.StatusTODO:        "TODO",
 		issue.StatusIN_PROGRESS: "IN_PROGRESS",
@@ -18243,14 +18243,14 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
+func (ec *executionContext) marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Label(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -18264,47 +18264,47 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋissuegraphᚋissuegraph�
 	return ec._Node(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Organization(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
+func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Project(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, v any) (*membership.Role, error) {
+func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, v any) (*membership.Role, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[tmp]
+	res := unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v *membership.Role) graphql.Marshaler {
+func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v *membership.Role) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[*v])
+	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[*v])
 	return res
 }
 
 var (
-	unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[string]membership.Role{
+	unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[string]membership.Role{
 		"OWNER":  membership.RoleOWNER,
 		"ADMIN":  membership.RoleADMIN,
 		"MEMBER": membership.RoleMEMBER,
 		"VIEWER": membership.RoleVIEWER,
 	}
-	marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[membership.Role]string{
+	marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[membership.Role]string{
 		membership.RoleOWNER:  "OWNER",
 		membership.RoleADMIN:  "ADMIN",
 		membership.RoleMEMBER: "MEMBER",
@@ -18397,7 +18397,7 @@ func (ec *executionContext) marshalOTokens2ᚖgithubᚗcomᚋissuegraphᚋissueg
 	return ec._Tokens(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
+func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

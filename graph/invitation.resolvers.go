@@ -8,7 +8,7 @@ package graph
 import (
 	"context"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 

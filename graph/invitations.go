@@ -6,12 +6,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/invitation"
-	"github.com/issuegraph/issuegraph/ent/membership"
-	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/invitation"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent/organization"
 	"github.com/issuegraph/issuegraph/ent/rule"
-	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 )

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/label"
-	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/label"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )

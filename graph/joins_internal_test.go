@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
 )
 
 // TestJoinedUsersHaveEveryReadableField: a user read with a page (an

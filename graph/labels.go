@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/label"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/label"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 

@@ -1,13 +1,13 @@
 package graph
 
 import (
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/comment"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/label"
-	"github.com/issuegraph/issuegraph/ent/membership"
-	"github.com/issuegraph/issuegraph/ent/predicate"
-	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/comment"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/label"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent/predicate"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 )

@@ -4,10 +4,10 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/organization"
-	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/loaders"
 )
 

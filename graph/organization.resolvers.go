@@ -9,9 +9,9 @@ import (
 	"context"
 	"strings"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/membership"
-	"github.com/issuegraph/issuegraph/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent/organization"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 )

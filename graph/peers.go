@@ -6,7 +6,7 @@ import (
 
 	"github.com/graph-gophers/dataloader/v7"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/loaders"
 )
 

@@ -9,10 +9,10 @@ import (
 	"context"
 	"strings"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/membership"
-	"github.com/issuegraph/issuegraph/ent/project"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 )

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/graph/model"
 )
 

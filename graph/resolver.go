@@ -1,6 +1,3 @@
-// Package graph resolves Issuegraph's GraphQL schema (graph/schema) against
-// the ent client: queries read through ent, mutations validate their input,
-// then change data and record events in one transaction.
 package graph
 
 import (
@@ -8,16 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
-
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
-	"github.com/issuegraph/issuegraph/loaders"
-	"github.com/issuegraph/issuegraph/subscriptions"
+	"github.com/issuegraph/issuegraph/subscriptions/delivery"
 )
 
 // Sessions is what the account mutations need from the token service.
@@ -54,16 +46,11 @@ type Resolver struct {
 	log      *slog.Logger
 	signIn   SignInGuard
 
-	// Real-time delivery (graph/subscriptions.go); feed is nil when the
-	// server runs without subscriptions.
-	feed         *subscriptions.Feed
-	members      *memberChecks
-	loads        *eventLoads
-	sendTimeout  time.Duration
-	eventLoaders loaders.Options
-	// tracer traces event deliveries (graph/deliveries.go); a no-op
-	// unless WithTracing sets one.
-	tracer trace.Tracer
+	// events configures real-time delivery (WithEvents, ...); deliverer
+	// delivers, built from it once every option is applied, and stays nil
+	// when the server runs without subscriptions.
+	events    delivery.Options
+	deliverer *delivery.Deliverer
 }
 
 // Option configures a Resolver.
@@ -75,9 +62,13 @@ func WithSignInGuard(g SignInGuard) Option { return func(r *Resolver) { r.signIn
 
 // NewResolver returns the root resolver.
 func NewResolver(client *ent.Client, sessions Sessions, log *slog.Logger, opts ...Option) *Resolver {
-	r := &Resolver{client: client, sessions: sessions, log: log, sendTimeout: 10 * time.Second, tracer: noop.NewTracerProvider().Tracer("")}
+	r := &Resolver{client: client, sessions: sessions, log: log}
 	for _, o := range opts {
 		o(r)
+	}
+	if r.events.Feed != nil {
+		r.events.Client, r.events.End = client, r.endError
+		r.deliverer = delivery.New(r.events)
 	}
 	return r
 }

@@ -20,9 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/seed"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"

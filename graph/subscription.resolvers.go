@@ -9,8 +9,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/subscriptions"
 )

@@ -1,9 +1,3 @@
-// Package loaders holds the per-request dataloaders that batch the reads of
-// GraphQL field resolvers: objects by id, and the pages and sizes of lists
-// per parent. A Loaders value lives for one request (or one subscription
-// event), so a batch never mixes two viewers and always runs with its own
-// request's context: every batch reads through ent with that context, so
-// ent privacy sees the request's viewer.
 package loaders
 
 import (
@@ -17,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/predicate"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/predicate"
 )
 
 // ErrNotFound is the per-key error of a by-id loader for an id that does
@@ -280,8 +274,8 @@ func Memo[V any](l *Loaders, key any, build func() V) V {
 }
 
 type (
-	ctxKey      struct{}
-	deliveryKey struct{}
+	ctxKey    struct{}
+	sourceKey struct{}
 )
 
 // NewContext returns ctx carrying l.
@@ -295,51 +289,23 @@ func FromContext(ctx context.Context) *Loaders {
 	if l, ok := ctx.Value(ctxKey{}).(*Loaders); ok {
 		return l
 	}
-	if d, ok := ctx.Value(deliveryKey{}).(*delivery); ok {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.current == nil && d.build != nil {
-			d.current, d.build = d.build(), nil
-		}
-		return d.current
+	if src, ok := ctx.Value(sourceKey{}).(Source); ok {
+		return src.Loaders()
 	}
 	return nil
 }
 
-// delivery holds the loaders of the burst a subscription is delivering.
-//
-// A subscription is one long-lived operation: loaders living as long as it
-// would cache the first event's rows for every later event. Its resolver
-// (which sends the events) and gqlgen (which resolves each event's fields
-// after taking it from the channel) share only the operation's context, so
-// the resolver swaps fresh loaders in here before it sends a burst, and the
-// field resolvers of those events find them through FromContext. They are
-// built when a resolver first asks: most subscriptions select no nested
-// edge, and thousands of them deliver every event.
-type delivery struct {
-	mu      sync.Mutex
-	build   func() *Loaders // the current burst's, until a resolver asks
-	current *Loaders
+// Source gives the loaders of a long-lived operation, asked each time a
+// resolver needs them. A subscription is one such operation: loaders living
+// as long as it would cache the first event's rows for every later event,
+// so its hand-off (subscriptions/delivery) gives each burst of events
+// fresh ones.
+type Source interface {
+	// Loaders returns the current loaders, or nil.
+	Loaders() *Loaders
 }
 
-// NewDeliveryContext returns ctx ready to carry the per-burst loaders of a
-// subscription (see Deliver). Until Deliver is called it carries none.
-func NewDeliveryContext(ctx context.Context) context.Context {
-	return context.WithValue(ctx, deliveryKey{}, &delivery{})
-}
-
-// Deliver makes the loaders build returns (called once, when a resolver
-// first asks) the loaders of the events the subscription of ctx sends from
-// now on, and reports whether ctx can carry them. An event still being
-// resolved from the previous burst may pick them up too: they are newer
-// than that event, so their rows are never older than the event.
-func Deliver(ctx context.Context, build func() *Loaders) bool {
-	d, ok := ctx.Value(deliveryKey{}).(*delivery)
-	if !ok {
-		return false
-	}
-	d.mu.Lock()
-	d.build, d.current = build, nil
-	d.mu.Unlock()
-	return true
+// WithSource returns ctx whose loaders come from src (see FromContext).
+func WithSource(ctx context.Context, src Source) context.Context {
+	return context.WithValue(ctx, sourceKey{}, src)
 }

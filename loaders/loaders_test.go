@@ -7,9 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -113,28 +113,26 @@ func TestPerParentSharesOneLoaderPerShape(t *testing.T) {
 	assert.NotSame(t, loaders.PerParent(l, "count a", fetch), loaders.PerParent(l, "count b", fetch))
 }
 
-// TestDeliverSwapsLoadersOfALongOperation hands a subscription's context
-// the loaders of one burst, then of the next: resolvers see the latest,
-// and loaders put in the context directly still win.
-func TestDeliverSwapsLoadersOfALongOperation(t *testing.T) {
+// swapping is a Source that hands out its current loaders.
+type swapping struct{ current *loaders.Loaders }
+
+func (s *swapping) Loaders() *loaders.Loaders { return s.current }
+
+// TestSourceGivesLoadersOfALongOperation asks a long operation's Source
+// for loaders each time: resolvers see its latest, and loaders put in the
+// context directly still win.
+func TestSourceGivesLoadersOfALongOperation(t *testing.T) {
 	t.Parallel()
 	client, _ := users(t, 0)
-	ctx := context.Background()
-	assert.False(t, loaders.Deliver(ctx, func() *loaders.Loaders { return loaders.New(client, loaders.Options{}) }), "a context without a delivery takes none")
-
-	ctx = loaders.NewDeliveryContext(ctx)
+	src := &swapping{}
+	ctx := loaders.WithSource(context.Background(), src)
 	assert.Nil(t, loaders.FromContext(ctx))
-	built := 0
-	burst := func() *loaders.Loaders { built++; return loaders.New(client, loaders.Options{}) }
-	require.True(t, loaders.Deliver(ctx, burst))
-	assert.Zero(t, built, "built only when a resolver asks")
-	first := loaders.FromContext(ctx)
-	require.NotNil(t, first)
-	assert.Same(t, first, loaders.FromContext(ctx), "one burst, one set of loaders")
-	require.True(t, loaders.Deliver(ctx, burst))
-	second := loaders.FromContext(ctx)
-	assert.NotSame(t, first, second, "the next burst gets fresh ones")
-	assert.Equal(t, 2, built)
+	first := loaders.New(client, loaders.Options{})
+	src.current = first
+	assert.Same(t, first, loaders.FromContext(ctx))
+	second := loaders.New(client, loaders.Options{})
+	src.current = second
+	assert.Same(t, second, loaders.FromContext(ctx), "the source's latest")
 
 	own := loaders.New(client, loaders.Options{})
 	assert.Same(t, own, loaders.FromContext(loaders.NewContext(ctx, own)))

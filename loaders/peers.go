@@ -8,7 +8,7 @@ import (
 
 	"github.com/graph-gophers/dataloader/v7"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 )
 
 // Peers records which objects were loaded together, so that the first

@@ -6,9 +6,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/database"
-	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/issuegraph/issuegraph/ent/user"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/server/servertest"
 )

@@ -9,9 +9,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/issuegraph/issuegraph/ent"
 	"github.com/issuegraph/issuegraph/ent/database"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/loaders"
+	"github.com/issuegraph/issuegraph/subscriptions/delivery"
 )
 
 // isRealtime reports whether r opens a subscription stream: a WebSocket
@@ -41,14 +42,15 @@ func withLoaders(client *ent.Client, opts loaders.Options) middleware {
 }
 
 // loadersPerBurst lets a subscription give each burst of events it
-// delivers fresh loaders (graph's deliver makes them): the request's would
-// otherwise live, and cache, for the whole subscription. The operation's
+// delivers fresh loaders (subscriptions/delivery makes them and its
+// Handoff carries them): the request's would otherwise live, and cache,
+// for the whole subscription. The operation's
 // context is the one both the subscription resolver and the resolution of
 // each event see, so the loaders are handed over there. Queries and
 // mutations keep the request's.
 func loadersPerBurst(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
-		ctx = loaders.NewDeliveryContext(ctx)
+		ctx = delivery.Prepare(ctx)
 	}
 	return next(ctx)
 }

@@ -16,7 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/issuegraph/issuegraph/ent/database"
-	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/subscriptions/delivery"
 )
 
 // operationTelemetry is a gqlgen extension that traces and measures each
@@ -64,10 +64,10 @@ func (o *operationTelemetry) ExtensionName() string { return "OperationTelemetry
 func (o *operationTelemetry) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptOperation lets a subscription hand the span of each event it
-// delivers to InterceptResponse (graph/deliveries.go).
+// delivers to InterceptResponse (subscriptions/delivery/handoff.go).
 func (o *operationTelemetry) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
-		ctx = graph.PrepareDelivery(ctx)
+		ctx = delivery.TraceEvents(ctx)
 		// The subscription's resolver (membership and cursor checks in
 		// the database) runs on a short-lived goroutine: the one gqlgen
 		// started for the operation then waits for events for the
@@ -117,7 +117,7 @@ func (o *operationTelemetry) InterceptResponse(ctx context.Context, next graphql
 		// for it first keeps the time between events out of the span and
 		// the duration histogram; the event's own span, started by the
 		// subscription, is then the one its fields are resolved under.
-		if s, ok := graph.AwaitDelivery(ctx); ok {
+		if s, ok := delivery.Await(ctx); ok {
 			return o.observe(trace.ContextWithSpan(ctx, s), s, next)
 		}
 	}

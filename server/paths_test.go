@@ -73,13 +73,13 @@ func TestReadyzAnswers503WithMigrationsPending(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
 	var version, description string
-	require.NoError(t, env.DB.SQL.QueryRow(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations) RETURNING version, description`).Scan(&version, &description))
+	require.NoError(t, env.DB.SQL.QueryRow(`DELETE FROM atlas_schema_revisions.atlas_schema_revisions WHERE version = (SELECT max(version) FROM atlas_schema_revisions.atlas_schema_revisions) RETURNING version, description`).Scan(&version, &description))
 
 	status, body := readyz(t, env)
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	assert.Equal(t, map[string]any{"status": "not ready", "checks": map[string]any{"database": "migrations pending"}}, body)
 
-	_, err := env.DB.SQL.Exec(`INSERT INTO schema_migrations (version, description) VALUES ($1, $2)`, version, description)
+	_, err := env.DB.SQL.Exec(`INSERT INTO atlas_schema_revisions.atlas_schema_revisions (version, description, executed_at, execution_time, hash, operator_version) VALUES ($1, $2, now(), 0, '', 'test')`, version, description)
 	require.NoError(t, err)
 	status, _ = readyz(t, env)
 	assert.Equal(t, http.StatusOK, status)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/wstransport"
+	"github.com/issuegraph/issuegraph/subscriptions/delivery"
 )
 
 // newWSTransport is the WebSocket transport (server/wstransport) with the
@@ -29,7 +30,7 @@ func (rt *realtime) newWSTransport() *wstransport.Transport {
 		ReadLimit:        rt.cfg.BodyLimit,
 		WriteTimeout:     rt.cfg.SubscriptionSendTimeout,
 		Init:             rt.initConnection,
-		Pace:             func(ctx context.Context, p wstransport.Pacer) context.Context { return graph.WithPacer(ctx, p) },
+		Pace:             func(ctx context.Context, p wstransport.Pacer) context.Context { return delivery.WithPacer(ctx, p) },
 		Retryable:        retryableEnd,
 		Open:             rt.openConnection,
 		Recover:          recoverPanic(rt.log),

@@ -1,5 +1,3 @@
-// Package database opens Issuegraph's PostgreSQL database and applies its
-// versioned migrations.
 package database
 
 import (
@@ -20,10 +18,10 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	// The generated runtime registers the schemas' defaults, hooks and
 	// privacy policies; a client built without it would skip authorization.
-	_ "github.com/issuegraph/issuegraph/ent/runtime"
+	_ "github.com/issuegraph/issuegraph/ent/ent/runtime"
 )
 
 // Options tune the connection pool and the server-side statement timeout.

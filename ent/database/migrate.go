@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"time"
 
 	atlas "ariga.io/atlas/sql/migrate"
 
@@ -21,6 +22,19 @@ type Migration struct {
 	Version     string
 	Description string
 	SQL         string
+	// Hash is the file's sum in atlas.sum; Statements is how many
+	// statements Atlas counts in it. Both are recorded with the revision,
+	// as Atlas records them.
+	Hash       string
+	Statements int
+}
+
+// revision is m's record once applied in full, as the Atlas CLI writes it.
+func (m Migration) revision() *atlas.Revision {
+	return &atlas.Revision{
+		Version: m.Version, Description: m.Description, Type: atlas.RevisionTypeExecute,
+		Applied: m.Statements, Total: m.Statements, Hash: m.Hash, OperatorVersion: operatorVersion,
+	}
 }
 
 // Migrations returns the embedded migrations in version order after
@@ -44,26 +58,34 @@ func Migrations() ([]Migration, error) {
 	if err := atlas.Validate(dir); err != nil {
 		return nil, fmt.Errorf("migration directory does not match atlas.sum: %w", err)
 	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		return nil, fmt.Errorf("reading atlas.sum: %w", err)
+	}
 	files, err := dir.Files()
 	if err != nil {
 		return nil, fmt.Errorf("listing migrations: %w", err)
 	}
 	out := make([]Migration, 0, len(files))
 	for _, f := range files {
-		out = append(out, Migration{Version: f.Version(), Description: f.Desc(), SQL: string(f.Bytes())})
+		hash, err := sum.SumByName(f.Name())
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", f.Name(), err)
+		}
+		stmts, err := f.Stmts()
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", f.Name(), err)
+		}
+		out = append(out, Migration{Version: f.Version(), Description: f.Desc(), SQL: string(f.Bytes()), Hash: hash, Statements: len(stmts)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
 }
 
-const createRevisions = `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version     text PRIMARY KEY,
-	description text NOT NULL,
-	applied_at  timestamptz NOT NULL DEFAULT now()
-)`
-
 // Migrate applies every migration the database has not had yet, each in its
-// own transaction, and returns the versions it applied.
+// own transaction, and returns the versions it applied. It records them in
+// Atlas's revision table (revisions.go), after carrying forward what an
+// older version of this package recorded in schema_migrations.
 func Migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 	all, err := Migrations()
 	if err != nil {
@@ -78,18 +100,20 @@ func Migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 		return nil, fmt.Errorf("taking migration lock: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockID) //nolint:errcheck // the lock also ends with the session
-	if _, err := conn.ExecContext(ctx, createRevisions); err != nil {
-		return nil, fmt.Errorf("creating schema_migrations: %w", err)
+	for _, stmt := range createRevisions {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", revisionSchema, err)
+		}
 	}
-	done, err := appliedVersions(ctx, conn)
+	if err := carryForward(ctx, conn, all); err != nil {
+		return nil, err
+	}
+	todo, err := notApplied(ctx, conn, all)
 	if err != nil {
 		return nil, err
 	}
 	var applied []string
-	for _, m := range all {
-		if done[m.Version] {
-			continue
-		}
+	for _, m := range todo {
 		if err := apply(ctx, conn, m); err != nil {
 			return applied, err
 		}
@@ -98,7 +122,10 @@ func Migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 	return applied, nil
 }
 
+// apply runs m and records it in one transaction: a file is applied
+// whole or not at all, so no revision is ever left partly applied.
 func apply(ctx context.Context, conn *sql.Conn, m Migration) error {
+	start := time.Now()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.Version, err)
@@ -107,8 +134,10 @@ func apply(ctx context.Context, conn *sql.Conn, m Migration) error {
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return fmt.Errorf("migration %s_%s: %w", m.Version, m.Description, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, description) VALUES ($1, $2)`, m.Version, m.Description); err != nil {
-		return fmt.Errorf("recording migration %s: %w", m.Version, err)
+	rev := m.revision()
+	rev.ExecutedAt, rev.ExecutionTime = start, time.Since(start)
+	if err := (revisions{tx}).WriteRevision(ctx, rev); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing migration %s: %w", m.Version, err)
@@ -116,21 +145,40 @@ func apply(ctx context.Context, conn *sql.Conn, m Migration) error {
 	return nil
 }
 
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func appliedVersions(ctx context.Context, q queryer) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+// appliedVersions returns the versions applied in full: from Atlas's
+// table, or, on a database no binary with that table has migrated yet,
+// from the legacy one.
+func appliedVersions(ctx context.Context, c sqlConn) (map[string]bool, error) {
+	done := map[string]bool{}
+	atlasTable, err := tableExists(ctx, c, revisionTable)
 	if err != nil {
-		return nil, fmt.Errorf("reading schema_migrations: %w", err)
+		return nil, err
+	}
+	if atlasTable {
+		revs, err := revisions{c}.ReadRevisions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range revs {
+			if r.Applied == r.Total && r.Error == "" {
+				done[r.Version] = true
+			}
+		}
+		return done, nil
+	}
+	legacy, err := tableExists(ctx, c, legacyTable)
+	if err != nil || !legacy {
+		return done, err
+	}
+	rows, err := c.QueryContext(ctx, `SELECT version FROM `+legacyTable)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", legacyTable, err)
 	}
 	defer rows.Close()
-	done := map[string]bool{}
 	for rows.Next() {
 		var v string
 		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("reading schema_migrations: %w", err)
+			return nil, fmt.Errorf("reading %s: %w", legacyTable, err)
 		}
 		done[v] = true
 	}
@@ -144,21 +192,28 @@ func Pending(ctx context.Context, db *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var exists bool
-	if err := db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("checking migrations: %w", err)
-	}
-	done := map[string]bool{}
-	if exists {
-		if done, err = appliedVersions(ctx, db); err != nil {
-			return nil, err
-		}
+	todo, err := notApplied(ctx, db, all)
+	if err != nil {
+		return nil, err
 	}
 	var pending []string
-	for _, m := range all {
-		if !done[m.Version] {
-			pending = append(pending, m.Version)
-		}
+	for _, m := range todo {
+		pending = append(pending, m.Version)
 	}
 	return pending, nil
+}
+
+// notApplied returns the migrations of all that c has not had in full.
+func notApplied(ctx context.Context, c sqlConn, all []Migration) ([]Migration, error) {
+	done, err := appliedVersions(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var todo []Migration
+	for _, m := range all {
+		if !done[m.Version] {
+			todo = append(todo, m)
+		}
+	}
+	return todo, nil
 }

@@ -16,7 +16,7 @@ import (
 	"entgo.io/ent/dialect/sql/schema"
 	_ "github.com/lib/pq"
 
-	"github.com/issuegraph/issuegraph/ent/migrate"
+	"github.com/issuegraph/issuegraph/ent/ent/migrate"
 )
 
 func main() {

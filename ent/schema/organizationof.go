@@ -6,10 +6,10 @@ import (
 
 	"entgo.io/ent"
 
-	gen "github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/hook"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/project"
+	gen "github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/hook"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 )
 

@@ -3,7 +3,7 @@ package schema
 import (
 	"entgo.io/ent"
 
-	"github.com/issuegraph/issuegraph/ent/privacy"
+	"github.com/issuegraph/issuegraph/ent/ent/privacy"
 	"github.com/issuegraph/issuegraph/ent/rule"
 )
 

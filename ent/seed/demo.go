@@ -1,5 +1,3 @@
-// Package seed fills a database with data: a small demo organization for
-// development, loaded when the database is empty.
 package seed
 
 import (
@@ -7,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
 )
 
 // DemoPassword is the password of every demo account.

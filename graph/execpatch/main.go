@@ -1,22 +1,3 @@
-// Command execpatch rewrites gqlgen's generated executor (graph/generated.go)
-// after gqlgen writes it, as the last step of go generate, so that it calls
-// graph/executor.go's cheaper equivalents of three gqlgen calls:
-//
-//   - every object's graphql.NewDeferredGroup(ctx) becomes
-//     deferredGroup(ctx, fields), which builds the @defer bookkeeping (the
-//     object's whole response path) only when a selected field is deferred;
-//   - the id field of every type resolves on the object's own goroutine
-//     (resolveNow) instead of a goroutine of its own;
-//   - lists of issues, comments, projects and labels and their edges are
-//     marshaled in order (marshalInOrder) instead of a goroutine per item.
-//
-// The rewrite is textual and strict: each pattern must match the shape
-// gqlgen generates, and the command fails when a pattern matches nothing,
-// so a gqlgen upgrade that changes its output stops go generate rather than
-// leaving a half-patched executor. To drop it (once gqlgen skips the
-// deferred path itself, upstream pull request #4341), delete its
-// go:generate line in generate.go and regenerate; graph/executor.go's
-// helpers then go unused and can be deleted.
 package main
 
 import (

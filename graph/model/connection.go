@@ -1,12 +1,9 @@
-// Package model holds the GraphQL types that are not ent entities: pages
-// of connections, payloads and inputs (generated into models_gen.go), and
-// the few hand-written ones here.
 package model
 
 import (
 	"context"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 )
 
 // Node is any object reachable through `node(id:)`. The implementations are

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 )
 
 // Event is one event delivered to a subscription. Its objects are loaded

@@ -14,9 +14,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/issue"
-	"github.com/issuegraph/issuegraph/ent/membership"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
+	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -5429,7 +5429,7 @@ func (ec *executionContext) _APIKey_role(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5452,7 +5452,7 @@ func (ec *executionContext) _APIKey_organization(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5484,7 +5484,7 @@ func (ec *executionContext) _APIKey_createdBy(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5718,7 +5718,7 @@ func (ec *executionContext) _APIKeyEdge_node(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5750,7 +5750,7 @@ func (ec *executionContext) _AcceptInvitationPayload_membership(ctx context.Cont
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5814,7 +5814,7 @@ func (ec *executionContext) _AddMemberPayload_membership(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5878,7 +5878,7 @@ func (ec *executionContext) _ArchiveProjectPayload_project(ctx context.Context, 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5942,7 +5942,7 @@ func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6038,7 +6038,7 @@ func (ec *executionContext) _ChangeMemberRolePayload_membership(ctx context.Cont
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6148,7 +6148,7 @@ func (ec *executionContext) _Comment_author(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6180,7 +6180,7 @@ func (ec *executionContext) _Comment_issue(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6391,7 +6391,7 @@ func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
-			return ec.marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx, selections, v)
+			return ec.marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6423,7 +6423,7 @@ func (ec *executionContext) _CommentPayload_comment(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
-			return ec.marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx, selections, v)
+			return ec.marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6487,7 +6487,7 @@ func (ec *executionContext) _CreateAPIKeyPayload_apiKey(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6574,7 +6574,7 @@ func (ec *executionContext) _CreateOrganizationPayload_organization(ctx context.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6638,7 +6638,7 @@ func (ec *executionContext) _CreateProjectPayload_project(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6968,7 +6968,7 @@ func (ec *executionContext) _Event_actor(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7055,7 +7055,7 @@ func (ec *executionContext) _Event_issue(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7156,7 +7156,7 @@ func (ec *executionContext) _Invitation_role(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7404,7 +7404,7 @@ func (ec *executionContext) _Issue_status(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v issue.Status) graphql.Marshaler {
-			return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, selections, v)
+			return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7427,7 +7427,7 @@ func (ec *executionContext) _Issue_priority(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v issue.Priority) graphql.Marshaler {
-			return ec.marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, selections, v)
+			return ec.marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7450,7 +7450,7 @@ func (ec *executionContext) _Issue_project(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7482,7 +7482,7 @@ func (ec *executionContext) _Issue_author(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7514,7 +7514,7 @@ func (ec *executionContext) _Issue_assignee(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7836,7 +7836,7 @@ func (ec *executionContext) _IssueEdge_node(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7868,7 +7868,7 @@ func (ec *executionContext) _IssuePayload_issue(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -8024,7 +8024,7 @@ func (ec *executionContext) _Label_organization(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8189,7 +8189,7 @@ func (ec *executionContext) _LabelEdge_node(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Label) graphql.Marshaler {
-			return ec.marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx, selections, v)
+			return ec.marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8221,7 +8221,7 @@ func (ec *executionContext) _LabelPayload_label(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Label) graphql.Marshaler {
-			return ec.marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx, selections, v)
+			return ec.marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx, selections, v)
 		},
 		true,
 		false,
@@ -8418,7 +8418,7 @@ func (ec *executionContext) _Membership_role(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8441,7 +8441,7 @@ func (ec *executionContext) _Membership_user(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8473,7 +8473,7 @@ func (ec *executionContext) _Membership_organization(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8638,7 +8638,7 @@ func (ec *executionContext) _MembershipEdge_node(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx, selections, v)
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10237,7 +10237,7 @@ func (ec *executionContext) _Organization_viewerRole(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *membership.Role) graphql.Marshaler {
-			return ec.marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10349,7 +10349,7 @@ func (ec *executionContext) _Organization_project(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -10710,7 +10710,7 @@ func (ec *executionContext) _Project_organization(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10787,7 +10787,7 @@ func (ec *executionContext) _Project_issue(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11009,7 +11009,7 @@ func (ec *executionContext) _ProjectEdge_node(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11129,7 +11129,7 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx, selections, v)
+			return ec.marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11162,7 +11162,7 @@ func (ec *executionContext) _Query_organization(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11206,7 +11206,7 @@ func (ec *executionContext) _Query_project(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11250,7 +11250,7 @@ func (ec *executionContext) _Query_issue(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
-			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx, selections, v)
+			return ec.marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11424,7 +11424,7 @@ func (ec *executionContext) _RevokeAPIKeyPayload_apiKey(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
-			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx, selections, v)
+			return ec.marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11534,7 +11534,7 @@ func (ec *executionContext) _SentInvitation_role(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v membership.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11760,7 +11760,7 @@ func (ec *executionContext) _UpdateOrganizationPayload_organization(ctx context.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx, selections, v)
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11824,7 +11824,7 @@ func (ec *executionContext) _UpdateProjectPayload_project(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx, selections, v)
+			return ec.marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -13381,7 +13381,7 @@ func (ec *executionContext) unmarshalInputAddMemberInput(ctx context.Context, ob
 			it.Email = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13521,7 +13521,7 @@ func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Cont
 			it.MembershipID = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13634,7 +13634,7 @@ func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context,
 			it.Name = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13704,14 +13704,14 @@ func (ec *executionContext) unmarshalInputCreateIssueInput(ctx context.Context, 
 			it.Body = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "priority":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
-			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, v)
+			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -14131,7 +14131,7 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 			it.Email = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx, v)
+			data, err := ec.unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -14180,7 +14180,7 @@ func (ec *executionContext) unmarshalInputIssueFilter(ctx context.Context, obj a
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -14782,14 +14782,14 @@ func (ec *executionContext) unmarshalInputUpdateIssueInput(ctx context.Context, 
 			it.Body = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, v)
+			data, err := ec.unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "priority":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
-			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx, v)
+			data, err := ec.unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -18095,7 +18095,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "APIKey!")
 		return graphql.Null
@@ -18224,7 +18224,7 @@ func (ec *executionContext) unmarshalNCloseIssueInput2githubᚗcomᚋissuegraph�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
+func (ec *executionContext) marshalNComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Comment!")
 		return graphql.Null
@@ -18475,7 +18475,7 @@ func (ec *executionContext) marshalNInviteMemberPayload2ᚖgithubᚗcomᚋissueg
 	return ec._InviteMemberPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
+func (ec *executionContext) marshalNIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Issue!")
 		return graphql.Null
@@ -18538,15 +18538,15 @@ func (ec *executionContext) marshalNIssuePayload2ᚖgithubᚗcomᚋissuegraphᚋ
 	return ec._IssuePayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, v any) (issue.Priority, error) {
+func (ec *executionContext) unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, v any) (issue.Priority, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[tmp]
+	res := unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v issue.Priority) graphql.Marshaler {
+func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v issue.Priority) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[v])
+	res := graphql.MarshalString(marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "IssuePriority!")
 	}
@@ -18554,14 +18554,14 @@ func (ec *executionContext) marshalNIssuePriority2githubᚗcomᚋissuegraphᚋis
 }
 
 var (
-	unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[string]issue.Priority{
+	unmarshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[string]issue.Priority{
 		"NONE":   issue.PriorityNONE,
 		"LOW":    issue.PriorityLOW,
 		"MEDIUM": issue.PriorityMEDIUM,
 		"HIGH":   issue.PriorityHIGH,
 		"URGENT": issue.PriorityURGENT,
 	}
-	marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[issue.Priority]string{
+	marshalNIssuePriority2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[issue.Priority]string{
 		issue.PriorityNONE:   "NONE",
 		issue.PriorityLOW:    "LOW",
 		issue.PriorityMEDIUM: "MEDIUM",
@@ -18570,15 +18570,15 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, v any) (issue.Status, error) {
+func (ec *executionContext) unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, v any) (issue.Status, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[tmp]
+	res := unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v issue.Status) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[v])
+	res := graphql.MarshalString(marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "IssueStatus!")
 	}
@@ -18586,14 +18586,14 @@ func (ec *executionContext) marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissu
 }
 
 var (
-	unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[string]issue.Status{
+	unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[string]issue.Status{
 		"BACKLOG":     issue.StatusBACKLOG,
 		"TODO":        issue.StatusTODO,
 		"IN_PROGRESS": issue.StatusIN_PROGRESS,
 		"DONE":        issue.StatusDONE,
 		"CANCELED":    issue.StatusCANCELED,
 	}
-	marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[issue.Status]string{
+	marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[issue.Status]string{
 		issue.StatusBACKLOG:     "BACKLOG",
 		issue.StatusTODO:        "TODO",
 		issue.StatusIN_PROGRESS: "IN_PROGRESS",
@@ -18602,7 +18602,7 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
+func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Label!")
 		return graphql.Null
@@ -18681,7 +18681,7 @@ func (ec *executionContext) marshalNLogOutPayload2ᚖgithubᚗcomᚋissuegraph�
 	return ec._LogOutPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Membership!")
 		return graphql.Null
@@ -18741,7 +18741,7 @@ func (ec *executionContext) marshalNOrderDirection2githubᚗcomᚋissuegraphᚋi
 	return v
 }
 
-func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Organization!")
 		return graphql.Null
@@ -18757,7 +18757,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋissuegraphᚋissu
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
+func (ec *executionContext) marshalNProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Project!")
 		return graphql.Null
@@ -18833,15 +18833,15 @@ func (ec *executionContext) marshalNRevokeAPIKeyPayload2ᚖgithubᚗcomᚋissueg
 	return ec._RevokeAPIKeyPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, v any) (membership.Role, error) {
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, v any) (membership.Role, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[tmp]
+	res := unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v membership.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v membership.Role) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[v])
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
 	}
@@ -18849,13 +18849,13 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋissuegraphᚋissuegraph�
 }
 
 var (
-	unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[string]membership.Role{
+	unmarshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[string]membership.Role{
 		"OWNER":  membership.RoleOWNER,
 		"ADMIN":  membership.RoleADMIN,
 		"MEMBER": membership.RoleMEMBER,
 		"VIEWER": membership.RoleVIEWER,
 	}
-	marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[membership.Role]string{
+	marshalNRole2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[membership.Role]string{
 		membership.RoleOWNER:  "OWNER",
 		membership.RoleADMIN:  "ADMIN",
 		membership.RoleMEMBER: "MEMBER",
@@ -18966,7 +18966,7 @@ func (ec *executionContext) marshalNUpdateProjectPayload2ᚖgithubᚗcomᚋissue
 	return ec._UpdateProjectPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
 		return graphql.Null
@@ -19150,7 +19150,7 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
-func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -19203,7 +19203,7 @@ func (ec *executionContext) marshalOCloseReason2ᚖgithubᚗcomᚋissuegraphᚋi
 	return v
 }
 
-func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
+func (ec *executionContext) marshalOComment2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐComment(ctx context.Context, sel ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -19281,7 +19281,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
+func (ec *executionContext) marshalOIssue2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐIssue(ctx context.Context, sel ast.SelectionSet, v *ent.Issue) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -19304,34 +19304,34 @@ func (ec *executionContext) unmarshalOIssueOrder2ᚖgithubᚗcomᚋissuegraphᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, v any) (*issue.Priority, error) {
+func (ec *executionContext) unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, v any) (*issue.Priority, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[tmp]
+	res := unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v *issue.Priority) graphql.Marshaler {
+func (ec *executionContext) marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority(ctx context.Context, sel ast.SelectionSet, v *issue.Priority) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority[*v])
+	res := graphql.MarshalString(marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority[*v])
 	return res
 }
 
 var (
-	unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[string]issue.Priority{
+	unmarshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[string]issue.Priority{
 		"NONE":   issue.PriorityNONE,
 		"LOW":    issue.PriorityLOW,
 		"MEDIUM": issue.PriorityMEDIUM,
 		"HIGH":   issue.PriorityHIGH,
 		"URGENT": issue.PriorityURGENT,
 	}
-	marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐPriority = map[issue.Priority]string{
+	marshalOIssuePriority2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐPriority = map[issue.Priority]string{
 		issue.PriorityNONE:   "NONE",
 		issue.PriorityLOW:    "LOW",
 		issue.PriorityMEDIUM: "MEDIUM",
@@ -19340,7 +19340,7 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx context.Context, v any) ([]issue.Status, error) {
+func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx context.Context, v any) ([]issue.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -19349,7 +19349,7 @@ func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraph�
 	res := make([]issue.Status, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -19357,14 +19357,14 @@ func (ec *executionContext) unmarshalOIssueStatus2ᚕgithubᚗcomᚋissuegraph�
 	return res, nil
 }
 
-func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []issue.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx, sel, v[i])
+		return ec.marshalNIssueStatus2githubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19376,34 +19376,34 @@ func (ec *executionContext) marshalOIssueStatus2ᚕgithubᚗcomᚋissuegraphᚋi
 	return ret
 }
 
-func (ec *executionContext) unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, v any) (*issue.Status, error) {
+func (ec *executionContext) unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, v any) (*issue.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[tmp]
+	res := unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v *issue.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus(ctx context.Context, sel ast.SelectionSet, v *issue.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus[*v])
+	res := graphql.MarshalString(marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus[*v])
 	return res
 }
 
 var (
-	unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[string]issue.Status{
+	unmarshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[string]issue.Status{
 		"BACKLOG":     issue.StatusBACKLOG,
 		"TODO":        issue.StatusTODO,
 		"IN_PROGRESS": issue.StatusIN_PROGRESS,
 		"DONE":        issue.StatusDONE,
 		"CANCELED":    issue.StatusCANCELED,
 	}
-	marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋissueᚐStatus = map[issue.Status]string{
+	marshalOIssueStatus2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋissueᚐStatus = map[issue.Status]string{
 		issue.StatusBACKLOG:     "BACKLOG",
 		issue.StatusTODO:        "TODO",
 		issue.StatusIN_PROGRESS: "IN_PROGRESS",
@@ -19412,14 +19412,14 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
+func (ec *executionContext) marshalOLabel2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐLabel(ctx context.Context, sel ast.SelectionSet, v *ent.Label) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Label(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -19433,47 +19433,47 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋissuegraphᚋissuegraph�
 	return ec._Node(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *ent.Organization) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Organization(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
+func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐProject(ctx context.Context, sel ast.SelectionSet, v *ent.Project) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Project(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, v any) (*membership.Role, error) {
+func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, v any) (*membership.Role, error) {
 	if v == nil {
 		return nil, nil
 	}
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[tmp]
+	res := unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[tmp]
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v *membership.Role) graphql.Marshaler {
+func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole(ctx context.Context, sel ast.SelectionSet, v *membership.Role) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole[*v])
+	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole[*v])
 	return res
 }
 
 var (
-	unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[string]membership.Role{
+	unmarshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[string]membership.Role{
 		"OWNER":  membership.RoleOWNER,
 		"ADMIN":  membership.RoleADMIN,
 		"MEMBER": membership.RoleMEMBER,
 		"VIEWER": membership.RoleVIEWER,
 	}
-	marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋmembershipᚐRole = map[membership.Role]string{
+	marshalORole2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚋmembershipᚐRole = map[membership.Role]string{
 		membership.RoleOWNER:  "OWNER",
 		membership.RoleADMIN:  "ADMIN",
 		membership.RoleMEMBER: "MEMBER",
@@ -19566,7 +19566,7 @@ func (ec *executionContext) marshalOTokens2ᚖgithubᚗcomᚋissuegraphᚋissueg
 	return ec._Tokens(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
+func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋentᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

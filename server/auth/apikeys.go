@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/apikey"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/apikey"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 )
 

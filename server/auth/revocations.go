@@ -10,9 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/apikey"
-	"github.com/issuegraph/issuegraph/ent/refreshtoken"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/apikey"
+	"github.com/issuegraph/issuegraph/ent/ent/refreshtoken"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/refreshtoken"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/refreshtoken"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 )
 

@@ -18,7 +18,7 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/issuegraph/issuegraph/config"
-	"github.com/issuegraph/issuegraph/ent"
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
 	"github.com/issuegraph/issuegraph/server/limits"

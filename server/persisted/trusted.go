@@ -14,8 +14,8 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/issuegraph/issuegraph/ent"
-	"github.com/issuegraph/issuegraph/ent/persistedoperation"
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/persistedoperation"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 )
 

@@ -9,7 +9,7 @@
 //   - one long-lived goroutine per connection, its read loop; writes take a
 //     mutex instead of going through a writer goroutine;
 //   - no goroutine per subscription: a subscription that supports pacing
-//     (graph.Pacer) has each event resolved and written on the goroutine
+//     (delivery.Pacer) has each event resolved and written on the goroutine
 //     that delivers it; other operations run on a short-lived goroutine;
 //   - one keep-alive goroutine for every connection of the instance
 //     (KeepAlive), and one timer per connection only until it is

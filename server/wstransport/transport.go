@@ -60,7 +60,7 @@ type Options struct {
 	// Init authenticates connection_init; nil accepts every connection.
 	Init InitFunc
 	// Pace puts p into an operation's context so subscriptions can be
-	// paced (graph.WithPacer); nil: every operation is read by a
+	// paced (delivery.WithPacer); nil: every operation is read by a
 	// goroutine of its own until it ends.
 	Pace func(ctx context.Context, p Pacer) context.Context
 	// Retryable reports whether a subscription's response means it ended
@@ -76,7 +76,7 @@ type Options struct {
 	Log     *slog.Logger
 }
 
-// Pacer is what an operation offers a paced subscription (graph.Pacer).
+// Pacer is what an operation offers a paced subscription (delivery.Pacer).
 type Pacer interface {
 	Paced()
 	Ready()

@@ -1,22 +1,9 @@
-// Package broker fans events out to real-time subscribers.
-//
-// Events are published to named streams ("project:42", "issue:7"). Each server
-// instance holds at most one upstream subscription per stream that has local
-// subscribers and fans every message out to them. Two implementations exist:
-// Memory, for a single instance without Redis, and Redis, which carries
-// messages between instances over Redis pub/sub.
-//
-// Delivery is at-most-once: the durable event log in PostgreSQL, not the
-// broker, is what guarantees that a client sees every event. A subscriber that
-// cannot keep up is ended with ErrSlowConsumer rather than silently losing
-// messages, so the layer above knows it must catch up from the log.
 package broker
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 )
 
 // DefaultBufferSize is the number of messages buffered per subscriber when
@@ -32,23 +19,10 @@ var ErrSlowConsumer = errors.New("broker: slow consumer: subscription buffer ove
 var ErrBrokerClosed = errors.New("broker: closed")
 
 // Message is one event delivered on a stream. Every local subscriber of
-// the stream gets the same *Message: its Payload must not be modified, and
-// Decode decodes it once for all of them.
+// the stream gets the same *Message: its Payload must not be modified.
 type Message struct {
 	Stream  string
 	Payload []byte
-
-	once    sync.Once
-	decoded any
-	err     error
-}
-
-// Decode returns decode(m.Payload), calling decode only the first time:
-// with thousands of local subscribers of a stream, each message is parsed
-// once, not once per subscriber. Every caller must pass the same decode.
-func (m *Message) Decode(decode func([]byte) (any, error)) (any, error) {
-	m.once.Do(func() { m.decoded, m.err = decode(m.Payload) })
-	return m.decoded, m.err
 }
 
 // Broker publishes messages to streams and subscribes to them.

@@ -2,14 +2,10 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,82 +188,4 @@ func TestRedisUnavailableFailsPromptly(t *testing.T) {
 			assert.Less(t, time.Since(start), time.Second)
 		})
 	}
-}
-
-// errorRecorder collects the errors a Cache reports.
-type errorRecorder struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (r *errorRecorder) record(_ context.Context, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, err)
-}
-
-func (r *errorRecorder) all() []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]error(nil), r.errs...)
-}
-
-// apqRequest runs gqlgen's APQ extension on one request and returns the query it
-// resolved.
-func apqRequest(t *testing.T, cache graphql.Cache[string], hash, query string) (string, error) {
-	t.Helper()
-	ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{})
-	params := &graphql.RawParams{
-		Query: query,
-		Extensions: map[string]any{
-			"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash},
-		},
-	}
-	if gqlErr := (extension.AutomaticPersistedQuery{Cache: cache}).MutateOperationParameters(ctx, params); gqlErr != nil {
-		return "", gqlErr
-	}
-	return params.Query, nil
-}
-
-func TestCacheServesGqlgenAPQ(t *testing.T) {
-	forEachImplementation(t, func(t *testing.T, s store.Store) {
-		var recorder errorRecorder
-		cache := store.NewCache(s, recorder.record)
-
-		// The client first sends the hash alone, then the query with its hash,
-		// then the hash alone again.
-		_, err := apqRequest(t, cache, hashOf(query), "")
-		require.ErrorContains(t, err, "PersistedQueryNotFound")
-		got, err := apqRequest(t, cache, hashOf(query), query)
-		require.NoError(t, err)
-		assert.Equal(t, query, got)
-		got, err = apqRequest(t, cache, hashOf(query), "")
-		require.NoError(t, err)
-		assert.Equal(t, query, got)
-
-		assert.Empty(t, recorder.all())
-	})
-}
-
-func TestCacheReportsFailuresAsMisses(t *testing.T) {
-	t.Parallel()
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	t.Cleanup(func() { _ = client.Close() })
-	var recorder errorRecorder
-	cache := store.NewCache(store.NewRedis(client, "test:apq:", time.Hour), recorder.record)
-	ctx := context.Background()
-
-	got, ok := cache.Get(ctx, hashOf(query))
-	assert.False(t, ok)
-	assert.Empty(t, got)
-	cache.Add(ctx, hashOf(query), query)
-
-	errs := recorder.all()
-	require.Len(t, errs, 2)
-	for _, err := range errs {
-		assert.True(t, errors.Is(err, store.ErrUnavailable), err)
-	}
-
-	// A nil error hook is allowed.
-	store.NewCache(store.NewLRU(1), nil).Add(ctx, "bad", query)
 }

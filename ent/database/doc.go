@@ -1,0 +1,3 @@
+// Package database opens Issuegraph's PostgreSQL database and applies its
+// versioned migrations.
+package database
