@@ -143,8 +143,7 @@ func TestEventObjectsLoadOncePerOrganization(t *testing.T) {
 	env := servertest.Start(t)
 	f := newFixture(t, env, "sharedload", "SHL")
 	member := env.As(env.SignUp(t, "sharedload-member@example.com", "Member of sharedload"))
-	f.owner.Do(t, `mutation($o:ID!){ addMember(input:{organizationId:$o, email:"sharedload-member@example.com"}){ userErrors{message} } }`,
-		map[string]any{"o": f.orgID}).MustOK(t)
+	addMembership(t, env, f.orgID, "sharedload-member@example.com", "")
 	settled(t, env, f.projectID)
 	before := env.Server.ActiveSubscriptions()
 	const query = `subscription($p:ID!){ projectEvents(projectId:$p){ cursor type issue{ title } } }`
