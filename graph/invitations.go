@@ -10,8 +10,8 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent/invitation"
 	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/ent/organization"
-	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/ent/ent/user"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph/model"
 )

@@ -208,7 +208,9 @@ func TestProjectAndIssueReplaysBetweenTheSamePositionsStayApart(t *testing.T) {
 		m := ws.Next(t, waitLong)
 		require.Equal(t, "next", m.Type, "payload %s", m.Payload)
 		var p struct {
-			Data   struct{ ProjectEvents, IssueEvents *struct{ Issue struct{ Title string } } }
+			Data struct {
+				ProjectEvents, IssueEvents *struct{ Issue struct{ Title string } }
+			}
 			Errors []servertest.Error
 		}
 		require.NoError(t, json.Unmarshal(m.Payload, &p))
