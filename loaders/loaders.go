@@ -96,7 +96,7 @@ func newLoader[V any](opts Options, name string, fn dataloader.BatchFunc[int64, 
 			dataloader.WithCache[int64, V](&dataloader.NoCache[int64, V]{})}
 	}
 	if opts.Tracer != nil && opts.BatchSize != nil {
-		options = append(options, dataloader.WithTracer[int64, V](batchTracer[V]{name: name, tracer: opts.Tracer, size: opts.BatchSize}))
+		fn = wrapTraced(batchTracer{name: name, tracer: opts.Tracer, size: opts.BatchSize}, fn)
 	}
 	return dataloader.NewBatchedLoader(fn, options...)
 }
