@@ -42,7 +42,7 @@ type fixture struct {
 	ownerID          string
 }
 
-func newFixture(t *testing.T, env *servertest.Env, slug, key string) fixture {
+func newFixture(t testing.TB, env *servertest.Env, slug, key string) fixture {
 	t.Helper()
 	owner := env.As(env.SignUp(t, slug+"-owner@example.com", "Owner of "+slug))
 	var org struct {
@@ -60,7 +60,7 @@ func newFixture(t *testing.T, env *servertest.Env, slug, key string) fixture {
 	return fixture{env: env, owner: owner, orgID: org.CreateOrganization.Organization.ID, projectID: proj.CreateProject.Project.ID, ownerID: me.Viewer.ID}
 }
 
-func (f fixture) createIssue(t *testing.T, input map[string]any) map[string]any {
+func (f fixture) createIssue(t testing.TB, input map[string]any) map[string]any {
 	t.Helper()
 	input["projectId"] = f.projectID
 	var out struct {

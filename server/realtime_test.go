@@ -98,7 +98,7 @@ func subscribeProject(t *testing.T, env *servertest.Env, token, projectID string
 
 // settled waits until the relay has positioned every event of the project
 // committed so far: a subscription without after starts after those.
-func settled(t *testing.T, env *servertest.Env, projectID string) {
+func settled(t testing.TB, env *servertest.Env, projectID string) {
 	t.Helper()
 	id := dbID(t, projectID, "Project")
 	require.Eventually(t, func() bool {
@@ -109,7 +109,7 @@ func settled(t *testing.T, env *servertest.Env, projectID string) {
 }
 
 // dbID is the database id inside a global ID of type typ.
-func dbID(t *testing.T, gid, typ string) int64 {
+func dbID(t testing.TB, gid, typ string) int64 {
 	t.Helper()
 	raw, err := fromBase64URL(gid)
 	require.NoError(t, err)
@@ -121,7 +121,7 @@ func dbID(t *testing.T, gid, typ string) int64 {
 
 // waitSubscribed waits until the instance follows n streams, so a test
 // does not mutate before a subscription is live.
-func waitSubscribed(t *testing.T, env *servertest.Env, n int) {
+func waitSubscribed(t testing.TB, env *servertest.Env, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool { return env.Server.ActiveSubscriptions() >= n }, waitLong, pollEvery)
 }
