@@ -59,6 +59,12 @@ func newEventLoads() *eventLoads {
 type sharedLoads[K comparable, V any] struct {
 	mu      sync.Mutex
 	entries map[K]*sharedLoad[V]
+	// swept is when expired entries were last dropped. They are dropped
+	// once per eventLoadTTL, not whenever a new key comes: a fan-out adds
+	// one key per viewer, and walking every live entry for each of them
+	// cost more than the loads shared (thousands of entries at a few
+	// events a second).
+	swept time.Time
 }
 
 type sharedLoad[V any] struct {
@@ -84,7 +90,8 @@ func (l *sharedLoads[K, V]) load(key K, fn func() (V, error)) (V, error) {
 	}
 	e := &sharedLoad[V]{done: make(chan struct{})}
 	l.entries[key] = e
-	if len(l.entries) > 1024 {
+	if now.Sub(l.swept) >= eventLoadTTL {
+		l.swept = now
 		for k, old := range l.entries {
 			if !old.expires.IsZero() && now.After(old.expires) {
 				delete(l.entries, k)
