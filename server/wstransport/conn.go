@@ -238,7 +238,7 @@ func (c *conn) startOperation(id string, payload json.RawMessage, received time.
 		return 0, "", true
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
-	op := &operation{c: c, id: id, cancel: cancel}
+	op := &operation{c: c, id: id, idJSON: mustJSON(id), cancel: cancel}
 	c.ops[id] = op
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 	// Owned by the operation: it returns once the operation has started
@@ -274,16 +274,22 @@ func (c *conn) forget(op *operation) bool {
 }
 
 // write sends one message unless the connection is closing; a client that
-// does not take it within the write timeout is dropped.
+// does not take it within the write timeout is dropped (its connection
+// closed, without a handshake). msg may be reused once write returns.
+//
+// The timeout is a watchdog timer from the transport's pool, not a context
+// with a deadline: coder/websocket ties such a context to the connection
+// with context.AfterFunc, and the two cost five allocations and a timer
+// per message, for every subscriber at every event.
 func (c *conn) write(msg []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closing {
 		return errClosed
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.t.opts.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageText, msg)
+	w := c.t.watchdogs.arm(c.ws, c.t.opts.WriteTimeout)
+	defer c.t.watchdogs.disarm(w)
+	return c.ws.Write(context.Background(), websocket.MessageText, msg)
 }
 
 // stopWrites makes every later write a no-op (after one in progress).

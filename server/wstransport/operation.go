@@ -2,7 +2,6 @@ package wstransport
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 
@@ -19,6 +18,7 @@ import (
 type operation struct {
 	c      *conn
 	id     string
+	idJSON []byte // id encoded as JSON, for every message of the operation
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
@@ -145,18 +145,20 @@ func (op *operation) drive() {
 }
 
 // send writes one response as next (graphql-transport-ws) or data
-// (graphql-ws).
+// (graphql-ws), encoded into a buffer of the transport's pool.
 func (op *operation) send(resp *graphql.Response) {
-	b, err := json.Marshal(resp)
-	if err != nil {
-		op.c.t.opts.Log.ErrorContext(op.c.base, "websocket: encoding a response", "error", err)
-		return
-	}
 	typ := "next"
 	if !op.c.transportWS {
 		typ = "data"
 	}
-	_ = op.c.write(encode(op.id, typ, b))
+	buf := op.c.t.messages.get()
+	defer op.c.t.messages.put(buf)
+	var err error
+	if *buf, err = appendResponse((*buf)[:0], op.idJSON, typ, resp); err != nil {
+		op.c.t.opts.Log.ErrorContext(op.c.base, "websocket: encoding a response", "error", err)
+		return
+	}
+	_ = op.c.write(*buf)
 }
 
 // finish completes the operation, unless the client stopped it.

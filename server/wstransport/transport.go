@@ -86,6 +86,9 @@ type Pacer interface {
 // connections, for keep-alive and shutdown.
 type Transport struct {
 	opts Options
+	// messages and watchdogs are shared by every connection's writes.
+	messages  messages
+	watchdogs watchdogs
 
 	mu      sync.Mutex
 	closing bool

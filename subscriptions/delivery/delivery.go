@@ -53,6 +53,7 @@ type Deliverer struct {
 	sendTimeout time.Duration
 	loaders     loaders.Options
 	tracer      trace.Tracer
+	spanStart   []trace.SpanStartOption // of every event's span, made once
 	end         func(ctx context.Context, err error, last int64) error
 }
 
@@ -60,7 +61,7 @@ type Deliverer struct {
 func New(opts Options) *Deliverer {
 	d := &Deliverer{
 		client: opts.Client, feed: opts.Feed, sendTimeout: opts.SendTimeout, loaders: opts.Loaders,
-		tracer: opts.Tracer, end: opts.End,
+		tracer: opts.Tracer, end: opts.End, spanStart: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)},
 		members: newMemberChecks(opts.Client), loads: newEventLoads(),
 	}
 	if d.sendTimeout <= 0 {
@@ -105,6 +106,7 @@ func (d *Deliverer) CheckMember(ctx context.Context, userID, orgID int64) error 
 // ended, unless ctx ended it; then the channel closes.
 func (d *Deliverer) Start(ctx context.Context, stream subscriptions.Stream, userID, orgID, start int64) <-chan *model.Event {
 	want := selectedEventFields(ctx)
+	names := spanNamesOf(ctx)
 	h := handoffFrom(ctx)
 	ch := make(chan *model.Event)
 	if h.paced() {
@@ -118,7 +120,7 @@ func (d *Deliverer) Start(ctx context.Context, stream subscriptions.Stream, user
 	// so an idle subscription holds none of its own.
 	var last int64
 	d.feed.Start(ctx, stream, start, func(entries []subscriptions.Entry) error {
-		return d.deliver(ctx, h, stream, userID, orgID, want, entries, ch, &last)
+		return d.deliver(ctx, h, names, stream, userID, orgID, want, entries, ch, &last)
 	}, func(err error) {
 		defer h.ready() // runs last: the transport reads the closed channel
 		defer close(ch)
@@ -149,8 +151,8 @@ func (d *Deliverer) Start(ctx context.Context, stream subscriptions.Stream, user
 // load run at the same time (one database round trip less before
 // delivery); nothing is sent before the check answers, and the load reads
 // with the viewer's privacy anyway.
-func (d *Deliverer) deliver(ctx context.Context, h *Handoff, stream subscriptions.Stream, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) (err error) {
-	spans := d.spans(ctx, stream, entries)
+func (d *Deliverer) deliver(ctx context.Context, h *Handoff, names spanNames, stream subscriptions.Stream, userID, orgID int64, want eventFields, entries []subscriptions.Entry, ch chan<- *model.Event, last *int64) (err error) {
+	spans := d.spans(ctx, names, stream, entries)
 	taken := 0 // spans[:taken] were handed over or ended
 	defer func() {
 		if ctx.Err() != nil {
@@ -180,24 +182,20 @@ func (d *Deliverer) deliver(ctx context.Context, h *Handoff, stream subscription
 		return err
 	}
 	h.setLoaders(func() *loaders.Loaders { return d.burstLoaders(events) })
-	timer := time.NewTimer(d.sendTimeout)
-	defer timer.Stop()
+	deadline := sendDeadline{timeout: d.sendTimeout}
+	defer deadline.stop()
 	for i, ev := range events {
 		if h.tracing() {
-			if err := h.give(ctx, spans[i], timer.C); err != nil {
+			if err := h.give(ctx, spans[i], &deadline); err != nil {
 				return err
 			}
 			taken = i + 1 // the transport ends it once it has resolved ev
 		}
-		select {
-		case ch <- ev:
-			*last = entries[i].Position
-			h.ready()
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return ErrSlowClient
+		if err := send(ctx, ch, ev, &deadline); err != nil {
+			return err
 		}
+		*last = entries[i].Position
+		h.ready()
 		if !h.tracing() {
 			// Nothing resolves ev under its span: it covers the delivery
 			// up to the transport taking ev.
@@ -206,6 +204,47 @@ func (d *Deliverer) deliver(ctx context.Context, h *Handoff, stream subscription
 		}
 	}
 	return nil
+}
+
+// sendDeadline bounds how long a burst's sends may wait for the
+// transport: SendTimeout from the first send that has to wait. Its timer
+// is made only then: a paced subscription's transport takes each event on
+// the sending goroutine, so its sends never wait, and a timer per
+// subscriber per event was pure overhead.
+type sendDeadline struct {
+	timeout time.Duration
+	timer   *time.Timer
+}
+
+// expired fires once the deadline has passed; the first call starts it.
+func (d *sendDeadline) expired() <-chan time.Time {
+	if d.timer == nil {
+		d.timer = time.NewTimer(d.timeout)
+	}
+	return d.timer.C
+}
+
+func (d *sendDeadline) stop() {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+}
+
+// send puts ev on ch, waiting at most until the deadline.
+func send(ctx context.Context, ch chan<- *model.Event, ev *model.Event, deadline *sendDeadline) error {
+	select {
+	case ch <- ev:
+		return nil
+	default:
+	}
+	select {
+	case ch <- ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-deadline.expired():
+		return ErrSlowClient
+	}
 }
 
 // burstLoaders returns fresh loaders for the events of one burst, holding

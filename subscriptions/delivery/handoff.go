@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -148,15 +147,21 @@ func (h *Handoff) arm() {
 	}
 }
 
-// give hands span over. It fails when ctx ends or timeout fires before the
-// transport asks for the next response; the caller still owns span then.
-func (h *Handoff) give(ctx context.Context, span trace.Span, timeout <-chan time.Time) error {
+// give hands span over. It fails when ctx ends or the deadline passes
+// before the transport asks for the next response; the caller still owns
+// span then.
+func (h *Handoff) give(ctx context.Context, span trace.Span, deadline *sendDeadline) error {
+	select {
+	case h.spans <- span:
+		return nil
+	default:
+	}
 	select {
 	case h.spans <- span:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-timeout:
+	case <-deadline.expired():
 		return ErrSlowClient
 	}
 }

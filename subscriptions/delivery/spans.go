@@ -27,8 +27,14 @@ import (
 // (TraceEvents, Await); the middleware resolves the event under that span
 // and ends it.
 
-// spans starts the spans of entries of stream, children of ctx.
-func (d *Deliverer) spans(ctx context.Context, stream subscriptions.Stream, entries []subscriptions.Entry) []trace.Span {
+// spanNames are what a subscription's event spans are called: the same
+// for every event, so worked out once, when the subscription starts.
+type spanNames struct {
+	span      string // "deliver projectEvents"
+	operation string // the operation's name, if any
+}
+
+func spanNamesOf(ctx context.Context) spanNames {
 	field, opName := "subscription", ""
 	if fc := graphql.GetFieldContext(ctx); fc != nil {
 		field = fc.Field.Name
@@ -40,16 +46,21 @@ func (d *Deliverer) spans(ctx context.Context, stream subscriptions.Stream, entr
 			opName = op.Operation.Name
 		}
 	}
+	return spanNames{span: "deliver " + field, operation: opName}
+}
+
+// spans starts the spans of entries of stream, children of ctx.
+func (d *Deliverer) spans(ctx context.Context, names spanNames, stream subscriptions.Stream, entries []subscriptions.Entry) []trace.Span {
 	spans := make([]trace.Span, len(entries))
 	for i, e := range entries {
-		_, span := d.tracer.Start(ctx, "deliver "+field, trace.WithSpanKind(trace.SpanKindConsumer))
+		_, span := d.tracer.Start(ctx, names.span, d.spanStart...)
 		spans[i] = span
 		if !span.IsRecording() {
 			continue // tracing is off or this trace is not sampled: nothing to describe
 		}
 		span.SetAttributes(
 			attribute.String("graphql.operation.type", "subscription"),
-			attribute.String("graphql.operation.name", opName),
+			attribute.String("graphql.operation.name", names.operation),
 			attribute.String("issuegraph.event.type", e.Type),
 			attribute.String("issuegraph.event.stream", stream.Name()),
 			attribute.Int64("issuegraph.event.position", e.Position),
