@@ -1,14 +1,20 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/subscriptions/delivery"
 )
 
 // The generated executor (generated.go) is rewritten by graph/execpatch as
-// the last step of go generate, so that it calls the three helpers below
+// the last step of go generate, so that it calls the four helpers below
 // instead of gqlgen's general-purpose ones where a cheaper way gives the
 // same response byte for byte. TestPatchedExecutorMatchesStock compares
 // the two executors' responses over a corpus of operations.
@@ -88,4 +94,37 @@ func marshalItem(ctx context.Context, i int, marshal func(context.Context, int) 
 		}
 	}()
 	return marshal(ctx, i)
+}
+
+// shareEvent replaces the marshaling of each event a subscription field
+// delivers (marshal). A viewer's subscriptions that run the same operation
+// with the same variables are delivered the same Event object
+// (subscriptions/delivery shares a viewer's loads) and would resolve it to
+// the same bytes, each through the whole executor: the first resolves it,
+// the others write its bytes (model.Event.SharedResponse). Every
+// subscription still runs every extension around its own response. An
+// event is not shared when its resolution reported an error (the others
+// resolve it themselves and get their own errors), nor when its span is
+// recorded (its resolver spans and statements belong under it).
+func shareEvent(ctx context.Context, v *model.Event, marshal func() graphql.Marshaler) graphql.Marshaler {
+	key, ok := delivery.ResponseKeyOf(ctx)
+	if !ok || v == nil || trace.SpanFromContext(ctx).IsRecording() {
+		return marshal()
+	}
+	if data, ok := v.SharedResponse(key); ok {
+		return rawJSON(data)
+	}
+	errs := len(graphql.GetErrors(ctx))
+	m := marshal()
+	if len(graphql.GetErrors(ctx)) != errs {
+		return m
+	}
+	var buf bytes.Buffer
+	m.MarshalGQL(&buf)
+	return rawJSON(v.ShareResponse(key, buf.Bytes()))
+}
+
+// rawJSON writes data, JSON already.
+func rawJSON(data []byte) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(data) })
 }

@@ -1,6 +1,6 @@
 // Command execpatch rewrites gqlgen's generated executor (graph/generated.go)
 // after gqlgen writes it, as the last step of go generate, so that it calls
-// graph/executor.go's cheaper equivalents of three gqlgen calls:
+// graph/executor.go's cheaper equivalents of four gqlgen calls:
 //
 //   - every object's graphql.NewDeferredGroup(ctx) becomes
 //     deferredGroup(ctx, fields), which builds the @defer bookkeeping (the
@@ -8,7 +8,10 @@
 //   - the id field of every type resolves on the object's own goroutine
 //     (resolveNow) instead of a goroutine of its own;
 //   - lists of issues, comments, projects and labels and their edges are
-//     marshaled in order (marshalInOrder) instead of a goroutine per item.
+//     marshaled in order (marshalInOrder) instead of a goroutine per item;
+//   - each event a subscription field delivers is marshaled through
+//     shareEvent, which resolves it once for a viewer's subscriptions
+//     running the same operation with the same variables.
 //
 // The rewrite is textual and strict: each pattern must match the shape
 // gqlgen generates, and the command fails when a pattern matches nothing,

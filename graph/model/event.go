@@ -25,6 +25,17 @@ type Event struct {
 
 	end     error
 	endOnce sync.Once
+
+	// responses are this event resolved for the subscriptions that share
+	// it (ShareResponse).
+	mu        sync.Mutex
+	responses []sharedResponse
+}
+
+// sharedResponse is an event resolved for the operations of one key.
+type sharedResponse struct {
+	key  any
+	data []byte
 }
 
 // NewEvent returns a delivered event.
@@ -62,3 +73,44 @@ func (e *Event) Subject() (Node, error) { return e.subject, e.ended() }
 
 // Issue is the issue the event is about, as it is now.
 func (e *Event) Issue() (*ent.Issue, error) { return e.issue, e.ended() }
+
+// SharedResponse returns the event as resolved for key (ShareResponse), if
+// it was.
+//
+// One Event object is delivered to every subscription of one viewer that
+// selects the same kinds of object (subscriptions/delivery shares a
+// viewer's loads), so a viewer's tabs and devices subscribed with the same
+// operation resolve each event to the same bytes: the first resolves it,
+// the others reuse that. key must name everything the response depends on
+// besides the event (the viewer, the operation, its variables).
+func (e *Event) SharedResponse(key any) ([]byte, bool) {
+	if e.end != nil {
+		return nil, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.responses {
+		if r.key == key {
+			return r.data, true
+		}
+	}
+	return nil, false
+}
+
+// ShareResponse keeps data, the event resolved for key, and returns the
+// data kept for key: data, or what another subscription kept first. The
+// event that ends a subscription is never shared.
+func (e *Event) ShareResponse(key any, data []byte) []byte {
+	if e.end != nil {
+		return data
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.responses {
+		if r.key == key {
+			return r.data
+		}
+	}
+	e.responses = append(e.responses, sharedResponse{key: key, data: data})
+	return data
+}

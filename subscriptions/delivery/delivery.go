@@ -108,6 +108,11 @@ func (d *Deliverer) Start(ctx context.Context, stream subscriptions.Stream, user
 	want := selectedEventFields(ctx)
 	names := spanNamesOf(ctx)
 	h := handoffFrom(ctx)
+	if h != nil {
+		// Set before the channel is returned, so before any event is
+		// resolved.
+		h.key, h.keyset = responseKeyOf(ctx, userID)
+	}
 	ch := make(chan *model.Event)
 	if h.paced() {
 		// The transport takes each event on deliver's goroutine right

@@ -2,8 +2,12 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -39,6 +43,51 @@ type Handoff struct {
 	mu      sync.Mutex
 	build   func() *loaders.Loaders // the current burst's, until a resolver asks
 	current *loaders.Loaders
+
+	// key names the subscription's responses, for sharing them with the
+	// viewer's other subscriptions (ResponseKeyOf); set by Start.
+	key    ResponseKey
+	keyset bool
+}
+
+// ResponseKey names everything a subscription's response to an event
+// depends on besides the event itself: the viewer, the operation (a
+// document is parsed once and cached, so the same text is the same
+// operation) and its variables. Nothing else in a subscription's context
+// changes what it resolves to (the session does not, and API keys cannot
+// subscribe). Subscriptions with equal keys that are delivered the same
+// Event object may share its response (model.Event.SharedResponse).
+type ResponseKey struct {
+	user int64
+	op   *ast.OperationDefinition
+	vars string // the variables as JSON, keys sorted
+}
+
+// responseKeyOf is the key of the subscription operation of ctx; false
+// when it has none (no operation, or variables that do not encode).
+func responseKeyOf(ctx context.Context, userID int64) (ResponseKey, bool) {
+	if !graphql.HasOperationContext(ctx) {
+		return ResponseKey{}, false
+	}
+	op := graphql.GetOperationContext(ctx)
+	if op.Operation == nil {
+		return ResponseKey{}, false
+	}
+	vars, err := json.Marshal(op.Variables)
+	if err != nil {
+		return ResponseKey{}, false
+	}
+	return ResponseKey{user: userID, op: op.Operation, vars: string(vars)}, true
+}
+
+// ResponseKeyOf returns the response key of the subscription whose event
+// is resolved under ctx; false when its responses are not to be shared.
+func ResponseKeyOf(ctx context.Context) (ResponseKey, bool) {
+	h := handoffFrom(ctx)
+	if h == nil || !h.keyset {
+		return ResponseKey{}, false
+	}
+	return h.key, true
 }
 
 // Pacer lets a transport resolve a subscription's events on the goroutine
