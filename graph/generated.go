@@ -10420,7 +10420,9 @@ func (ec *executionContext) _Subscription_projectEvents(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Event) graphql.Marshaler {
-			return shareEvent(ctx, v, func() graphql.Marshaler { return ec.marshalNEvent2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋgraphᚋmodelᚐEvent(ctx, selections, v) })
+			return shareEvent(ctx, v, func() graphql.Marshaler {
+				return ec.marshalNEvent2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋgraphᚋmodelᚐEvent(ctx, selections, v)
+			})
 		},
 		true,
 		true,
@@ -10464,7 +10466,9 @@ func (ec *executionContext) _Subscription_issueEvents(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Event) graphql.Marshaler {
-			return shareEvent(ctx, v, func() graphql.Marshaler { return ec.marshalNEvent2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋgraphᚋmodelᚐEvent(ctx, selections, v) })
+			return shareEvent(ctx, v, func() graphql.Marshaler {
+				return ec.marshalNEvent2ᚖgithubᚗcomᚋissuegraphᚋissuegraphᚋgraphᚋmodelᚐEvent(ctx, selections, v)
+			})
 		},
 		true,
 		true,

@@ -16,9 +16,9 @@ var inOrder = regexp.MustCompile(`^func \(ec \*executionContext\) marshal[NO](Is
 var (
 	newDeferred = "deferred := graphql.NewDeferredGroup(ctx)"
 	sliceCall   = "graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {"
-	// The id case of an object marshaler, as gqlgen writes it.
 	// The marshaler of the events a subscription field delivers.
 	eventStream = regexp.MustCompile(`(?m)^(\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v \*model\.Event\) graphql\.Marshaler \{\n)\t\t\treturn (ec\.marshalNEvent2\S+\(ctx, selections, v\))\n`)
+	// The id case of an object marshaler, as gqlgen writes it.
 	idCase = regexp.MustCompile(`(?m)^(\t\tcase "id":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._\w+_id\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
 )
 
@@ -53,7 +53,7 @@ func patch(path string) error {
 	if n := len(eventStream.FindAllStringIndex(src, -1)); n != 2 {
 		return fmt.Errorf("%s: %d subscription event marshalers matched, want 2 (projectEvents, issueEvents)", path, n)
 	}
-	src = eventStream.ReplaceAllString(src, "${1}\t\t\treturn shareEvent(ctx, v, func() graphql.Marshaler { return ${2} })\n")
+	src = eventStream.ReplaceAllString(src, "${1}\t\t\treturn shareEvent(ctx, v, func() graphql.Marshaler {\n\t\t\t\treturn ${2}\n\t\t\t})\n")
 
 	lines := strings.SplitAfter(src, "\n")
 	lists, inList := 0, false
