@@ -135,9 +135,13 @@ func isSubscription(op *graphql.OperationContext) bool {
 // subscription delivers thousands of events with the same ones, and
 // building the attribute sets afresh was a sixth of an event's telemetry.
 type operationLabels struct {
-	typ, name      string
-	ok, failed     metric.MeasurementOption // graphql.operations and the duration, by outcome
-	statementAttrs metric.MeasurementOption // graphql.operation.sql_statements
+	typ, name string
+	// The options of each measurement, as slices made once: a variadic
+	// call through the metric interfaces would allocate its arguments'
+	// array every time.
+	okAdd, failedAdd       []metric.AddOption    // graphql.operations, by outcome
+	okRecord, failedRecord []metric.RecordOption // the duration, by outcome
+	statements             []metric.RecordOption // graphql.operation.sql_statements
 }
 
 const operationLabelsKey = "issuegraph.operationLabels"
@@ -151,9 +155,11 @@ func newOperationLabels(op *graphql.OperationContext) *operationLabels {
 		}
 	}
 	typ, name := attribute.String("graphql.operation.type", l.typ), attribute.String("graphql.operation.name", l.name)
-	l.ok = metric.WithAttributeSet(attribute.NewSet(typ, name, attribute.String("outcome", "ok")))
-	l.failed = metric.WithAttributeSet(attribute.NewSet(typ, name, attribute.String("outcome", "error")))
-	l.statementAttrs = metric.WithAttributeSet(attribute.NewSet(typ, name))
+	ok := metric.WithAttributeSet(attribute.NewSet(typ, name, attribute.String("outcome", "ok")))
+	failed := metric.WithAttributeSet(attribute.NewSet(typ, name, attribute.String("outcome", "error")))
+	l.okAdd, l.okRecord = []metric.AddOption{ok}, []metric.RecordOption{ok}
+	l.failedAdd, l.failedRecord = []metric.AddOption{failed}, []metric.RecordOption{failed}
+	l.statements = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(typ, name))}
 	return l
 }
 
@@ -193,9 +199,9 @@ func (o *operationTelemetry) observe(ctx context.Context, span trace.Span, next 
 	}
 	start := time.Now()
 	resp := next(ctx)
-	outcome := labels.ok
+	add, record := labels.okAdd, labels.okRecord
 	if resp != nil && len(resp.Errors) > 0 {
-		outcome = labels.failed
+		add, record = labels.failedAdd, labels.failedRecord
 		codes := make([]string, 0, len(resp.Errors))
 		for _, e := range resp.Errors {
 			if c, ok := e.Extensions["code"].(string); ok && !slices.Contains(codes, c) {
@@ -207,12 +213,14 @@ func (o *operationTelemetry) observe(ctx context.Context, span trace.Span, next 
 	}
 	if c := database.StatementCounterFrom(ctx); c != nil {
 		n := c.Count()
-		span.SetAttributes(attribute.Int64("db.statements", n))
-		o.statements.Record(ctx, n, labels.statementAttrs)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int64("db.statements", n))
+		}
+		o.statements.Record(ctx, n, labels.statements...)
 	}
 	span.End()
-	o.count.Add(ctx, 1, outcome)
-	o.duration.Record(ctx, time.Since(start).Seconds(), outcome)
+	o.count.Add(ctx, 1, add...)
+	o.duration.Record(ctx, time.Since(start).Seconds(), record...)
 	return resp
 }
 

@@ -23,6 +23,7 @@ import (
 func (f *Feed) Start(ctx context.Context, s Stream, after int64, deliver func([]Entry) error, end func(error)) {
 	// running: offers only queue until the first drain starts, below.
 	fl := &follower{f: f, s: s, ctx: ctx, after: after, deliver: deliver, end: end, running: true}
+	fl.run = fl.drain
 	name := s.Name()
 	// Join the stream before reading the log (the follower's first run
 	// waits for the stream's broker subscription): every event published
@@ -48,7 +49,7 @@ func (f *Feed) Start(ctx context.Context, s Stream, after int64, deliver func([]
 	fl.stop = context.AfterFunc(ctx, fl.cancel)
 	// Owned by the follower, like every later drain: it returns once
 	// nothing is left to deliver, or after end.
-	f.drains.run(fl.drain)
+	f.drains.run(fl.run)
 }
 
 // streamFeed is the instance's one broker subscription to a stream, and
@@ -189,6 +190,7 @@ type follower struct {
 	deliver func([]Entry) error
 	end     func(error)
 	stop    func() bool // unregisters cancel from ctx
+	run     func()      // drain, as a func value made once (not one per event)
 
 	// Only the running goroutine (drain) reads and writes these.
 	started bool
@@ -210,7 +212,7 @@ func (fl *follower) kickLocked() {
 		fl.running = true
 		// Owned by the follower: it returns once nothing is left to
 		// deliver, or after end. On a goroutine an earlier drain grew.
-		fl.f.drains.run(fl.drain)
+		fl.f.drains.run(fl.run)
 	}
 }
 
@@ -290,31 +292,38 @@ func (fl *follower) drain() {
 			return
 		}
 		fl.mu.Unlock()
-		for _, e := range batch {
-			if fl.ctx.Err() != nil {
-				fl.finish(nil)
-				return
+		if err := fl.deliverBatch(batch); err != nil || fl.ctx.Err() != nil {
+			fl.finish(err)
+			return
+		}
+	}
+}
+
+// deliverBatch delivers the queued live events batch, in order; it
+// returns early, without error, once the follower's context ends.
+func (fl *follower) deliverBatch(batch []*Entry) error {
+	for _, e := range batch {
+		if fl.ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case e.Position <= fl.last:
+			// Already delivered (replayed, or published again by a
+			// relay that took over).
+		case e.Prev == fl.last:
+			if err := fl.deliver([]Entry{*e}); err != nil {
+				return err
 			}
-			var err error
-			switch {
-			case e.Position <= fl.last:
-				// Already delivered (replayed, or published again by a
-				// relay that took over).
-			case e.Prev == fl.last:
-				if err = fl.deliver([]Entry{*e}); err == nil {
-					fl.last = e.Position
-				}
-			default:
-				// Something between last and e was not received: the log
-				// has it (and e).
-				err = fl.catchUp()
-			}
-			if err != nil {
-				fl.finish(err)
-				return
+			fl.last = e.Position
+		default:
+			// Something between last and e was not received: the log
+			// has it (and e).
+			if err := fl.catchUp(); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
 }
 
 // start waits for the stream's broker subscription, then finds where to
