@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/issuegraph/issuegraph/subscriptions/broker"
 )
@@ -120,6 +121,7 @@ func (sf *streamFeed) run() {
 			sf.f.opts.Logger.Warn("subscriptions: undecodable message", "stream", msg.Stream, "error", err)
 			continue
 		}
+		e.Received = time.Now()
 		sf.mu.Lock()
 		for fl := range sf.followers {
 			fl.offer(e)

@@ -69,6 +69,11 @@ type Entry struct {
 	// FromLog is set on events read from the log (a replay after a cursor
 	// or a catch-up after a gap) rather than received live.
 	FromLog bool `json:"-"`
+	// Received is when this instance received a live event from the
+	// broker (zero for events read from the log): a check made for it
+	// must have started since (subscriptions/delivery's membership
+	// checks).
+	Received time.Time `json:"-"`
 }
 
 // cursorPrefix versions the cursor format; cursors are opaque to clients.

@@ -168,7 +168,7 @@ func (d *Deliverer) deliver(ctx context.Context, h *Handoff, names spanNames, st
 	// The check and the load serve the whole batch; the load's statements
 	// are traced under its first event.
 	evCtx := trace.ContextWithSpan(ctx, spans[0])
-	member := d.members.ask(userID, orgID)
+	member := d.members.ask(userID, orgID, checkSince(entries))
 	key := eventLoadKey{user: userID, want: want, stream: stream, first: entries[0].Position, last: entries[len(entries)-1].Position}
 	events, err := d.loads.events.load(key, func() ([]*model.Event, error) {
 		// Shared with the viewer's other subscriptions: one of them ending
@@ -209,6 +209,22 @@ func (d *Deliverer) deliver(ctx context.Context, h *Handoff, names spanNames, st
 		}
 	}
 	return nil
+}
+
+// checkSince is when the membership check before delivering entries
+// must have started by: once the last of them reached this instance, or
+// now for events read from the log.
+func checkSince(entries []subscriptions.Entry) time.Time {
+	var since time.Time
+	for _, e := range entries {
+		if e.Received.IsZero() {
+			return time.Now()
+		}
+		if e.Received.After(since) {
+			since = e.Received
+		}
+	}
+	return since
 }
 
 // sendDeadline bounds how long a burst's sends may wait for the

@@ -15,64 +15,87 @@ import (
 // memberKey is one (user, organization) pair to check.
 type memberKey struct{ user, org int64 }
 
-type memberResult struct {
-	ok  bool
-	err error
+// memberCheck is one check of a memberKey by one query, which every
+// subscriber of that viewer and organization may wait on.
+type memberCheck struct {
+	started time.Time     // when its query started; zero until then (under memberChecks.mu)
+	done    chan struct{} // closed once ok and err are set
+	ok      bool
+	err     error
 }
 
-// memberChecks batches the membership checks subscriptions make before
-// each delivery: when one event fans out to many local subscribers, their
-// checks run as one query per organization instead of one each. Every
-// result comes from a query that started after the check was asked for,
-// so a revoked membership is never answered from an older read.
-type memberChecks struct {
-	client *ent.Client
-
-	mu      sync.Mutex
-	pending map[memberKey][]chan memberResult
-	running bool // a flush goroutine is draining pending
-}
-
-func newMemberChecks(client *ent.Client) *memberChecks {
-	return &memberChecks{client: client, pending: map[memberKey][]chan memberResult{}}
-}
-
-// isMember reports whether user belongs to org.
-func (m *memberChecks) isMember(ctx context.Context, user, org int64) (bool, error) {
-	return m.ask(user, org).wait(ctx)
-}
-
-// memberAnswer is the answer to a check asked for, to wait for later.
-type memberAnswer chan memberResult
-
-func (a memberAnswer) wait(ctx context.Context) (bool, error) {
+// wait returns the check's answer once its query has answered.
+func (c *memberCheck) wait(ctx context.Context) (bool, error) {
 	select {
-	case r := <-a:
-		return r.ok, r.err
+	case <-c.done:
+		return c.ok, c.err
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
 }
 
-// ask starts checking whether user belongs to org and returns at once, so
-// a caller can do other work while the check runs.
-func (m *memberChecks) ask(user, org int64) memberAnswer {
-	ch := make(chan memberResult, 1)
-	m.mu.Lock()
+// memberChecksKept is how long a started check stays reusable by later
+// deliveries (for events that arrived before it started): far longer than
+// one fan-out takes, short enough that departed viewers are soon
+// forgotten.
+const memberChecksKept = 10 * time.Second
+
+// memberChecks batches the membership checks subscriptions make before
+// each delivery: when one event fans out to many local subscribers, their
+// checks run as one query per organization instead of one each, and a
+// viewer's subscriptions share one check. Every answer comes from a query
+// that started after what it is asked for: after the event reached this
+// instance (Entry.Received), or after the ask itself for events read
+// from the log and for a subscription's start. So a membership revoked
+// before an event arrived is never answered from an older read; a
+// subscriber does not wait for a fresher read than another subscriber of
+// the same viewer got for the same event.
+type memberChecks struct {
+	client *ent.Client
+
+	mu      sync.Mutex
+	pending map[memberKey]*memberCheck // asked for, not started yet
+	latest  map[memberKey]*memberCheck // the last started, answered or not
+	swept   time.Time                  // when latest last dropped old checks
+	running bool                       // a flush goroutine is draining pending
+}
+
+func newMemberChecks(client *ent.Client) *memberChecks {
+	return &memberChecks{client: client, pending: map[memberKey]*memberCheck{}, latest: map[memberKey]*memberCheck{}}
+}
+
+// isMember reports whether user belongs to org, from a query started
+// after the call.
+func (m *memberChecks) isMember(ctx context.Context, user, org int64) (bool, error) {
+	return m.ask(user, org, time.Now()).wait(ctx)
+}
+
+// ask returns a check of whether user belongs to org whose query starts
+// at or after since: one already started then, or the next one. It
+// returns at once, so a caller can do other work while the check runs.
+func (m *memberChecks) ask(user, org int64, since time.Time) *memberCheck {
 	k := memberKey{user, org}
-	m.pending[k] = append(m.pending[k], ch)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.latest[k]; c != nil && !c.started.Before(since) {
+		return c
+	}
+	if c := m.pending[k]; c != nil {
+		return c // it starts after now, so after since
+	}
+	c := &memberCheck{done: make(chan struct{})}
+	m.pending[k] = c
 	if !m.running {
 		m.running = true
 		// Owned by memberChecks: it runs while checks are pending and
 		// returns as soon as none are.
 		go m.flush()
 	}
-	m.mu.Unlock()
-	return ch
+	return c
 }
 
 // flush answers pending checks, one batch per query, until none is left.
-// Checks arriving while a query runs form the next batch.
+// Checks asked for while a query runs form the next batch.
 func (m *memberChecks) flush() {
 	for {
 		m.mu.Lock()
@@ -82,7 +105,20 @@ func (m *memberChecks) flush() {
 			m.mu.Unlock()
 			return
 		}
-		m.pending = map[memberKey][]chan memberResult{}
+		m.pending = map[memberKey]*memberCheck{}
+		now := time.Now()
+		if now.Sub(m.swept) >= memberChecksKept {
+			m.swept = now
+			for k, c := range m.latest {
+				if now.Sub(c.started) >= memberChecksKept {
+					delete(m.latest, k)
+				}
+			}
+		}
+		for k, c := range batch {
+			c.started = now
+			m.latest[k] = c
+		}
 		m.mu.Unlock()
 
 		users := map[int64][]int64{} // org -> users
@@ -90,11 +126,9 @@ func (m *memberChecks) flush() {
 			users[k.org] = append(users[k.org], k.user)
 		}
 		found, err := m.query(users)
-		for k, chans := range batch {
-			r := memberResult{ok: found[k], err: err}
-			for _, ch := range chans {
-				ch <- r // buffered, one send each
-			}
+		for k, c := range batch {
+			c.ok, c.err = found[k], err
+			close(c.done)
 		}
 	}
 }
