@@ -86,18 +86,23 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 }
 
 // Join is a to-one edge read with the page that lists its source rows:
-// for each row, the row of Table whose id is in the row's Column, if
-// Visible lets the viewer see it, comes back as one JSON object of its Fields in the column As
-// (read it with Joined). A page of issues and their assignees is then one
-// statement instead of two.
+// for each row, the row of Table whose id is in the row's Column comes
+// back as one JSON object of its Fields in the column As (read it with
+// Joined). A page of issues and their assignees is then one statement
+// instead of two.
+//
+// The target gets no privacy filter of its own: a Join is only for edges
+// whose target the viewer may see whenever they may see the source row,
+// which the page's own filter has already checked. An issue's author and
+// assignee and a comment's author are such edges (rule.FilterUsers shows
+// the people of every issue and comment the viewer sees).
 type Join struct {
 	As     string
 	Table  string
 	Column string
 	// Fields are the target's columns the JSON object holds, each under
 	// its own name.
-	Fields  []string
-	Visible func(*sql.Selector) // the target table's privacy filter
+	Fields []string
 }
 
 // target selects the joined row of one page row as JSON.
@@ -117,8 +122,12 @@ func (j Join) target(dialect string) *sql.Selector {
 	sel := sql.Dialect(dialect).Select().
 		AppendSelectExprAs(object, j.As).
 		From(t).
-		Where(sql.ExprP(t.C("id") + ` = "ranked"."` + j.Column + `"`))
-	j.Visible(sel)
+		Where(sql.ExprP(t.C("id") + ` = "ranked"."` + j.Column + `"`)).
+		// LIMIT 1 (the id is unique) keeps the planner from flattening
+		// the lateral into a join: a generic plan would then hash the
+		// whole target table for a page of a few dozen rows, where a
+		// primary-key lookup per row is what it costs.
+		Limit(1)
 	return sel
 }
 

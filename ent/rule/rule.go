@@ -163,22 +163,16 @@ func FilterLabels() privacy.QueryRule {
 // member costs index lookups by author or assignee. "id IN (every author
 // of every visible comment)" would instead build the whole set on each
 // read, a scan of every comment of the organization.
+//
+// It follows that an issue's author and assignee and a comment's author
+// are visible to whoever sees the issue or comment: a page of them reads
+// those users with its rows, unfiltered (loaders.Join). A change here that
+// hides such a person must change that too.
 func FilterUsers() privacy.QueryRule {
 	return privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
 		q.Where(predicate.User(visibleUsers(ctx)))
 		return privacy.Allow
 	})
-}
-
-// VisibleUsers is FilterUsers as a predicate on a selector of the users
-// table, for a statement that reads users beside other rows (the
-// assignees of a page of issues): the same rule, in the same statement.
-// The system sees every user.
-func VisibleUsers(ctx context.Context) func(*sql.Selector) {
-	if viewer.FromContext(ctx).System {
-		return func(*sql.Selector) {}
-	}
-	return visibleUsers(ctx)
 }
 
 func visibleUsers(ctx context.Context) func(*sql.Selector) {

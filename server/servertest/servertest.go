@@ -91,6 +91,10 @@ func start(tb testing.TB, tel *telemetry.Telemetry, opts []Option) *Env {
 	cfg.DemoData = false
 	// Tests wait on state changes, so make the real-time fallbacks fast.
 	cfg.RelayPollInterval = 200 * time.Millisecond
+	// Test packages run side by side, each with a few servers at once, on a
+	// PostgreSQL with the default 100 connections: a test server's pool is
+	// small (a test that needs more says so with an Option).
+	cfg.DBMaxOpenConns = 8
 	for _, o := range opts {
 		o(&cfg)
 	}

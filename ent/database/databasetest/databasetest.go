@@ -97,6 +97,11 @@ func dropAtCleanup(tb testing.TB, name string) {
 // dropped when the test ends.
 func New(tb testing.TB, opts database.Options) *database.DB {
 	tb.Helper()
+	if opts.MaxOpenConns == 0 {
+		// Test packages run side by side on a PostgreSQL with the default
+		// 100 connections: an unbounded pool per test would exhaust it.
+		opts.MaxOpenConns = 8
+	}
 	db, err := database.Open(context.Background(), URL(tb), opts)
 	if err != nil {
 		tb.Fatalf("opening test database: %v", err)
