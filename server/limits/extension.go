@@ -246,8 +246,12 @@ func (c *Extension) InterceptResponse(ctx context.Context, next graphql.Response
 		return resp
 	}
 	op := graphql.GetOperationContext(ctx)
-	if m := meterFrom(ctx); m != nil && len(resp.Errors) > 0 {
-		m.markErrored()
+	// Errors first: looking for a meter walks the whole context, in vain
+	// for every event a WebSocket subscription delivers.
+	if len(resp.Errors) > 0 {
+		if m := meterFrom(ctx); m != nil {
+			m.markErrored()
+		}
 	}
 	oc, ok := op.Stats.GetExtension(costStatsKey).(*operationCost)
 	if !ok || op.Operation == nil || op.Operation.Operation == ast.Subscription {

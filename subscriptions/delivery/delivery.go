@@ -67,8 +67,8 @@ func New(opts Options) *Deliverer {
 	if d.sendTimeout <= 0 {
 		d.sendTimeout = 10 * time.Second
 	}
-	if d.tracer == nil {
-		d.tracer = noop.NewTracerProvider().Tracer("")
+	if _, off := d.tracer.(noop.Tracer); off {
+		d.tracer = nil
 	}
 	return d
 }
