@@ -126,6 +126,17 @@ func (m *memberChecks) flush() {
 			users[k.org] = append(users[k.org], k.user)
 		}
 		found, err := m.query(users)
+		if err != nil {
+			// A failed check answers its batch, and no later ask: those
+			// get a query of their own.
+			m.mu.Lock()
+			for k, c := range batch {
+				if m.latest[k] == c {
+					delete(m.latest, k)
+				}
+			}
+			m.mu.Unlock()
+		}
 		for k, c := range batch {
 			c.ok, c.err = found[k], err
 			close(c.done)
