@@ -333,6 +333,35 @@ func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.
 	return nil
 }
 
+// joinSelectedUsers reads with an object looked up on its own (an issue by
+// its key) the users of edges its field selects: it returns the query
+// modifier that joins them, and what hands them to the edges' loaders once
+// the rows are read. The joined users need no privacy check of their own
+// (loaders.Join).
+func joinSelectedUsers[T row](ctx context.Context, lds *loaders.Loaders, edges []userEdge[T]) (func(*sql.Selector), func([]T) error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return func(*sql.Selector) {}, func([]T) error { return nil }
+	}
+	doc := graphql.GetOperationContext(ctx).Doc
+	var selected []userEdge[T]
+	var joins []loaders.Join
+	for _, e := range edges {
+		if len(fieldsNamed(doc, fc.Field.Selections, e.field)) > 0 {
+			selected = append(selected, e)
+			joins = append(joins, loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields})
+		}
+	}
+	return loaders.JoinEach(joins...), func(rows []T) error {
+		for _, e := range selected {
+			if err := handOverUsers(ctx, lds, nil, e, rows); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // selectedUserEdges returns the edges of edges the connection field being
 // resolved selects under edges { node } (through fragments too; a field
 // under @skip or @include counts as selected, which only reads a user

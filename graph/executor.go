@@ -5,10 +5,12 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/issuegraph/issuegraph/loaders"
 )
 
 // The generated executor (generated.go) is rewritten by graph/execpatch as
-// the last step of go generate, so that it calls the three helpers below
+// the last step of go generate, so that it calls the helpers below
 // instead of gqlgen's general-purpose ones where a cheaper way gives the
 // same response byte for byte. TestPatchedExecutorMatchesStock compares
 // the two executors' responses over a corpus of operations.
@@ -47,6 +49,33 @@ func resolveNow(ctx context.Context, oc *graphql.OperationContext, out *graphql.
 	if (nonNull && v == graphql.Null) || (!nonNull && v == graphql.RequiredNull) {
 		atomic.AddUint32(&out.Invalids, 1)
 	}
+}
+
+// resolveWhenLoaded replaces out.ResolveConcurrently for the to-one user
+// edges read through peer groups (Issue.author, Issue.assignee,
+// Comment.author). A goroutine per such field exists so that the first
+// object's resolver can start its group's batch while its siblings wait for
+// it; once the group's users are loaded (read with the page that listed the
+// objects, or by the first sibling's batch), the resolver returns without
+// waiting on anything, and runs on the object's own goroutine as resolveNow
+// does. loaded must report exactly that (peerEdgeLoaded).
+func resolveWhenLoaded(ctx context.Context, oc *graphql.OperationContext, out *graphql.FieldSet, deferred *graphql.DeferredGroup,
+	i int, field graphql.CollectedField, nonNull bool, loaded bool, resolve func(context.Context) graphql.Marshaler,
+) {
+	if !loaded {
+		out.ResolveConcurrently(oc, deferred, i, true, nonNull, resolve)
+		return
+	}
+	resolveNow(ctx, oc, out, deferred, i, field, nonNull, resolve)
+}
+
+// peerEdgeLoaded reports whether the resolver of edge ("Comment.author")
+// for the object of type typ and id finds its answer loaded: the object has
+// a peer group (the resolver then asks the group, see groupUser) and the
+// group's batch for the edge has finished.
+func peerEdgeLoaded(ctx context.Context, typ string, id int64, edge string) bool {
+	lds := loaders.FromContext(ctx)
+	return lds != nil && lds.Peers.Of(typ, id).Loaded(edge)
 }
 
 func recoverToNull(ctx context.Context, oc *graphql.OperationContext, resolve func(context.Context) graphql.Marshaler) (v graphql.Marshaler) {

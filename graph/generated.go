@@ -14303,8 +14303,8 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				peerEdgeLoaded(ctx, "Comment", obj.ID, "Comment.author"),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Comment_author(ctx, field, obj)
 				})
@@ -14945,14 +14945,14 @@ func (ec *executionContext) _Issue(ctx context.Context, sel ast.SelectionSet, ob
 					return ec._Issue_project(ctx, field, obj)
 				})
 		case "author":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.author"),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_author(ctx, field, obj)
 				})
 		case "assignee":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, false,
+				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.assignee"),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_assignee(ctx, field, obj)
 				})

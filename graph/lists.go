@@ -108,16 +108,20 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
 		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
-		users: []userEdge[*ent.Issue]{
-			{edge: "Issue.assignee", field: "assignee", column: issue.FieldAssigneeID, target: func(i *ent.Issue) int64 {
-				if i.AssigneeID == nil {
-					return 0
-				}
-				return *i.AssigneeID
-			}},
-			{edge: "Issue.author", field: "author", column: issue.FieldAuthorID, target: func(i *ent.Issue) int64 { return i.AuthorID }},
-		},
+		users: issueUsers,
 	}, nil
+}
+
+// issueUsers are an issue's to-one user edges, read with the issues that
+// point at them when a query selects them.
+var issueUsers = []userEdge[*ent.Issue]{
+	{edge: "Issue.assignee", field: "assignee", column: issue.FieldAssigneeID, target: func(i *ent.Issue) int64 {
+		if i.AssigneeID == nil {
+			return 0
+		}
+		return *i.AssigneeID
+	}},
+	{edge: "Issue.author", field: "author", column: issue.FieldAuthorID, target: func(i *ent.Issue) int64 { return i.AuthorID }},
 }
 
 // The other lists, by parent.

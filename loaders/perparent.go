@@ -76,7 +76,7 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			b.WriteString(`) AS "ranked"`)
 			for _, j := range joins {
 				b.WriteString(" LEFT JOIN LATERAL (")
-				b.Join(j.target(s.Dialect()))
+				b.Join(j.target(s.Dialect(), `"ranked"."`+j.Column+`"`))
 				b.WriteString(`) AS "` + j.As + `" ON true`)
 			}
 		})
@@ -105,8 +105,26 @@ type Join struct {
 	Fields []string
 }
 
-// target selects the joined row of one page row as JSON.
-func (j Join) target(dialect string) *sql.Selector {
+// JoinEach is an ent query modifier for a plain query (not a page): each
+// row comes back with the targets of joins, as Join describes, one JSON
+// column each (read them with Joined). An issue looked up by its key is
+// then read with its author in one statement.
+func JoinEach(joins ...Join) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		for _, j := range joins {
+			target := j.target(s.Dialect(), s.C(j.Column))
+			s.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
+				b.WriteString("(")
+				b.Join(target)
+				b.WriteString(")")
+			}), j.As)
+		}
+	}
+}
+
+// target selects as JSON the joined row of the source row whose Column is
+// the expression source.
+func (j Join) target(dialect, source string) *sql.Selector {
 	alias := j.As + "_row"
 	t := sql.Table(j.Table).As(alias)
 	object := sql.ExprFunc(func(b *sql.Builder) {
@@ -122,7 +140,7 @@ func (j Join) target(dialect string) *sql.Selector {
 	sel := sql.Dialect(dialect).Select().
 		AppendSelectExprAs(object, j.As).
 		From(t).
-		Where(sql.ExprP(t.C("id") + ` = "ranked"."` + j.Column + `"`)).
+		Where(sql.ExprP(t.C("id") + " = " + source)).
 		// LIMIT 1 (the id is unique) keeps the planner from flattening
 		// the lateral into a join: a generic plan would then hash the
 		// whole target table for a page of a few dozen rows, where a

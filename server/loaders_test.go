@@ -92,11 +92,11 @@ func assertStatementsByDepth(t *testing.T, c *servertest.Client, busiest string)
 		// comment counts. The issues' project (for their keys) is the one
 		// the root field read.
 		{"board", boardQuery, 5, 5},
-		// issue; author; labels; comments page with their authors;
-		// comment count. The issue's key is the one asked for, so its
-		// project is not read. At first: 50 the page holds all of the
+		// issue with its author; labels; comments page with their
+		// authors; comment count. The issue's key is the one asked for, so
+		// its project is not read. At first: 50 the page holds all of the
 		// issue's comments, which is their totalCount: no count statement.
-		{"issue page", issuePageQuery, 5, 4},
+		{"issue page", issuePageQuery, 4, 3},
 		// organization; projects page; issues page with their assignees;
 		// comments page with their authors. The issues' projects are the
 		// page's.
@@ -290,4 +290,36 @@ func TestTotalCountFromAWholePage(t *testing.T) {
 	assert.Len(t, rest.Issue.Comments.Edges, n-1)
 	assert.Equal(t, n, rest.Issue.Comments.TotalCount, "totalCount counts the rows before the cursor too")
 	assert.Equal(t, 3, restResp.Statements(t))
+}
+
+// TestIssueByKeyReadsItsPeopleWithIt: an issue looked up by its key comes
+// with the author and assignee its query selects, in the same statement,
+// each with every field the user's own lookup gives.
+func TestIssueByKeyReadsItsPeopleWithIt(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "joins", "JOI")
+	f.createIssue(t, map[string]any{"title": "Assigned", "assigneeId": f.ownerID})
+	f.createIssue(t, map[string]any{"title": "Unassigned"})
+	const person = `id name email createdAt`
+
+	var self struct{ Node map[string]any }
+	f.owner.Do(t, `query($id: ID!) { node(id: $id) { ... on User { `+person+` } } }`, map[string]any{"id": f.ownerID}).MustOK(t).Decode(t, &self)
+	require.Equal(t, f.ownerID, self.Node["id"])
+
+	res := f.owner.Do(t, `{ issue(key: "JOI-1") { title author { `+person+` } ... on Issue { assignee { `+person+` } } } }`, nil).MustOK(t)
+	var got struct{ Issue struct{ Author, Assignee map[string]any } }
+	res.Decode(t, &got)
+	assert.Equal(t, self.Node, got.Issue.Author)
+	assert.Equal(t, self.Node, got.Issue.Assignee, "a field in a fragment is joined too")
+	assert.Equal(t, 1, res.Statements(t), "the issue and both people in one statement")
+
+	res = f.owner.Do(t, `{ issue(key: "JOI-2") { title author { name } assignee { name } } }`, nil).MustOK(t)
+	var unassigned struct{ Issue struct{ Assignee map[string]any } }
+	res.Decode(t, &unassigned)
+	assert.Nil(t, unassigned.Issue.Assignee)
+	assert.Equal(t, 1, res.Statements(t))
+
+	res = f.owner.Do(t, `{ issue(key: "JOI-1") { title } }`, nil).MustOK(t)
+	assert.Equal(t, 1, res.Statements(t), "no people selected, none read")
 }

@@ -18,7 +18,14 @@ var (
 	sliceCall   = "graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {"
 	// The id case of an object marshaler, as gqlgen writes it.
 	idCase = regexp.MustCompile(`(?m)^(\t\tcase "id":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._\w+_id\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
+	// The case of a to-one user edge read through peer groups (an issue's
+	// author and assignee, a comment's author), as gqlgen writes it.
+	userEdgeCase = regexp.MustCompile(`(?m)^(\t\tcase "(?:author|assignee)":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._(Issue|Comment)_(author|assignee)\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
 )
+
+// userEdges is how many user edge cases userEdgeCase must match:
+// Issue.author, Issue.assignee and Comment.author.
+const userEdges = 3
 
 func main() {
 	if len(os.Args) != 2 {
@@ -47,6 +54,11 @@ func patch(path string) error {
 		return fmt.Errorf("%s: no id field case matched", path)
 	}
 	src = idCase.ReplaceAllString(src, "${1}\t\t\tresolveNow(ctx, ec.OperationContext, out, &deferred, i, field, ${2},\n\t\t\t\tfunc(ctx context.Context) graphql.Marshaler {\n${3}\t\t\t\t})\n")
+
+	if n := len(userEdgeCase.FindAllStringIndex(src, -1)); n != userEdges {
+		return fmt.Errorf("%s: %d user edge cases matched, want %d", path, n, userEdges)
+	}
+	src = userEdgeCase.ReplaceAllString(src, "${1}\t\t\tresolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, ${2},\n\t\t\t\tpeerEdgeLoaded(ctx, \"${4}\", obj.ID, \"${4}.${5}\"),\n\t\t\t\tfunc(ctx context.Context) graphql.Marshaler {\n${3}\t\t\t\t})\n")
 
 	lines := strings.SplitAfter(src, "\n")
 	lists, inList := 0, false
