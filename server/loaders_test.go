@@ -308,14 +308,18 @@ func TestIssueByKeyReadsItsPeopleWithIt(t *testing.T) {
 	require.Equal(t, f.ownerID, self.Node["id"])
 
 	res := f.owner.Do(t, `{ issue(key: "JOI-1") { title author { `+person+` } ... on Issue { assignee { `+person+` } } } }`, nil).MustOK(t)
-	var got struct{ Issue struct{ Author, Assignee map[string]any } }
+	var got struct {
+		Issue struct{ Author, Assignee map[string]any }
+	}
 	res.Decode(t, &got)
 	assert.Equal(t, self.Node, got.Issue.Author)
 	assert.Equal(t, self.Node, got.Issue.Assignee, "a field in a fragment is joined too")
 	assert.Equal(t, 1, res.Statements(t), "the issue and both people in one statement")
 
 	res = f.owner.Do(t, `{ issue(key: "JOI-2") { title author { name } assignee { name } } }`, nil).MustOK(t)
-	var unassigned struct{ Issue struct{ Assignee map[string]any } }
+	var unassigned struct {
+		Issue struct{ Assignee map[string]any }
+	}
 	res.Decode(t, &unassigned)
 	assert.Nil(t, unassigned.Issue.Assignee)
 	assert.Equal(t, 1, res.Statements(t))
