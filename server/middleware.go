@@ -114,7 +114,7 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 					}
 				}
 				// A WebSocket's line covers its whole connection: written
-				// now, or when the connection ends (server/wstransport).
+				// now, or when the connection ends (server/realtime/wstransport).
 				// Values, not rec: a WebSocket's response (and everything
 				// under it) is done with at the upgrade.
 				status, bytes := rec.status, rec.bytes

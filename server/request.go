@@ -23,11 +23,23 @@ type requestInfo struct {
 	clientAddr    string // where the request came from (withClientAddress)
 
 	// A WebSocket's handler returns once the connection is taken over
-	// (server/wstransport); its access line waits for the connection to end.
+	// (server/realtime); its access line waits for the connection to end.
 	detached bool   // the connection outlives the handler
 	finished bool   // the connection ended
 	pending  func() // the access line, written by finish
 }
+
+// holdRequest is how the real-time side (realtime.Options.Hold) keeps a
+// WebSocket's access line until the connection ends.
+func holdRequest(ctx context.Context) (release func()) {
+	ri := infoFrom(ctx)
+	ri.detach()
+	return ri.finish
+}
+
+// setViewer records the user a WebSocket authenticated as in its
+// connection_init (realtime.Options.Authenticated) for the access line.
+func setViewer(ctx context.Context, userID int64) { infoFrom(ctx).viewerID = userID }
 
 // detach tells the access log the request goes on after its handler
 // returns: end keeps the line until finish.
