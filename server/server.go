@@ -84,7 +84,7 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 	// --- real-time: broker, relay, feed, transports (server/realtime) ---
 	s.rt = realtime.New(realtime.Options{
 		Config: cfg, DB: db, Redis: rdb, Tokens: s.tokens, Log: log, Meter: tel.Meter,
-		Recover: recoverPanic(log), Hold: holdRequest, Authenticated: setViewer,
+		Recover: recoverPanic(log), Authenticated: setViewer,
 	})
 	revocations.OnRevoke(s.rt.CloseRevoked)
 	// --- abuse control (server/persisted, server/limits) ---

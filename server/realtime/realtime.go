@@ -48,11 +48,6 @@ type Options struct {
 	// Recover turns a panic in connection_init into an error, as the
 	// server's resolvers do.
 	Recover graphql.RecoverFunc
-	// Hold is called when a WebSocket is taken over from net/http: the
-	// request goes on after its handler returns, and release is called
-	// when the connection ends (the server keeps the access line until
-	// then).
-	Hold func(ctx context.Context) (release func())
 	// Authenticated is told the user a WebSocket authenticated as in its
 	// connection_init (the server's access line reports it).
 	Authenticated func(ctx context.Context, userID int64)

@@ -40,16 +40,12 @@ func (rt *Realtime) newWSTransport() *wstransport.Transport {
 }
 
 // openConnection counts a WebSocket by subprotocol
-// (websocket_connections_active) until it closes, and holds the upgrade
-// request open until then (Options.Hold), so its access line covers the
-// whole connection.
+// (websocket_connections_active) until it closes.
 func (rt *Realtime) openConnection(ctx context.Context, subprotocol string) (closed func()) {
-	release := rt.opts.Hold(ctx)
 	counted := metric.WithAttributeSet(attribute.NewSet(attribute.String("subprotocol", subprotocol)))
 	rt.connections.Add(ctx, 1, counted)
 	return func() {
 		rt.connections.Add(ctx, -1, counted)
-		release()
 	}
 }
 
