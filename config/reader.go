@@ -23,55 +23,34 @@ func (r *reader) str(name, def string) string {
 }
 
 func (r *reader) integer(name string, def int) int {
-	v := r.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("%s must be a whole number, not %q", name, v))
-		return def
-	}
-	return n
+	return parse(r, name, def, strconv.Atoi, "a whole number")
 }
 
 func (r *reader) number(name string, def float64) float64 {
-	v := r.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("%s must be a number, not %q", name, v))
-		return def
-	}
-	return n
+	return parse(r, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }, "a number")
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {
-	v := r.getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("%s must be a duration such as 5s or 15m, not %q", name, v))
-		return def
-	}
-	return d
+	return parse(r, name, def, time.ParseDuration, "a duration such as 5s or 15m")
 }
 
 func (r *reader) boolean(name string, def bool) bool {
+	return parse(r, name, def, strconv.ParseBool, "true or false")
+}
+
+// parse reads name with p, trimmed; def when it is unset, and def with a
+// problem naming what it must be when p refuses it.
+func parse[T any](r *reader, name string, def T, p func(string) (T, error), what string) T {
 	v := r.getenv(name)
 	if v == "" {
 		return def
 	}
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	out, err := p(strings.TrimSpace(v))
 	if err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("%s must be true or false, not %q", name, v))
+		r.problems = append(r.problems, fmt.Sprintf("%s must be %s, not %q", name, what, v))
 		return def
 	}
-	return b
+	return out
 }
 
 // apiKeyIDs reads a list of API key global IDs, as the API shows them
