@@ -19,6 +19,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database"
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/graph"
+	"github.com/issuegraph/issuegraph/server/auth"
 	"github.com/issuegraph/issuegraph/server/realtime/wstransport"
 	"github.com/issuegraph/issuegraph/subscriptions"
 	"github.com/issuegraph/issuegraph/subscriptions/broker"
@@ -28,13 +29,15 @@ import (
 // subscription to one stream while the feed hands the previous ones out.
 const streamBuffer = 1024
 
-// Tokens checks a WebSocket's access token (auth.Service does).
+// Tokens checks a WebSocket's access token.
 type Tokens interface {
 	Access(token string) (userID int64, session string, err error)
 }
 
+var _ Tokens = (*auth.Service)(nil)
+
 // Options are what the real-time side is built from. Every field but
-// Meter is required.
+// Redis and Meter is required.
 type Options struct {
 	Config config.Config
 	DB     *database.DB
