@@ -208,6 +208,15 @@ type fieldKey struct {
 	field *ast.Field
 }
 
+// loadedIn reports whether loadPage answers for a parent of group g
+// without waiting (listLoaded).
+func (f *listLoad[T]) loadedIn(g *loaders.PeerGroup) bool {
+	if f.err != nil || !f.wantsRows {
+		return true
+	}
+	return g.Loaded(f.pageShape)
+}
+
 // listLoadOf returns the list load of the field being resolved, worked out
 // by its first parent and kept in the request's loaders for the others.
 func listLoadOf[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](

@@ -14957,14 +14957,14 @@ func (ec *executionContext) _Issue(ctx context.Context, sel ast.SelectionSet, ob
 					return ec._Issue_assignee(ctx, field, obj)
 				})
 		case "labels":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				listLoaded(ctx, "Issue", obj.ID, "Issue.labels", field.Field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_labels(ctx, field, obj)
 				})
 		case "comments":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				listLoaded(ctx, "Issue", obj.ID, "Issue.comments", field.Field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_comments(ctx, field, obj)
 				})
@@ -15969,8 +15969,8 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Project_organization(ctx, field, obj)
 				})
 		case "issues":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				listLoaded(ctx, "Project", obj.ID, "Project.issues", field.Field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_issues(ctx, field, obj)
 				})

@@ -7,9 +7,10 @@
 //     object's whole response path) only when a selected field is deferred;
 //   - the id field of every type resolves on the object's own goroutine
 //     (resolveNow) instead of a goroutine of its own;
-//   - an issue's author and assignee and a comment's author resolve on the
-//     object's own goroutine when its peer group has them loaded already
-//     (resolveWhenLoaded), and on a goroutine of their own otherwise;
+//   - an issue's author, assignee, comments and labels, a comment's author
+//     and a project's issues resolve on the object's own goroutine when its
+//     peer group has them loaded already (resolveWhenLoaded), and on a
+//     goroutine of their own otherwise;
 //   - lists of issues, comments, projects and labels and their edges are
 //     marshaled in order (marshalInOrder) instead of a goroutine per item.
 //
