@@ -21,7 +21,7 @@ var (
 	// The case of a list read through peer groups (an issue's comments and
 	// labels, a project's issues), and of a to-one user edge (an issue's
 	// author and assignee, a comment's author), as gqlgen writes it.
-	listCase = regexp.MustCompile(`(?m)^(\t\tcase "(?:comments|labels|issues)":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._(Issue|Project)_(comments|labels|issues)\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
+	listCase     = regexp.MustCompile(`(?m)^(\t\tcase "(?:comments|labels|issues)":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._(Issue|Project)_(comments|labels|issues)\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
 	userEdgeCase = regexp.MustCompile(`(?m)^(\t\tcase "(?:author|assignee)":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._(Issue|Comment)_(author|assignee)\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
 )
 
