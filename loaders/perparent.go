@@ -47,9 +47,11 @@ func (p Parent) Own() bool { return p.own }
 // not know through database/sql's ColumnTypes, which allocates on every
 // row.
 //
-// Each of joins adds the row a to-one edge of the page's rows points at
-// (an issue's assignee), read in the same statement (see Join).
-func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, joins ...Join) func(*sql.Selector) {
+// Each of counts adds the size of a list under each of the page's rows
+// (an issue's comments, see Count), and each of joins the row a to-one edge
+// of the page's rows points at (an issue's assignee, see Join), read in
+// the same statement.
+func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, counts []Count, joins ...Join) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		inner := s.Clone()
 		columns := inner.UnqualifiedColumns()
@@ -67,6 +69,9 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
 			outer = append(outer, `"ranked"."`+ParentColumn+`"`)
 		}
+		for _, c := range counts {
+			outer = append(outer, `"`+c.As+`"."`+c.As+`"`)
+		}
 		for _, j := range joins {
 			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 		}
@@ -74,6 +79,11 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
 			b.Join(inner)
 			b.WriteString(`) AS "ranked"`)
+			for _, c := range counts {
+				b.WriteString(" CROSS JOIN LATERAL (")
+				b.Join(c.counter(s.Dialect()))
+				b.WriteString(`) AS "` + c.As + `"`)
+			}
 			for _, j := range joins {
 				b.WriteString(" LEFT JOIN LATERAL (")
 				b.Join(j.target(s.Dialect(), `"ranked"."`+j.Column+`"`))
@@ -83,6 +93,49 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from).
 			OrderBy(`"parents"."id"`, `"ranked"."row_number"`)
 	}
+}
+
+// Count is a list under each row of a page (an issue's comments) whose
+// size the page reads in the same statement: the rows of Table whose
+// Column holds the page row's id and that Visible (the table's privacy
+// filter, as its own queries apply it) shows the viewer, counted into the
+// column As (read it with Counted). A board's issues and their comment
+// counts are then one statement instead of two.
+type Count struct {
+	As     string
+	Table  string
+	Column string
+	// Visible is the counted table's privacy filter, on a selector of it.
+	Visible func(*sql.Selector)
+}
+
+// counter counts the rows of one page row.
+func (c Count) counter(dialect string) *sql.Selector {
+	t := sql.Table(c.Table).As(c.As + "_row")
+	sel := sql.Dialect(dialect).Select().
+		AppendSelectExprAs(sql.Expr(sql.Count("*")), c.As).
+		From(t).
+		Where(sql.ExprP(t.C(c.Column) + ` = "ranked"."id"`))
+	c.Visible(sel)
+	return sel
+}
+
+// Counted reads the size a Count read with row, in the column as.
+func Counted(row interface {
+	Value(string) (ent.Value, error)
+}, as string) (int, error) {
+	v, err := row.Value(as)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", as, err)
+	}
+	if p, ok := v.(*any); ok {
+		v = *p
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("%s of unexpected type %T", as, v)
+	}
+	return int(n), nil
 }
 
 // Join is a to-one edge read with the page that lists its source rows:

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,10 +90,10 @@ func assertStatementsByDepth(t *testing.T, c *servertest.Client, busiest string)
 		// statements at first: 5 and at first: 50
 		small, large int
 	}{
-		// project; issues page with their assignees; issue count; labels;
-		// comment counts. The issues' project (for their keys) is the one
-		// the root field read.
-		{"board", boardQuery, 5, 5},
+		// project; issues page with their assignees and comment counts;
+		// issue count; labels. The issues' project (for their keys) is the
+		// one the root field read.
+		{"board", boardQuery, 4, 4},
 		// issue with its author; labels; comments page with their
 		// authors; comment count. The issue's key is the one asked for, so
 		// its project is not read. At first: 50 the page holds all of the
@@ -326,4 +328,63 @@ func TestIssueByKeyReadsItsPeopleWithIt(t *testing.T) {
 
 	res = f.owner.Do(t, `{ issue(key: "JOI-1") { title } }`, nil).MustOK(t)
 	assert.Equal(t, 1, res.Statements(t), "no people selected, none read")
+}
+
+// TestCommentCountsReadWithTheirIssues: a page of issues that selects
+// each issue's comment count reads the counts with the page, and they are
+// the counts the issue's own lookup gives, whatever page of comments the
+// field also asks for.
+func TestCommentCountsReadWithTheirIssues(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "counts", "CNT")
+	want := map[string]int{}
+	for i, n := range []int{0, 1, 3} {
+		is := f.createIssue(t, map[string]any{"title": fmt.Sprintf("With %d", n)})
+		for range n {
+			f.owner.Do(t, `mutation($id: ID!) { addComment(input: {issueId: $id, body: "hi"}) { comment { id } } }`,
+				map[string]any{"id": is["id"]}).MustOK(t)
+		}
+		want[fmt.Sprintf("CNT-%d", i+1)] = n
+	}
+
+	type page struct {
+		Project struct {
+			Issues struct {
+				Edges []struct {
+					Node struct {
+						Key      string
+						Comments struct {
+							TotalCount int
+							Edges      []struct{}
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, tc := range []struct{ name, comments string }{
+		{"count only", `comments { totalCount }`},
+		{"count beside a page of one", `comments(first: 1) { totalCount edges { node { id } } }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.owner.Do(t, `{ project(organization: "counts", key: "CNT") { issues(first: 10) { edges { node { key `+tc.comments+` } } } } }`, nil).MustOK(t)
+			var got page
+			res.Decode(t, &got)
+			require.Len(t, got.Project.Issues.Edges, 3)
+			for _, e := range got.Project.Issues.Edges {
+				assert.Equal(t, want[e.Node.Key], e.Node.Comments.TotalCount, e.Node.Key)
+				var alone struct{ Issue struct{ Comments struct{ TotalCount int } } }
+				f.owner.Do(t, `query($k: String!) { issue(key: $k) { comments { totalCount } } }`, map[string]any{"k": e.Node.Key}).MustOK(t).Decode(t, &alone)
+				assert.Equal(t, alone.Issue.Comments.TotalCount, e.Node.Comments.TotalCount, "%s: as its own lookup counts", e.Node.Key)
+			}
+			// project; issues with their comment counts (and, for a page of
+			// comments, the comments page).
+			statements := 2
+			if strings.Contains(tc.comments, "edges") {
+				statements = 3
+			}
+			assert.Equal(t, statements, res.Statements(t))
+		})
+	}
 }
