@@ -374,7 +374,9 @@ func TestCommentCountsReadWithTheirIssues(t *testing.T) {
 			require.Len(t, got.Project.Issues.Edges, 3)
 			for _, e := range got.Project.Issues.Edges {
 				assert.Equal(t, want[e.Node.Key], e.Node.Comments.TotalCount, e.Node.Key)
-				var alone struct{ Issue struct{ Comments struct{ TotalCount int } } }
+				var alone struct {
+					Issue struct{ Comments struct{ TotalCount int } }
+				}
 				f.owner.Do(t, `query($k: String!) { issue(key: $k) { comments { totalCount } } }`, map[string]any{"k": e.Node.Key}).MustOK(t).Decode(t, &alone)
 				assert.Equal(t, alone.Issue.Comments.TotalCount, e.Node.Comments.TotalCount, "%s: as its own lookup counts", e.Node.Key)
 			}
