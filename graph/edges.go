@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -282,6 +283,9 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	// one selection).
 	joined := selectedUserEdges(ctx, l.users)
 	counted := selectedCounts(ctx, l.counts)
+	// A first page (no cursor: its conditions are the list's) counts its
+	// parents' rows too when totalCount is asked for.
+	withTotal := p.after == nil && p.before == nil && selects(ctx, "totalCount")
 	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		joins := make([]loaders.Join, len(joined))
@@ -292,7 +296,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for i, c := range counted {
 			counts[i] = loaders.Count{As: "count_" + c.field, Table: c.table, Column: c.column, Visible: c.visible(ctx)}
 		}
-		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, counts, joins...))
+		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, loaders.With{Total: withTotal, Counts: counts, Joins: joins}))
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
@@ -316,6 +320,19 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for _, e := range joined {
 			if err := handOverUsers(ctx, lds, g, e, shown); err != nil {
 				return nil, err
+			}
+		}
+		if withTotal {
+			for _, row := range rows {
+				id, err := l.parentIDOf(row)
+				if err != nil {
+					return nil, err
+				}
+				n, err := loaders.Counted(row, loaders.TotalColumn)
+				if err != nil {
+					return nil, err
+				}
+				f.sizes.set(id, n)
 			}
 		}
 		for _, c := range counted {
@@ -509,6 +526,15 @@ func fieldsNamed(doc *ast.QueryDocument, set ast.SelectionSet, name string) ast.
 		}
 	}
 	return out
+}
+
+// selects reports whether the field being resolved selects field
+// (through fragments too).
+func selects(ctx context.Context, field string) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return false
+	}
+	return slices.Contains(graphql.CollectAllFields(ctx), field)
 }
 
 // wantsRows reports whether the connection field being resolved selects

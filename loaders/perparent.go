@@ -47,12 +47,19 @@ func (p Parent) Own() bool { return p.own }
 // not know through database/sql's ColumnTypes, which allocates on every
 // row.
 //
-// Each of counts adds the size of a list under each of the page's rows
-// (an issue's comments, see Count), and each of joins the row a to-one edge
-// of the page's rows points at (an issue's assignee, see Join), read in
-// the same statement.
-func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, counts []Count, joins ...Join) func(*sql.Selector) {
+// with adds what the page reads beside its rows, in the same statement
+// (see With).
+func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, with With) func(*sql.Selector) {
 	return func(s *sql.Selector) {
+		counts, joins := with.Counts, with.Joins
+		var total *sql.Selector
+		if with.Total {
+			// The query's own conditions, privacy filters included, for
+			// each parent: its totalCount.
+			total = s.Clone().Select().ClearOrder()
+			total.AppendSelectExprAs(sql.Expr(sql.Count("*")), TotalColumn).
+				Where(sql.ExprP(parent.expr(total) + ` = "parents"."id"`))
+		}
 		inner := s.Clone()
 		columns := inner.UnqualifiedColumns()
 		expr := parent.expr(inner)
@@ -69,6 +76,9 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
 			outer = append(outer, `"ranked"."`+ParentColumn+`"`)
 		}
+		if total != nil {
+			outer = append(outer, `"total"."`+TotalColumn+`"`)
+		}
 		for _, c := range counts {
 			outer = append(outer, `"`+c.As+`"."`+c.As+`"`)
 		}
@@ -76,7 +86,13 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
-			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
+			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id")`)
+			if total != nil {
+				b.WriteString(" CROSS JOIN LATERAL (")
+				b.Join(total)
+				b.WriteString(`) AS "total"`)
+			}
+			b.WriteString(" CROSS JOIN LATERAL (")
 			b.Join(inner)
 			b.WriteString(`) AS "ranked"`)
 			for _, c := range counts {
@@ -94,6 +110,25 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			OrderBy(`"parents"."id"`, `"ranked"."row_number"`)
 	}
 }
+
+// With is what a FirstPerParent page reads beside its rows, in the same
+// statement.
+type With struct {
+	// Total adds each parent's totalCount, the query's rows for the parent
+	// (read it with Counted, in TotalColumn). Only for a query whose
+	// conditions are the list's: a cursor's condition would leave rows out.
+	Total bool
+	// Counts add the size of a list under each of the page's rows (an
+	// issue's comments, see Count).
+	Counts []Count
+	// Joins add the row a to-one edge of the page's rows points at (an
+	// issue's assignee, see Join).
+	Joins []Join
+}
+
+// TotalColumn is the alias under which a page reads its parent's
+// totalCount with each row (With.Total).
+const TotalColumn = "parent_total"
 
 // Count is a list under each row of a page (an issue's comments) whose
 // size the page reads in the same statement: the rows of Table whose
