@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -86,6 +87,21 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	where    []P                  // conditions from the field's arguments (filters)
 	shape    any                  // the arguments behind where, for the loader shape
 	users    []userEdge[T]        // to-one user edges a page reads with its rows when selected
+	counts   []childCount         // lists under the rows whose sizes a page reads when selected
+}
+
+// childCount is a list under a list's rows (an issue's comments) whose
+// totalCount a page of those rows reads with them, in the same statement,
+// when the query selects it under edges { node } (loaders.Count): a board
+// asks for each issue's comment count, and the count is then no statement
+// of its own. The list must take no filter arguments: its count is then
+// the same for every field of it, whatever page it asks for.
+type childCount struct {
+	field   string                                    // "comments": the field selected under node
+	list    string                                    // "Issue.comments": the list's name (its count shape)
+	table   string                                    // the listed rows' table
+	column  string                                    // their column holding the row's id
+	visible func(context.Context) func(*sql.Selector) // the table's privacy filter (ent/rule)
 }
 
 // userEdge is a to-one edge from a list's rows to users (an issue's
@@ -166,19 +182,43 @@ type listLoad[T any] struct {
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
 	wantsRows   bool
-
-	mu sync.Mutex
-	// sizes holds the totalCount of each parent whose whole list its page
-	// held: a first page without cursors that needed no extra row.
-	sizes map[int64]int
+	// sizes are the totalCounts of this kind of list known without
+	// counting (listSizes).
+	sizes *listSizes
 }
 
-// knownSize returns parent's totalCount when its page showed all of it.
+// knownSize returns parent's totalCount when it is known without counting.
 func (f *listLoad[T]) knownSize(parent int64) (int, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n, ok := f.sizes[parent]
+	return f.sizes.get(parent)
+}
+
+// listSizes holds, for one kind of list of a request (its count shape: the
+// list and its filters, not its page), the totalCount of each parent
+// learned without counting: from a first page without cursors that held
+// the parent's whole list and needed no extra row, or read with a page of
+// the parents themselves (a board's comment counts, loaders.Count).
+type listSizes struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+type sizesKey string
+
+func sizesOf(lds *loaders.Loaders, countShape string) *listSizes {
+	return loaders.Memo(lds, sizesKey(countShape), func() *listSizes { return &listSizes{n: map[int64]int{}} })
+}
+
+func (s *listSizes) get(parent int64) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.n[parent]
 	return n, ok
+}
+
+func (s *listSizes) set(parent int64, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[parent] = n
 }
 
 // learnSizes records, from a page batch, the size of every list the page
@@ -188,14 +228,9 @@ func (f *listLoad[T]) learnSizes(parents []int64, pages map[int64][]T) {
 	if f.page.after != nil || f.page.before != nil {
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.sizes == nil {
-		f.sizes = make(map[int64]int, len(parents))
-	}
 	for _, id := range parents {
 		if n := len(pages[id]); n <= f.page.limit {
-			f.sizes[id] = n
+			f.sizes.set(id, n)
 		}
 	}
 }
@@ -242,16 +277,26 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		countShape: shapeOf("count", l.name, l.shape),
 		wantsRows:  wantsRows(ctx),
 	}
-	// The page's shape is the same whichever users it joins: the first
-	// parent's selection is every parent's (one field, one selection).
+	f.sizes = sizesOf(lds, f.countShape)
+	// The page's shape is the same whichever users it joins and sizes it
+	// reads: the first parent's selection is every parent's (one field,
+	// one selection).
 	joined := selectedUserEdges(ctx, l.users)
+	counted := selectedCounts(ctx, l.counts)
+	// A first page (no cursor: its conditions are the list's) counts its
+	// parents' rows too when totalCount is asked for.
+	withTotal := p.after == nil && p.before == nil && selects(ctx, "totalCount")
 	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		joins := make([]loaders.Join, len(joined))
 		for i, e := range joined {
 			joins[i] = loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields}
 		}
-		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, joins...))
+		counts := make([]loaders.Count, len(counted))
+		for i, c := range counted {
+			counts[i] = loaders.Count{As: "count_" + c.field, Table: c.table, Column: c.column, Visible: c.visible(ctx)}
+		}
+		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, loaders.With{Total: withTotal, Counts: counts, Joins: joins}))
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
@@ -275,6 +320,30 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for _, e := range joined {
 			if err := handOverUsers(ctx, lds, g, e, shown); err != nil {
 				return nil, err
+			}
+		}
+		if withTotal {
+			for _, row := range rows {
+				id, err := l.parentIDOf(row)
+				if err != nil {
+					return nil, err
+				}
+				n, err := loaders.Counted(row, loaders.TotalColumn)
+				if err != nil {
+					return nil, err
+				}
+				f.sizes.set(id, n)
+			}
+		}
+		for _, c := range counted {
+			sizes := sizesOf(lds, shapeOf("count", c.list, nil))
+			for _, row := range shown {
+				n, err := loaders.Counted(row, "count_"+c.field)
+				if err != nil {
+					return nil, err
+				}
+				_, id := l.keyOf(row)
+				sizes.set(id, n)
 			}
 		}
 		f.learnSizes(parents, out)
@@ -371,6 +440,47 @@ func joinSelectedUsers[T row](ctx context.Context, lds *loaders.Loaders, edges [
 	}
 }
 
+// selectedCounts returns the lists of counts whose totalCount the
+// connection field being resolved selects under edges { node } (through
+// fragments too).
+func selectedCounts(ctx context.Context, counts []childCount) []childCount {
+	fc := graphql.GetFieldContext(ctx)
+	if len(counts) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	doc := graphql.GetOperationContext(ctx).Doc
+	var out []childCount
+	for _, c := range counts {
+		for _, n := range nodesOf(doc, fc.Field.Selections) {
+			if hasField(doc, n, c.field, "totalCount") {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// nodesOf returns the node fields under edges of a connection's selection.
+func nodesOf(doc *ast.QueryDocument, set ast.SelectionSet) ast.SelectionSet {
+	var nodes ast.SelectionSet
+	for _, e := range fieldsNamed(doc, set, "edges") {
+		nodes = append(nodes, fieldsNamed(doc, e.(*ast.Field).SelectionSet, "node")...)
+	}
+	return nodes
+}
+
+// hasField reports whether node selects field with sub among its
+// selection.
+func hasField(doc *ast.QueryDocument, node ast.Selection, field, sub string) bool {
+	for _, f := range fieldsNamed(doc, node.(*ast.Field).SelectionSet, field) {
+		if len(fieldsNamed(doc, f.(*ast.Field).SelectionSet, sub)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // selectedUserEdges returns the edges of edges the connection field being
 // resolved selects under edges { node } (through fragments too; a field
 // under @skip or @include counts as selected, which only reads a user
@@ -381,10 +491,7 @@ func selectedUserEdges[T any](ctx context.Context, edges []userEdge[T]) []userEd
 		return nil
 	}
 	doc := graphql.GetOperationContext(ctx).Doc
-	var nodes ast.SelectionSet
-	for _, e := range fieldsNamed(doc, fc.Field.Selections, "edges") {
-		nodes = append(nodes, fieldsNamed(doc, e.(*ast.Field).SelectionSet, "node")...)
-	}
+	nodes := nodesOf(doc, fc.Field.Selections)
 	var out []userEdge[T]
 	for _, e := range edges {
 		for _, n := range nodes {
@@ -419,6 +526,15 @@ func fieldsNamed(doc *ast.QueryDocument, set ast.SelectionSet, name string) ast.
 		}
 	}
 	return out
+}
+
+// selects reports whether the field being resolved selects field
+// (through fragments too).
+func selects(ctx context.Context, field string) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return false
+	}
+	return slices.Contains(graphql.CollectAllFields(ctx), field)
 }
 
 // wantsRows reports whether the connection field being resolved selects

@@ -8,6 +8,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/ent/project"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -108,8 +109,14 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
 		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
-		users: issueUsers,
+		users: issueUsers, counts: issueCounts,
 	}, nil
+}
+
+// issueCounts are the lists under an issue whose sizes a page of issues
+// reads with them when a query selects them.
+var issueCounts = []childCount{
+	{field: "comments", list: "Issue.comments", table: comment.Table, column: comment.FieldIssueID, visible: rule.VisibleComments},
 }
 
 // issueUsers are an issue's to-one user edges, read with the issues that

@@ -47,10 +47,19 @@ func (p Parent) Own() bool { return p.own }
 // not know through database/sql's ColumnTypes, which allocates on every
 // row.
 //
-// Each of joins adds the row a to-one edge of the page's rows points at
-// (an issue's assignee), read in the same statement (see Join).
-func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, joins ...Join) func(*sql.Selector) {
+// with adds what the page reads beside its rows, in the same statement
+// (see With).
+func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, with With) func(*sql.Selector) {
 	return func(s *sql.Selector) {
+		counts, joins := with.Counts, with.Joins
+		var total *sql.Selector
+		if with.Total {
+			// The query's own conditions, privacy filters included, for
+			// each parent: its totalCount.
+			total = s.Clone().Select().ClearOrder()
+			total.AppendSelectExprAs(sql.Expr(sql.Count("*")), TotalColumn).
+				Where(sql.ExprP(parent.expr(total) + ` = "parents"."id"`))
+		}
 		inner := s.Clone()
 		columns := inner.UnqualifiedColumns()
 		expr := parent.expr(inner)
@@ -67,13 +76,30 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
 			outer = append(outer, `"ranked"."`+ParentColumn+`"`)
 		}
+		if total != nil {
+			outer = append(outer, `"total"."`+TotalColumn+`"`)
+		}
+		for _, c := range counts {
+			outer = append(outer, `"`+c.As+`"."`+c.As+`"`)
+		}
 		for _, j := range joins {
 			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
-			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
+			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id")`)
+			if total != nil {
+				b.WriteString(" CROSS JOIN LATERAL (")
+				b.Join(total)
+				b.WriteString(`) AS "total"`)
+			}
+			b.WriteString(" CROSS JOIN LATERAL (")
 			b.Join(inner)
 			b.WriteString(`) AS "ranked"`)
+			for _, c := range counts {
+				b.WriteString(" CROSS JOIN LATERAL (")
+				b.Join(c.counter(s.Dialect()))
+				b.WriteString(`) AS "` + c.As + `"`)
+			}
 			for _, j := range joins {
 				b.WriteString(" LEFT JOIN LATERAL (")
 				b.Join(j.target(s.Dialect(), `"ranked"."`+j.Column+`"`))
@@ -83,6 +109,68 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from).
 			OrderBy(`"parents"."id"`, `"ranked"."row_number"`)
 	}
+}
+
+// With is what a FirstPerParent page reads beside its rows, in the same
+// statement.
+type With struct {
+	// Total adds each parent's totalCount, the query's rows for the parent
+	// (read it with Counted, in TotalColumn). Only for a query whose
+	// conditions are the list's: a cursor's condition would leave rows out.
+	Total bool
+	// Counts add the size of a list under each of the page's rows (an
+	// issue's comments, see Count).
+	Counts []Count
+	// Joins add the row a to-one edge of the page's rows points at (an
+	// issue's assignee, see Join).
+	Joins []Join
+}
+
+// TotalColumn is the alias under which a page reads its parent's
+// totalCount with each row (With.Total).
+const TotalColumn = "parent_total"
+
+// Count is a list under each row of a page (an issue's comments) whose
+// size the page reads in the same statement: the rows of Table whose
+// Column holds the page row's id and that Visible (the table's privacy
+// filter, as its own queries apply it) shows the viewer, counted into the
+// column As (read it with Counted). A board's issues and their comment
+// counts are then one statement instead of two.
+type Count struct {
+	As     string
+	Table  string
+	Column string
+	// Visible is the counted table's privacy filter, on a selector of it.
+	Visible func(*sql.Selector)
+}
+
+// counter counts the rows of one page row.
+func (c Count) counter(dialect string) *sql.Selector {
+	t := sql.Table(c.Table).As(c.As + "_row")
+	sel := sql.Dialect(dialect).Select().
+		AppendSelectExprAs(sql.Expr(sql.Count("*")), c.As).
+		From(t).
+		Where(sql.ExprP(t.C(c.Column) + ` = "ranked"."id"`))
+	c.Visible(sel)
+	return sel
+}
+
+// Counted reads the size a Count read with row, in the column as.
+func Counted(row interface {
+	Value(string) (ent.Value, error)
+}, as string) (int, error) {
+	v, err := row.Value(as)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", as, err)
+	}
+	if p, ok := v.(*any); ok {
+		v = *p
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("%s of unexpected type %T", as, v)
+	}
+	return int(n), nil
 }
 
 // Join is a to-one edge read with the page that lists its source rows:
