@@ -393,14 +393,17 @@ func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.
 		if id == 0 || results[id] != nil {
 			continue
 		}
-		u := &ent.User{}
-		found, err := loaders.Joined(r, "joined_"+e.field, u)
+		raw, err := loaders.Joined(r, "joined_"+e.field)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", e.edge, err)
 		}
-		if !found {
+		if raw == nil {
 			results[id] = &dataloader.Result[*ent.User]{Error: fmt.Errorf("%s %d: %w", e.edge, id, loaders.ErrNotFound)}
 			continue
+		}
+		u := &ent.User{}
+		if err := decodeJoinedUser(raw, u); err != nil {
+			return fmt.Errorf("reading %s: %w", e.edge, err)
 		}
 		results[id] = &dataloader.Result[*ent.User]{Data: u}
 		users.Prime(ctx, id, u)

@@ -1,7 +1,6 @@
 package loaders
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"entgo.io/ent/dialect/sql"
@@ -237,33 +236,28 @@ func (j Join) target(dialect, source string) *sql.Selector {
 	return sel
 }
 
-// Joined decodes into v the row a Join read with row, and reports whether
-// there was one (the edge is set and the viewer may see its target).
+// Joined returns the JSON object a Join read with row, in the column as,
+// or nil when there was none (the edge is not set).
 func Joined(row interface {
 	Value(string) (ent.Value, error)
-}, as string, v any) (bool, error) {
+}, as string) ([]byte, error) {
 	raw, err := row.Value(as)
 	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", as, err)
+		return nil, fmt.Errorf("reading %s: %w", as, err)
 	}
 	if p, ok := raw.(*any); ok {
 		raw = *p
 	}
-	var b []byte
 	switch raw := raw.(type) {
 	case nil:
-		return false, nil
+		return nil, nil
 	case []byte:
-		b = raw
+		return raw, nil
 	case string:
-		b = []byte(raw)
+		return []byte(raw), nil
 	default:
-		return false, fmt.Errorf("%s of unexpected type %T", as, raw)
+		return nil, fmt.Errorf("%s of unexpected type %T", as, raw)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("decoding %s: %w", as, err)
-	}
-	return true, nil
 }
 
 // CountPerParent is an ent query modifier that turns a query into one row
