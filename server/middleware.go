@@ -102,6 +102,12 @@ func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, status, 
 	codes, errs := slices.Clone(ri.errorCodes), ri.errors
 	opType, opName := ri.operationType, ri.operationName
 	ri.mu.Unlock()
+	// A client that went away before its answer read nothing of it: status
+	// 499, "client closed request", as proxies log it.
+	clientClosed := !realtime && errors.Is(ctx.Err(), context.Canceled)
+	if clientClosed {
+		status = 499
+	}
 	attrs := []any{
 		"request_id", ri.id, "method", method, "path", path, "status", status,
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", bytes,
@@ -121,6 +127,9 @@ func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, status, 
 	}
 	if len(codes) > 0 {
 		attrs = append(attrs, "error_codes", codes, "errors", errs)
+	}
+	if clientClosed {
+		attrs = append(attrs, "client_closed", true)
 	}
 	log.InfoContext(ctx, "request", attrs...)
 	// A subscription's line covers its whole connection: long by design.
