@@ -58,7 +58,9 @@ func TestClientThatLeavesIsLoggedAs499(t *testing.T) {
 		assert.NotEqual(t, "request stopped", l["msg"], "a client leaving is no deadline running out")
 	}
 	release()
-	var issues struct{ Project struct{ Issues struct{ TotalCount int } } }
+	var issues struct {
+		Project struct{ Issues struct{ TotalCount int } }
+	}
 	f.owner.Do(t, `{ project(organization: "leaving", key: "LEA") { issues { totalCount } } }`, nil).MustOK(t).Decode(t, &issues)
 	assert.Zero(t, issues.Project.Issues.TotalCount, "the abandoned mutation wrote nothing")
 }
