@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -90,32 +89,6 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	counts   []childCount         // lists under the rows whose sizes a page reads when selected
 }
 
-// childCount is a list under a list's rows (an issue's comments) whose
-// totalCount a page of those rows reads with them, in the same statement,
-// when the query selects it under edges { node } (loaders.Count): a board
-// asks for each issue's comment count, and the count is then no statement
-// of its own. The list must take no filter arguments: its count is then
-// the same for every field of it, whatever page it asks for.
-type childCount struct {
-	field   string                                    // "comments": the field selected under node
-	list    string                                    // "Issue.comments": the list's name (its count shape)
-	table   string                                    // the listed rows' table
-	column  string                                    // their column holding the row's id
-	visible func(context.Context) func(*sql.Selector) // the table's privacy filter (ent/rule)
-}
-
-// userEdge is a to-one edge from a list's rows to users (an issue's
-// assignee, a comment's author). When a query selects it under the list's
-// edges { node }, the page reads the users with the rows, in the same
-// statement (loaders.Join), and hands them to the edge's resolvers through
-// the rows' peer group.
-type userEdge[T any] struct {
-	edge   string        // "Issue.assignee": the resolvers' group batch and loader
-	field  string        // "assignee": the field selected under node
-	column string        // the rows' column holding the user's id
-	target func(T) int64 // a row's user id, 0 for none
-}
-
 // parentIDOf returns the parent a row of a FirstPerParent page belongs to.
 func (l childList[Q, T, P, S]) parentIDOf(row T) (int64, error) {
 	if l.parent.Own() {
@@ -190,35 +163,6 @@ type listLoad[T any] struct {
 // knownSize returns parent's totalCount when it is known without counting.
 func (f *listLoad[T]) knownSize(parent int64) (int, bool) {
 	return f.sizes.get(parent)
-}
-
-// listSizes holds, for one kind of list of a request (its count shape: the
-// list and its filters, not its page), the totalCount of each parent
-// learned without counting: from a first page without cursors that held
-// the parent's whole list and needed no extra row, or read with a page of
-// the parents themselves (a board's comment counts, loaders.Count).
-type listSizes struct {
-	mu sync.Mutex
-	n  map[int64]int
-}
-
-type sizesKey string
-
-func sizesOf(lds *loaders.Loaders, countShape string) *listSizes {
-	return loaders.Memo(lds, sizesKey(countShape), func() *listSizes { return &listSizes{n: map[int64]int{}} })
-}
-
-func (s *listSizes) get(parent int64) (int, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.n[parent]
-	return n, ok
-}
-
-func (s *listSizes) set(parent int64, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.n[parent] = n
 }
 
 // learnSizes records, from a page batch, the size of every list the page
@@ -375,136 +319,6 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	f.pages = loaders.PerParent(lds, f.pageShape, f.fetchPages)
 	f.counts = loaders.PerParent(lds, f.countShape, f.fetchCounts)
 	return f
-}
-
-// joinedUserFields are the columns of a user a page reads with its rows:
-// all but the password hash, which no read needs.
-var joinedUserFields = []string{user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldName}
-
-// handOverUsers gives the resolvers of edge e the users a page read with
-// rows: as the result of the rows' group batch for the edge (what
-// groupUser would read), and in the edge's loader for a row without a
-// group. A user the viewer may not see came back as no row: not found.
-func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, e userEdge[T], rows []T) error {
-	results := make(map[int64]*dataloader.Result[*ent.User], len(rows))
-	users := lds.UsersOf(e.edge)
-	for _, r := range rows {
-		id := e.target(r)
-		if id == 0 || results[id] != nil {
-			continue
-		}
-		raw, err := loaders.Joined(r, "joined_"+e.field)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", e.edge, err)
-		}
-		if raw == nil {
-			results[id] = &dataloader.Result[*ent.User]{Error: fmt.Errorf("%s %d: %w", e.edge, id, loaders.ErrNotFound)}
-			continue
-		}
-		u := &ent.User{}
-		if err := decodeJoinedUser(raw, u); err != nil {
-			return fmt.Errorf("reading %s: %w", e.edge, err)
-		}
-		results[id] = &dataloader.Result[*ent.User]{Data: u}
-		users.Prime(ctx, id, u)
-	}
-	if g != nil {
-		g.Preload(e.edge, results)
-	}
-	return nil
-}
-
-// joinSelectedUsers reads with an object looked up on its own (an issue by
-// its key) the users of edges its field selects: it returns the query
-// modifier that joins them, and what hands them to the edges' loaders once
-// the rows are read. The joined users need no privacy check of their own
-// (loaders.Join).
-func joinSelectedUsers[T row](ctx context.Context, lds *loaders.Loaders, edges []userEdge[T]) (func(*sql.Selector), func([]T) error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
-		return func(*sql.Selector) {}, func([]T) error { return nil }
-	}
-	doc := graphql.GetOperationContext(ctx).Doc
-	var selected []userEdge[T]
-	var joins []loaders.Join
-	for _, e := range edges {
-		if len(fieldsNamed(doc, fc.Field.Selections, e.field)) > 0 {
-			selected = append(selected, e)
-			joins = append(joins, loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields})
-		}
-	}
-	return loaders.JoinEach(joins...), func(rows []T) error {
-		for _, e := range selected {
-			if err := handOverUsers(ctx, lds, nil, e, rows); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
-// selectedCounts returns the lists of counts whose totalCount the
-// connection field being resolved selects under edges { node } (through
-// fragments too).
-func selectedCounts(ctx context.Context, counts []childCount) []childCount {
-	fc := graphql.GetFieldContext(ctx)
-	if len(counts) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
-		return nil
-	}
-	doc := graphql.GetOperationContext(ctx).Doc
-	var out []childCount
-	for _, c := range counts {
-		for _, n := range nodesOf(doc, fc.Field.Selections) {
-			if hasField(doc, n, c.field, "totalCount") {
-				out = append(out, c)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// nodesOf returns the node fields under edges of a connection's selection.
-func nodesOf(doc *ast.QueryDocument, set ast.SelectionSet) ast.SelectionSet {
-	var nodes ast.SelectionSet
-	for _, e := range fieldsNamed(doc, set, "edges") {
-		nodes = append(nodes, fieldsNamed(doc, e.(*ast.Field).SelectionSet, "node")...)
-	}
-	return nodes
-}
-
-// hasField reports whether node selects field with sub among its
-// selection.
-func hasField(doc *ast.QueryDocument, node ast.Selection, field, sub string) bool {
-	for _, f := range fieldsNamed(doc, node.(*ast.Field).SelectionSet, field) {
-		if len(fieldsNamed(doc, f.(*ast.Field).SelectionSet, sub)) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// selectedUserEdges returns the edges of edges the connection field being
-// resolved selects under edges { node } (through fragments too; a field
-// under @skip or @include counts as selected, which only reads a user
-// that goes unused).
-func selectedUserEdges[T any](ctx context.Context, edges []userEdge[T]) []userEdge[T] {
-	fc := graphql.GetFieldContext(ctx)
-	if len(edges) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
-		return nil
-	}
-	doc := graphql.GetOperationContext(ctx).Doc
-	nodes := nodesOf(doc, fc.Field.Selections)
-	var out []userEdge[T]
-	for _, e := range edges {
-		for _, n := range nodes {
-			if len(fieldsNamed(doc, n.(*ast.Field).SelectionSet, e.field)) > 0 {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
 }
 
 // fieldsNamed returns the fields named name in set, looking into inline
