@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -86,18 +86,7 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	where    []P                  // conditions from the field's arguments (filters)
 	shape    any                  // the arguments behind where, for the loader shape
 	users    []userEdge[T]        // to-one user edges a page reads with its rows when selected
-}
-
-// userEdge is a to-one edge from a list's rows to users (an issue's
-// assignee, a comment's author). When a query selects it under the list's
-// edges { node }, the page reads the users with the rows, in the same
-// statement (loaders.Join), and hands them to the edge's resolvers through
-// the rows' peer group.
-type userEdge[T any] struct {
-	edge   string        // "Issue.assignee": the resolvers' group batch and loader
-	field  string        // "assignee": the field selected under node
-	column string        // the rows' column holding the user's id
-	target func(T) int64 // a row's user id, 0 for none
+	counts   []childCount         // lists under the rows whose sizes a page reads when selected
 }
 
 // parentIDOf returns the parent a row of a FirstPerParent page belongs to.
@@ -166,19 +155,14 @@ type listLoad[T any] struct {
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
 	wantsRows   bool
-
-	mu sync.Mutex
-	// sizes holds the totalCount of each parent whose whole list its page
-	// held: a first page without cursors that needed no extra row.
-	sizes map[int64]int
+	// sizes are the totalCounts of this kind of list known without
+	// counting (listSizes).
+	sizes *listSizes
 }
 
-// knownSize returns parent's totalCount when its page showed all of it.
+// knownSize returns parent's totalCount when it is known without counting.
 func (f *listLoad[T]) knownSize(parent int64) (int, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n, ok := f.sizes[parent]
-	return n, ok
+	return f.sizes.get(parent)
 }
 
 // learnSizes records, from a page batch, the size of every list the page
@@ -188,14 +172,9 @@ func (f *listLoad[T]) learnSizes(parents []int64, pages map[int64][]T) {
 	if f.page.after != nil || f.page.before != nil {
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.sizes == nil {
-		f.sizes = make(map[int64]int, len(parents))
-	}
 	for _, id := range parents {
 		if n := len(pages[id]); n <= f.page.limit {
-			f.sizes[id] = n
+			f.sizes.set(id, n)
 		}
 	}
 }
@@ -206,6 +185,15 @@ func (f *listLoad[T]) learnSizes(parents []int64, pages map[int64][]T) {
 type fieldKey struct {
 	list  string
 	field *ast.Field
+}
+
+// loadedIn reports whether loadPage answers for a parent of group g
+// without waiting (listLoaded).
+func (f *listLoad[T]) loadedIn(g *loaders.PeerGroup) bool {
+	if f.err != nil || !f.wantsRows {
+		return true
+	}
+	return g.Loaded(f.pageShape)
 }
 
 // listLoadOf returns the list load of the field being resolved, worked out
@@ -233,16 +221,26 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		countShape: shapeOf("count", l.name, l.shape),
 		wantsRows:  wantsRows(ctx),
 	}
-	// The page's shape is the same whichever users it joins: the first
-	// parent's selection is every parent's (one field, one selection).
+	f.sizes = sizesOf(lds, f.countShape)
+	// The page's shape is the same whichever users it joins and sizes it
+	// reads: the first parent's selection is every parent's (one field,
+	// one selection).
 	joined := selectedUserEdges(ctx, l.users)
+	counted := selectedCounts(ctx, l.counts)
+	// A first page (no cursor: its conditions are the list's) counts its
+	// parents' rows too when totalCount is asked for.
+	withTotal := p.after == nil && p.before == nil && selects(ctx, "totalCount")
 	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		joins := make([]loaders.Join, len(joined))
 		for i, e := range joined {
 			joins[i] = loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields}
 		}
-		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, joins...))
+		counts := make([]loaders.Count, len(counted))
+		for i, c := range counted {
+			counts[i] = loaders.Count{As: "count_" + c.field, Table: c.table, Column: c.column, Visible: c.visible(ctx)}
+		}
+		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, loaders.With{Total: withTotal, Counts: counts, Joins: joins}))
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
@@ -266,6 +264,30 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for _, e := range joined {
 			if err := handOverUsers(ctx, lds, g, e, shown); err != nil {
 				return nil, err
+			}
+		}
+		if withTotal {
+			for _, row := range rows {
+				id, err := l.parentIDOf(row)
+				if err != nil {
+					return nil, err
+				}
+				n, err := loaders.Counted(row, loaders.TotalColumn)
+				if err != nil {
+					return nil, err
+				}
+				f.sizes.set(id, n)
+			}
+		}
+		for _, c := range counted {
+			sizes := sizesOf(lds, shapeOf("count", c.list, nil))
+			for _, row := range shown {
+				n, err := loaders.Counted(row, "count_"+c.field)
+				if err != nil {
+					return nil, err
+				}
+				_, id := l.keyOf(row)
+				sizes.set(id, n)
 			}
 		}
 		f.learnSizes(parents, out)
@@ -299,66 +321,6 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	return f
 }
 
-// joinedUserFields are the columns of a user a page reads with its rows:
-// all but the password hash, which no read needs.
-var joinedUserFields = []string{user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldName}
-
-// handOverUsers gives the resolvers of edge e the users a page read with
-// rows: as the result of the rows' group batch for the edge (what
-// groupUser would read), and in the edge's loader for a row without a
-// group. A user the viewer may not see came back as no row: not found.
-func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, e userEdge[T], rows []T) error {
-	results := make(map[int64]*dataloader.Result[*ent.User], len(rows))
-	users := lds.UsersOf(e.edge)
-	for _, r := range rows {
-		id := e.target(r)
-		if id == 0 || results[id] != nil {
-			continue
-		}
-		u := &ent.User{}
-		found, err := loaders.Joined(r, "joined_"+e.field, u)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", e.edge, err)
-		}
-		if !found {
-			results[id] = &dataloader.Result[*ent.User]{Error: fmt.Errorf("%s %d: %w", e.edge, id, loaders.ErrNotFound)}
-			continue
-		}
-		results[id] = &dataloader.Result[*ent.User]{Data: u}
-		users.Prime(ctx, id, u)
-	}
-	if g != nil {
-		g.Preload(e.edge, results)
-	}
-	return nil
-}
-
-// selectedUserEdges returns the edges of edges the connection field being
-// resolved selects under edges { node } (through fragments too; a field
-// under @skip or @include counts as selected, which only reads a user
-// that goes unused).
-func selectedUserEdges[T any](ctx context.Context, edges []userEdge[T]) []userEdge[T] {
-	fc := graphql.GetFieldContext(ctx)
-	if len(edges) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
-		return nil
-	}
-	doc := graphql.GetOperationContext(ctx).Doc
-	var nodes ast.SelectionSet
-	for _, e := range fieldsNamed(doc, fc.Field.Selections, "edges") {
-		nodes = append(nodes, fieldsNamed(doc, e.(*ast.Field).SelectionSet, "node")...)
-	}
-	var out []userEdge[T]
-	for _, e := range edges {
-		for _, n := range nodes {
-			if len(fieldsNamed(doc, n.(*ast.Field).SelectionSet, e.field)) > 0 {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // fieldsNamed returns the fields named name in set, looking into inline
 // fragments and fragment spreads.
 func fieldsNamed(doc *ast.QueryDocument, set ast.SelectionSet, name string) ast.SelectionSet {
@@ -381,6 +343,15 @@ func fieldsNamed(doc *ast.QueryDocument, set ast.SelectionSet, name string) ast.
 		}
 	}
 	return out
+}
+
+// selects reports whether the field being resolved selects field
+// (through fragments too).
+func selects(ctx context.Context, field string) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return false
+	}
+	return slices.Contains(graphql.CollectAllFields(ctx), field)
 }
 
 // wantsRows reports whether the connection field being resolved selects

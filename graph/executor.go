@@ -7,14 +7,16 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/issuegraph/issuegraph/graph/model"
+	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/subscriptions/delivery"
 )
 
 // The generated executor (generated.go) is rewritten by graph/execpatch as
-// the last step of go generate, so that it calls the four helpers below
+// the last step of go generate, so that it calls the helpers below
 // instead of gqlgen's general-purpose ones where a cheaper way gives the
 // same response byte for byte. TestPatchedExecutorMatchesStock compares
 // the two executors' responses over a corpus of operations.
@@ -53,6 +55,49 @@ func resolveNow(ctx context.Context, oc *graphql.OperationContext, out *graphql.
 	if (nonNull && v == graphql.Null) || (!nonNull && v == graphql.RequiredNull) {
 		atomic.AddUint32(&out.Invalids, 1)
 	}
+}
+
+// resolveWhenLoaded replaces out.ResolveConcurrently for the edges read
+// through peer groups: the to-one user edges (Issue.author,
+// Issue.assignee, Comment.author) and the lists of issues and projects
+// (Issue.comments, Issue.labels, Project.issues). A goroutine per such
+// field exists so that the first object's resolver can start its group's
+// batch while its siblings wait for it; once the group's rows are loaded
+// (read with the page that listed the objects, or by the first sibling's
+// batch), the resolver returns without waiting on anything, and runs on the
+// object's own goroutine as resolveNow does. loaded must report exactly
+// that (peerEdgeLoaded, listLoaded).
+func resolveWhenLoaded(ctx context.Context, oc *graphql.OperationContext, out *graphql.FieldSet, deferred *graphql.DeferredGroup,
+	i int, field graphql.CollectedField, nonNull bool, loaded bool, resolve func(context.Context) graphql.Marshaler,
+) {
+	if !loaded {
+		out.ResolveConcurrently(oc, deferred, i, true, nonNull, resolve)
+		return
+	}
+	resolveNow(ctx, oc, out, deferred, i, field, nonNull, resolve)
+}
+
+// peerEdgeLoaded reports whether the resolver of edge ("Comment.author")
+// for the object of type typ and id finds its answer loaded: the object has
+// a peer group (the resolver then asks the group, see groupUser) and the
+// group's batch for the edge has finished.
+func peerEdgeLoaded(ctx context.Context, typ string, id int64, edge string) bool {
+	lds := loaders.FromContext(ctx)
+	return lds != nil && lds.Peers.Of(typ, id).Loaded(edge)
+}
+
+// listLoaded reports whether the resolver of the list field list
+// ("Issue.comments", selected as field) for the object of type typ and id
+// finds its answer without waiting: the field's list load exists (its first
+// parent made it) and either answers at once (a bad argument, only
+// totalCount asked for) or the object's peer group has its page loaded.
+func listLoaded(ctx context.Context, typ string, id int64, list string, field *ast.Field) bool {
+	lds := loaders.FromContext(ctx)
+	if lds == nil {
+		return false
+	}
+	f, ok := loaders.Kept[interface{ loadedIn(*loaders.PeerGroup) bool }](lds, fieldKey{list, field})
+	return ok && f.loadedIn(lds.Peers.Of(typ, id))
 }
 
 func recoverToNull(ctx context.Context, oc *graphql.OperationContext, resolve func(context.Context) graphql.Marshaler) (v graphql.Marshaler) {

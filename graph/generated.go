@@ -14307,8 +14307,8 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				peerEdgeLoaded(ctx, "Comment", obj.ID, "Comment.author"),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Comment_author(ctx, field, obj)
 				})
@@ -14949,26 +14949,26 @@ func (ec *executionContext) _Issue(ctx context.Context, sel ast.SelectionSet, ob
 					return ec._Issue_project(ctx, field, obj)
 				})
 		case "author":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.author"),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_author(ctx, field, obj)
 				})
 		case "assignee":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, false,
+				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.assignee"),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_assignee(ctx, field, obj)
 				})
 		case "labels":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				listLoaded(ctx, "Issue", obj.ID, "Issue.labels", field.Field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_labels(ctx, field, obj)
 				})
 		case "comments":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				listLoaded(ctx, "Issue", obj.ID, "Issue.comments", field.Field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_comments(ctx, field, obj)
 				})
@@ -15973,8 +15973,8 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Project_organization(ctx, field, obj)
 				})
 		case "issues":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
+				listLoaded(ctx, "Project", obj.ID, "Project.issues", field.Field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_issues(ctx, field, obj)
 				})

@@ -8,6 +8,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/ent/project"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -108,16 +109,26 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
 		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
-		users: []userEdge[*ent.Issue]{
-			{edge: "Issue.assignee", field: "assignee", column: issue.FieldAssigneeID, target: func(i *ent.Issue) int64 {
-				if i.AssigneeID == nil {
-					return 0
-				}
-				return *i.AssigneeID
-			}},
-			{edge: "Issue.author", field: "author", column: issue.FieldAuthorID, target: func(i *ent.Issue) int64 { return i.AuthorID }},
-		},
+		users: issueUsers, counts: issueCounts,
 	}, nil
+}
+
+// issueCounts are the lists under an issue whose sizes a page of issues
+// reads with them when a query selects them.
+var issueCounts = []childCount{
+	{field: "comments", list: "Issue.comments", table: comment.Table, column: comment.FieldIssueID, visible: rule.VisibleComments},
+}
+
+// issueUsers are an issue's to-one user edges, read with the issues that
+// point at them when a query selects them.
+var issueUsers = []userEdge[*ent.Issue]{
+	{edge: "Issue.assignee", field: "assignee", column: issue.FieldAssigneeID, target: func(i *ent.Issue) int64 {
+		if i.AssigneeID == nil {
+			return 0
+		}
+		return *i.AssigneeID
+	}},
+	{edge: "Issue.author", field: "author", column: issue.FieldAuthorID, target: func(i *ent.Issue) int64 { return i.AuthorID }},
 }
 
 // The other lists, by parent.

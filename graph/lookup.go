@@ -39,9 +39,13 @@ func (r *Resolver) issueByKey(ctx context.Context, key string, slug *string) (*e
 	if slug != nil {
 		inProject = project.And(inProject, project.HasOrganizationWith(organization.Slug(*slug)))
 	}
-	issues, err := r.client.Issue.Query().
+	lds := r.loadersFor(ctx)
+	join, handOver := joinSelectedUsers(ctx, lds, issueUsers)
+	q := r.client.Issue.Query().
 		Where(issue.Number(number), issue.HasProjectWith(inProject)).
-		Limit(2).All(ctx)
+		Limit(2)
+	q.Modify(join)
+	issues, err := q.All(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +53,12 @@ func (r *Resolver) issueByKey(ctx context.Context, key string, slug *string) (*e
 	case 0:
 		return nil, nil
 	case 1:
+		if err := handOver(issues); err != nil {
+			return nil, err
+		}
 		// The issue's key is the one asked for: its project is read only
 		// if the query selects more of it than its key.
-		r.loadersFor(ctx).KnowProjectKey(issues[0].ProjectID, m[1])
+		lds.KnowProjectKey(issues[0].ProjectID, m[1])
 		return issues[0], nil
 	}
 	return nil, Errorf(CodeBadUserInput, "%s exists in more than one of your organizations; pass organization to choose", key)

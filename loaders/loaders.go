@@ -273,6 +273,15 @@ func Memo[V any](l *Loaders, key any, build func() V) V {
 	return v
 }
 
+// Kept returns the value Memo keeps in l under key, if a first caller has
+// built it, without building it.
+func Kept[V any](l *Loaders, key any) (V, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.memos[key].(V)
+	return v, ok
+}
+
 type (
 	ctxKey    struct{}
 	sourceKey struct{}

@@ -198,6 +198,27 @@ func (g *PeerGroup) Preload(name string, results any) {
 	g.targets[name] = e
 }
 
+// Loaded reports whether the group's batch name (GroupBatch, Preload) has
+// finished, so that asking for it returns without waiting. False for a nil
+// group.
+func (g *PeerGroup) Loaded(name string) bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	e := g.targets[name]
+	g.mu.Unlock()
+	if e == nil {
+		return false
+	}
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // GroupEdge returns what the to-one edge named edge ("Comment.author") of
 // the group's members points at, by target id (ids lists the members'
 // targets), read for the whole group with one statement by fetch

@@ -1,7 +1,6 @@
 package loaders
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"entgo.io/ent/dialect/sql"
@@ -47,10 +46,19 @@ func (p Parent) Own() bool { return p.own }
 // not know through database/sql's ColumnTypes, which allocates on every
 // row.
 //
-// Each of joins adds the row a to-one edge of the page's rows points at
-// (an issue's assignee), read in the same statement (see Join).
-func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, joins ...Join) func(*sql.Selector) {
+// with adds what the page reads beside its rows, in the same statement
+// (see With).
+func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, with With) func(*sql.Selector) {
 	return func(s *sql.Selector) {
+		counts, joins := with.Counts, with.Joins
+		var total *sql.Selector
+		if with.Total {
+			// The query's own conditions, privacy filters included, for
+			// each parent: its totalCount.
+			total = s.Clone().Select().ClearOrder()
+			total.AppendSelectExprAs(sql.Expr(sql.Count("*")), TotalColumn).
+				Where(sql.ExprP(parent.expr(total) + ` = "parents"."id"`))
+		}
 		inner := s.Clone()
 		columns := inner.UnqualifiedColumns()
 		expr := parent.expr(inner)
@@ -67,22 +75,101 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
 			outer = append(outer, `"ranked"."`+ParentColumn+`"`)
 		}
+		if total != nil {
+			outer = append(outer, `"total"."`+TotalColumn+`"`)
+		}
+		for _, c := range counts {
+			outer = append(outer, `"`+c.As+`"."`+c.As+`"`)
+		}
 		for _, j := range joins {
 			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
-			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id") CROSS JOIN LATERAL (`)
+			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id")`)
+			if total != nil {
+				b.WriteString(" CROSS JOIN LATERAL (")
+				b.Join(total)
+				b.WriteString(`) AS "total"`)
+			}
+			b.WriteString(" CROSS JOIN LATERAL (")
 			b.Join(inner)
 			b.WriteString(`) AS "ranked"`)
+			for _, c := range counts {
+				b.WriteString(" CROSS JOIN LATERAL (")
+				b.Join(c.counter(s.Dialect()))
+				b.WriteString(`) AS "` + c.As + `"`)
+			}
 			for _, j := range joins {
 				b.WriteString(" LEFT JOIN LATERAL (")
-				b.Join(j.target(s.Dialect()))
+				b.Join(j.target(s.Dialect(), `"ranked"."`+j.Column+`"`))
 				b.WriteString(`) AS "` + j.As + `" ON true`)
 			}
 		})
 		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from).
 			OrderBy(`"parents"."id"`, `"ranked"."row_number"`)
 	}
+}
+
+// With is what a FirstPerParent page reads beside its rows, in the same
+// statement.
+type With struct {
+	// Total adds each parent's totalCount, the query's rows for the parent
+	// (read it with Counted, in TotalColumn). Only for a query whose
+	// conditions are the list's: a cursor's condition would leave rows out.
+	Total bool
+	// Counts add the size of a list under each of the page's rows (an
+	// issue's comments, see Count).
+	Counts []Count
+	// Joins add the row a to-one edge of the page's rows points at (an
+	// issue's assignee, see Join).
+	Joins []Join
+}
+
+// TotalColumn is the alias under which a page reads its parent's
+// totalCount with each row (With.Total).
+const TotalColumn = "parent_total"
+
+// Count is a list under each row of a page (an issue's comments) whose
+// size the page reads in the same statement: the rows of Table whose
+// Column holds the page row's id and that Visible (the table's privacy
+// filter, as its own queries apply it) shows the viewer, counted into the
+// column As (read it with Counted). A board's issues and their comment
+// counts are then one statement instead of two.
+type Count struct {
+	As     string
+	Table  string
+	Column string
+	// Visible is the counted table's privacy filter, on a selector of it.
+	Visible func(*sql.Selector)
+}
+
+// counter counts the rows of one page row.
+func (c Count) counter(dialect string) *sql.Selector {
+	t := sql.Table(c.Table).As(c.As + "_row")
+	sel := sql.Dialect(dialect).Select().
+		AppendSelectExprAs(sql.Expr(sql.Count("*")), c.As).
+		From(t).
+		Where(sql.ExprP(t.C(c.Column) + ` = "ranked"."id"`))
+	c.Visible(sel)
+	return sel
+}
+
+// Counted reads the size a Count read with row, in the column as.
+func Counted(row interface {
+	Value(string) (ent.Value, error)
+}, as string) (int, error) {
+	v, err := row.Value(as)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", as, err)
+	}
+	if p, ok := v.(*any); ok {
+		v = *p
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("%s of unexpected type %T", as, v)
+	}
+	return int(n), nil
 }
 
 // Join is a to-one edge read with the page that lists its source rows:
@@ -105,8 +192,26 @@ type Join struct {
 	Fields []string
 }
 
-// target selects the joined row of one page row as JSON.
-func (j Join) target(dialect string) *sql.Selector {
+// JoinEach is an ent query modifier for a plain query (not a page): each
+// row comes back with the targets of joins, as Join describes, one JSON
+// column each (read them with Joined). An issue looked up by its key is
+// then read with its author in one statement.
+func JoinEach(joins ...Join) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		for _, j := range joins {
+			target := j.target(s.Dialect(), s.C(j.Column))
+			s.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
+				b.WriteString("(")
+				b.Join(target)
+				b.WriteString(")")
+			}), j.As)
+		}
+	}
+}
+
+// target selects as JSON the joined row of the source row whose Column is
+// the expression source.
+func (j Join) target(dialect, source string) *sql.Selector {
 	alias := j.As + "_row"
 	t := sql.Table(j.Table).As(alias)
 	object := sql.ExprFunc(func(b *sql.Builder) {
@@ -122,7 +227,7 @@ func (j Join) target(dialect string) *sql.Selector {
 	sel := sql.Dialect(dialect).Select().
 		AppendSelectExprAs(object, j.As).
 		From(t).
-		Where(sql.ExprP(t.C("id") + ` = "ranked"."` + j.Column + `"`)).
+		Where(sql.ExprP(t.C("id") + " = " + source)).
 		// LIMIT 1 (the id is unique) keeps the planner from flattening
 		// the lateral into a join: a generic plan would then hash the
 		// whole target table for a page of a few dozen rows, where a
@@ -131,33 +236,28 @@ func (j Join) target(dialect string) *sql.Selector {
 	return sel
 }
 
-// Joined decodes into v the row a Join read with row, and reports whether
-// there was one (the edge is set and the viewer may see its target).
+// Joined returns the JSON object a Join read with row, in the column as,
+// or nil when there was none (the edge is not set).
 func Joined(row interface {
 	Value(string) (ent.Value, error)
-}, as string, v any) (bool, error) {
+}, as string) ([]byte, error) {
 	raw, err := row.Value(as)
 	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", as, err)
+		return nil, fmt.Errorf("reading %s: %w", as, err)
 	}
 	if p, ok := raw.(*any); ok {
 		raw = *p
 	}
-	var b []byte
 	switch raw := raw.(type) {
 	case nil:
-		return false, nil
+		return nil, nil
 	case []byte:
-		b = raw
+		return raw, nil
 	case string:
-		b = []byte(raw)
+		return []byte(raw), nil
 	default:
-		return false, fmt.Errorf("%s of unexpected type %T", as, raw)
+		return nil, fmt.Errorf("%s of unexpected type %T", as, raw)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("decoding %s: %w", as, err)
-	}
-	return true, nil
 }
 
 // CountPerParent is an ent query modifier that turns a query into one row

@@ -3,7 +3,7 @@
 // deadline, authentication, body checks, idempotency, batches, loaders),
 // the GraphQL handler with its transports and extensions, the health
 // endpoints and graceful shutdown. What each concern does lives in its own
-// subpackage (auth, limits, persisted, wstransport, telemetry, graphiql);
+// subpackage (auth, limits, persisted, realtime, telemetry, graphiql);
 // this package only wires them onto one net/http handler. New builds a
 // Server from opened parts; server/app opens them.
 package server

@@ -52,9 +52,18 @@ func presentError(log *slog.Logger, throttle *logThrottle) graphql.ErrorPresente
 			return out
 		}
 		if stopped(ctx, err) {
-			out.Message = "the request took too long and was stopped; try a smaller query"
 			out.Extensions = map[string]any{"code": string(graph.CodeUnavailable), "requestId": ri.id}
 			ri.addCode(graph.CodeUnavailable)
+			if errors.Is(ctx.Err(), context.Canceled) {
+				// The client went away (or the server is stopping): no
+				// deadline ran out, and nobody reads this answer.
+				out.Message = "the request was canceled before it finished"
+				if ri.firstStop() {
+					log.DebugContext(ctx, "request canceled", "request_id", ri.id, "path", out.Path.String(), "cause", context.Cause(ctx))
+				}
+				return out
+			}
+			out.Message = "the request took too long and was stopped; try a smaller query"
 			// Every field still waiting fails at once when a request stops:
 			// one line says why, not one per field.
 			if ri.firstStop() {

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,15 +90,14 @@ func assertStatementsByDepth(t *testing.T, c *servertest.Client, busiest string)
 		// statements at first: 5 and at first: 50
 		small, large int
 	}{
-		// project; issues page with their assignees; issue count; labels;
-		// comment counts. The issues' project (for their keys) is the one
-		// the root field read.
-		{"board", boardQuery, 5, 5},
-		// issue; author; labels; comments page with their authors;
-		// comment count. The issue's key is the one asked for, so its
-		// project is not read. At first: 50 the page holds all of the
-		// issue's comments, which is their totalCount: no count statement.
-		{"issue page", issuePageQuery, 5, 4},
+		// project; issues page with their assignees, their comment counts
+		// and the project's issue count; labels. The issues' project (for
+		// their keys) is the one the root field read.
+		{"board", boardQuery, 3, 3},
+		// issue with its author; labels; comments page with their
+		// authors and their count. The issue's key is the one asked for,
+		// so its project is not read.
+		{"issue page", issuePageQuery, 3, 3},
 		// organization; projects page; issues page with their assignees;
 		// comments page with their authors. The issues' projects are the
 		// page's.
@@ -254,9 +255,9 @@ func TestNodesCostOneStatementPerType(t *testing.T) {
 	assert.Equal(t, 3, res.Statements(t), "issues, labels, users: one statement each")
 }
 
-// TestTotalCountFromAWholePage: a first page that holds a whole list is
-// its totalCount, with no count statement; a page after a cursor is not,
-// and still counts every row.
+// TestTotalCountFromAWholePage: a first page counts its list in its own
+// statement (or, holding the whole list, is its count); a page after a
+// cursor cannot, and a count statement still counts every row.
 func TestTotalCountFromAWholePage(t *testing.T) {
 	t.Parallel()
 	c, busiest := seeded(t, patientLoaders)
@@ -283,11 +284,108 @@ func TestTotalCountFromAWholePage(t *testing.T) {
 	firstResp := c.Do(t, q, map[string]any{"key": busiest, "n": 1}).MustOK(t)
 	firstResp.Decode(t, &first)
 	assert.Equal(t, n, first.Issue.Comments.TotalCount)
-	assert.Equal(t, 3, firstResp.Statements(t), "a page that is not the whole list needs its count")
+	assert.Equal(t, 2, firstResp.Statements(t), "a first page that is not the whole list reads its count with it")
 
 	restResp := c.Do(t, q, map[string]any{"key": busiest, "n": 100, "after": first.Issue.Comments.PageInfo.EndCursor}).MustOK(t)
 	restResp.Decode(t, &rest)
 	assert.Len(t, rest.Issue.Comments.Edges, n-1)
 	assert.Equal(t, n, rest.Issue.Comments.TotalCount, "totalCount counts the rows before the cursor too")
-	assert.Equal(t, 3, restResp.Statements(t))
+	assert.Equal(t, 3, restResp.Statements(t), "a page after a cursor needs a count of its own")
+}
+
+// TestIssueByKeyReadsItsPeopleWithIt: an issue looked up by its key comes
+// with the author and assignee its query selects, in the same statement,
+// each with every field the user's own lookup gives.
+func TestIssueByKeyReadsItsPeopleWithIt(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "joins", "JOI")
+	f.createIssue(t, map[string]any{"title": "Assigned", "assigneeId": f.ownerID})
+	f.createIssue(t, map[string]any{"title": "Unassigned"})
+	const person = `id name email createdAt`
+
+	var self struct{ Node map[string]any }
+	f.owner.Do(t, `query($id: ID!) { node(id: $id) { ... on User { `+person+` } } }`, map[string]any{"id": f.ownerID}).MustOK(t).Decode(t, &self)
+	require.Equal(t, f.ownerID, self.Node["id"])
+
+	res := f.owner.Do(t, `{ issue(key: "JOI-1") { title author { `+person+` } ... on Issue { assignee { `+person+` } } } }`, nil).MustOK(t)
+	var got struct {
+		Issue struct{ Author, Assignee map[string]any }
+	}
+	res.Decode(t, &got)
+	assert.Equal(t, self.Node, got.Issue.Author)
+	assert.Equal(t, self.Node, got.Issue.Assignee, "a field in a fragment is joined too")
+	assert.Equal(t, 1, res.Statements(t), "the issue and both people in one statement")
+
+	res = f.owner.Do(t, `{ issue(key: "JOI-2") { title author { name } assignee { name } } }`, nil).MustOK(t)
+	var unassigned struct {
+		Issue struct{ Assignee map[string]any }
+	}
+	res.Decode(t, &unassigned)
+	assert.Nil(t, unassigned.Issue.Assignee)
+	assert.Equal(t, 1, res.Statements(t))
+
+	res = f.owner.Do(t, `{ issue(key: "JOI-1") { title } }`, nil).MustOK(t)
+	assert.Equal(t, 1, res.Statements(t), "no people selected, none read")
+}
+
+// TestCommentCountsReadWithTheirIssues: a page of issues that selects
+// each issue's comment count reads the counts with the page, and they are
+// the counts the issue's own lookup gives, whatever page of comments the
+// field also asks for.
+func TestCommentCountsReadWithTheirIssues(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "counts", "CNT")
+	want := map[string]int{}
+	for i, n := range []int{0, 1, 3} {
+		is := f.createIssue(t, map[string]any{"title": fmt.Sprintf("With %d", n)})
+		for range n {
+			f.owner.Do(t, `mutation($id: ID!) { addComment(input: {issueId: $id, body: "hi"}) { comment { id } } }`,
+				map[string]any{"id": is["id"]}).MustOK(t)
+		}
+		want[fmt.Sprintf("CNT-%d", i+1)] = n
+	}
+
+	type page struct {
+		Project struct {
+			Issues struct {
+				Edges []struct {
+					Node struct {
+						Key      string
+						Comments struct {
+							TotalCount int
+							Edges      []struct{}
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, tc := range []struct{ name, comments string }{
+		{"count only", `comments { totalCount }`},
+		{"count beside a page of one", `comments(first: 1) { totalCount edges { node { id } } }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.owner.Do(t, `{ project(organization: "counts", key: "CNT") { issues(first: 10) { edges { node { key `+tc.comments+` } } } } }`, nil).MustOK(t)
+			var got page
+			res.Decode(t, &got)
+			require.Len(t, got.Project.Issues.Edges, 3)
+			for _, e := range got.Project.Issues.Edges {
+				assert.Equal(t, want[e.Node.Key], e.Node.Comments.TotalCount, e.Node.Key)
+				var alone struct {
+					Issue struct{ Comments struct{ TotalCount int } }
+				}
+				f.owner.Do(t, `query($k: String!) { issue(key: $k) { comments { totalCount } } }`, map[string]any{"k": e.Node.Key}).MustOK(t).Decode(t, &alone)
+				assert.Equal(t, alone.Issue.Comments.TotalCount, e.Node.Comments.TotalCount, "%s: as its own lookup counts", e.Node.Key)
+			}
+			// project; issues with their comment counts (and, for a page of
+			// comments, the comments page).
+			statements := 2
+			if strings.Contains(tc.comments, "edges") {
+				statements = 3
+			}
+			assert.Equal(t, statements, res.Statements(t))
+		})
+	}
 }

@@ -53,37 +53,6 @@ func writeErrorAs(w http.ResponseWriter, r *http.Request, media string, status i
 	_, _ = w.Write(body)
 }
 
-// statusRecorder remembers the status and size of a response for the
-// access log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	n, err := s.ResponseWriter.Write(b)
-	s.bytes += n
-	return n, err
-}
-
-// Flush sends buffered data to the client; the SSE transport needs it.
-func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
-
-// Unwrap lets http.ResponseController reach the underlying writer
-// (WebSocket upgrades and flushing need it).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // requestContext gives each request its id and info record and writes one
 // access-log line when it is done. It also turns a panic outside gqlgen
 // into a 500 with a GraphQL-shaped body.
@@ -98,7 +67,7 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 			w.Header().Set("X-Request-Id", ri.id)
 			ctx, statements := database.WithStatementCounter(withRequestInfo(r.Context(), ri))
 			r = r.WithContext(ctx)
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := &statusRecorder{ResponseWriter: w, ri: ri}
 			// The access line reads only these once the handler returned: a
 			// WebSocket's line is written when the connection ends, and
 			// must not keep the request (its headers) alive until then.
@@ -114,7 +83,8 @@ func requestContext(log *slog.Logger, slow time.Duration) middleware {
 					}
 				}
 				// A WebSocket's line covers its whole connection: written
-				// now, or when the connection ends (server/wstransport).
+				// now, or when the hijacked connection closes
+				// (statusRecorder.Hijack).
 				// Values, not rec: a WebSocket's response (and everything
 				// under it) is done with at the upgrade.
 				status, bytes := rec.status, rec.bytes
@@ -132,6 +102,12 @@ func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, status, 
 	codes, errs := slices.Clone(ri.errorCodes), ri.errors
 	opType, opName := ri.operationType, ri.operationName
 	ri.mu.Unlock()
+	// A client that went away before its answer read nothing of it: status
+	// 499, "client closed request", as proxies log it.
+	clientClosed := !realtime && errors.Is(ctx.Err(), context.Canceled)
+	if clientClosed {
+		status = 499
+	}
 	attrs := []any{
 		"request_id", ri.id, "method", method, "path", path, "status", status,
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", bytes,
@@ -151,6 +127,9 @@ func accessLine(log *slog.Logger, ctx context.Context, ri *requestInfo, status, 
 	}
 	if len(codes) > 0 {
 		attrs = append(attrs, "error_codes", codes, "errors", errs)
+	}
+	if clientClosed {
+		attrs = append(attrs, "client_closed", true)
 	}
 	log.InfoContext(ctx, "request", attrs...)
 	// A subscription's line covers its whole connection: long by design.

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
+	"net/http"
 	"regexp"
 	"sync"
 )
@@ -22,12 +25,17 @@ type requestInfo struct {
 	apiKeyID      int64
 	clientAddr    string // where the request came from (withClientAddress)
 
-	// A WebSocket's handler returns once the connection is taken over
-	// (server/wstransport); its access line waits for the connection to end.
+	// A WebSocket's handler returns once the connection is hijacked
+	// (statusRecorder.Hijack); its access line waits for the connection
+	// to close.
 	detached bool   // the connection outlives the handler
-	finished bool   // the connection ended
+	finished bool   // the connection closed
 	pending  func() // the access line, written by finish
 }
+
+// setViewer records the user a WebSocket authenticated as in its
+// connection_init (realtime.Options.Authenticated) for the access line.
+func setViewer(ctx context.Context, userID int64) { infoFrom(ctx).viewerID = userID }
 
 // detach tells the access log the request goes on after its handler
 // returns: end keeps the line until finish.
@@ -51,7 +59,7 @@ func (ri *requestInfo) end(line func()) {
 }
 
 // finish marks a detached request done and writes its access line if its
-// handler has returned.
+// handler has returned; once only.
 func (ri *requestInfo) finish() {
 	ri.mu.Lock()
 	ri.finished = true
@@ -61,6 +69,64 @@ func (ri *requestInfo) finish() {
 	if line != nil {
 		line()
 	}
+}
+
+// statusRecorder remembers the status and size of a response for the
+// access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	ri     *requestInfo
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// Flush sends buffered data to the client; the SSE transport needs it.
+func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the underlying writer
+// (flushing needs it).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Hijack takes the connection over for a WebSocket. The handler returns
+// at once (server/realtime serves the connection on a goroutine of its
+// own), so the access line waits for the connection to close: it then
+// covers the whole connection and what it did.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.ri.detach()
+	return &lineOnClose{Conn: conn, ri: s.ri}, brw, nil
+}
+
+// lineOnClose is a hijacked connection that writes its request's access
+// line when it closes.
+type lineOnClose struct {
+	net.Conn
+	ri *requestInfo
+}
+
+func (c *lineOnClose) Close() error {
+	err := c.Conn.Close()
+	c.ri.finish()
+	return err
 }
 
 type requestInfoKey struct{}

@@ -2,28 +2,14 @@ package server
 
 import (
 	"context"
-	"sync"
 	"time"
-
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/issuegraph/issuegraph/ent/viewer"
-	"github.com/issuegraph/issuegraph/graph"
-	"github.com/issuegraph/issuegraph/server/auth"
-	"github.com/issuegraph/issuegraph/server/wstransport"
 )
 
 // Session revocation (docs/reliability.md): logOut, refresh-token reuse and
 // revokeAPIKey stop the credential on every instance within a second. HTTP
 // requests are refused with 401 by the token check (auth.Service.Access,
-// auth.Service.VerifyAPIKey); this file ends what is already open: a
-// WebSocket of a revoked credential is closed with 4403, an SSE stream
-// gets one UNAUTHENTICATED error and ends.
-
-// revocationReason is the close reason of a WebSocket whose credential
-// was revoked.
-const revocationReason = "Forbidden: session revoked"
+// auth.Service.VerifyAPIKey); open WebSockets and SSE streams are ended by
+// the real-time side (realtime.Realtime.CloseRevoked).
 
 // startRevocations loads the instance's copy of the revocations, giving
 // PostgreSQL a short while (the instance starts without it rather than
@@ -39,73 +25,4 @@ func (s *Server) startRevocations(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 	go func() { defer close(done); s.revocations.Run(ctx) }()
 	return func() { cancel(); <-done }
-}
-
-// closeRevoked ends the open WebSockets and SSE streams of the revoked
-// keys.
-func (rt *realtime) closeRevoked(keys []string) {
-	revoked := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		revoked[k] = true
-	}
-	if rt.ws != nil {
-		rt.ws.CloseIf(func(ctx context.Context) bool {
-			return revoked[auth.ViewerKey(viewer.FromContext(ctx))]
-		}, wstransport.CloseForbidden, revocationReason)
-	}
-	rt.streams.revoke(revoked)
-}
-
-// streamWatch holds the cancel functions of the open SSE streams by the
-// key of their credential.
-type streamWatch struct {
-	mu      sync.Mutex
-	next    int
-	streams map[string]map[int]func()
-}
-
-// watch calls revoked when key is revoked, until stop is called.
-func (w *streamWatch) watch(key string, revoked func()) (stop func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.streams == nil {
-		w.streams = map[string]map[int]func(){}
-	}
-	id := w.next
-	w.next++
-	if w.streams[key] == nil {
-		w.streams[key] = map[int]func(){}
-	}
-	w.streams[key][id] = revoked
-	return func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		delete(w.streams[key], id)
-		if len(w.streams[key]) == 0 {
-			delete(w.streams, key)
-		}
-	}
-}
-
-func (w *streamWatch) revoke(keys map[string]bool) {
-	var fns []func()
-	w.mu.Lock()
-	for k := range keys {
-		for _, fn := range w.streams[k] {
-			fns = append(fns, fn)
-		}
-	}
-	w.mu.Unlock()
-	for _, fn := range fns {
-		fn()
-	}
-}
-
-// revokedResponse is the last event of an SSE stream whose credential was
-// revoked.
-func revokedResponse() *graphql.Response {
-	return &graphql.Response{Errors: gqlerror.List{{
-		Message:    "the session was revoked; sign in again",
-		Extensions: map[string]any{"code": string(graph.CodeUnauthenticated)},
-	}}}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/issuegraph/issuegraph/server/graphiql"
 	"github.com/issuegraph/issuegraph/server/limits"
 	"github.com/issuegraph/issuegraph/server/persisted"
+	"github.com/issuegraph/issuegraph/server/realtime"
 	"github.com/issuegraph/issuegraph/server/telemetry"
 )
 
@@ -37,8 +38,8 @@ type Server struct {
 	tokens  *auth.Service
 	tel     *telemetry.Telemetry
 	handler http.Handler
-	// rt is the real-time side (server/realtime.go).
-	rt *realtime
+	// rt is the real-time side (server/realtime).
+	rt *realtime.Realtime
 	// Abuse control: persisted operations (server/persisted), the
 	// parsed-document cache they share with the limits, structural and
 	// cost limits with the rate limiter, and the execution budget
@@ -53,7 +54,7 @@ type Server struct {
 	throttle  *logThrottle
 	admission *limits.Admission
 	// revocations are the sessions and API keys revoked lately
-	// (server/revocation.go).
+	// (server/revocation.go; open streams: server/realtime).
 	revocations *auth.Revocations
 }
 
@@ -80,12 +81,12 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 		throttle: newLogThrottle(time.Second),
 	}
 	s.idempotency = &idempotency{db: db, log: log, retention: cfg.IdempotencyRetention, throttle: s.throttle}
-	// --- real-time: broker, relay, feed, transports (server/realtime.go) ---
-	s.rt = newRealtime(cfg, db, rdb, s.tokens, log, newConnectionCounter(tel.Meter, log))
-	revocations.OnRevoke(s.rt.closeRevoked)
-	if err := s.observeRealtime(); err != nil {
-		log.Error("real-time metrics disabled", "error", err)
-	}
+	// --- real-time: broker, relay, feed, transports (server/realtime) ---
+	s.rt = realtime.New(realtime.Options{
+		Config: cfg, DB: db, Redis: rdb, Tokens: s.tokens, Log: log, Meter: tel.Meter,
+		Recover: recoverPanic(log), Authenticated: setViewer,
+	})
+	revocations.OnRevoke(s.rt.CloseRevoked)
 	// --- abuse control (server/persisted, server/limits) ---
 	s.docs = persisted.NewDocumentCache(10_000, 1000)
 	s.persisted = persisted.NewExtension(persisted.Options{
@@ -107,6 +108,10 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 // Run serves it on its own address (ISSUEGRAPH_METRICS_ADDR), away from the
 // public API.
 func (s *Server) MetricsHandler() http.Handler { return s.tel.Metrics }
+
+// ActiveSubscriptions is the number of the instance's subscribers that
+// follow their stream live (tests wait for it).
+func (s *Server) ActiveSubscriptions() int { return s.rt.Active() }
 
 // QueuedOperations is how many operations wait for room in the execution
 // budget right now, so tests (and operators) can see a queue form.
@@ -159,7 +164,7 @@ func (s *Server) routes(gql http.Handler) http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
 	)
-	return detachWebSockets(traced)
+	return realtime.DetachWebSockets(traced)
 }
 
 // graphql builds the gqlgen handler with explicit transports: JSON over
@@ -169,13 +174,13 @@ func (s *Server) graphql() http.Handler {
 		FailuresPerAccount: s.cfg.SignInFailuresPerAccount, FailuresPerAddress: s.cfg.SignInFailuresPerAddress, Lockout: s.cfg.SignInLockout,
 	}, s.log)
 	resolver := graph.NewResolver(s.db.Client, sessions{s.tokens}, s.log,
-		append(s.rt.resolverOptions(),
+		append(s.rt.ResolverOptions(),
 			graph.WithSignInGuard(signInGuard{throttle}),
 			graph.WithEventLoaders(s.loaderOptions()),
 			graph.WithTracing(s.tel.Tracer))...)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: resolver})
 	srv := handler.New(es)
-	s.rt.addTransports(srv)          // --- real-time hook: WebSocket and SSE, before POST ---
+	s.rt.AddTransports(srv)          // --- real-time hook: WebSocket and SSE, before POST ---
 	srv.AddTransport(getTransport{}) // server/httptransport.go: GraphQL over HTTP as the spec words it
 	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(s.docs)
@@ -215,7 +220,7 @@ func (s *Server) graphql() http.Handler {
 	})
 	srv.AroundOperations(loadersPerBurst)
 	srv.AroundResponses(signInHint) // server/anonymous.go
-	srv.AroundResponses(subscriptionErrors)
+	srv.AroundResponses(realtime.SubscriptionErrors)
 	if !s.cfg.Production() {
 		srv.AroundResponses(reportStatements)
 	}
@@ -244,7 +249,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	// --- real-time hook: the relay runs while the server serves ---
-	stopRealtime := s.rt.start(context.WithoutCancel(ctx))
+	stopRealtime := s.rt.Start(context.WithoutCancel(ctx))
 	defer stopRealtime()
 	defer s.startRevocations(context.WithoutCancel(ctx))()
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
@@ -261,7 +266,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	s.rt.goingAway(shutdownCtx) // --- real-time hook: WebSockets are hijacked; Shutdown does not close them ---
+	s.rt.GoingAway(shutdownCtx) // --- real-time hook: WebSockets are hijacked; Shutdown does not close them ---
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}

@@ -24,8 +24,8 @@ import (
 const graphqlWSClients = 500
 
 // TestGraphQLWSClientsResumeAcrossShutdown runs 500 clients of the
-// graphql-ws npm library (server/wstransport/testdata/client, installed by
-// deploy/dev/tools.sh), unmodified, subscribed to one instance while
+// graphql-ws npm library (server/realtime/wstransport/testdata/client,
+// installed by deploy/dev/tools.sh), unmodified, subscribed to one instance while
 // another takes mutations. Midway the first instance shuts down the way
 // SIGTERM does (Serve's context ends); each client's retry goes to the
 // survivor and resubscribes after the last cursor it saw. Every client
@@ -33,7 +33,7 @@ const graphqlWSClients = 500
 // told its subscription completed or failed.
 func TestGraphQLWSClientsResumeAcrossShutdown(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join("wstransport", "testdata", "client")
+	dir := filepath.Join("realtime", "wstransport", "testdata", "client")
 	node, err := exec.LookPath("node")
 	require.NoError(t, err, "Node.js runs the graphql-ws client")
 	_, err = os.Stat(filepath.Join(dir, "node_modules", "graphql-ws", "package.json"))

@@ -178,8 +178,8 @@ for shape in $shapes; do
 		fi
 	fi
 done
-statements_since() { # LOG OFFSET: mean sql_statements of the lines after OFFSET
-	tail -c +"$(($2 + 1))" "$1" | grep -o '"sql_statements":[0-9]*' |
+statements_since() { # LOG OFFSET: mean sql_statements of the answered requests after OFFSET
+	tail -c +"$(($2 + 1))" "$1" | grep -v '"client_closed":true' | grep -o '"sql_statements":[0-9]*' |
 		awk -F: '{ s += $2; n++ } END { printf "%.1f", n ? s / n : 0 }'
 }
 
@@ -203,7 +203,9 @@ run() { # TARGET SHAPE ROUND: one measured run, appended to the raw results
 		stmts=$(statements_since "$ours_log" "$offset")
 		# Answers that are 200 but carry GraphQL errors count as errors too
 		# (from the access log; the peer masks its errors and logs none).
-		non2xx=$((non2xx + $(tail -c +"$((offset + 1))" "$ours_log" | grep -c '"errors":[1-9]' || true)))
+		# The requests wrk abandons when a run ends are logged as
+		# client_closed (status 499): nobody asked for their answers.
+		non2xx=$((non2xx + $(tail -c +"$((offset + 1))" "$ours_log" | grep '"errors":[1-9]' | grep -vc '"client_closed":true' || true)))
 	fi
 	awk -v t="$target" -v s="$shape" -v r="$round" -v rps="$rps" -v p50="$p50" -v p95="$p95" -v p99="$p99" \
 		-v err=$((errors + non2xx)) -v n="$requests" -v cpu=$((cpu1 - cpu0)) -v pg="$(ticks_between "$pg0" "$pg1")" \

@@ -10,7 +10,7 @@
 #     (the GraphQL-over-HTTP audit) and playwright-core (drives Chromium).
 #   - chromium (Debian package) for the GraphiQL browser test.
 #   - the graphql-ws npm client the WebSocket conformance test drives,
-#     pinned by server/wstransport/testdata/client/package-lock.json.
+#     pinned by server/realtime/wstransport/testdata/client/package-lock.json.
 set -u
 cd "$(dirname "$0")"
 root=$(id -u)
@@ -56,6 +56,6 @@ npm_ci() { # DIR WHAT
 }
 if command -v npm >/dev/null 2>&1; then
 	npm_ci js "the GraphQL-over-HTTP audit and browser test's Node packages"
-	npm_ci ../../server/wstransport/testdata/client "the graphql-ws client"
+	npm_ci ../../server/realtime/wstransport/testdata/client "the graphql-ws client"
 fi
 exit 0

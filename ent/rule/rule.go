@@ -138,9 +138,24 @@ func FilterIssues() privacy.QueryRule {
 // the viewer's organizations, which a comment carries as its issue does.
 func FilterComments() privacy.QueryRule {
 	return privacy.CommentQueryRuleFunc(func(ctx context.Context, q *ent.CommentQuery) error {
-		q.Where(predicate.Comment(in(comment.FieldOrganizationID, memberOrgs(ctx))))
+		q.Where(predicate.Comment(visibleComments(ctx)))
 		return privacy.Allow
 	})
+}
+
+// VisibleComments is FilterComments as a predicate on a selector of the
+// comments table, for a statement that counts comments beside other rows
+// (the comment counts of a page of issues): the same rule, in the same
+// statement. The system sees every comment (AllowSystem).
+func VisibleComments(ctx context.Context) func(*sql.Selector) {
+	if viewer.FromContext(ctx).System {
+		return func(*sql.Selector) {}
+	}
+	return visibleComments(ctx)
+}
+
+func visibleComments(ctx context.Context) func(*sql.Selector) {
+	return in(comment.FieldOrganizationID, memberOrgs(ctx))
 }
 
 // FilterLabels shows the labels of the viewer's organizations.

@@ -1,12 +1,16 @@
 // Command execpatch rewrites gqlgen's generated executor (graph/generated.go)
 // after gqlgen writes it, as the last step of go generate, so that it calls
-// graph/executor.go's cheaper equivalents of four gqlgen calls:
+// graph/executor.go's cheaper equivalents of gqlgen calls:
 //
 //   - every object's graphql.NewDeferredGroup(ctx) becomes
 //     deferredGroup(ctx, fields), which builds the @defer bookkeeping (the
 //     object's whole response path) only when a selected field is deferred;
 //   - the id field of every type resolves on the object's own goroutine
 //     (resolveNow) instead of a goroutine of its own;
+//   - an issue's author, assignee, comments and labels, a comment's author
+//     and a project's issues resolve on the object's own goroutine when its
+//     peer group has them loaded already (resolveWhenLoaded), and on a
+//     goroutine of their own otherwise;
 //   - lists of issues, comments, projects and labels and their edges are
 //     marshaled in order (marshalInOrder) instead of a goroutine per item;
 //   - each event a subscription field delivers is marshaled through

@@ -20,7 +20,17 @@ var (
 	eventStream = regexp.MustCompile(`(?m)^(\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v \*model\.Event\) graphql\.Marshaler \{\n)\t\t\treturn (ec\.marshalNEvent2\S+\(ctx, selections, v\))\n`)
 	// The id case of an object marshaler, as gqlgen writes it.
 	idCase = regexp.MustCompile(`(?m)^(\t\tcase "id":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._\w+_id\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
+	// The case of a list read through peer groups (an issue's comments and
+	// labels, a project's issues), and of a to-one user edge (an issue's
+	// author and assignee, a comment's author), as gqlgen writes it.
+	listCase     = regexp.MustCompile(`(?m)^(\t\tcase "(?:comments|labels|issues)":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._(Issue|Project)_(comments|labels|issues)\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
+	userEdgeCase = regexp.MustCompile(`(?m)^(\t\tcase "(?:author|assignee)":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._(Issue|Comment)_(author|assignee)\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
 )
+
+// userEdges and lists are how many cases userEdgeCase and listCase must
+// match: Issue.author, Issue.assignee and Comment.author; Issue.comments,
+// Issue.labels and Project.issues.
+const userEdges, lists = 3, 3
 
 func main() {
 	if len(os.Args) != 2 {
@@ -50,23 +60,33 @@ func patch(path string) error {
 	}
 	src = idCase.ReplaceAllString(src, "${1}\t\t\tresolveNow(ctx, ec.OperationContext, out, &deferred, i, field, ${2},\n\t\t\t\tfunc(ctx context.Context) graphql.Marshaler {\n${3}\t\t\t\t})\n")
 
+	if n := len(userEdgeCase.FindAllStringIndex(src, -1)); n != userEdges {
+		return fmt.Errorf("%s: %d user edge cases matched, want %d", path, n, userEdges)
+	}
+	src = userEdgeCase.ReplaceAllString(src, "${1}\t\t\tresolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, ${2},\n\t\t\t\tpeerEdgeLoaded(ctx, \"${4}\", obj.ID, \"${4}.${5}\"),\n\t\t\t\tfunc(ctx context.Context) graphql.Marshaler {\n${3}\t\t\t\t})\n")
+
+	if n := len(listCase.FindAllStringIndex(src, -1)); n != lists {
+		return fmt.Errorf("%s: %d list cases matched, want %d", path, n, lists)
+	}
+	src = listCase.ReplaceAllString(src, "${1}\t\t\tresolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, ${2},\n\t\t\t\tlistLoaded(ctx, \"${4}\", obj.ID, \"${4}.${5}\", field.Field),\n\t\t\t\tfunc(ctx context.Context) graphql.Marshaler {\n${3}\t\t\t\t})\n")
+
 	if n := len(eventStream.FindAllStringIndex(src, -1)); n != 2 {
 		return fmt.Errorf("%s: %d subscription event marshalers matched, want 2 (projectEvents, issueEvents)", path, n)
 	}
 	src = eventStream.ReplaceAllString(src, "${1}\t\t\treturn shareEvent(ctx, v, func() graphql.Marshaler {\n\t\t\t\treturn ${2}\n\t\t\t})\n")
 
 	lines := strings.SplitAfter(src, "\n")
-	lists, inList := 0, false
+	inOrderLists, inList := 0, false
 	for i, l := range lines {
 		if strings.HasPrefix(l, "func ") {
 			inList = inOrder.MatchString(l)
 		}
 		if inList && strings.Contains(l, sliceCall) {
 			lines[i] = strings.Replace(l, sliceCall, "marshalInOrder(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {", 1)
-			lists++
+			inOrderLists++
 		}
 	}
-	if lists == 0 {
+	if inOrderLists == 0 {
 		return fmt.Errorf("%s: no list of issues, comments, projects or labels matched", path)
 	}
 	return os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644)

@@ -9,5 +9,5 @@
 //	subscriptions.Feed.Start -> Deliverer.deliver (members.go, loads.go,
 //	spans.go) -> the subscription's channel -> Handoff (pace, span,
 //	loaders) -> the transport's response (server/observe.go Await,
-//	server/wstransport writes it).
+//	server/realtime/wstransport writes it).
 package delivery

@@ -31,7 +31,7 @@ func watchPublished(redisURL, prefix string) (*publishedWatch, error) {
 	client := redis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ps := client.PSubscribe(ctx, prefix+"events:project:*") // server/realtime.go names them
+	ps := client.PSubscribe(ctx, prefix+"events:project:*") // server/realtime names them
 	if _, err := ps.Receive(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("subscribing to the run's project streams: %w", err)

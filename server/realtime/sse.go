@@ -1,4 +1,4 @@
-package server
+package realtime
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 // (EventSource does by itself) and resumes with after, where complete
 // would tell it the subscription is over.
 //
-// A stream whose credential is revoked (server/revocation.go) gets one
+// A stream whose credential is revoked (revocation.go) gets one
 // UNAUTHENTICATED error event, then `event: complete`.
 type sseTransport struct {
 	transport.SSE

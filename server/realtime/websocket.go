@@ -1,4 +1,4 @@
-package server
+package realtime
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -16,13 +17,13 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/issuegraph/issuegraph/graph"
-	"github.com/issuegraph/issuegraph/server/wstransport"
+	"github.com/issuegraph/issuegraph/server/realtime/wstransport"
 	"github.com/issuegraph/issuegraph/subscriptions/delivery"
 )
 
-// newWSTransport is the WebSocket transport (server/wstransport) with the
-// instance's settings, authentication, accounting and error rules.
-func (rt *realtime) newWSTransport() *wstransport.Transport {
+// newWSTransport is the WebSocket transport (server/realtime/wstransport)
+// with the instance's settings, authentication, accounting and error rules.
+func (rt *Realtime) newWSTransport() *wstransport.Transport {
 	return wstransport.New(wstransport.Options{
 		OriginPatterns:   originHosts(rt.cfg.CORSOrigins),
 		InitTimeout:      rt.cfg.WSInitTimeout,
@@ -33,23 +34,18 @@ func (rt *realtime) newWSTransport() *wstransport.Transport {
 		Pace:             func(ctx context.Context, p wstransport.Pacer) context.Context { return delivery.WithPacer(ctx, p) },
 		Retryable:        retryableEnd,
 		Open:             rt.openConnection,
-		Recover:          recoverPanic(rt.log),
+		Recover:          rt.opts.Recover,
 		Log:              rt.log,
 	})
 }
 
 // openConnection counts a WebSocket by subprotocol
-// (websocket_connections_active) until it closes, and keeps the upgrade's
-// access line until then (requestInfo.detach), so the line covers the
-// whole connection.
-func (rt *realtime) openConnection(ctx context.Context, subprotocol string) (closed func()) {
-	ri := infoFrom(ctx)
-	ri.detach()
+// (websocket_connections_active) until it closes.
+func (rt *Realtime) openConnection(ctx context.Context, subprotocol string) (closed func()) {
 	counted := metric.WithAttributeSet(attribute.NewSet(attribute.String("subprotocol", subprotocol)))
 	rt.connections.Add(ctx, 1, counted)
 	return func() {
 		rt.connections.Add(ctx, -1, counted)
-		ri.finish()
 	}
 }
 
@@ -70,13 +66,16 @@ func retryableEnd(resp *graphql.Response) bool {
 	return false
 }
 
-// subscriptionErrors makes an event's errors follow the GraphQL spec:
+// SubscriptionErrors makes an event's errors follow the GraphQL spec:
 // gqlgen resolves each event of a subscription without the subscription
 // field in its path, so an error inside the event reads ["cursor"], and a
 // non-null field's error leaves {"projectEvents": null} where the spec
 // wants data to be null. The root field's alias is put in front of each
 // path, and a null root field makes data null.
-func subscriptionErrors(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+//
+// It is a gqlgen response interceptor (handler.Server.AroundResponses),
+// for the WebSocket and SSE transports alike.
+func SubscriptionErrors(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
 	if resp == nil || len(resp.Errors) == 0 || !graphql.HasOperationContext(ctx) {
 		return resp
@@ -118,13 +117,13 @@ const (
 	wsWriteBuffer = 1024
 )
 
-// detachWebSockets gives each WebSocket upgrade small buffers in place of
+// DetachWebSockets gives each WebSocket upgrade small buffers in place of
 // net/http's 4 KiB reader and writer, which coder/websocket would keep for
 // the connection's whole life (about 8 KiB per idle subscriber). The
-// middleware chain returns once the connection is hijacked (server/wstransport
+// middleware chain returns once the connection is hijacked (wstransport
 // serves it on a goroutine of its own), so net/http's goroutine, its
 // response and its headers are let go of too.
-func detachWebSockets(next http.Handler) http.Handler {
+func DetachWebSockets(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isUpgrade(r) {
 			next.ServeHTTP(w, r)
@@ -185,7 +184,7 @@ func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// net/http's reader already. It must end up buffered in the new reader:
 	// coder/websocket keeps what is buffered and reads the rest from conn.
 	// Without any, the reader reads conn itself: one frame less under
-	// every parked read loop (see server/wstransport).
+	// every parked read loop (see wstransport).
 	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	r := bufio.NewReaderSize(conn, wsReadBuffer)
 	if len(early) > 0 {
@@ -204,4 +203,12 @@ func (d *detachedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	d.w = nil
 	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func isSubscription(op *graphql.OperationContext) bool {
+	return op.Operation != nil && op.Operation.Operation == ast.Subscription
 }

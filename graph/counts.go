@@ -1,0 +1,99 @@
+package graph
+
+import (
+	"context"
+	"sync"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/issuegraph/issuegraph/loaders"
+)
+
+// List sizes known without a count statement of their own: read with a
+// page of the parents, or learned from a page that held a whole list.
+
+// childCount is a list under a list's rows (an issue's comments) whose
+// totalCount a page of those rows reads with them, in the same statement,
+// when the query selects it under edges { node } (loaders.Count): a board
+// asks for each issue's comment count, and the count is then no statement
+// of its own. The list must take no filter arguments: its count is then
+// the same for every field of it, whatever page it asks for.
+type childCount struct {
+	field   string                                    // "comments": the field selected under node
+	list    string                                    // "Issue.comments": the list's name (its count shape)
+	table   string                                    // the listed rows' table
+	column  string                                    // their column holding the row's id
+	visible func(context.Context) func(*sql.Selector) // the table's privacy filter (ent/rule)
+}
+
+// listSizes holds, for one kind of list of a request (its count shape: the
+// list and its filters, not its page), the totalCount of each parent
+// learned without counting: from a first page without cursors that held
+// the parent's whole list and needed no extra row, or read with a page of
+// the parents themselves (a board's comment counts, loaders.Count).
+type listSizes struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+type sizesKey string
+
+func sizesOf(lds *loaders.Loaders, countShape string) *listSizes {
+	return loaders.Memo(lds, sizesKey(countShape), func() *listSizes { return &listSizes{n: map[int64]int{}} })
+}
+
+func (s *listSizes) get(parent int64) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.n[parent]
+	return n, ok
+}
+
+func (s *listSizes) set(parent int64, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[parent] = n
+}
+
+// selectedCounts returns the lists of counts whose totalCount the
+// connection field being resolved selects under edges { node } (through
+// fragments too).
+func selectedCounts(ctx context.Context, counts []childCount) []childCount {
+	fc := graphql.GetFieldContext(ctx)
+	if len(counts) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	doc := graphql.GetOperationContext(ctx).Doc
+	var out []childCount
+	for _, c := range counts {
+		for _, n := range nodesOf(doc, fc.Field.Selections) {
+			if hasField(doc, n, c.field, "totalCount") {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// nodesOf returns the node fields under edges of a connection's selection.
+func nodesOf(doc *ast.QueryDocument, set ast.SelectionSet) ast.SelectionSet {
+	var nodes ast.SelectionSet
+	for _, e := range fieldsNamed(doc, set, "edges") {
+		nodes = append(nodes, fieldsNamed(doc, e.(*ast.Field).SelectionSet, "node")...)
+	}
+	return nodes
+}
+
+// hasField reports whether node selects field with sub among its
+// selection.
+func hasField(doc *ast.QueryDocument, node ast.Selection, field, sub string) bool {
+	for _, f := range fieldsNamed(doc, node.(*ast.Field).SelectionSet, field) {
+		if len(fieldsNamed(doc, f.(*ast.Field).SelectionSet, sub)) > 0 {
+			return true
+		}
+	}
+	return false
+}

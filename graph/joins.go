@@ -1,0 +1,268 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/issuegraph/issuegraph/ent/ent"
+	"github.com/issuegraph/issuegraph/ent/ent/user"
+	"github.com/issuegraph/issuegraph/loaders"
+)
+
+// Users read with the rows that point at them: a page's (an issue's
+// assignee and author, a comment's author) or a lookup's (an issue by its
+// key), in the same statement, handed to the edges' resolvers.
+
+// userEdge is a to-one edge from a list's rows to users (an issue's
+// assignee, a comment's author). When a query selects it under the list's
+// edges { node }, the page reads the users with the rows, in the same
+// statement (loaders.Join), and hands them to the edge's resolvers through
+// the rows' peer group.
+type userEdge[T any] struct {
+	edge   string        // "Issue.assignee": the resolvers' group batch and loader
+	field  string        // "assignee": the field selected under node
+	column string        // the rows' column holding the user's id
+	target func(T) int64 // a row's user id, 0 for none
+}
+
+// joinedUserFields are the columns of a user a page reads with its rows:
+// all but the password hash, which no read needs.
+var joinedUserFields = []string{user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldName}
+
+// handOverUsers gives the resolvers of edge e the users a page read with
+// rows: as the result of the rows' group batch for the edge (what
+// groupUser would read), and in the edge's loader for a row without a
+// group. A user the viewer may not see came back as no row: not found.
+func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, e userEdge[T], rows []T) error {
+	results := make(map[int64]*dataloader.Result[*ent.User], len(rows))
+	users := lds.UsersOf(e.edge)
+	for _, r := range rows {
+		id := e.target(r)
+		if id == 0 || results[id] != nil {
+			continue
+		}
+		raw, err := loaders.Joined(r, "joined_"+e.field)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", e.edge, err)
+		}
+		if raw == nil {
+			results[id] = &dataloader.Result[*ent.User]{Error: fmt.Errorf("%s %d: %w", e.edge, id, loaders.ErrNotFound)}
+			continue
+		}
+		u := &ent.User{}
+		if err := decodeJoinedUser(raw, u); err != nil {
+			return fmt.Errorf("reading %s: %w", e.edge, err)
+		}
+		results[id] = &dataloader.Result[*ent.User]{Data: u}
+		users.Prime(ctx, id, u)
+	}
+	if g != nil {
+		g.Preload(e.edge, results)
+	}
+	return nil
+}
+
+// joinSelectedUsers reads with an object looked up on its own (an issue by
+// its key) the users of edges its field selects: it returns the query
+// modifier that joins them, and what hands them to the edges' loaders once
+// the rows are read. The joined users need no privacy check of their own
+// (loaders.Join).
+func joinSelectedUsers[T row](ctx context.Context, lds *loaders.Loaders, edges []userEdge[T]) (func(*sql.Selector), func([]T) error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return func(*sql.Selector) {}, func([]T) error { return nil }
+	}
+	doc := graphql.GetOperationContext(ctx).Doc
+	var selected []userEdge[T]
+	var joins []loaders.Join
+	for _, e := range edges {
+		if len(fieldsNamed(doc, fc.Field.Selections, e.field)) > 0 {
+			selected = append(selected, e)
+			joins = append(joins, loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields})
+		}
+	}
+	return loaders.JoinEach(joins...), func(rows []T) error {
+		for _, e := range selected {
+			if err := handOverUsers(ctx, lds, nil, e, rows); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// selectedUserEdges returns the edges of edges the connection field being
+// resolved selects under edges { node } (through fragments too; a field
+// under @skip or @include counts as selected, which only reads a user
+// that goes unused).
+func selectedUserEdges[T any](ctx context.Context, edges []userEdge[T]) []userEdge[T] {
+	fc := graphql.GetFieldContext(ctx)
+	if len(edges) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	doc := graphql.GetOperationContext(ctx).Doc
+	nodes := nodesOf(doc, fc.Field.Selections)
+	var out []userEdge[T]
+	for _, e := range edges {
+		for _, n := range nodes {
+			if len(fieldsNamed(doc, n.(*ast.Field).SelectionSet, e.field)) > 0 {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// decodeJoinedUser reads into u a user a page read with its rows: the
+// object json_build_object wrote of joinedUserFields (loaders.Join). It is
+// the hot part of a deep page (a thousand comment authors), so it reads
+// that flat object directly instead of through encoding/json's reflection;
+// anything else it meets (a nested value, a key it does not know, bad
+// syntax) hands the whole object to encoding/json, which then decides.
+// TestDecodeJoinedUserMatchesEncodingJSON holds the two to the same
+// results.
+func decodeJoinedUser(b []byte, u *ent.User) error {
+	if ok := decodeFlatUser(b, u); ok {
+		return nil
+	}
+	*u = ent.User{}
+	if err := json.Unmarshal(b, u); err != nil {
+		return fmt.Errorf("decoding a joined user: %w", err)
+	}
+	return nil
+}
+
+// decodeFlatUser decodes b, reporting false when it is not a flat object
+// of the user's fields that it can read exactly.
+func decodeFlatUser(b []byte, u *ent.User) bool {
+	r := flatReader{b: b}
+	if !r.byte('{') {
+		return false
+	}
+	if r.byte('}') {
+		return r.end()
+	}
+	for {
+		key, ok := r.string()
+		if !ok || !r.byte(':') {
+			return false
+		}
+		switch string(key) {
+		case user.FieldID:
+			num, ok := r.number()
+			if !ok {
+				return false
+			}
+			id, err := strconv.ParseInt(string(num), 10, 64)
+			if err != nil {
+				return false
+			}
+			u.ID = id
+		case user.FieldCreatedAt, user.FieldUpdatedAt:
+			s, ok := r.string()
+			if !ok {
+				return false
+			}
+			t := &u.CreatedAt
+			if string(key) == user.FieldUpdatedAt {
+				t = &u.UpdatedAt
+			}
+			if err := t.UnmarshalText(s); err != nil {
+				return false
+			}
+		case user.FieldEmail, user.FieldName:
+			s, ok := r.string()
+			if !ok {
+				return false
+			}
+			if string(key) == user.FieldEmail {
+				u.Email = string(s)
+			} else {
+				u.Name = string(s)
+			}
+		default:
+			return false
+		}
+		if r.byte(',') {
+			continue
+		}
+		return r.byte('}') && r.end()
+	}
+}
+
+// flatReader reads the tokens of a flat JSON object. A string with an
+// escape, a number that is not a plain integer, or any other value is
+// not read (false): decodeJoinedUser then leaves it to encoding/json.
+type flatReader struct {
+	b []byte
+	i int
+}
+
+func (r *flatReader) space() {
+	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+		r.i++
+	}
+}
+
+// byte consumes c, after white space, if it is next.
+func (r *flatReader) byte(c byte) bool {
+	r.space()
+	if r.i < len(r.b) && r.b[r.i] == c {
+		r.i++
+		return true
+	}
+	return false
+}
+
+// end reports whether only white space is left.
+func (r *flatReader) end() bool {
+	r.space()
+	return r.i == len(r.b)
+}
+
+// string reads a string without escapes or control characters.
+func (r *flatReader) string() ([]byte, bool) {
+	if !r.byte('"') {
+		return nil, false
+	}
+	n := bytes.IndexByte(r.b[r.i:], '"')
+	if n < 0 {
+		return nil, false
+	}
+	s := r.b[r.i : r.i+n]
+	for _, c := range s {
+		if c == '\\' || c < 0x20 {
+			return nil, false
+		}
+	}
+	r.i += n + 1
+	return s, true
+}
+
+// number reads an integer as JSON writes it: an optional minus and digits,
+// without leading zeros.
+func (r *flatReader) number() ([]byte, bool) {
+	r.space()
+	start := r.i
+	if r.i < len(r.b) && r.b[r.i] == '-' {
+		r.i++
+	}
+	digits := r.i
+	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
+		r.i++
+	}
+	if r.i == digits || (r.b[digits] == '0' && r.i > digits+1) ||
+		(r.i < len(r.b) && (r.b[r.i] == '.' || r.b[r.i] == 'e' || r.b[r.i] == 'E')) {
+		return nil, false
+	}
+	return r.b[start:r.i], true
+}
