@@ -40,6 +40,17 @@ type listSizes struct {
 
 type sizesKey string
 
+// countShapeOf names the count of list with filters shape: the same for
+// every field of the list, whatever page it asks for.
+func countShapeOf(list string, shape any) string {
+	return shapeOf("count", list, shape)
+}
+
+// count is how a page reads c's sizes with its rows (loaders.Count).
+func (c childCount) count(ctx context.Context) loaders.Count {
+	return loaders.Count{As: "count_" + c.field, Table: c.table, Column: c.column, Visible: c.visible(ctx)}
+}
+
 func sizesOf(lds *loaders.Loaders, countShape string) *listSizes {
 	return loaders.Memo(lds, sizesKey(countShape), func() *listSizes { return &listSizes{n: map[int64]int{}} })
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/ent/membership"
 	"github.com/issuegraph/issuegraph/ent/ent/project"
-	"github.com/issuegraph/issuegraph/ent/ent/user"
 	"github.com/issuegraph/issuegraph/graph/model"
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -70,9 +69,7 @@ type scanner interface {
 }
 
 // row is any ent entity: it reads back values selected by a modifier.
-type row interface {
-	Value(string) (ent.Value, error)
-}
+type row = loaders.Row
 
 // childList describes a list field of a parent: the children it holds,
 // how they point at their parent, and their order.
@@ -218,7 +215,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	f := &listLoad[T]{
 		page:       p,
 		pageShape:  shapeOf("page", l.name, l.shape, args, l.key.name),
-		countShape: shapeOf("count", l.name, l.shape),
+		countShape: countShapeOf(l.name, l.shape),
 		wantsRows:  wantsRows(ctx),
 	}
 	f.sizes = sizesOf(lds, f.countShape)
@@ -234,11 +231,11 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		q := l.query().Where(l.where...).Where(P(p.where))
 		joins := make([]loaders.Join, len(joined))
 		for i, e := range joined {
-			joins[i] = loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields}
+			joins[i] = e.join()
 		}
 		counts := make([]loaders.Count, len(counted))
 		for i, c := range counted {
-			counts[i] = loaders.Count{As: "count_" + c.field, Table: c.table, Column: c.column, Visible: c.visible(ctx)}
+			counts[i] = c.count(ctx)
 		}
 		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, loaders.With{Total: withTotal, Counts: counts, Joins: joins}))
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
@@ -279,10 +276,10 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 				f.sizes.set(id, n)
 			}
 		}
-		for _, c := range counted {
-			sizes := sizesOf(lds, shapeOf("count", c.list, nil))
+		for i, c := range counted {
+			sizes := sizesOf(lds, countShapeOf(c.list, nil))
 			for _, row := range shown {
-				n, err := loaders.Counted(row, "count_"+c.field)
+				n, err := loaders.Counted(row, counts[i].As)
 				if err != nil {
 					return nil, err
 				}

@@ -37,6 +37,11 @@ type userEdge[T any] struct {
 // all but the password hash, which no read needs.
 var joinedUserFields = []string{user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldName}
 
+// join is how a statement reads e's users with the rows (loaders.Join).
+func (e userEdge[T]) join() loaders.Join {
+	return loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields}
+}
+
 // handOverUsers gives the resolvers of edge e the users a page read with
 // rows: as the result of the rows' group batch for the edge (what
 // groupUser would read), and in the edge's loader for a row without a
@@ -49,7 +54,7 @@ func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.
 		if id == 0 || results[id] != nil {
 			continue
 		}
-		raw, err := loaders.Joined(r, "joined_"+e.field)
+		raw, err := loaders.Joined(r, e.join().As)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", e.edge, err)
 		}
@@ -86,7 +91,7 @@ func joinSelectedUsers[T row](ctx context.Context, lds *loaders.Loaders, edges [
 	for _, e := range edges {
 		if len(fieldsNamed(doc, fc.Field.Selections, e.field)) > 0 {
 			selected = append(selected, e)
-			joins = append(joins, loaders.Join{As: "joined_" + e.field, Table: user.Table, Column: e.column, Fields: joinedUserFields})
+			joins = append(joins, e.join())
 		}
 	}
 	return loaders.JoinEach(joins...), func(rows []T) error {

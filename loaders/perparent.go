@@ -155,21 +155,35 @@ func (c Count) counter(dialect string) *sql.Selector {
 }
 
 // Counted reads the size a Count read with row, in the column as.
-func Counted(row interface {
-	Value(string) (ent.Value, error)
-}, as string) (int, error) {
-	v, err := row.Value(as)
+func Counted(row Row, as string) (int, error) {
+	v, err := extra(row, as)
 	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", as, err)
-	}
-	if p, ok := v.(*any); ok {
-		v = *p
+		return 0, err
 	}
 	n, ok := v.(int64)
 	if !ok {
 		return 0, fmt.Errorf("%s of unexpected type %T", as, v)
 	}
 	return int(n), nil
+}
+
+// Row is an ent entity: it reads back the columns a modifier selected
+// beside its own.
+type Row interface {
+	Value(string) (ent.Value, error)
+}
+
+// extra reads the column name a modifier selected with row. ent keeps a
+// column it does not know behind a pointer (sql.UnknownType).
+func extra(row Row, name string) (any, error) {
+	v, err := row.Value(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if p, ok := v.(*any); ok {
+		v = *p
+	}
+	return v, nil
 }
 
 // Join is a to-one edge read with the page that lists its source rows:
@@ -238,15 +252,10 @@ func (j Join) target(dialect, source string) *sql.Selector {
 
 // Joined returns the JSON object a Join read with row, in the column as,
 // or nil when there was none (the edge is not set).
-func Joined(row interface {
-	Value(string) (ent.Value, error)
-}, as string) ([]byte, error) {
-	raw, err := row.Value(as)
+func Joined(row Row, as string) ([]byte, error) {
+	raw, err := extra(row, as)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", as, err)
-	}
-	if p, ok := raw.(*any); ok {
-		raw = *p
+		return nil, err
 	}
 	switch raw := raw.(type) {
 	case nil:
@@ -278,22 +287,16 @@ type ParentCount struct {
 }
 
 // ParentOf reads the parent id a FirstPerParent query selected with a row.
-func ParentOf(row interface {
-	Value(string) (ent.Value, error)
-}) (int64, error) {
-	v, err := row.Value(ParentColumn)
+func ParentOf(row Row) (int64, error) {
+	v, err := extra(row, ParentColumn)
 	if err != nil {
-		return 0, fmt.Errorf("reading parent id: %w", err)
+		return 0, err
 	}
-	switch v := v.(type) {
-	case int64:
-		return v, nil
-	case *any:
-		if id, ok := (*v).(int64); ok {
-			return id, nil
-		}
+	id, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("parent id of unexpected type %T", v)
 	}
-	return 0, fmt.Errorf("parent id of unexpected type %T", v)
+	return id, nil
 }
 
 // ByColumn is the Parent of a one-to-many edge whose children hold the
