@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"entgo.io/ent/dialect/sql"
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/issuegraph/issuegraph/loaders"
@@ -69,17 +68,16 @@ func (s *listSizes) set(parent int64, n int) {
 }
 
 // selectedCounts returns the lists of counts whose totalCount the
-// connection field being resolved selects under edges { node } (through
+// connection field sel selects under edges { node } (through
 // fragments too).
-func selectedCounts(ctx context.Context, counts []childCount) []childCount {
-	fc := graphql.GetFieldContext(ctx)
-	if len(counts) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+func selectedCounts(sel selection, counts []childCount) []childCount {
+	if len(counts) == 0 || !sel.known() {
 		return nil
 	}
-	doc := graphql.GetOperationContext(ctx).Doc
+	doc := sel.doc()
 	var out []childCount
 	for _, c := range counts {
-		for _, n := range nodesOf(doc, fc.Field.Selections) {
+		for _, n := range nodesOf(doc, sel.sets) {
 			if hasField(doc, n, c.field, "totalCount") {
 				out = append(out, c)
 				break

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect/sql"
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -84,6 +83,19 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	shape    any                  // the arguments behind where, for the loader shape
 	users    []userEdge[T]        // to-one user edges a page reads with its rows when selected
 	counts   []childCount         // lists under the rows whose sizes a page reads when selected
+	nests    []nestedList         // lists under the rows a page reads with them when selected
+	// table, columns and visible are the children's table, its columns
+	// and its privacy filter (ent/rule), for a statement of the parents
+	// that reads this list with them (nestedPage).
+	table   string
+	columns []string
+	visible func(context.Context) func(*sql.Selector)
+}
+
+// idOf returns a row's id.
+func (l childList[Q, T, P, S]) idOf(row T) int64 {
+	_, id := l.keyOf(row)
+	return id
 }
 
 // parentIDOf returns the parent a row of a FirstPerParent page belongs to.
@@ -152,9 +164,16 @@ type listLoad[T any] struct {
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
 	wantsRows   bool
+	// withTotal, joins and countsRead say what the page statement reads
+	// beside the rows: the parents' totalCounts, users, lists' sizes.
+	withTotal         bool
+	joins, countsRead int
 	// sizes are the totalCounts of this kind of list known without
 	// counting (listSizes).
 	sizes *listSizes
+	// nested holds the parents whose pages a statement of the parents
+	// read with them (deliver).
+	nested idSet
 }
 
 // knownSize returns parent's totalCount when it is known without counting.
@@ -184,13 +203,13 @@ type fieldKey struct {
 	field *ast.Field
 }
 
-// loadedIn reports whether loadPage answers for a parent of group g
+// loadedIn reports whether loadPage answers for parent, of group g,
 // without waiting (listLoaded).
-func (f *listLoad[T]) loadedIn(g *loaders.PeerGroup) bool {
+func (f *listLoad[T]) loadedIn(g *loaders.PeerGroup, parent int64) bool {
 	if f.err != nil || !f.wantsRows {
 		return true
 	}
-	return g.Loaded(f.pageShape)
+	return g.Loaded(f.pageShape) || f.nested.has(parent)
 }
 
 // listLoadOf returns the list load of the field being resolved, worked out
@@ -198,15 +217,17 @@ func (f *listLoad[T]) loadedIn(g *loaders.PeerGroup) bool {
 func listLoadOf[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 	ctx context.Context, lds *loaders.Loaders, l childList[Q, T, P, S], args pageArgs,
 ) *listLoad[T] {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil {
-		return newListLoad(ctx, lds, l, args)
+	sel := selectionOf(ctx)
+	if !sel.known() {
+		return newListLoad(ctx, lds, l, args, sel)
 	}
-	return loaders.Memo(lds, fieldKey{l.name, fc.Field.Field}, func() *listLoad[T] { return newListLoad(ctx, lds, l, args) })
+	return loaders.Memo(lds, fieldKey{l.name, sel.field}, func() *listLoad[T] { return newListLoad(ctx, lds, l, args, sel) })
 }
 
+// newListLoad works out the list load of l selected as sel (the zero
+// selection outside an operation) with args.
 func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
-	ctx context.Context, lds *loaders.Loaders, l childList[Q, T, P, S], args pageArgs,
+	ctx context.Context, lds *loaders.Loaders, l childList[Q, T, P, S], args pageArgs, sel selection,
 ) *listLoad[T] {
 	p, err := newPage(args, l.key)
 	if err != nil {
@@ -216,17 +237,22 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		page:       p,
 		pageShape:  shapeOf("page", l.name, l.shape, args, l.key.name),
 		countShape: countShapeOf(l.name, l.shape),
-		wantsRows:  wantsRows(ctx),
+		wantsRows:  wantsRows(sel),
 	}
 	f.sizes = sizesOf(lds, f.countShape)
 	// The page's shape is the same whichever users it joins and sizes it
 	// reads: the first parent's selection is every parent's (one field,
 	// one selection).
-	joined := selectedUserEdges(ctx, l.users)
-	counted := selectedCounts(ctx, l.counts)
+	joined := selectedUserEdges(sel, l.users)
+	counted := selectedCounts(sel, l.counts)
 	// A first page (no cursor: its conditions are the list's) counts its
 	// parents' rows too when totalCount is asked for.
-	withTotal := p.after == nil && p.before == nil && selects(ctx, "totalCount")
+	withTotal := p.after == nil && p.before == nil && selects(sel, "totalCount")
+	f.withTotal, f.joins, f.countsRead = withTotal, len(joined), len(counted)
+	var nested []nestPlan
+	if sel.known() {
+		nested = planNests(ctx, lds, sel.nodes(), l.nests)
+	}
 	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		joins := make([]loaders.Join, len(joined))
@@ -237,7 +263,8 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for i, c := range counted {
 			counts[i] = c.count(ctx)
 		}
-		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, loaders.With{Total: withTotal, Counts: counts, Joins: joins}))
+		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms,
+			loaders.With{Total: withTotal, Counts: counts, Joins: joins, Nests: nests(nested)}))
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
@@ -262,6 +289,9 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			if err := handOverUsers(ctx, lds, g, e, shown); err != nil {
 				return nil, err
 			}
+		}
+		if err := deliverNests(ctx, nested, g, shown, l.idOf); err != nil {
+			return nil, err
 		}
 		if withTotal {
 			for _, row := range rows {
@@ -342,22 +372,21 @@ func fieldsNamed(doc *ast.QueryDocument, set ast.SelectionSet, name string) ast.
 	return out
 }
 
-// selects reports whether the field being resolved selects field
-// (through fragments too).
-func selects(ctx context.Context, field string) bool {
-	if graphql.GetFieldContext(ctx) == nil {
+// selects reports whether sel selects field (through fragments too).
+func selects(sel selection, field string) bool {
+	if !sel.known() {
 		return false
 	}
-	return slices.Contains(graphql.CollectAllFields(ctx), field)
+	return slices.Contains(sel.names(), field)
 }
 
-// wantsRows reports whether the connection field being resolved selects
-// anything besides totalCount.
-func wantsRows(ctx context.Context) bool {
-	if graphql.GetFieldContext(ctx) == nil {
+// wantsRows reports whether the connection field sel selects anything
+// besides totalCount.
+func wantsRows(sel selection) bool {
+	if !sel.known() {
 		return true
 	}
-	for _, f := range graphql.CollectAllFields(ctx) {
+	for _, f := range sel.names() {
 		if f != "totalCount" && f != "__typename" {
 			return true
 		}

@@ -96,8 +96,10 @@ func listLoaded(ctx context.Context, typ string, id int64, list string, field *a
 	if lds == nil {
 		return false
 	}
-	f, ok := loaders.Kept[interface{ loadedIn(*loaders.PeerGroup) bool }](lds, fieldKey{list, field})
-	return ok && f.loadedIn(lds.Peers.Of(typ, id))
+	f, ok := loaders.Kept[interface {
+		loadedIn(*loaders.PeerGroup, int64) bool
+	}](lds, fieldKey{list, field})
+	return ok && f.loadedIn(lds.Peers.Of(typ, id), id)
 }
 
 func recoverToNull(ctx context.Context, oc *graphql.OperationContext, resolve func(context.Context) graphql.Marshaler) (v graphql.Marshaler) {

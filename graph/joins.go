@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"entgo.io/ent/dialect/sql"
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -75,46 +74,46 @@ func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.
 	return nil
 }
 
-// joinSelectedUsers reads with an object looked up on its own (an issue by
-// its key) the users of edges its field selects: it returns the query
-// modifier that joins them, and what hands them to the edges' loaders once
-// the rows are read. The joined users need no privacy check of their own
-// (loaders.Join).
-func joinSelectedUsers[T row](ctx context.Context, lds *loaders.Loaders, edges []userEdge[T]) (func(*sql.Selector), func([]T) error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+// joinSelected reads with an object looked up on its own (an issue by its
+// key) the users of edges and the lists of lists its field selects: it
+// returns the query modifier that reads them, and what hands them to the
+// edges' and lists' loaders once the rows are read. The joined users need
+// no privacy check of their own (loaders.Join); the nested lists have
+// theirs (nestedPage).
+func joinSelected[T row](ctx context.Context, lds *loaders.Loaders, edges []userEdge[T], lists []nestedList, idOf func(T) int64) (func(*sql.Selector), func([]T) error) {
+	sel := selectionOf(ctx)
+	if !sel.known() {
 		return func(*sql.Selector) {}, func([]T) error { return nil }
 	}
-	doc := graphql.GetOperationContext(ctx).Doc
 	var selected []userEdge[T]
 	var joins []loaders.Join
 	for _, e := range edges {
-		if len(fieldsNamed(doc, fc.Field.Selections, e.field)) > 0 {
+		if len(fieldsNamed(sel.doc(), sel.sets, e.field)) > 0 {
 			selected = append(selected, e)
 			joins = append(joins, e.join())
 		}
 	}
-	return loaders.JoinEach(joins...), func(rows []T) error {
+	plans := planNests(ctx, lds, []selection{sel}, lists)
+	return loaders.JoinEach(joins, nests(plans)), func(rows []T) error {
 		for _, e := range selected {
 			if err := handOverUsers(ctx, lds, nil, e, rows); err != nil {
 				return err
 			}
 		}
-		return nil
+		return deliverNests(ctx, plans, nil, rows, idOf)
 	}
 }
 
-// selectedUserEdges returns the edges of edges the connection field being
-// resolved selects under edges { node } (through fragments too; a field
+// selectedUserEdges returns the edges of edges the connection field sel
+// selects under edges { node } (through fragments too; a field
 // under @skip or @include counts as selected, which only reads a user
 // that goes unused).
-func selectedUserEdges[T any](ctx context.Context, edges []userEdge[T]) []userEdge[T] {
-	fc := graphql.GetFieldContext(ctx)
-	if len(edges) == 0 || fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+func selectedUserEdges[T any](sel selection, edges []userEdge[T]) []userEdge[T] {
+	if len(edges) == 0 || !sel.known() {
 		return nil
 	}
-	doc := graphql.GetOperationContext(ctx).Doc
-	nodes := nodesOf(doc, fc.Field.Selections)
+	doc := sel.doc()
+	nodes := nodesOf(doc, sel.sets)
 	var out []userEdge[T]
 	for _, e := range edges {
 		for _, n := range nodes {

@@ -109,8 +109,14 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
 		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
-		users: issueUsers, counts: issueCounts,
+		users: issueUsers, counts: issueCounts, nests: r.issueNests(),
 	}, nil
+}
+
+// issueNests are the lists under an issue that a page or lookup of issues
+// reads with them when a query selects them.
+func (r *Resolver) issueNests() []nestedList {
+	return []nestedList{nested("labels", r.labelsOfIssues)}
 }
 
 // issueCounts are the lists under an issue whose sizes a page of issues
@@ -148,6 +154,7 @@ func (r *Resolver) labelsOfIssues() childList[*ent.LabelQuery, *ent.Label, predi
 		name: "Issue.labels", query: r.client.Label.Query,
 		parent: loaders.ThroughTable(issue.LabelsTable, issue.LabelsPrimaryKey[0], issue.LabelsPrimaryKey[1]),
 		key:    labelsByName, keyOf: labelKey,
+		table: label.Table, columns: label.Columns, visible: rule.VisibleLabels,
 	}
 }
 

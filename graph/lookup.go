@@ -40,7 +40,7 @@ func (r *Resolver) issueByKey(ctx context.Context, key string, slug *string) (*e
 		inProject = project.And(inProject, project.HasOrganizationWith(organization.Slug(*slug)))
 	}
 	lds := r.loadersFor(ctx)
-	join, handOver := joinSelectedUsers(ctx, lds, issueUsers)
+	join, handOver := joinSelected(ctx, lds, issueUsers, r.issueNests(), func(i *ent.Issue) int64 { return i.ID })
 	q := r.client.Issue.Query().
 		Where(issue.Number(number), issue.HasProjectWith(inProject)).
 		Limit(2)

@@ -25,6 +25,10 @@ type Parent struct {
 	own bool
 }
 
+// Expr returns the SQL expression of the parent id on s (joining the join
+// table of a many-to-many edge to s).
+func (p Parent) Expr(s *sql.Selector) string { return p.expr(s) }
+
 // Own reports whether the parent id is one of the child's own fields, so
 // callers read it from the entity rather than with ParentOf.
 func (p Parent) Own() bool { return p.own }
@@ -50,7 +54,7 @@ func (p Parent) Own() bool { return p.own }
 // (see With).
 func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, with With) func(*sql.Selector) {
 	return func(s *sql.Selector) {
-		counts, joins := with.Counts, with.Joins
+		counts, joins, nests := with.Counts, with.Joins, with.Nests
 		var total *sql.Selector
 		if with.Total {
 			// The query's own conditions, privacy filters included, for
@@ -84,6 +88,9 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 		for _, j := range joins {
 			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 		}
+		for _, n := range nests {
+			outer = append(outer, `"`+n.As+`"."`+n.As+`"`)
+		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
 			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id")`)
 			if total != nil {
@@ -104,6 +111,11 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 				b.Join(j.target(s.Dialect(), `"ranked"."`+j.Column+`"`))
 				b.WriteString(`) AS "` + j.As + `" ON true`)
 			}
+			for _, n := range nests {
+				b.WriteString(" LEFT JOIN LATERAL (")
+				n.aggregate(b, `"ranked"."id"`)
+				b.WriteString(`) AS "` + n.As + `" ON true`)
+			}
 		})
 		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from).
 			OrderBy(`"parents"."id"`, `"ranked"."row_number"`)
@@ -123,6 +135,9 @@ type With struct {
 	// Joins add the row a to-one edge of the page's rows points at (an
 	// issue's assignee, see Join).
 	Joins []Join
+	// Nests add a page of a list under each of the page's rows (an
+	// issue's labels, see Nest).
+	Nests []Nest
 }
 
 // TotalColumn is the alias under which a page reads its parent's
@@ -207,10 +222,11 @@ type Join struct {
 }
 
 // JoinEach is an ent query modifier for a plain query (not a page): each
-// row comes back with the targets of joins, as Join describes, one JSON
-// column each (read them with Joined). An issue looked up by its key is
-// then read with its author in one statement.
-func JoinEach(joins ...Join) func(*sql.Selector) {
+// row comes back with the targets of joins, as Join describes, and the
+// pages of nests, as Nest describes, one JSON column each (read them with
+// Joined). An issue looked up by its key is then read with its author and
+// its labels in one statement.
+func JoinEach(joins []Join, nests []Nest) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		for _, j := range joins {
 			target := j.target(s.Dialect(), s.C(j.Column))
@@ -220,7 +236,39 @@ func JoinEach(joins ...Join) func(*sql.Selector) {
 				b.WriteString(")")
 			}), j.As)
 		}
+		for _, n := range nests {
+			id := s.C("id")
+			s.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
+				b.WriteString("(")
+				n.aggregate(b, id)
+				b.WriteString(")")
+			}), n.As)
+		}
 	}
+}
+
+// Nest is a list under each row of a page or lookup (an issue's labels)
+// read in the same statement: for each row, the rows Page selects (the
+// list's rows of the parent whose id is the SQL expression parent, with
+// the list's privacy filter, conditions, order and limit, numbered in
+// RowColumn in that order) come back as one JSON array of objects, one
+// key per selected column, in the column As (read it with Joined; null
+// for an empty list). A board's issues and their labels are then one
+// statement instead of two.
+type Nest struct {
+	As   string
+	Page func(dialect, parent string) *sql.Selector
+}
+
+// RowColumn is the column in which a Nest's page numbers its rows.
+const RowColumn = "row_number"
+
+// aggregate writes the statement that reads n's page of the row whose id
+// is parent as one JSON array, in order.
+func (n Nest) aggregate(b *sql.Builder, parent string) {
+	b.WriteString(`SELECT json_agg("nested" ORDER BY "nested"."` + RowColumn + `") AS "` + n.As + `" FROM (`)
+	b.Join(n.Page(b.Dialect(), parent))
+	b.WriteString(`) AS "nested"`)
 }
 
 // target selects as JSON the joined row of the source row whose Column is

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,14 +91,14 @@ func assertStatementsByDepth(t *testing.T, c *servertest.Client, busiest string)
 		// statements at first: 5 and at first: 50
 		small, large int
 	}{
-		// project; issues page with their assignees, their comment counts
-		// and the project's issue count; labels. The issues' project (for
-		// their keys) is the one the root field read.
-		{"board", boardQuery, 3, 3},
-		// issue with its author; labels; comments page with their
+		// project; issues page with their assignees, their comment counts,
+		// the project's issue count and each issue's labels. The issues'
+		// project (for their keys) is the one the root field read.
+		{"board", boardQuery, 2, 2},
+		// issue with its author and its labels; comments page with their
 		// authors and their count. The issue's key is the one asked for,
 		// so its project is not read.
-		{"issue page", issuePageQuery, 3, 3},
+		{"issue page", issuePageQuery, 2, 2},
 		// organization; projects page; issues page with their assignees;
 		// comments page with their authors. The issues' projects are the
 		// page's.
@@ -388,4 +389,96 @@ func TestCommentCountsReadWithTheirIssues(t *testing.T) {
 			assert.Equal(t, statements, res.Statements(t))
 		})
 	}
+}
+
+// TestLabelsReadWithTheirIssues holds the labels a page or lookup of
+// issues reads in its own statement (loaders.Nest) to what the labels'
+// own statement returns, for every kind of page: the same edges, cursors
+// and page info, one statement fewer.
+func TestLabelsReadWithTheirIssues(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "nests", "NST")
+	ids := map[string]string{}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		var out struct {
+			CreateLabel struct{ Label struct{ ID string } }
+		}
+		f.owner.Do(t, `mutation($o:ID!,$n:String!){ createLabel(input:{organizationId:$o,name:$n}){ label{id} } }`,
+			map[string]any{"o": f.orgID, "n": name}).MustOK(t).Decode(t, &out)
+		ids[name] = out.CreateLabel.Label.ID
+	}
+	for _, set := range [][]string{{}, {"a"}, {"d", "c", "b", "a"}, {"b", "d"}} {
+		labels := []string{}
+		for _, n := range set {
+			labels = append(labels, ids[n])
+		}
+		f.createIssue(t, map[string]any{"title": "labels " + strings.Join(set, ","), "labelIds": labels})
+	}
+	// A cursor to page after: label b's on the issue with all four.
+	var all struct {
+		Issue struct {
+			Labels struct {
+				Edges []struct{ Cursor string }
+			}
+		}
+	}
+	f.owner.Do(t, `{ issue(key: "NST-3") { labels { edges { cursor } } } }`, nil).MustOK(t).Decode(t, &all)
+	require.Len(t, all.Issue.Labels.Edges, 4)
+	after := all.Issue.Labels.Edges[1].Cursor
+
+	const selected = `edges { cursor node { name } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
+	for _, args := range []string{"", "(first: 2)", "(last: 3)", fmt.Sprintf("(first: 1, after: %q)", after), fmt.Sprintf("(last: 1, before: %q)", after)} {
+		t.Run("labels"+args, func(t *testing.T) {
+			// totalCount beside the rows makes the labels' own statement
+			// read them (with their count), as before nesting.
+			nested := `labels` + args + ` { ` + selected + ` }`
+			own := `labels` + args + ` { totalCount ` + selected + ` }`
+			board := `{ project(organization: "nests", key: "NST") { issues(first: 10, orderBy: {field: NUMBER, direction: ASC}) { edges { node { key %s } } } } }`
+			gotNested := f.owner.Do(t, fmt.Sprintf(board, nested), nil).MustOK(t)
+			gotOwn := f.owner.Do(t, fmt.Sprintf(board, own), nil).MustOK(t)
+			assert.Equal(t, 2, gotNested.Statements(t), "project; issues with their labels")
+			assert.Equal(t, 3, gotOwn.Statements(t), "project; issues; labels")
+			assert.Equal(t, withoutTotals(t, gotOwn.Data), withoutTotals(t, gotNested.Data))
+
+			for i := 1; i <= 4; i++ {
+				lookup := `{ issue(key: "NST-` + fmt.Sprint(i) + `") { key %s } }`
+				gotNested := f.owner.Do(t, fmt.Sprintf(lookup, nested), nil).MustOK(t)
+				gotOwn := f.owner.Do(t, fmt.Sprintf(lookup, own), nil).MustOK(t)
+				assert.Equal(t, 1, gotNested.Statements(t), "issue with its labels")
+				assert.Equal(t, withoutTotals(t, gotOwn.Data), withoutTotals(t, gotNested.Data))
+			}
+		})
+	}
+	// And the names, in order.
+	var board struct {
+		Project struct {
+			Issues struct {
+				Edges []struct {
+					Node struct {
+						Labels struct {
+							Edges []struct{ Node struct{ Name string } }
+						}
+					}
+				}
+			}
+		}
+	}
+	f.owner.Do(t, `{ project(organization: "nests", key: "NST") { issues(orderBy: {field: NUMBER, direction: ASC}) { edges { node { labels(first: 3) { edges { node { name } } } } } } } }`, nil).
+		MustOK(t).Decode(t, &board)
+	var names [][]string
+	for _, e := range board.Project.Issues.Edges {
+		ns := []string{}
+		for _, l := range e.Node.Labels.Edges {
+			ns = append(ns, l.Node.Name)
+		}
+		names = append(names, ns)
+	}
+	assert.Equal(t, [][]string{{}, {"a"}, {"a", "b", "c"}, {"b", "d"}}, names)
+}
+
+// withoutTotals returns a response's data with every totalCount removed.
+func withoutTotals(t *testing.T, data []byte) string {
+	t.Helper()
+	return regexp.MustCompile(`"totalCount":\d+,?`).ReplaceAllString(string(data), "")
 }

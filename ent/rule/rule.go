@@ -161,9 +161,24 @@ func visibleComments(ctx context.Context) func(*sql.Selector) {
 // FilterLabels shows the labels of the viewer's organizations.
 func FilterLabels() privacy.QueryRule {
 	return privacy.LabelQueryRuleFunc(func(ctx context.Context, q *ent.LabelQuery) error {
-		q.Where(predicate.Label(in(label.FieldOrganizationID, memberOrgs(ctx))))
+		q.Where(predicate.Label(visibleLabels(ctx)))
 		return privacy.Allow
 	})
+}
+
+// VisibleLabels is FilterLabels as a predicate on a selector of the labels
+// table, for a statement that reads labels beside other rows (the labels
+// of a page of issues): the same rule, in the same statement. The system
+// sees every label (AllowSystem).
+func VisibleLabels(ctx context.Context) func(*sql.Selector) {
+	if viewer.FromContext(ctx).System {
+		return func(*sql.Selector) {}
+	}
+	return visibleLabels(ctx)
+}
+
+func visibleLabels(ctx context.Context) func(*sql.Selector) {
+	return in(label.FieldOrganizationID, memberOrgs(ctx))
 }
 
 // FilterUsers shows the viewer, the members of the viewer's organizations,

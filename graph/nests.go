@@ -1,0 +1,306 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/issuegraph/issuegraph/loaders"
+)
+
+// Lists read with the rows they hang under: a board's page of issues reads
+// each issue's labels in the same statement (loaders.Nest), and an issue
+// looked up by its key reads its labels with it. The nested pages are
+// handed to the list field's loaders before its resolvers run, so they
+// find them loaded and read nothing.
+
+// maxNests bounds the lists one statement reads under its rows; further
+// lists are read by their own statements, as without nesting.
+const maxNests = 4
+
+// selection is a field of the running operation as the executor resolves
+// it: its first node in the document (what names the field for every
+// parent, fieldKey), and the selections of every node merged into it.
+type selection struct {
+	op    *graphql.OperationContext
+	field *ast.Field
+	sets  ast.SelectionSet
+}
+
+// selectionOf returns the field being resolved, or the zero selection
+// outside an operation.
+func selectionOf(ctx context.Context) selection {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return selection{}
+	}
+	return selection{op: graphql.GetOperationContext(ctx), field: fc.Field.Field, sets: fc.Field.Selections}
+}
+
+// known reports whether s is a field of an operation.
+func (s selection) known() bool { return s.field != nil }
+
+// doc is the operation's document.
+func (s selection) doc() *ast.QueryDocument { return s.op.Doc }
+
+// names returns the names of the fields s selects, as the executor collects
+// them (fragments followed, @skip and @include applied).
+func (s selection) names() []string {
+	fields := graphql.CollectFields(s.op, s.sets, nil)
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// children returns the fields of s named name, as the executor collects
+// them for the object s returns: each with the node that keys it and its
+// merged selections.
+func (s selection) children(name string) []selection {
+	var out []selection
+	for _, f := range graphql.CollectFields(s.op, s.sets, nil) {
+		if f.Name == name {
+			out = append(out, selection{op: s.op, field: f.Field, sets: f.Selections})
+		}
+	}
+	return out
+}
+
+// nodes returns the node fields under the edges of a connection field.
+func (s selection) nodes() []selection {
+	var out []selection
+	for _, e := range s.children("edges") {
+		out = append(out, e.children("node")...)
+	}
+	return out
+}
+
+// pageArgs reads the page arguments of a list field, as its resolver gets
+// them.
+func (s selection) pageArgs() pageArgs {
+	var a pageArgs
+	for name, v := range s.field.ArgumentMap(s.op.Variables) {
+		switch name {
+		case "first":
+			a.First = intArg(v)
+		case "last":
+			a.Last = intArg(v)
+		case "after":
+			a.After = stringArg(v)
+		case "before":
+			a.Before = stringArg(v)
+		}
+	}
+	return a
+}
+
+func intArg(v any) *int {
+	switch n := v.(type) {
+	case int64:
+		i := int(n)
+		return &i
+	case int:
+		return &n
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return intArg(i)
+		}
+	case float64:
+		i := int(n)
+		return &i
+	}
+	return nil
+}
+
+func stringArg(v any) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
+}
+
+// nestedList is a list under a list's rows (an issue's labels) that a page
+// or lookup of those rows reads with them when a query selects it.
+type nestedList struct {
+	field string // "labels": the field selected under the rows
+	// plan works out the list's load for the field sel (the one its
+	// resolvers will find, fieldKey) and returns how to read it with the
+	// rows, or false when it is read on its own (a bad argument, a page
+	// that needs more than its rows).
+	plan func(ctx context.Context, lds *loaders.Loaders, sel selection, as string) (nestPlan, bool)
+}
+
+// nestPlan is one nested list of one statement.
+type nestPlan struct {
+	nest loaders.Nest
+	// deliver hands the pages read (one JSON array per parent, nil for
+	// none) to the list's loaders; g is the parents' peer group, if any.
+	deliver func(ctx context.Context, g *loaders.PeerGroup, parents []int64, pages [][]byte) error
+}
+
+// nested describes child, selected as field under its parents' rows, as
+// a nestedList.
+func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](field string, child func() childList[Q, T, P, S]) nestedList {
+	return nestedList{field: field, plan: func(ctx context.Context, lds *loaders.Loaders, sel selection, as string) (nestPlan, bool) {
+		l := child()
+		args := sel.pageArgs()
+		f := loaders.Memo(lds, fieldKey{l.name, sel.field}, func() *listLoad[T] { return newListLoad(ctx, lds, l, args, sel) })
+		if !f.nestable() {
+			return nestPlan{}, false
+		}
+		return nestPlan{
+			nest: loaders.Nest{As: as, Page: func(dialect, parent string) *sql.Selector {
+				return l.nestedPage(ctx, f.page, dialect, parent)
+			}},
+			deliver: func(ctx context.Context, g *loaders.PeerGroup, parents []int64, pages [][]byte) error {
+				return f.deliver(ctx, lds, l.name, g, parents, pages)
+			},
+		}, true
+	}}
+}
+
+// planNests returns the nested lists of lists that the rows selected as
+// rows select, at most maxNests.
+func planNests(ctx context.Context, lds *loaders.Loaders, rows []selection, lists []nestedList) []nestPlan {
+	var out []nestPlan
+	for _, n := range lists {
+		for _, r := range rows {
+			for _, sel := range r.children(n.field) {
+				if len(out) == maxNests {
+					return out
+				}
+				if p, ok := n.plan(ctx, lds, sel, fmt.Sprintf("nested_%s_%d", n.field, len(out))); ok {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// nests returns the loaders.Nest of plans.
+func nests(plans []nestPlan) []loaders.Nest {
+	out := make([]loaders.Nest, len(plans))
+	for i, p := range plans {
+		out[i] = p.nest
+	}
+	return out
+}
+
+// deliverNests hands the nested pages read with rows to their lists.
+func deliverNests[T row](ctx context.Context, plans []nestPlan, g *loaders.PeerGroup, rows []T, idOf func(T) int64) error {
+	if len(plans) == 0 {
+		return nil
+	}
+	parents := make([]int64, len(rows))
+	for i, r := range rows {
+		parents[i] = idOf(r)
+	}
+	pages := make([][]byte, len(rows))
+	for _, p := range plans {
+		for i, r := range rows {
+			raw, err := loaders.Joined(r, p.nest.As)
+			if err != nil {
+				return err
+			}
+			pages[i] = raw
+		}
+		if err := p.deliver(ctx, g, parents, pages); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nestable reports whether a statement of the parents can read this list
+// load's pages with its rows: rows are asked for, the arguments are good,
+// and the page needs nothing read beside its rows (users, counts or a
+// total, which its own statement reads).
+func (f *listLoad[T]) nestable() bool {
+	return f.err == nil && f.wantsRows && !f.withTotal && f.joins == 0 && f.countsRead == 0
+}
+
+// nestedPage selects the page p of l's rows under the parent whose id is
+// the SQL expression parent: the rows' columns, numbered in order, with
+// the list's privacy filter and conditions, as l's own page statement
+// selects them.
+func (l childList[Q, T, P, S]) nestedPage(ctx context.Context, p page, dialect, parent string) *sql.Selector {
+	t := sql.Table(l.table)
+	s := sql.Dialect(dialect).Select().From(t)
+	columns := make([]string, len(l.columns))
+	for i, c := range l.columns {
+		columns[i] = s.C(c)
+	}
+	s.Select(columns...)
+	s.Where(sql.ExprP(l.parent.Expr(s) + " = " + parent))
+	l.visible(ctx)(s)
+	for _, w := range l.where {
+		w(s)
+	}
+	p.where(s)
+	terms := p.orderTerms(s)
+	return s.AppendSelectExprAs(sql.RowNumber().OrderBy(terms...), loaders.RowColumn).
+		OrderBy(terms...).
+		Limit(p.fetchLimit())
+}
+
+// deliver hands the pages of parents, read with them as JSON arrays of
+// the rows' columns, to f's loaders as its own batch would: each page in
+// its loader, the sizes a whole page shows, the rows as peers and in the
+// by-id loaders, and, for the parents' group g, the page batch marked
+// done.
+func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list string, g *loaders.PeerGroup, parents []int64, pages [][]byte) error {
+	out := make(map[int64][]T, len(parents))
+	var shown []T
+	for i, id := range parents {
+		var rows []T
+		if pages[i] != nil {
+			if err := json.Unmarshal(pages[i], &rows); err != nil {
+				return fmt.Errorf("reading %s: %w", list, err)
+			}
+		}
+		if rows == nil {
+			rows = []T{}
+		}
+		out[id] = rows
+		shown = append(shown, rows[:min(len(rows), f.page.limit)]...)
+	}
+	loaders.AddPeers(&lds.Peers, shown)
+	loaders.Prime(ctx, lds, shown...)
+	for _, id := range parents {
+		f.pages.Prime(ctx, id, out[id])
+		f.nested.add(id)
+	}
+	f.learnSizes(parents, out)
+	if g != nil {
+		g.Preload(f.pageShape, nil)
+	}
+	return nil
+}
+
+// idSet is a set of ids several goroutines add to.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[int64]bool
+}
+
+func (s *idSet) add(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[int64]bool{}
+	}
+	s.ids[id] = true
+}
+
+func (s *idSet) has(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
