@@ -166,8 +166,10 @@ type listLoad[T any] struct {
 	wantsRows   bool
 	// withTotal, joins and countsRead say what the page statement reads
 	// beside the rows: the parents' totalCounts, users, lists' sizes.
-	withTotal         bool
-	joins, countsRead int
+	withTotal  bool
+	countAsked bool // totalCount is selected
+	joined     []userEdge[T]
+	countsRead int
 	// sizes are the totalCounts of this kind of list known without
 	// counting (listSizes).
 	sizes *listSizes
@@ -247,11 +249,12 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	counted := selectedCounts(sel, l.counts)
 	// A first page (no cursor: its conditions are the list's) counts its
 	// parents' rows too when totalCount is asked for.
-	withTotal := p.after == nil && p.before == nil && selects(sel, "totalCount")
-	f.withTotal, f.joins, f.countsRead = withTotal, len(joined), len(counted)
+	f.countAsked = selects(sel, "totalCount")
+	withTotal := p.after == nil && p.before == nil && f.countAsked
+	f.withTotal, f.joined, f.countsRead = withTotal, joined, len(counted)
 	var nested []nestPlan
 	if sel.known() {
-		nested = planNests(ctx, lds, sel.nodes(), l.nests)
+		nested = planNests(ctx, lds, sel.nodes(), l.nests, true)
 	}
 	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
@@ -286,7 +289,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		g := loaders.AddPeers(&lds.Peers, shown)
 		loaders.Prime(ctx, lds, shown...)
 		for _, e := range joined {
-			if err := handOverUsers(ctx, lds, g, e, shown); err != nil {
+			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join().As)); err != nil {
 				return nil, err
 			}
 		}

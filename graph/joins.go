@@ -45,15 +45,16 @@ func (e userEdge[T]) join() loaders.Join {
 // rows: as the result of the rows' group batch for the edge (what
 // groupUser would read), and in the edge's loader for a row without a
 // group. A user the viewer may not see came back as no row: not found.
-func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, e userEdge[T], rows []T) error {
+// joined returns the JSON object read with row i (nil for none).
+func handOverUsers[T any](ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, e userEdge[T], rows []T, joined func(i int) ([]byte, error)) error {
 	results := make(map[int64]*dataloader.Result[*ent.User], len(rows))
 	users := lds.UsersOf(e.edge)
-	for _, r := range rows {
+	for i, r := range rows {
 		id := e.target(r)
 		if id == 0 || results[id] != nil {
 			continue
 		}
-		raw, err := loaders.Joined(r, e.join().As)
+		raw, err := joined(i)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", e.edge, err)
 		}
@@ -72,6 +73,12 @@ func handOverUsers[T row](ctx context.Context, lds *loaders.Loaders, g *loaders.
 		g.Preload(e.edge, results)
 	}
 	return nil
+}
+
+// joinedIn reads the JSON objects a statement joined with rows, in the
+// column as (loaders.Join).
+func joinedIn[T row](rows []T, as string) func(i int) ([]byte, error) {
+	return func(i int) ([]byte, error) { return loaders.Joined(rows[i], as) }
 }
 
 // joinSelected reads with an object looked up on its own (an issue by its
@@ -93,10 +100,10 @@ func joinSelected[T row](ctx context.Context, lds *loaders.Loaders, edges []user
 			joins = append(joins, e.join())
 		}
 	}
-	plans := planNests(ctx, lds, []selection{sel}, lists)
+	plans := planNests(ctx, lds, []selection{sel}, lists, false)
 	return loaders.JoinEach(joins, nests(plans)), func(rows []T) error {
 		for _, e := range selected {
-			if err := handOverUsers(ctx, lds, nil, e, rows); err != nil {
+			if err := handOverUsers(ctx, lds, nil, e, rows, joinedIn(rows, e.join().As)); err != nil {
 				return err
 			}
 		}

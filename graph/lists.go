@@ -116,7 +116,7 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 // issueNests are the lists under an issue that a page or lookup of issues
 // reads with them when a query selects them.
 func (r *Resolver) issueNests() []nestedList {
-	return []nestedList{nested("labels", r.labelsOfIssues)}
+	return []nestedList{nested("labels", r.labelsOfIssues), nested("comments", r.commentsOfIssues)}
 }
 
 // issueCounts are the lists under an issue whose sizes a page of issues
@@ -143,6 +143,7 @@ func (r *Resolver) commentsOfIssues() childList[*ent.CommentQuery, *ent.Comment,
 		name: "Issue.comments", query: r.client.Comment.Query, parent: loaders.ByColumn(comment.FieldIssueID),
 		parentOf: func(c *ent.Comment) int64 { return c.IssueID },
 		key:      commentsByCreated, keyOf: func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID },
+		table: comment.Table, columns: comment.Columns, visible: rule.VisibleComments,
 		users: []userEdge[*ent.Comment]{
 			{edge: "Comment.author", field: "author", column: comment.FieldAuthorID, target: func(c *ent.Comment) int64 { return c.AuthorID }},
 		},

@@ -139,9 +139,9 @@ type nestedList struct {
 // nestPlan is one nested list of one statement.
 type nestPlan struct {
 	nest loaders.Nest
-	// deliver hands the pages read (one JSON array per parent, nil for
-	// none) to the list's loaders; g is the parents' peer group, if any.
-	deliver func(ctx context.Context, g *loaders.PeerGroup, parents []int64, pages [][]byte) error
+	// deliver hands the pages read with the parents (rows, whose ids are
+	// parents) to the list's loaders; g is the parents' peer group, if any.
+	deliver func(ctx context.Context, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error
 }
 
 // nested describes child, selected as field under its parents' rows, as
@@ -154,20 +154,28 @@ func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 		if !f.nestable() {
 			return nestPlan{}, false
 		}
-		return nestPlan{
-			nest: loaders.Nest{As: as, Page: func(dialect, parent string) *sql.Selector {
-				return l.nestedPage(ctx, f.page, dialect, parent)
-			}},
-			deliver: func(ctx context.Context, g *loaders.PeerGroup, parents []int64, pages [][]byte) error {
-				return f.deliver(ctx, lds, l.name, g, parents, pages)
-			},
-		}, true
+		n := loaders.Nest{As: as, Columns: l.columns, Page: func(dialect, parent string) *sql.Selector {
+			return l.nestedPage(ctx, f, dialect, parent)
+		}}
+		for _, e := range f.joined {
+			n.Joins = append(n.Joins, e.join())
+		}
+		if f.countAsked {
+			n.Total = func(dialect, parent string) *sql.Selector { return l.nestedTotal(ctx, dialect, parent) }
+		}
+		return nestPlan{nest: n, deliver: func(ctx context.Context, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
+			return f.deliver(ctx, lds, l.name, n, g, parents, rows)
+		}}, true
 	}}
 }
 
 // planNests returns the nested lists of lists that the rows selected as
-// rows select, at most maxNests.
-func planNests(ctx context.Context, lds *loaders.Loaders, rows []selection, lists []nestedList) []nestPlan {
+// rows select, at most maxNests. Under a page (many parents, one) it nests
+// only lists that join no users: a page of pages with their users (a deep
+// overview's issues with their comments and authors) decodes every nested
+// row from JSON, which cost more server and PostgreSQL CPU than the
+// statement it saves (docs/performance.md).
+func planNests(ctx context.Context, lds *loaders.Loaders, rows []selection, lists []nestedList, underPage bool) []nestPlan {
 	var out []nestPlan
 	for _, n := range lists {
 		for _, r := range rows {
@@ -175,7 +183,8 @@ func planNests(ctx context.Context, lds *loaders.Loaders, rows []selection, list
 				if len(out) == maxNests {
 					return out
 				}
-				if p, ok := n.plan(ctx, lds, sel, fmt.Sprintf("nested_%s_%d", n.field, len(out))); ok {
+				p, ok := n.plan(ctx, lds, sel, fmt.Sprintf("nested_%s_%d", n.field, len(out)))
+				if ok && (!underPage || len(p.nest.Joins) == 0) {
 					out = append(out, p)
 				}
 			}
@@ -199,19 +208,12 @@ func deliverNests[T row](ctx context.Context, plans []nestPlan, g *loaders.PeerG
 		return nil
 	}
 	parents := make([]int64, len(rows))
+	read := make([]loaders.Row, len(rows))
 	for i, r := range rows {
-		parents[i] = idOf(r)
+		parents[i], read[i] = idOf(r), r
 	}
-	pages := make([][]byte, len(rows))
 	for _, p := range plans {
-		for i, r := range rows {
-			raw, err := loaders.Joined(r, p.nest.As)
-			if err != nil {
-				return err
-			}
-			pages[i] = raw
-		}
-		if err := p.deliver(ctx, g, parents, pages); err != nil {
+		if err := p.deliver(ctx, g, parents, read); err != nil {
 			return err
 		}
 	}
@@ -220,59 +222,89 @@ func deliverNests[T row](ctx context.Context, plans []nestPlan, g *loaders.PeerG
 
 // nestable reports whether a statement of the parents can read this list
 // load's pages with its rows: rows are asked for, the arguments are good,
-// and the page needs nothing read beside its rows (users, counts or a
-// total, which its own statement reads).
+// and the page reads no sizes of lists under its rows (a nested page
+// reads its rows' users and its total, not their lists).
 func (f *listLoad[T]) nestable() bool {
-	return f.err == nil && f.wantsRows && !f.withTotal && f.joins == 0 && f.countsRead == 0
+	return f.err == nil && f.wantsRows && f.countsRead == 0
 }
 
-// nestedPage selects the page p of l's rows under the parent whose id is
-// the SQL expression parent: the rows' columns, numbered in order, with
-// the list's privacy filter and conditions, as l's own page statement
-// selects them.
-func (l childList[Q, T, P, S]) nestedPage(ctx context.Context, p page, dialect, parent string) *sql.Selector {
-	t := sql.Table(l.table)
-	s := sql.Dialect(dialect).Select().From(t)
-	columns := make([]string, len(l.columns))
-	for i, c := range l.columns {
-		columns[i] = s.C(c)
+// nestedPage selects f's page of l's rows under the parent whose id is
+// the SQL expression parent, with the users f joins: the rows' columns,
+// numbered in order, with the list's privacy filter and conditions, as
+// l's own page statement selects them.
+func (l childList[Q, T, P, S]) nestedPage(ctx context.Context, f *listLoad[T], dialect, parent string) *sql.Selector {
+	s := l.nestedRows(ctx, dialect, parent)
+	f.page.where(s)
+	joins := make([]loaders.Join, len(f.joined))
+	for i, e := range f.joined {
+		joins[i] = e.join()
 	}
-	s.Select(columns...)
+	return loaders.NestedPage(s, l.columns, joins, f.page.orderTerms(s)).Limit(f.page.fetchLimit())
+}
+
+// nestedTotal counts l's rows under the parent whose id is the SQL
+// expression parent.
+func (l childList[Q, T, P, S]) nestedTotal(ctx context.Context, dialect, parent string) *sql.Selector {
+	return l.nestedRows(ctx, dialect, parent).Select(sql.Count("*"))
+}
+
+// nestedRows selects l's rows under the parent whose id is the SQL
+// expression parent that the viewer may see.
+func (l childList[Q, T, P, S]) nestedRows(ctx context.Context, dialect, parent string) *sql.Selector {
+	s := sql.Dialect(dialect).Select().From(sql.Table(l.table))
 	s.Where(sql.ExprP(l.parent.Expr(s) + " = " + parent))
 	l.visible(ctx)(s)
 	for _, w := range l.where {
 		w(s)
 	}
-	p.where(s)
-	terms := p.orderTerms(s)
-	return s.AppendSelectExprAs(sql.RowNumber().OrderBy(terms...), loaders.RowColumn).
-		OrderBy(terms...).
-		Limit(p.fetchLimit())
+	return s
 }
 
-// deliver hands the pages of parents, read with them as JSON arrays of
-// the rows' columns, to f's loaders as its own batch would: each page in
-// its loader, the sizes a whole page shows, the rows as peers and in the
-// by-id loaders, and, for the parents' group g, the page batch marked
-// done.
-func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list string, g *loaders.PeerGroup, parents []int64, pages [][]byte) error {
+// deliver hands the pages of parents read with them (rows, as n read them)
+// to f's loaders as its own batch would: each page in its loader, the
+// sizes known, the rows as peers and in the by-id loaders with the users
+// they joined, and, for the parents' group g, the page batch marked done.
+func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list string, n loaders.Nest, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
 	out := make(map[int64][]T, len(parents))
 	var shown []T
+	joined := make([][]json.RawMessage, len(f.joined))
 	for i, id := range parents {
-		var rows []T
-		if pages[i] != nil {
-			if err := json.Unmarshal(pages[i], &rows); err != nil {
+		page, err := decodeNested[T](rows[i], n.As)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", list, err)
+		}
+		out[id] = page
+		page = page[:min(len(page), f.page.limit)]
+		shown = append(shown, page...)
+		for k, j := range n.Joins {
+			users, err := decodeNested[json.RawMessage](rows[i], loaders.JoinedColumn(n.As, j))
+			if err != nil || len(users) < len(page) {
+				return fmt.Errorf("reading %s: users of %d rows: %v", list, len(page), err)
+			}
+			joined[k] = append(joined[k], users[:len(page)]...)
+		}
+		if n.Total != nil {
+			total, err := loaders.Counted(rows[i], loaders.TotalOf(n.As))
+			if err != nil {
 				return fmt.Errorf("reading %s: %w", list, err)
 			}
+			f.sizes.set(id, total)
 		}
-		if rows == nil {
-			rows = []T{}
-		}
-		out[id] = rows
-		shown = append(shown, rows[:min(len(rows), f.page.limit)]...)
 	}
-	loaders.AddPeers(&lds.Peers, shown)
+	group := loaders.AddPeers(&lds.Peers, shown)
 	loaders.Prime(ctx, lds, shown...)
+	for k, e := range f.joined {
+		users := joined[k]
+		err := handOverUsers(ctx, lds, group, e, shown, func(i int) ([]byte, error) {
+			if string(users[i]) == "null" {
+				return nil, nil
+			}
+			return users[i], nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	for _, id := range parents {
 		f.pages.Prime(ctx, id, out[id])
 		f.nested.add(id)
@@ -282,6 +314,23 @@ func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list st
 		g.Preload(f.pageShape, nil)
 	}
 	return nil
+}
+
+// decodeNested reads the JSON array a Nest read with row in the column
+// as; an empty list (null) is an empty slice.
+func decodeNested[V any](row loaders.Row, as string) ([]V, error) {
+	raw, err := loaders.Joined(row, as)
+	if err != nil {
+		return nil, err
+	}
+	out := []V{}
+	if raw == nil {
+		return out, nil
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // idSet is a set of ids several goroutines add to.

@@ -89,7 +89,9 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 		}
 		for _, n := range nests {
-			outer = append(outer, `"`+n.As+`"."`+n.As+`"`)
+			for _, c := range n.columns() {
+				outer = append(outer, `"`+n.As+`"."`+c+`"`)
+			}
 		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
 			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id")`)
@@ -223,50 +225,129 @@ type Join struct {
 
 // JoinEach is an ent query modifier for a plain query (not a page): each
 // row comes back with the targets of joins, as Join describes, and the
-// pages of nests, as Nest describes, one JSON column each (read them with
-// Joined). An issue looked up by its key is then read with its author and
-// its labels in one statement.
+// pages of nests, as Nest describes (read them with Joined). An issue
+// looked up by its key is then read with its author, its labels and its
+// comments in one statement.
 func JoinEach(joins []Join, nests []Nest) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		for _, j := range joins {
-			target := j.target(s.Dialect(), s.C(j.Column))
-			s.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
-				b.WriteString("(")
-				b.Join(target)
-				b.WriteString(")")
-			}), j.As)
+			j.selectWith(s, s.C(j.Column))
 		}
+		if len(nests) == 0 {
+			return
+		}
+		// The nested pages need the row's id in a LATERAL join: the query
+		// becomes the source of an outer one.
+		inner := s.Clone()
+		outer := []string{`"looked".*`}
 		for _, n := range nests {
-			id := s.C("id")
-			s.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
-				b.WriteString("(")
-				n.aggregate(b, id)
-				b.WriteString(")")
-			}), n.As)
+			for _, c := range n.columns() {
+				outer = append(outer, `"`+n.As+`"."`+c+`"`)
+			}
 		}
+		from := sql.ExprFunc(func(b *sql.Builder) {
+			b.WriteString("(")
+			b.Join(inner)
+			b.WriteString(`) AS "looked"`)
+			for _, n := range nests {
+				b.WriteString(" LEFT JOIN LATERAL (")
+				n.aggregate(b, `"looked"."id"`)
+				b.WriteString(`) AS "` + n.As + `" ON true`)
+			}
+		})
+		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from)
 	}
 }
 
-// Nest is a list under each row of a page or lookup (an issue's labels)
-// read in the same statement: for each row, the rows Page selects (the
-// list's rows of the parent whose id is the SQL expression parent, with
-// the list's privacy filter, conditions, order and limit, numbered in
-// RowColumn in that order) come back as one JSON array of objects, one
-// key per selected column, in the column As (read it with Joined; null
-// for an empty list). A board's issues and their labels are then one
-// statement instead of two.
+// selectWith adds to s, as the column j.As, the target of the row whose
+// Column is the SQL expression source.
+func (j Join) selectWith(s *sql.Selector, source string) {
+	target := j.target(s.Dialect(), source)
+	s.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
+		b.WriteString("(")
+		b.Join(target)
+		b.WriteString(")")
+	}), j.As)
+}
+
+// Nest is a list under each row of a page or lookup (an issue's labels or
+// comments) read in the same statement. For each row, the rows Page
+// selects (the list's rows of the parent whose id is the SQL expression
+// parent, with the list's privacy filter, conditions, order and limit;
+// their Columns, then RowColumn numbering them in order) come back as one
+// JSON array of objects of their Columns in the column As (null for an
+// empty list). Joins are to-one edges of the listed rows read with them
+// (a comment's author), each as a JSON array of the targets, row by row,
+// in the column As_<join's As>; Total, when set, selects the size of the
+// parent's list, in the column As_total. Read them all with Joined and
+// Counted. A board's issues and their labels are then one statement
+// instead of two.
 type Nest struct {
-	As   string
-	Page func(dialect, parent string) *sql.Selector
+	As      string
+	Columns []string
+	Page    func(dialect, parent string) *sql.Selector
+	Joins   []Join
+	Total   func(dialect, parent string) *sql.Selector
 }
 
 // RowColumn is the column in which a Nest's page numbers its rows.
 const RowColumn = "row_number"
 
+// JoinedColumn is the column in which a page nested as as reads the
+// targets of join.
+func JoinedColumn(as string, join Join) string { return as + "_" + join.As }
+
+// TotalOf is the column in which a page nested as as reads its list's size.
+func TotalOf(as string) string { return as + "_total" }
+
+// NestedPage selects, for a Nest, the columns of table from s's rows
+// (s selects from table), each row's joins, and RowColumn numbering the
+// rows by the order terms.
+func NestedPage(s *sql.Selector, columns []string, joins []Join, terms []string) *sql.Selector {
+	cs := make([]string, len(columns))
+	for i, c := range columns {
+		cs[i] = s.C(c)
+	}
+	s.Select(cs...)
+	for _, j := range joins {
+		j.selectWith(s, s.C(j.Column))
+	}
+	return s.AppendSelectExprAs(sql.RowNumber().OrderBy(terms...), RowColumn).OrderBy(terms...)
+}
+
+// columns are the columns n's aggregate selects.
+func (n Nest) columns() []string {
+	out := []string{n.As}
+	for _, j := range n.Joins {
+		out = append(out, JoinedColumn(n.As, j))
+	}
+	if n.Total != nil {
+		out = append(out, TotalOf(n.As))
+	}
+	return out
+}
+
 // aggregate writes the statement that reads n's page of the row whose id
-// is parent as one JSON array, in order.
+// is parent as JSON arrays, in order, and its total.
 func (n Nest) aggregate(b *sql.Builder, parent string) {
-	b.WriteString(`SELECT json_agg("nested" ORDER BY "nested"."` + RowColumn + `") AS "` + n.As + `" FROM (`)
+	order := ` ORDER BY "nested"."` + RowColumn + `")`
+	b.WriteString("SELECT json_agg(json_build_object(")
+	for i, c := range n.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`'` + c + `', "nested"."` + c + `"`)
+	}
+	b.WriteString(")" + order + ` AS "` + n.As + `"`)
+	for _, j := range n.Joins {
+		b.WriteString(`, json_agg("nested"."` + j.As + `"` + order + ` AS "` + JoinedColumn(n.As, j) + `"`)
+	}
+	if n.Total != nil {
+		b.WriteString(", (")
+		b.Join(n.Total(b.Dialect(), parent))
+		b.WriteString(`) AS "` + TotalOf(n.As) + `"`)
+	}
+	b.WriteString(" FROM (")
 	b.Join(n.Page(b.Dialect(), parent))
 	b.WriteString(`) AS "nested"`)
 }
