@@ -81,48 +81,58 @@ func (s selection) nodes() []selection {
 	return out
 }
 
-// pageArgs reads the page arguments of a list field, as its resolver gets
-// them.
-func (s selection) pageArgs() pageArgs {
+// pageArgs reads the page arguments of a list field as its resolver gets
+// them; false when one has a form it does not know (the field is then
+// left to its resolver).
+func (s selection) pageArgs() (pageArgs, bool) {
 	var a pageArgs
+	ok := true
 	for name, v := range s.field.ArgumentMap(s.op.Variables) {
+		if v == nil {
+			continue
+		}
 		switch name {
 		case "first":
-			a.First = intArg(v)
+			a.First, ok = intArg(v)
 		case "last":
-			a.Last = intArg(v)
+			a.Last, ok = intArg(v)
 		case "after":
-			a.After = stringArg(v)
+			a.After, ok = stringArg(v)
 		case "before":
-			a.Before = stringArg(v)
+			a.Before, ok = stringArg(v)
+		default:
+			ok = false
+		}
+		if !ok {
+			return pageArgs{}, false
 		}
 	}
-	return a
+	return a, true
 }
 
-func intArg(v any) *int {
-	switch n := v.(type) {
+func intArg(v any) (*int, bool) {
+	var n int64
+	switch v := v.(type) {
 	case int64:
-		i := int(n)
-		return &i
+		n = v
 	case int:
-		return &n
+		n = int64(v)
 	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			return intArg(i)
+		i, err := v.Int64()
+		if err != nil {
+			return nil, false
 		}
-	case float64:
-		i := int(n)
-		return &i
+		n = i
+	default:
+		return nil, false
 	}
-	return nil
+	i := int(n)
+	return &i, true
 }
 
-func stringArg(v any) *string {
-	if s, ok := v.(string); ok {
-		return &s
-	}
-	return nil
+func stringArg(v any) (*string, bool) {
+	s, ok := v.(string)
+	return &s, ok
 }
 
 // nestedList is a list under a list's rows (an issue's labels) that a page
@@ -149,7 +159,10 @@ type nestPlan struct {
 func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](field string, child func() childList[Q, T, P, S]) nestedList {
 	return nestedList{field: field, plan: func(ctx context.Context, lds *loaders.Loaders, sel selection, as string) (nestPlan, bool) {
 		l := child()
-		args := sel.pageArgs()
+		args, ok := sel.pageArgs()
+		if !ok {
+			return nestPlan{}, false
+		}
 		f := loaders.Memo(lds, fieldKey{l.name, sel.field}, func() *listLoad[T] { return newListLoad(ctx, lds, l, args, sel) })
 		if !f.nestable() {
 			return nestPlan{}, false

@@ -155,7 +155,9 @@ func TestStoppedRequestsAreUnavailable(t *testing.T) {
 		name string
 		opt  servertest.Option
 	}{
-		{"request deadline", func(c *config.Config) { c.RequestTimeout = 500 * time.Millisecond }},
+		// Long enough for the fixture's sign-up on a busy test machine
+		// (bcrypt under the race detector); the blocked write waits it out.
+		{"request deadline", func(c *config.Config) { c.RequestTimeout = 3 * time.Second }},
 		{"statement timeout", func(c *config.Config) { c.StatementTimeout = 300 * time.Millisecond }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
