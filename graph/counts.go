@@ -2,10 +2,10 @@ package graph
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"entgo.io/ent/dialect/sql"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -68,41 +68,20 @@ func (s *listSizes) set(parent int64, n int) {
 }
 
 // selectedCounts returns the lists of counts whose totalCount the
-// connection field sel selects under edges { node } (through
-// fragments too).
+// connection field sel selects under edges { node } (as the executor
+// collects fields: through fragments, after @skip and @include).
 func selectedCounts(sel selection, counts []childCount) []childCount {
 	if len(counts) == 0 || !sel.known() {
 		return nil
 	}
-	doc := sel.doc()
+	nodes := sel.nodes()
 	var out []childCount
 	for _, c := range counts {
-		for _, n := range nodesOf(doc, sel.sets) {
-			if hasField(doc, n, c.field, "totalCount") {
-				out = append(out, c)
-				break
-			}
+		if slices.ContainsFunc(nodes, func(n selection) bool {
+			return slices.ContainsFunc(n.children(c.field), func(list selection) bool { return selects(list, "totalCount") })
+		}) {
+			out = append(out, c)
 		}
 	}
 	return out
-}
-
-// nodesOf returns the node fields under edges of a connection's selection.
-func nodesOf(doc *ast.QueryDocument, set ast.SelectionSet) ast.SelectionSet {
-	var nodes ast.SelectionSet
-	for _, e := range fieldsNamed(doc, set, "edges") {
-		nodes = append(nodes, fieldsNamed(doc, e.(*ast.Field).SelectionSet, "node")...)
-	}
-	return nodes
-}
-
-// hasField reports whether node selects field with sub among its
-// selection.
-func hasField(doc *ast.QueryDocument, node ast.Selection, field, sub string) bool {
-	for _, f := range fieldsNamed(doc, node.(*ast.Field).SelectionSet, field) {
-		if len(fieldsNamed(doc, f.(*ast.Field).SelectionSet, sub)) > 0 {
-			return true
-		}
-	}
-	return false
 }

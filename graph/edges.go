@@ -164,18 +164,25 @@ type listLoad[T any] struct {
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
 	wantsRows   bool
-	// withTotal, joins and countsRead say what the page statement reads
-	// beside the rows: the parents' totalCounts, users, lists' sizes.
-	withTotal  bool
-	countAsked bool // totalCount is selected
+	// countAsked, joined and counted say what is read beside the rows:
+	// the parents' totalCounts (the page's own statement reads them for a
+	// first page, firstPageTotal), users, sizes of lists under the rows.
+	countAsked bool
 	joined     []userEdge[T]
-	countsRead int
+	counted    []childCount
 	// sizes are the totalCounts of this kind of list known without
 	// counting (listSizes).
 	sizes *listSizes
 	// nested holds the parents whose pages a statement of the parents
 	// read with them (deliver).
 	nested idSet
+}
+
+// firstPageTotal reports whether the page statement reads its parents'
+// totalCounts: asked for, on a first page (no cursor: its conditions are
+// the list's).
+func (f *listLoad[T]) firstPageTotal() bool {
+	return f.countAsked && f.page.after == nil && f.page.before == nil
 }
 
 // knownSize returns parent's totalCount when it is known without counting.
@@ -249,12 +256,11 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	counted := selectedCounts(sel, l.counts)
 	// A first page (no cursor: its conditions are the list's) counts its
 	// parents' rows too when totalCount is asked for.
-	f.countAsked = selects(sel, "totalCount")
-	withTotal := p.after == nil && p.before == nil && f.countAsked
-	f.withTotal, f.joined, f.countsRead = withTotal, joined, len(counted)
+	f.countAsked, f.joined, f.counted = selects(sel, "totalCount"), joined, counted
+	withTotal := f.firstPageTotal()
 	var nested []nestPlan
 	if sel.known() {
-		nested = planNests(ctx, lds, sel.nodes(), l.nests, true)
+		nested = planNests(ctx, lds, sel.nodes(), l.nests, true, counted)
 	}
 	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
@@ -349,30 +355,6 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	f.pages = loaders.PerParent(lds, f.pageShape, f.fetchPages)
 	f.counts = loaders.PerParent(lds, f.countShape, f.fetchCounts)
 	return f
-}
-
-// fieldsNamed returns the fields named name in set, looking into inline
-// fragments and fragment spreads.
-func fieldsNamed(doc *ast.QueryDocument, set ast.SelectionSet, name string) ast.SelectionSet {
-	var out ast.SelectionSet
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if sel.Name == name {
-				out = append(out, sel)
-			}
-		case *ast.InlineFragment:
-			out = append(out, fieldsNamed(doc, sel.SelectionSet, name)...)
-		case *ast.FragmentSpread:
-			if doc == nil {
-				continue
-			}
-			if f := doc.Fragments.ForName(sel.Name); f != nil {
-				out = append(out, fieldsNamed(doc, f.SelectionSet, name)...)
-			}
-		}
-	}
-	return out
 }
 
 // selects reports whether sel selects field (through fragments too).

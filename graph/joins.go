@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/graph-gophers/dataloader/v7"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/user"
@@ -92,15 +92,12 @@ func joinSelected[T row](ctx context.Context, lds *loaders.Loaders, edges []user
 	if !sel.known() {
 		return func(*sql.Selector) {}, func([]T) error { return nil }
 	}
-	var selected []userEdge[T]
-	var joins []loaders.Join
-	for _, e := range edges {
-		if len(fieldsNamed(sel.doc(), sel.sets, e.field)) > 0 {
-			selected = append(selected, e)
-			joins = append(joins, e.join())
-		}
+	selected := selectedEdges([]selection{sel}, edges)
+	joins := make([]loaders.Join, len(selected))
+	for i, e := range selected {
+		joins[i] = e.join()
 	}
-	plans := planNests(ctx, lds, []selection{sel}, lists, false)
+	plans := planNests(ctx, lds, []selection{sel}, lists, false, nil)
 	return loaders.JoinEach(joins, nests(plans)), func(rows []T) error {
 		for _, e := range selected {
 			if err := handOverUsers(ctx, lds, nil, e, rows, joinedIn(rows, e.join().As)); err != nil {
@@ -112,22 +109,21 @@ func joinSelected[T row](ctx context.Context, lds *loaders.Loaders, edges []user
 }
 
 // selectedUserEdges returns the edges of edges the connection field sel
-// selects under edges { node } (through fragments too; a field
-// under @skip or @include counts as selected, which only reads a user
-// that goes unused).
+// selects under edges { node } (as the executor collects fields).
 func selectedUserEdges[T any](sel selection, edges []userEdge[T]) []userEdge[T] {
 	if len(edges) == 0 || !sel.known() {
 		return nil
 	}
-	doc := sel.doc()
-	nodes := nodesOf(doc, sel.sets)
+	return selectedEdges(sel.nodes(), edges)
+}
+
+// selectedEdges returns the edges of edges that one of objects (the
+// selections of the objects the edges start from) selects.
+func selectedEdges[T any](objects []selection, edges []userEdge[T]) []userEdge[T] {
 	var out []userEdge[T]
 	for _, e := range edges {
-		for _, n := range nodes {
-			if len(fieldsNamed(doc, n.(*ast.Field).SelectionSet, e.field)) > 0 {
-				out = append(out, e)
-				break
-			}
+		if slices.ContainsFunc(objects, func(o selection) bool { return len(o.children(e.field)) > 0 }) {
+			out = append(out, e)
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	"entgo.io/ent/dialect/sql"
@@ -115,8 +116,6 @@ func intArg(v any) (*int, bool) {
 	switch v := v.(type) {
 	case int64:
 		n = v
-	case int:
-		n = int64(v)
 	case json.Number:
 		i, err := v.Int64()
 		if err != nil {
@@ -132,7 +131,10 @@ func intArg(v any) (*int, bool) {
 
 func stringArg(v any) (*string, bool) {
 	s, ok := v.(string)
-	return &s, ok
+	if !ok {
+		return nil, false
+	}
+	return &s, true
 }
 
 // nestedList is a list under a list's rows (an issue's labels) that a page
@@ -148,10 +150,11 @@ type nestedList struct {
 
 // nestPlan is one nested list of one statement.
 type nestPlan struct {
+	list string // "Issue.labels"
 	nest loaders.Nest
-	// deliver hands the pages read with the parents (rows, whose ids are
+	// deliver hands the pages n read with the parents (rows, whose ids are
 	// parents) to the list's loaders; g is the parents' peer group, if any.
-	deliver func(ctx context.Context, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error
+	deliver func(ctx context.Context, n loaders.Nest, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error
 }
 
 // nested describes child, selected as field under its parents' rows, as
@@ -176,19 +179,21 @@ func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 		if f.countAsked {
 			n.Total = func(dialect, parent string) *sql.Selector { return l.nestedTotal(ctx, dialect, parent) }
 		}
-		return nestPlan{nest: n, deliver: func(ctx context.Context, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
+		return nestPlan{list: l.name, nest: n, deliver: func(ctx context.Context, n loaders.Nest, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
 			return f.deliver(ctx, lds, l.name, n, g, parents, rows)
 		}}, true
 	}}
 }
 
 // planNests returns the nested lists of lists that the rows selected as
-// rows select, at most maxNests. Under a page (many parents, one) it nests
-// only lists that join no users: a page of pages with their users (a deep
-// overview's issues with their comments and authors) decodes every nested
-// row from JSON, which cost more server and PostgreSQL CPU than the
-// statement it saves (docs/performance.md).
-func planNests(ctx context.Context, lds *loaders.Loaders, rows []selection, lists []nestedList, underPage bool) []nestPlan {
+// rows select, at most maxNests. counted are the lists whose sizes the
+// statement reads already (a page of issues' comment counts, under a
+// page): their nested pages do not count them again. Under a page (many
+// parents, one statement) it nests only lists that join no users: a page of pages with their users (a deep overview's issues with
+// their comments and authors) decodes every nested row from JSON, which
+// cost more server and PostgreSQL CPU than the statement it saves
+// (docs/performance.md).
+func planNests(ctx context.Context, lds *loaders.Loaders, rows []selection, lists []nestedList, underPage bool, counted []childCount) []nestPlan {
 	var out []nestPlan
 	for _, n := range lists {
 		for _, r := range rows {
@@ -197,9 +202,13 @@ func planNests(ctx context.Context, lds *loaders.Loaders, rows []selection, list
 					return out
 				}
 				p, ok := n.plan(ctx, lds, sel, fmt.Sprintf("nested_%s_%d", n.field, len(out)))
-				if ok && (!underPage || len(p.nest.Joins) == 0) {
-					out = append(out, p)
+				if !ok || underPage && len(p.nest.Joins) > 0 {
+					continue
 				}
+				if slices.ContainsFunc(counted, func(c childCount) bool { return c.list == p.list }) {
+					p.nest.Total = nil
+				}
+				out = append(out, p)
 			}
 		}
 	}
@@ -226,7 +235,7 @@ func deliverNests[T row](ctx context.Context, plans []nestPlan, g *loaders.PeerG
 		parents[i], read[i] = idOf(r), r
 	}
 	for _, p := range plans {
-		if err := p.deliver(ctx, g, parents, read); err != nil {
+		if err := p.deliver(ctx, p.nest, g, parents, read); err != nil {
 			return err
 		}
 	}
@@ -238,7 +247,7 @@ func deliverNests[T row](ctx context.Context, plans []nestPlan, g *loaders.PeerG
 // and the page reads no sizes of lists under its rows (a nested page
 // reads its rows' users and its total, not their lists).
 func (f *listLoad[T]) nestable() bool {
-	return f.err == nil && f.wantsRows && f.countsRead == 0
+	return f.err == nil && f.wantsRows && len(f.counted) == 0
 }
 
 // nestedPage selects f's page of l's rows under the parent whose id is
