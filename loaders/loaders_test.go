@@ -3,6 +3,7 @@ package loaders_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,11 @@ import (
 	"github.com/issuegraph/issuegraph/ent/viewer"
 	"github.com/issuegraph/issuegraph/loaders"
 )
+
+// patient waits long enough that keys handed over together always meet in
+// one batch, even on a loaded machine under -race (the default 2 ms is
+// sized for production, where a late key only costs one more statement).
+var patient = loaders.Options{Wait: 500 * time.Millisecond}
 
 // users creates n users and returns a client that counts statements.
 func users(t *testing.T, n int) (*ent.Client, []int64) {
@@ -35,7 +41,7 @@ func TestByIDAnswersInKeyOrderWithPerKeyNotFound(t *testing.T) {
 	t.Parallel()
 	client, ids := users(t, 3)
 	ctx, stmts := database.WithStatementCounter(viewer.SystemContext(context.Background()))
-	l := loaders.New(client, loaders.Options{})
+	l := loaders.New(client, patient)
 	keys := []int64{ids[2], 999999, ids[0], ids[1]}
 	got, errs := l.User.LoadMany(ctx, keys)()
 	require.Len(t, got, 4)
@@ -93,7 +99,7 @@ func TestCancelledRequestDoesNotPoisonAnother(t *testing.T) {
 func TestPerParentSharesOneLoaderPerShape(t *testing.T) {
 	t.Parallel()
 	client, ids := users(t, 1)
-	l := loaders.New(client, loaders.Options{})
+	l := loaders.New(client, patient)
 	var calls [][]int64
 	fetch := func(_ context.Context, parents []int64) (map[int64]int, error) {
 		calls = append(calls, parents)
