@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/loaders"
 )
 
@@ -289,7 +290,7 @@ func (l childList[Q, T, P, S]) nestedRows(ctx context.Context, dialect, parent s
 func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list string, n loaders.Nest, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
 	out := make(map[int64][]T, len(parents))
 	var shown []T
-	joined := make([][]json.RawMessage, len(f.joined))
+	joined := make([][]*ent.User, len(f.joined))
 	for i, id := range parents {
 		page, err := decodeNested[T](rows[i], n.As)
 		if err != nil {
@@ -299,7 +300,7 @@ func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list st
 		page = page[:min(len(page), f.page.limit)]
 		shown = append(shown, page...)
 		for k, j := range n.Joins {
-			users, err := decodeNested[json.RawMessage](rows[i], loaders.JoinedColumn(n.As, j))
+			users, err := decodeNested[*ent.User](rows[i], loaders.JoinedColumn(n.As, j))
 			if err != nil || len(users) < len(page) {
 				return fmt.Errorf("reading %s: users of %d rows: %v", list, len(page), err)
 			}
@@ -317,12 +318,7 @@ func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list st
 	loaders.Prime(ctx, lds, shown...)
 	for k, e := range f.joined {
 		users := joined[k]
-		err := handOverUsers(ctx, lds, group, e, shown, func(i int) ([]byte, error) {
-			if string(users[i]) == "null" {
-				return nil, nil
-			}
-			return users[i], nil
-		})
+		err := handOverUsers(ctx, lds, group, e, shown, func(i int) (*ent.User, error) { return users[i], nil })
 		if err != nil {
 			return err
 		}
@@ -336,23 +332,6 @@ func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list st
 		g.Preload(f.pageShape, nil)
 	}
 	return nil
-}
-
-// decodeNested reads the JSON array a Nest read with row in the column
-// as; an empty list (null) is an empty slice.
-func decodeNested[V any](row loaders.Row, as string) ([]V, error) {
-	raw, err := loaders.Joined(row, as)
-	if err != nil {
-		return nil, err
-	}
-	out := []V{}
-	if raw == nil {
-		return out, nil
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // idSet is a set of ids several goroutines add to.
