@@ -171,7 +171,7 @@ func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 		if !f.nestable() {
 			return nestPlan{}, false
 		}
-		n := loaders.Nest{As: as, Columns: l.columns, Page: func(dialect, parent string) *sql.Selector {
+		n := loaders.Nest{As: as, Columns: l.columns, Order: f.page.orderTerms, Page: func(dialect, parent string) *sql.Selector {
 			return l.nestedPage(ctx, f, dialect, parent)
 		}}
 		for _, e := range f.joined {
