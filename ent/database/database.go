@@ -60,6 +60,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if opts.StatementCache > 0 {
 		dsn = withGenericPlans(dsn)
 	}
+	dsn = withRandomPageCost(dsn)
 	pqc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
@@ -139,6 +140,29 @@ func withGenericPlans(dsn string) string {
 	q := u.Query()
 	if q.Get("plan_cache_mode") == "" {
 		q.Set("plan_cache_mode", "force_generic_plan")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// withRandomPageCost tells the planner that reading a page out of order
+// costs about what reading the next one does (random_page_cost=1.1, as
+// PostgreSQL's documentation suggests for solid-state storage and for data
+// that stays in memory), unless the URL sets random_page_cost itself.
+// With the default 4.0 it reads each issue's first comments by a bitmap
+// scan of all of them and a sort, instead of walking the (issue_id,
+// created_at, id) index in order and stopping at the page's end: on a deep
+// page of 200 issues that cost a seventh of its PostgreSQL CPU. Startup
+// parameters win over ALTER DATABASE settings, so an operator who tuned it
+// for spinning disks sets it in the URL.
+func withRandomPageCost(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil { // withStatementTimeout parsed it already
+		return dsn
+	}
+	q := u.Query()
+	if q.Get("random_page_cost") == "" {
+		q.Set("random_page_cost", "1.1")
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

@@ -74,3 +74,32 @@ func TestOpenRefusesBadURL(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "secret", "the password is redacted")
 }
+
+// TestPlannerSettingsAndTheURLsOwn: connections plan with random_page_cost
+// 1.1 and, with the statement cache, generic plans, unless the URL sets
+// either itself.
+func TestPlannerSettingsAndTheURLsOwn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	show := func(db *database.DB, setting string) string {
+		var v string
+		require.NoError(t, db.SQL.QueryRowContext(ctx, "SHOW "+setting).Scan(&v))
+		return v
+	}
+	url := databasetest.URL(t)
+	open := func(rawURL string, opts database.Options) *database.DB {
+		db, err := database.Open(ctx, rawURL, opts)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+
+	ours := open(url, database.Options{StatementCache: 8})
+	assert.Equal(t, "1.1", show(ours, "random_page_cost"))
+	assert.Equal(t, "force_generic_plan", show(ours, "plan_cache_mode"))
+	assert.Equal(t, "auto", show(open(url, database.Options{}), "plan_cache_mode"), "no cache, no generic plans")
+
+	theirs := open(url+"&random_page_cost=4&plan_cache_mode=auto", database.Options{StatementCache: 8})
+	assert.Equal(t, "4", show(theirs, "random_page_cost"))
+	assert.Equal(t, "auto", show(theirs, "plan_cache_mode"))
+}
