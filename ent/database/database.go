@@ -58,9 +58,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if opts.StatementCache > 0 {
-		dsn = withGenericPlans(dsn)
+		dsn = withDefault(dsn, genericPlans)
 	}
-	dsn = withRandomPageCost(dsn)
+	dsn = withDefault(dsn, randomPageCost)
 	pqc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
@@ -123,46 +123,42 @@ func withStatementTimeout(rawURL string, d time.Duration) (string, error) {
 	return u.String(), nil
 }
 
-// withGenericPlans makes the connections' prepared statements keep one
-// generic plan (plan_cache_mode=force_generic_plan), unless the URL sets
-// plan_cache_mode itself. PostgreSQL's default plans a statement afresh,
-// for its actual arguments, whenever a custom plan looks cheaper than the
-// generic one; for a statement with an array of ids that is every time,
-// and planning a page of issues with its privacy filter cost as much CPU
-// as running it. Every statement Issuegraph reads with is driven by
-// indexes on ids and foreign keys, which the generic plan uses whatever
-// the arguments.
-func withGenericPlans(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil { // withStatementTimeout parsed it already
-		return dsn
-	}
-	q := u.Query()
-	if q.Get("plan_cache_mode") == "" {
-		q.Set("plan_cache_mode", "force_generic_plan")
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// Planner settings every connection starts with (as run-time parameters
+// of the URL) unless the URL sets them itself; a startup parameter wins
+// over ALTER DATABASE settings, so an operator who wants others sets them
+// in the URL.
+//
+// plan_cache_mode=force_generic_plan (with the statement cache only): the
+// prepared statements keep one generic plan. PostgreSQL's default plans a
+// statement afresh, for its actual arguments, whenever a custom plan looks
+// cheaper than the generic one; for a statement with an array of ids that
+// is every time, and planning a page of issues with its privacy filter
+// cost as much CPU as running it. Every statement Issuegraph reads with is
+// driven by indexes on ids and foreign keys, which the generic plan uses
+// whatever the arguments.
+//
+// random_page_cost=1.1 (PostgreSQL's documentation suggests about that for
+// solid-state storage and data that stays in memory; its default 4.0 is
+// for spinning disks): with 4.0 it reads each issue's first comments by a
+// bitmap scan of all of them and a sort, instead of walking the (issue_id,
+// created_at, id) index in order and stopping at the page's end; on a
+// deep page of 200 issues that cost a seventh of its PostgreSQL CPU.
+const (
+	genericPlans   = "plan_cache_mode=force_generic_plan"
+	randomPageCost = "random_page_cost=1.1"
+)
 
-// withRandomPageCost tells the planner that reading a page out of order
-// costs about what reading the next one does (random_page_cost=1.1, as
-// PostgreSQL's documentation suggests for solid-state storage and for data
-// that stays in memory), unless the URL sets random_page_cost itself.
-// With the default 4.0 it reads each issue's first comments by a bitmap
-// scan of all of them and a sort, instead of walking the (issue_id,
-// created_at, id) index in order and stopping at the page's end: on a deep
-// page of 200 issues that cost a seventh of its PostgreSQL CPU. Startup
-// parameters win over ALTER DATABASE settings, so an operator who tuned it
-// for spinning disks sets it in the URL.
-func withRandomPageCost(dsn string) string {
+// withDefault adds setting ("name=value") to the URL dsn unless it sets
+// name itself.
+func withDefault(dsn, setting string) string {
 	u, err := url.Parse(dsn)
 	if err != nil { // withStatementTimeout parsed it already
 		return dsn
 	}
+	name, value, _ := strings.Cut(setting, "=")
 	q := u.Query()
-	if q.Get("random_page_cost") == "" {
-		q.Set("random_page_cost", "1.1")
+	if q.Get(name) == "" {
+		q.Set(name, value)
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

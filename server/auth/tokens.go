@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/refreshtoken"
@@ -44,6 +45,23 @@ type Service struct {
 	// revocations refuses access tokens of ended sessions; nil: none are
 	// refused before they expire.
 	revocations *Revocations
+	// verified remembers access tokens this service has checked, by their
+	// whole text (signature included): a client sends the same token with
+	// every request until it expires, and checking its signature and
+	// decoding its claims each time cost 3% of an issue page's CPU. A
+	// remembered token is still refused once its validity window ends or
+	// its session is revoked.
+	verified *lru.Cache[string, verifiedToken]
+}
+
+// verifiedTokens is how many checked access tokens a Service remembers.
+const verifiedTokens = 10_000
+
+// verifiedToken is what an access token that passed every check said.
+type verifiedToken struct {
+	userID          int64
+	session         string
+	validFrom, ends time.Time // not before validFrom (nbf, iat), before ends (exp)
 }
 
 // Options configure a Service.
@@ -60,9 +78,14 @@ type Options struct {
 
 // NewService returns a token service storing refresh tokens through client.
 func NewService(client *ent.Client, o Options) *Service {
+	verified, err := lru.New[string, verifiedToken](verifiedTokens)
+	if err != nil { // only for a size below one
+		panic(err)
+	}
 	return &Service{
 		client: client, secret: []byte(o.Secret), issuer: o.Issuer, audience: o.Audience,
 		accessTTL: o.AccessTTL, refreshTTL: o.RefreshTTL, now: time.Now, revocations: o.Revocations,
+		verified: verified,
 	}
 }
 
@@ -216,8 +239,26 @@ func (s *Service) VerifyAccess(token string) (int64, error) {
 // (issued before sessions were named) cannot be revoked and lives until
 // it expires.
 func (s *Service) Access(token string) (userID int64, session string, err error) {
+	v, ok := s.verified.Get(token)
+	if !ok {
+		if v, err = s.check(token); err != nil {
+			return 0, "", err
+		}
+		s.verified.Add(token, v)
+	}
+	if now := s.now(); now.Before(v.validFrom) || !now.Before(v.ends) {
+		return 0, "", ErrInvalidToken
+	}
+	if v.session != "" && s.revocations != nil && s.revocations.Revoked(SessionKey(v.session)) {
+		return 0, "", ErrInvalidToken
+	}
+	return v.userID, v.session, nil
+}
+
+// check verifies an access token's signature and claims (Access).
+func (s *Service) check(token string) (verifiedToken, error) {
 	claims := &accessClaims{}
-	_, err = jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.secret, nil },
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(s.issuer),
 		jwt.WithAudience(s.audience),
@@ -226,16 +267,21 @@ func (s *Service) Access(token string) (userID int64, session string, err error)
 		jwt.WithTimeFunc(s.now),
 	)
 	if err != nil {
-		return 0, "", ErrInvalidToken
+		return verifiedToken{}, ErrInvalidToken
 	}
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, "", ErrInvalidToken
+		return verifiedToken{}, ErrInvalidToken
 	}
-	if claims.Session != "" && s.revocations != nil && s.revocations.Revoked(SessionKey(claims.Session)) {
-		return 0, "", ErrInvalidToken
+	// The parser checked exp (required), nbf and iat against now; the
+	// remembered window is the same, for later requests.
+	v := verifiedToken{userID: id, session: claims.Session, ends: claims.ExpiresAt.Time}
+	for _, t := range []*jwt.NumericDate{claims.NotBefore, claims.IssuedAt} {
+		if t != nil && t.After(v.validFrom) {
+			v.validFrom = t.Time
+		}
 	}
-	return id, claims.Session, nil
+	return v, nil
 }
 
 func randomToken(n int) (string, error) {
