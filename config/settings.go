@@ -16,7 +16,7 @@ type Setting struct {
 var Settings = []Setting{
 	{"ISSUEGRAPH_ENV", Development, Rule{}, "`development` serves GraphiQL and introspection and relaxes checks; `production` enforces every rule of the Production column, naming each one broken."},
 	{"ISSUEGRAPH_ADDR", "127.0.0.1:8080", Rule{}, "Address the HTTP server listens on (in production e.g. `:8080`)."},
-	{"ISSUEGRAPH_DATABASE_URL", DevDatabaseURL, required(func(c Config) string { return c.DatabaseURL }), "PostgreSQL connection URL."},
+	{"ISSUEGRAPH_DATABASE_URL", DevDatabaseURL, required(func(c Config) string { return c.DatabaseURL }), "PostgreSQL connection URL. Each connection also plans with `random_page_cost=1.1` and, with the statement cache on, `plan_cache_mode=force_generic_plan`, unless the URL sets them (`...&random_page_cost=4`); see [performance](performance.md)."},
 	{"ISSUEGRAPH_DB_MAX_OPEN_CONNS", "20", Rule{}, "Connection pool size per instance."},
 	{"ISSUEGRAPH_DB_STATEMENT_CACHE", "64", Rule{}, "Statements each database connection keeps prepared, so PostgreSQL plans them once instead of on every run; 0 prepares none (for a pooler in transaction mode that cannot carry prepared statements)."},
 	{"ISSUEGRAPH_STATEMENT_TIMEOUT", "5s", Rule{}, "PostgreSQL statement_timeout for every connection."},
