@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -166,15 +165,7 @@ func gid(typ string, id int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%s:%d", typ, id)))
 }
 
-func (w *world) dbID(t *testing.T, g string) int64 {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(g)
-	require.NoError(t, err)
-	_, num, _ := strings.Cut(string(raw), ":")
-	id, err := strconv.ParseInt(num, 10, 64)
-	require.NoError(t, err)
-	return id
-}
+func (w *world) dbID(t *testing.T, g string) int64 { return dbIDOf(t, g) }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()

@@ -27,6 +27,18 @@ const (
 	pollEvery = 20 * time.Millisecond
 )
 
+// dbIDOf is the database id inside a global ID the API returned
+// ("Organization:12", base64url).
+func dbIDOf(tb testing.TB, gid string) int64 {
+	tb.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(gid)
+	require.NoError(tb, err)
+	_, num, _ := strings.Cut(string(raw), ":")
+	id, err := strconv.ParseInt(num, 10, 64)
+	require.NoError(tb, err)
+	return id
+}
+
 func fromBase64URL(s string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	return string(b), err
@@ -85,11 +97,7 @@ func waitForLockWaiter(t *testing.T, env *servertest.Env) {
 // global ID.
 func addMembership(t *testing.T, env *servertest.Env, orgGID, email, role string) string {
 	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(orgGID)
-	require.NoError(t, err)
-	_, num, _ := strings.Cut(string(raw), ":")
-	orgID, err := strconv.ParseInt(num, 10, 64)
-	require.NoError(t, err)
+	orgID := dbIDOf(t, orgGID)
 	ctx := viewer.SystemContext(context.Background())
 	uid, err := env.DB.Client.User.Query().Where(user.Email(email)).OnlyID(ctx)
 	require.NoError(t, err)

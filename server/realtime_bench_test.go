@@ -113,11 +113,7 @@ func BenchmarkEventFanout(b *testing.B) {
 // access token for each.
 func benchMembers(tb testing.TB, env *servertest.Env, orgGID string, n int) []string {
 	tb.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(orgGID)
-	require.NoError(tb, err)
-	_, num, _ := strings.Cut(string(raw), ":")
-	orgID, err := strconv.ParseInt(num, 10, 64)
-	require.NoError(tb, err)
+	orgID := dbIDOf(tb, orgGID)
 	ctx := viewer.SystemContext(context.Background())
 	cfg := env.Config
 	tokens := auth.NewService(env.DB.Client, auth.Options{

@@ -58,9 +58,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if opts.StatementCache > 0 {
-		dsn = withDefault(dsn, genericPlans)
+		dsn = withDefault(dsn, "plan_cache_mode", "force_generic_plan")
 	}
-	dsn = withDefault(dsn, randomPageCost)
+	dsn = withDefault(dsn, "random_page_cost", "1.1")
 	pqc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
@@ -143,19 +143,14 @@ func withStatementTimeout(rawURL string, d time.Duration) (string, error) {
 // bitmap scan of all of them and a sort, instead of walking the (issue_id,
 // created_at, id) index in order and stopping at the page's end; on a
 // deep page of 200 issues that cost a seventh of its PostgreSQL CPU.
-const (
-	genericPlans   = "plan_cache_mode=force_generic_plan"
-	randomPageCost = "random_page_cost=1.1"
-)
-
-// withDefault adds setting ("name=value") to the URL dsn unless it sets
-// name itself.
-func withDefault(dsn, setting string) string {
+//
+// withDefault adds the run-time parameter name=value to the URL dsn unless
+// it sets name itself.
+func withDefault(dsn, name, value string) string {
 	u, err := url.Parse(dsn)
 	if err != nil { // withStatementTimeout parsed it already
 		return dsn
 	}
-	name, value, _ := strings.Cut(setting, "=")
 	q := u.Query()
 	if q.Get(name) == "" {
 		q.Set(name, value)
