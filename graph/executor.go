@@ -175,3 +175,77 @@ func shareEvent(ctx context.Context, v *model.Event, marshal func() graphql.Mars
 func rawJSON(data []byte) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) { _, _ = w.Write(data) })
 }
+
+// objectOf replaces the *graphql.FieldSet every object's marshaler returns.
+// The stock FieldSet writes itself through an iterator that copies each
+// field (a few hundred bytes) to the heap and a map of the aliases written
+// so far, for every object of every response. An object with a deferred
+// field still returns the FieldSet, which @defer's views share.
+func objectOf(out *graphql.FieldSet, fields []graphql.CollectedField, deferred graphql.DeferredGroup) graphql.Marshaler {
+	if len(deferred.Defers) > 0 {
+		return out
+	}
+	return objectValues{fields: fields, values: out.Values}
+}
+
+// objectValues writes an object's fields as the stock FieldSet does: in
+// order, each alias once (the first occurrence wins).
+type objectValues struct {
+	fields []graphql.CollectedField
+	values []graphql.Marshaler
+}
+
+// manyFields is the field count above which repeated aliases are found
+// through a map rather than by looking back.
+const manyFields = 16
+
+func (o objectValues) MarshalGQL(w io.Writer) {
+	var written map[string]bool
+	if len(o.fields) > manyFields {
+		written = make(map[string]bool, len(o.fields))
+	}
+	_, _ = io.WriteString(w, "{")
+	for i := range o.fields {
+		alias := o.fields[i].Alias
+		if written != nil {
+			if written[alias] {
+				continue
+			}
+			written[alias] = true
+		} else if aliasBefore(o.fields[:i], alias) {
+			continue
+		}
+		if i > 0 {
+			_, _ = io.WriteString(w, ",")
+		}
+		writeName(w, alias)
+		_, _ = io.WriteString(w, ":")
+		o.values[i].MarshalGQL(w)
+	}
+	_, _ = io.WriteString(w, "}")
+}
+
+func aliasBefore(fields []graphql.CollectedField, alias string) bool {
+	for i := range fields {
+		if fields[i].Alias == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// writeName writes a response key as a JSON string. Keys are GraphQL names
+// (letters, digits, underscores), which need no escaping; anything else is
+// quoted as the stock marshaler quotes it.
+func writeName(w io.Writer, name string) {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c != '_' && (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			graphql.MarshalString(name).MarshalGQL(w)
+			return
+		}
+	}
+	_, _ = io.WriteString(w, `"`)
+	_, _ = io.WriteString(w, name)
+	_, _ = io.WriteString(w, `"`)
+}

@@ -163,6 +163,7 @@ func TestPatchedExecutorMatchesStock(t *testing.T) {
 		{name: "bad arguments", query: `{ project(organization: "scale", key: "PA") { issues(first: 0) { totalCount } comments: issues(first: 2, after: "bogus") { totalCount } } }`},
 		{name: "a missing object", query: `{ project(organization: "scale", key: "NOPE") { key } organization(slug: "nope") { name } }`},
 		{name: "validation error", query: `{ project(organization: "scale", key: "PA") { nope } }`},
+		{name: "plain fields, nulls, enums, many keys", query: `{ issue(key: "PA-3", organization: "scale") { id key number title body status priority createdAt updatedAt closedAt version assignee { name email } author { id name } a: number b: title c: status d: priority e: body f: key g: version ... on Node { id } ... on Issue { key title } } project(organization: "scale", key: "PA") { key name description archived ...N } } fragment N on Node { id ... on Project { key } }`},
 		{name: "defer", query: `{ project(organization: "scale", key: "PA") { key ... @defer { issues(first: 2) { totalCount } } } }`},
 		{name: "anonymous", query: `{ project(organization: "scale", key: "PA") { key } viewer { name } }`, ctx: ctx},
 		{name: "canceled", query: `{ organization(slug: "scale") { projects(first: 3) { edges { node { key issues(first: 3) { edges { node { key assignee { name } } } } } } } } }`, ctx: canceled},

@@ -13,6 +13,16 @@
 //     goroutine of their own otherwise;
 //   - lists of issues, comments, projects and labels and their edges are
 //     marshaled in order (marshalInOrder) instead of a goroutine per item;
+//   - every object's marshaler returns objectOf(out, fields, deferred),
+//     which writes the object's fields without the stock FieldSet's
+//     per-field heap copies and per-object map of written keys (the
+//     FieldSet itself when a field is deferred);
+//   - a plain leaf field (its value read from a struct field, no resolver,
+//     no directive) whose marshaler cannot fail or report (strings, ints,
+//     booleans, IDs, enums; nullable strings and IDs) is marshaled
+//     directly, without a field context, a context layer and a deferred
+//     recover of its own. Field interceptors do not see such fields; the
+//     server's only one (resolver spans) passes them by anyway;
 //   - each event a subscription field delivers is marshaled through
 //     shareEvent, which resolves it once for a viewer's subscriptions
 //     running the same operation with the same variables.

@@ -27,6 +27,28 @@ var (
 	userEdgeCase = regexp.MustCompile(`(?m)^(\t\tcase "(?:author|assignee)":\n)\t\t\tout\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t\t\t\ttrue, (true|false),\n\t\t\t\tfunc\(ctx context\.Context\) graphql\.Marshaler \{\n(\t\t\t\t\treturn ec\._(Issue|Comment)_(author|assignee)\(ctx, field, obj\)\n)\t\t\t\t\}\)\n`)
 )
 
+// The end of an object's marshaler, which returns its FieldSet.
+var objectReturn = regexp.MustCompile(`(?m)^(\t\tec\.ProcessDeferredGroup\(deferred\)\n\t\}\n\n)\treturn out\n\}\n`)
+
+// A plain leaf field: its value read from the object's struct field, no
+// resolver, no directive. Group 1 is the function's first line, 2 the
+// value, 3 its marshaler.
+var plainLeaf = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.]+\) \(ret graphql\.Marshaler\) \{\n)` +
+	`\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (obj\.\w+), nil\n\t\t\},\n` +
+	`\t\tnil,\n` +
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v [^\n]+\) graphql\.Marshaler \{\n\t\t\treturn ec\.(marshal[^\s(]+)\(ctx, selections, v\)\n\t\t\},\n` +
+	`\t\ttrue,\n\t\t(?:true|false),\n\t\)\n\}\n`)
+
+// A marshaler of a leaf that reports nothing and cannot fail: a string,
+// int, boolean, ID or enum value (never null), or a nullable string or ID
+// (null for nil, which is allowed). Group 1 is its name.
+var quietMarshaler = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (marshal[^\s(]+)\(ctx context\.Context, sel ast\.SelectionSet, v \*?[\w.]+\) graphql\.Marshaler \{\n(?:` +
+	`\t_ = sel\n\tres := graphql\.(?:Marshal(?:String|Int|Boolean|ID)\(v\)|MarshalString\(marshalN[^\s\[]+\[v\]\))\n\tif res == graphql\.Null \{\n\t\tgraphql\.AddInvalidNullFromMarshaler\(ctx, "\w+!"\)\n\t\}\n\treturn res\n` +
+	`|\tif v == nil \{\n\t\treturn graphql\.Null\n\t\}\n\t_ = sel\n\t_ = ctx\n\tres := graphql\.Marshal(?:String|ID)\(\*v\)\n\treturn res\n` +
+	`)\}\n`)
+
 // userEdges and lists are how many cases userEdgeCase and listCase must
 // match: Issue.author, Issue.assignee and Comment.author; Issue.comments,
 // Issue.labels and Project.issues.
@@ -74,6 +96,28 @@ func patch(path string) error {
 		return fmt.Errorf("%s: %d subscription event marshalers matched, want 2 (projectEvents, issueEvents)", path, n)
 	}
 	src = eventStream.ReplaceAllString(src, "${1}\t\t\treturn shareEvent(ctx, v, func() graphql.Marshaler {\n\t\t\t\treturn ${2}\n\t\t\t})\n")
+
+	if n := len(objectReturn.FindAllStringIndex(src, -1)); n != strings.Count(src, "deferred := deferredGroup(ctx, fields)") {
+		return fmt.Errorf("%s: %d object marshalers end as expected, of %d", path, n, strings.Count(src, "deferred := deferredGroup(ctx, fields)"))
+	}
+	src = objectReturn.ReplaceAllString(src, "${1}\treturn objectOf(out, fields, deferred)\n}\n")
+
+	quiet := map[string]bool{}
+	for _, m := range quietMarshaler.FindAllStringSubmatch(src, -1) {
+		quiet[m[1]] = true
+	}
+	plain := 0
+	src = plainLeaf.ReplaceAllStringFunc(src, func(f string) string {
+		m := plainLeaf.FindStringSubmatch(f)
+		if !quiet[m[3]] {
+			return f
+		}
+		plain++
+		return m[1] + "\treturn ec." + m[3] + "(ctx, field.Selections, " + m[2] + ")\n}\n"
+	})
+	if plain == 0 {
+		return fmt.Errorf("%s: no plain leaf field matched", path)
+	}
 
 	lines := strings.SplitAfter(src, "\n")
 	inOrderLists, inList := 0, false
