@@ -33,6 +33,10 @@ func TestEncodeResponseWritesWhatMarshalWrites(t *testing.T) {
 		&graphql.Response{},
 		&graphql.Response{Data: json.RawMessage(data[0]), Errors: gqlerror.List{{Message: "not found", Path: ast.Path{ast.PathName("issue")}}}},
 		&graphql.Response{Data: json.RawMessage(data[0]), Extensions: map[string]any{"cost": 3}},
+		&graphql.Response{Data: json.RawMessage(data[4]), Extensions: map[string]any{"cost": 3}},
+		&graphql.Response{Data: json.RawMessage(data[0]), Extensions: map[string]any{
+			"cost": map[string]any{"requestedQueryCost": 27, "actualQueryCost": 4, "throttleStatus": map[string]any{"maximumAvailable": 1000}},
+			"note": "<b> & \u2028", "a": []any{1, "x", nil}}},
 		&graphql.Response{Data: json.RawMessage(data[0]), Label: "later", Path: ast.Path{ast.PathName("issue")}, HasNext: &yes},
 	)
 	for _, resp := range responses {

@@ -248,20 +248,32 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response, wi
 	_, _ = w.Write(b)
 }
 
-// encodeResponse encodes resp as json.Marshal does. A response of data alone
-// (most of them) is written around its data, which the executor produced
-// as JSON already: json.Marshal would scan all of it again to validate and
-// compact it, a few percent of a large answer's CPU. Data holding a
-// character json.Marshal escapes (<, >, &, U+2028, U+2029) goes through
-// json.Marshal too, so the bytes are the same either way.
+// encodeResponse encodes resp as json.Marshal does. A response of data and
+// extensions (most of them: every operation reports its cost) is written
+// around its data, which the executor produced as JSON already: json.Marshal
+// would scan all of it again to validate and compact it, a few percent of
+// a large answer's CPU. Data holding a character json.Marshal escapes (<,
+// >, &, U+2028, U+2029) goes through json.Marshal too, so the bytes are the
+// same either way.
 func encodeResponse(resp *graphql.Response) ([]byte, error) {
-	if len(resp.Errors) > 0 || len(resp.Extensions) > 0 || resp.Label != "" || resp.Path != nil ||
-		resp.HasNext != nil || len(resp.Data) == 0 || escapedByMarshal(resp.Data) {
+	if len(resp.Errors) > 0 || resp.Label != "" || resp.Path != nil || resp.HasNext != nil ||
+		len(resp.Data) == 0 || escapedByMarshal(resp.Data) {
 		return json.Marshal(resp)
 	}
-	b := make([]byte, 0, len(`{"data":}`)+len(resp.Data))
+	var ext []byte
+	if len(resp.Extensions) > 0 {
+		var err error
+		if ext, err = json.Marshal(resp.Extensions); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, len(`{"data":,"extensions":}`)+len(resp.Data)+len(ext))
 	b = append(b, `{"data":`...)
 	b = append(b, resp.Data...)
+	if ext != nil {
+		b = append(b, `,"extensions":`...)
+		b = append(b, ext...)
+	}
 	return append(b, '}'), nil
 }
 
