@@ -163,7 +163,10 @@ type listLoad[T any] struct {
 	// with one statement: the loaders' batches, and a peer group's.
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
-	wantsRows   bool
+	// readPages is fetchPages with, when lookup is set, the parents
+	// looked up by the same statement (projectWithIssues).
+	readPages func(ctx context.Context, parents []int64, lookup *lookupParents) (map[int64][]T, error)
+	wantsRows bool
 	// countAsked, joined and counted say what is read beside the rows:
 	// the parents' totalCounts (the page's own statement reads them for a
 	// first page, firstPageTotal), users, sizes of lists under the rows.
@@ -262,7 +265,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	if sel.known() {
 		nested = planNests(ctx, lds, sel.nodes(), l.nests, true, counted)
 	}
-	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
+	f.readPages = func(ctx context.Context, parents []int64, lookup *lookupParents) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
 		joins := make([]loaders.Join, len(joined))
 		for i, e := range joined {
@@ -272,11 +275,26 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for i, c := range counted {
 			counts[i] = c.count(ctx)
 		}
-		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms,
-			loaders.With{Total: withTotal, Counts: counts, Joins: joins, Nests: nests(nested)}))
+		with := loaders.With{Total: withTotal, Counts: counts, Joins: joins, Nests: nests(nested)}
+		if lookup != nil {
+			with.Lookup = lookup.from
+		}
+		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, with))
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
+		}
+		if lookup != nil {
+			// The parents are the lookup's; a parent with an empty page
+			// came back as a row of nulls (id 0), which is no row.
+			read := make([]loaders.Row, len(rows))
+			for i, row := range rows {
+				read[i] = row
+			}
+			if parents, err = lookup.found(read); err != nil {
+				return nil, err
+			}
+			rows = slices.DeleteFunc(rows, func(row T) bool { return l.idOf(row) == 0 })
 		}
 		// Each parent's extra row only tells whether more follow: it is no
 		// peer, so nobody loads the edges of a row nobody sees.
@@ -315,6 +333,14 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 				f.sizes.set(id, n)
 			}
 		}
+		if lookup != nil {
+			// Read with their parents: their loader and their peer
+			// groups' resolvers find them without a batch (listLoaded).
+			for _, id := range parents {
+				f.pages.Prime(ctx, id, out[id])
+				f.nested.add(id)
+			}
+		}
 		for i, c := range counted {
 			sizes := sizesOf(lds, countShapeOf(c.list, nil))
 			for _, row := range shown {
@@ -328,6 +354,9 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		}
 		f.learnSizes(parents, out)
 		return out, nil
+	}
+	f.fetchPages = func(ctx context.Context, parents []int64) (map[int64][]T, error) {
+		return f.readPages(ctx, parents, nil)
 	}
 	f.fetchCounts = func(ctx context.Context, parents []int64) (map[int64]int, error) {
 		// Sizes a page showed whole are known: count only the others.

@@ -12,6 +12,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/ent/label"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/ent/ent/user"
 	"github.com/issuegraph/issuegraph/loaders"
 )
@@ -26,8 +27,8 @@ import (
 // syntax) hands the whole value to encoding/json, which then decides;
 // TestFlatDecodingMatchesEncodingJSON holds the two to the same results.
 
-// decodeFlat reads into v (*ent.User, *ent.Label or *ent.Comment) the
-// JSON object b of its columns.
+// decodeFlat reads into v (*ent.User, *ent.Label, *ent.Comment or
+// *ent.Project) the JSON object b of its columns.
 func decodeFlat(b []byte, v any) error {
 	r := flatReader{b: b}
 	if r.object(v) && r.end() {
@@ -140,6 +141,29 @@ func readColumn(r *flatReader, v any, key []byte) bool {
 			return r.text(&v.Color)
 		case label.FieldDescription:
 			return r.text(&v.Description)
+		}
+	case *ent.Project:
+		switch string(key) {
+		case project.FieldID:
+			return r.int64(&v.ID)
+		case project.FieldCreatedAt:
+			return r.time(&v.CreatedAt)
+		case project.FieldUpdatedAt:
+			return r.time(&v.UpdatedAt)
+		case project.FieldVersion:
+			return r.int(&v.Version)
+		case project.FieldOrganizationID:
+			return r.int64(&v.OrganizationID)
+		case project.FieldKey:
+			return r.text(&v.Key)
+		case project.FieldName:
+			return r.text(&v.Name)
+		case project.FieldDescription:
+			return r.text(&v.Description)
+		case project.FieldArchived:
+			return r.bool(&v.Archived)
+		case project.FieldIssueCount:
+			return r.int(&v.IssueCount)
 		}
 	case *ent.Comment:
 		switch string(key) {
@@ -273,6 +297,19 @@ func (r *flatReader) text(s *string) bool {
 func (r *flatReader) time(t *time.Time) bool {
 	raw, plain, ok := r.quoted()
 	return ok && plain && t.UnmarshalText(raw) == nil
+}
+
+// bool reads true or false.
+func (r *flatReader) bool(b *bool) bool {
+	switch {
+	case r.literal("true"):
+		*b = true
+	case r.literal("false"):
+		*b = false
+	default:
+		return false
+	}
+	return true
 }
 
 // int64 reads an integer.

@@ -15,6 +15,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/comment"
 	"github.com/issuegraph/issuegraph/ent/ent/label"
+	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/ent/ent/user"
 )
 
@@ -39,7 +40,7 @@ func TestFlatReaderKnowsEveryColumn(t *testing.T) {
 	for _, tc := range []struct {
 		v       any
 		columns []string
-	}{{&ent.User{}, joinedUserFields}, {&ent.Label{}, label.Columns}, {&ent.Comment{}, comment.Columns}} {
+	}{{&ent.User{}, joinedUserFields}, {&ent.Label{}, label.Columns}, {&ent.Comment{}, comment.Columns}, {&ent.Project{}, project.Columns}} {
 		typ := reflect.TypeOf(tc.v).Elem()
 		for _, c := range tc.columns {
 			var value string
@@ -57,6 +58,8 @@ func TestFlatReaderKnowsEveryColumn(t *testing.T) {
 				value = `"x"`
 			case reflect.TypeOf(int64(0)), reflect.TypeOf(0):
 				value = `7`
+			case reflect.TypeOf(false):
+				value = `true`
 			default:
 				t.Fatalf("%T.%s: a column of type %s; teach the flat reader to read it", tc.v, field.Name, field.Type)
 			}

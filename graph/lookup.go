@@ -2,17 +2,26 @@ package graph
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/ent/organization"
 	"github.com/issuegraph/issuegraph/ent/ent/project"
+	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/loaders"
 )
 
 // projectByKey finds a project by its organization's slug and its key.
 func (r *Resolver) projectByKey(ctx context.Context, slug, key string) (*ent.Project, error) {
+	if p, ok, err := r.projectWithIssues(ctx, slug, key); ok {
+		return p, err
+	}
 	p, err := orNil(r.client.Project.Query().
 		Where(project.Key(key), project.HasOrganizationWith(organization.Slug(slug))).
 		Only(ctx))
@@ -62,4 +71,91 @@ func (r *Resolver) issueByKey(ctx context.Context, key string, slug *string) (*e
 		return issues[0], nil
 	}
 	return nil, Errorf(CodeBadUserInput, "%s exists in more than one of your organizations; pass organization to choose", key)
+}
+
+// lookupParents are parents looked up by the statement that reads their
+// pages (loaders.With.Lookup): from selects them, found reads them from
+// the statement's rows (every row carries its parent's) and returns their
+// ids.
+type lookupParents struct {
+	from  *sql.Selector
+	found func(rows []loaders.Row) ([]int64, error)
+}
+
+// projectWithIssues looks a project up by its organization's slug and its
+// key in the statement that reads the first page of its issues the query
+// selects (a board): one statement instead of two. ok is false when the
+// query selects no such page, or one the lookup cannot read (a filter, an
+// order, more than one issues field, only totalCount): the project is then
+// looked up on its own.
+func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *ent.Project, ok bool, err error) {
+	sel := selectionOf(ctx)
+	if !sel.known() {
+		return nil, false, nil
+	}
+	fields := sel.children("issues")
+	if len(fields) != 1 {
+		return nil, false, nil
+	}
+	args, ok := fields[0].pageArgs()
+	if !ok {
+		return nil, false, nil
+	}
+	l, err := r.issueList("Project.issues", issue.FieldProjectID, nil, nil)
+	if err != nil {
+		return nil, false, nil
+	}
+	lds := r.loadersFor(ctx)
+	f := loaders.Memo(lds, fieldKey{l.name, fields[0].field}, func() *listLoad[*ent.Issue] {
+		return newListLoad(ctx, lds, l, args, fields[0])
+	})
+	if f.err != nil || !f.wantsRows {
+		return nil, false, nil
+	}
+	t := sql.Table(project.Table)
+	o := sql.Table(organization.Table)
+	from := sql.Dialect(dialect.Postgres).
+		Select(t.C(project.FieldID)).
+		AppendSelectExprAs(sql.Expr(`row_to_json("`+project.Table+`")`), loaders.LookupColumn).
+		From(t).
+		Where(sql.And(
+			sql.EQ(t.C(project.FieldKey), key),
+			sql.Exists(sql.Select(o.C(organization.FieldID)).From(o).Where(sql.And(
+				sql.ColumnsEQ(t.C(project.FieldOrganizationID), o.C(organization.FieldID)),
+				sql.EQ(o.C(organization.FieldSlug), slug),
+			))),
+		)).
+		Limit(2)
+	rule.VisibleProjects(ctx)(from)
+	var projects []*ent.Project
+	lookup := &lookupParents{from: from, found: func(rows []loaders.Row) ([]int64, error) {
+		var ids []int64
+		for _, row := range rows {
+			raw, err := loaders.Joined(row, loaders.LookupColumn)
+			if err != nil {
+				return nil, err
+			}
+			p := &ent.Project{}
+			if err := decodeFlat(raw, p); err != nil {
+				return nil, err
+			}
+			if !slices.Contains(ids, p.ID) {
+				ids = append(ids, p.ID)
+				projects = append(projects, p)
+			}
+		}
+		return ids, nil
+	}}
+	if _, err := f.readPages(ctx, nil, lookup); err != nil {
+		return nil, true, err
+	}
+	switch len(projects) {
+	case 0:
+		return nil, true, nil
+	case 1:
+		// Its issues' keys need it: from memory, not one more statement.
+		loaders.Prime(ctx, lds, projects[0])
+		return projects[0], true, nil
+	}
+	return nil, true, fmt.Errorf("project %s of %s: %d found", key, slug, len(projects))
 }

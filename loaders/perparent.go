@@ -98,16 +98,32 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 				outer = append(outer, `"`+n.As+`"."`+c+`"`)
 			}
 		}
+		if with.Lookup != nil {
+			outer = append(outer, `"parents"."`+LookupColumn+`"`)
+		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
-			b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id")`)
+			if with.Lookup != nil {
+				b.WriteString("(")
+				b.Join(with.Lookup)
+				b.WriteString(`) AS "parents"`)
+			} else {
+				b.WriteString("unnest(").Arg(pq.Array(parents)).WriteString(`::bigint[]) AS "parents"("id")`)
+			}
 			if total != nil {
 				b.WriteString(" CROSS JOIN LATERAL (")
 				b.Join(total)
 				b.WriteString(`) AS "total"`)
 			}
-			b.WriteString(" CROSS JOIN LATERAL (")
-			b.Join(inner)
-			b.WriteString(`) AS "ranked"`)
+			if with.Lookup != nil {
+				// A parent without rows still comes back: its row.
+				b.WriteString(" LEFT JOIN LATERAL (")
+				b.Join(inner)
+				b.WriteString(`) AS "ranked" ON true`)
+			} else {
+				b.WriteString(" CROSS JOIN LATERAL (")
+				b.Join(inner)
+				b.WriteString(`) AS "ranked"`)
+			}
 			for _, c := range counts {
 				b.WriteString(" CROSS JOIN LATERAL (")
 				b.Join(c.counter(s.Dialect()))
@@ -130,9 +146,21 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 	}
 }
 
+// LookupColumn is the column in which a Lookup selects each parent's row
+// as JSON (read it with Joined).
+const LookupColumn = "parent_row"
+
 // With is what a FirstPerParent page reads beside its rows, in the same
 // statement.
 type With struct {
+	// Lookup, when set, is where the parents come from instead of the
+	// parent ids (which are then ignored): a statement selecting each
+	// parent's id as "id" and its row as JSON as LookupColumn, such as a
+	// project looked up by its key, which is then read with its first page
+	// in one statement. Every row carries its parent's row; a parent
+	// without rows in its page comes back as one row whose own columns
+	// are null.
+	Lookup *sql.Selector
 	// Total adds each parent's totalCount, the query's rows for the parent
 	// (read it with Counted, in TotalColumn). Only for a query whose
 	// conditions are the list's: a cursor's condition would leave rows out.

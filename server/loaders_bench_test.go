@@ -48,4 +48,3 @@ func BenchmarkNestedShapes(b *testing.B) {
 		})
 	}
 }
-

@@ -90,10 +90,10 @@ func assertStatementsByDepth(t *testing.T, c *servertest.Client, busiest string)
 		// statements at first: 5 and at first: 50
 		small, large int
 	}{
-		// project; issues page with their assignees, their comment counts,
-		// the project's issue count and each issue's labels. The issues'
-		// project (for their keys) is the one the root field read.
-		{"board", boardQuery, 2, 2},
+		// project looked up with its issues page, their assignees, their
+		// comment counts, the project's issue count and each issue's
+		// labels. The issues' project (for their keys) is the one looked up.
+		{"board", boardQuery, 1, 1},
 		// issue with its author, its labels, and its comments page with
 		// their authors and their count. The issue's key is the one asked
 		// for, so its project is not read.
@@ -399,9 +399,9 @@ func TestCommentCountsReadWithTheirIssues(t *testing.T) {
 				f.owner.Do(t, `query($k: String!) { issue(key: $k) { comments { totalCount } } }`, map[string]any{"k": e.Node.Key}).MustOK(t).Decode(t, &alone)
 				assert.Equal(t, alone.Issue.Comments.TotalCount, e.Node.Comments.TotalCount, "%s: as its own lookup counts", e.Node.Key)
 			}
-			// project; issues with their comment counts (and, for a page of
-			// comments, the comments page, nested).
-			assert.Equal(t, 2, res.Statements(t))
+			// The project looked up with its issues, their comment counts
+			// (and, for a page of comments, the comments page, nested).
+			assert.Equal(t, 1, res.Statements(t))
 		})
 	}
 }
@@ -513,4 +513,83 @@ func TestListsReadWithTheirIssues(t *testing.T) {
 		names = append(names, ns)
 	}
 	assert.Equal(t, [][]string{{}, {"a"}, {"a", "b", "c"}, {"b", "d"}}, names)
+}
+
+// TestProjectLookedUpWithItsIssues holds a project looked up by its key
+// together with the first page of its issues (one statement) to the same
+// answers as the lookup and the page read apart (two statements: an
+// explicit order the lookup does not read with it): pages with cursors
+// and from the end, an empty project, and a project the viewer may not
+// see.
+func TestProjectLookedUpWithItsIssues(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, patientLoaders)
+	f := newFixture(t, env, "fold", "FLD")
+	for i := range 5 {
+		f.createIssue(t, map[string]any{"title": fmt.Sprintf("Issue %d", i+1), "assigneeId": f.ownerID})
+	}
+	f.owner.Do(t, `mutation($o:ID!){ createProject(input:{organizationId:$o,key:"EMP",name:"Empty",description:"none yet"}){ project{id} } }`,
+		map[string]any{"o": f.orgID}).MustOK(t)
+	outsider := env.As(env.SignUp(t, "fold-outsider@example.com", "Outsider"))
+
+	const project = `id key name description archived version`
+	const conn = `totalCount pageInfo { hasNextPage hasPreviousPage } edges { node { key title assignee { name } comments { totalCount } } }`
+	// apart names the default order: the page is then read by the issues'
+	// own batch, and its cursors belong to that order (cursor asks for
+	// one of them).
+	order := func(args string, apart bool) string {
+		if apart {
+			return args + ", orderBy: {field: UPDATED_AT, direction: DESC}"
+		}
+		return args
+	}
+	ask := func(c *servertest.Client, key, args string, apart bool) (string, int) {
+		res := c.Do(t, `query($k: String!) { project(organization: "fold", key: $k) { `+project+` issues(`+order(args, apart)+`) { `+conn+` } } }`,
+			map[string]any{"k": key}).MustOK(t)
+		return string(res.Data), res.Statements(t)
+	}
+	cursor := func(apart bool) string {
+		var out struct {
+			Project struct {
+				Issues struct{ PageInfo struct{ EndCursor string } }
+			}
+		}
+		f.owner.Do(t, `{ project(organization: "fold", key: "FLD") { issues(`+order("first: 2", apart)+`) { pageInfo { endCursor } } } }`, nil).
+			MustOK(t).Decode(t, &out)
+		return out.Project.Issues.PageInfo.EndCursor
+	}
+
+	together, n := ask(f.owner, "FLD", "first: 2", false)
+	assert.Equal(t, 1, n, "the project and its page in one statement")
+	assert.Contains(t, together, `"edges":[{"node":{"key":"FLD-5"`, "most recently updated first")
+	apart, n := ask(f.owner, "FLD", "first: 2", true)
+	assert.JSONEq(t, apart, together)
+	assert.Equal(t, 2, n)
+
+	for _, args := range []string{`first: 10`, `first: 2, after: %q`, `last: 2`, `last: 1, before: %q`} {
+		at := func(apart bool) string {
+			if strings.Contains(args, "%q") {
+				return fmt.Sprintf(args, cursor(apart))
+			}
+			return args
+		}
+		together, _ := ask(f.owner, "FLD", at(false), false)
+		apart, _ := ask(f.owner, "FLD", at(true), true)
+		assert.JSONEq(t, apart, together, args)
+		assert.Contains(t, together, `"key":"FLD-`, args)
+	}
+
+	empty, n := ask(f.owner, "EMP", "first: 5", false)
+	assert.Equal(t, 1, n)
+	emptyApart, _ := ask(f.owner, "EMP", "first: 5", true)
+	assert.JSONEq(t, emptyApart, empty)
+	assert.Contains(t, empty, `"key":"EMP","name":"Empty","description":"none yet","archived":false`)
+	assert.Contains(t, empty, `"totalCount":0`)
+	assert.Contains(t, empty, `"edges":[]`)
+
+	for _, key := range []string{"FLD", "EMP", "NOPE"} {
+		hidden, n := ask(outsider, key, "first: 5", false)
+		assert.JSONEq(t, `{"project":null}`, hidden, key)
+		assert.Equal(t, 1, n, key)
+	}
 }

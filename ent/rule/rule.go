@@ -124,6 +124,17 @@ func FilterProjects() privacy.QueryRule {
 	})
 }
 
+// VisibleProjects is FilterProjects as a predicate on a selector of the
+// projects table, for a statement that looks a project up with other rows
+// (a project by its key with its first page of issues): the same rule, in
+// the same statement. The system sees every project (AllowSystem).
+func VisibleProjects(ctx context.Context) func(*sql.Selector) {
+	if viewer.FromContext(ctx).System {
+		return func(*sql.Selector) {}
+	}
+	return in(project.FieldOrganizationID, memberOrgs(ctx))
+}
+
 // FilterIssues shows the issues of the viewer's organizations' projects.
 // An issue carries its project's organization (ent/schema's organizationOf),
 // so the test is on the row itself.
