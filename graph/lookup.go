@@ -101,6 +101,8 @@ func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *
 	if !ok {
 		return nil, false, nil
 	}
+	// Without a filter the list cannot be refused; should it be, the
+	// issues field's own resolver reports why.
 	l, err := r.issueList("Project.issues", issue.FieldProjectID, nil, nil)
 	if err != nil {
 		return nil, false, nil
@@ -112,6 +114,8 @@ func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *
 	if f.err != nil || !f.wantsRows {
 		return nil, false, nil
 	}
+	// The lookup projectByKey's ent query makes, with the projects
+	// policy's own predicate (ent's policy does not run on a subquery).
 	t := sql.Table(project.Table)
 	o := sql.Table(organization.Table)
 	from := sql.Dialect(dialect.Postgres).
