@@ -334,12 +334,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			}
 		}
 		if lookup != nil {
-			// Read with their parents: their loader and their peer
-			// groups' resolvers find them without a batch (listLoaded).
-			for _, id := range parents {
-				f.pages.Prime(ctx, id, out[id])
-				f.nested.add(id)
-			}
+			f.readWithParents(ctx, parents, out)
 		}
 		for i, c := range counted {
 			sizes := sizesOf(lds, countShapeOf(c.list, nil))

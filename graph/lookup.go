@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -12,19 +13,23 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/ent/organization"
+	"github.com/issuegraph/issuegraph/ent/ent/predicate"
 	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/ent/rule"
 	"github.com/issuegraph/issuegraph/loaders"
 )
+
+// keyed is the project with key in the organization with slug.
+func keyed(slug, key string) []predicate.Project {
+	return []predicate.Project{project.Key(key), project.HasOrganizationWith(organization.Slug(slug))}
+}
 
 // projectByKey finds a project by its organization's slug and its key.
 func (r *Resolver) projectByKey(ctx context.Context, slug, key string) (*ent.Project, error) {
 	if p, ok, err := r.projectWithIssues(ctx, slug, key); ok {
 		return p, err
 	}
-	p, err := orNil(r.client.Project.Query().
-		Where(project.Key(key), project.HasOrganizationWith(organization.Slug(slug))).
-		Only(ctx))
+	p, err := orNil(r.client.Project.Query().Where(keyed(slug, key)...).Only(ctx))
 	if p != nil {
 		// Its issues' keys need it: from memory, not one more statement.
 		loaders.Prime(ctx, r.loadersFor(ctx), p)
@@ -117,28 +122,30 @@ func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *
 	// The lookup projectByKey's ent query makes, with the projects
 	// policy's own predicate (ent's policy does not run on a subquery).
 	t := sql.Table(project.Table)
-	o := sql.Table(organization.Table)
 	from := sql.Dialect(dialect.Postgres).
 		Select(t.C(project.FieldID)).
 		AppendSelectExprAs(sql.Expr(`row_to_json("`+project.Table+`")`), loaders.LookupColumn).
 		From(t).
-		Where(sql.And(
-			sql.EQ(t.C(project.FieldKey), key),
-			sql.Exists(sql.Select(o.C(organization.FieldID)).From(o).Where(sql.And(
-				sql.ColumnsEQ(t.C(project.FieldOrganizationID), o.C(organization.FieldID)),
-				sql.EQ(o.C(organization.FieldSlug), slug),
-			))),
-		)).
 		Limit(2)
+	for _, p := range keyed(slug, key) {
+		p(from)
+	}
 	rule.VisibleProjects(ctx)(from)
 	var projects []*ent.Project
 	lookup := &lookupParents{from: from, found: func(rows []loaders.Row) ([]int64, error) {
 		var ids []int64
+		var last []byte
 		for _, row := range rows {
 			raw, err := loaders.Joined(row, loaders.LookupColumn)
 			if err != nil {
 				return nil, err
 			}
+			// Every row of a page carries its parent: read each once
+			// (rows come grouped by parent).
+			if bytes.Equal(raw, last) {
+				continue
+			}
+			last = raw
 			p := &ent.Project{}
 			if err := decodeFlat(raw, p); err != nil {
 				return nil, err

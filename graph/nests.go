@@ -323,15 +323,23 @@ func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list st
 			return err
 		}
 	}
-	for _, id := range parents {
-		f.pages.Prime(ctx, id, out[id])
-		f.nested.add(id)
-	}
+	f.readWithParents(ctx, parents, out)
 	f.learnSizes(parents, out)
 	if g != nil {
 		g.Preload(f.pageShape, nil)
 	}
 	return nil
+}
+
+// readWithParents hands over the pages of parents a statement of the
+// parents read with them (a nested page, a lookup's page): their loader
+// holds them, and the parents' resolvers find them without a batch
+// (listLoaded).
+func (f *listLoad[T]) readWithParents(ctx context.Context, parents []int64, pages map[int64][]T) {
+	for _, id := range parents {
+		f.pages.Prime(ctx, id, pages[id])
+		f.nested.add(id)
+	}
 }
 
 // idSet is a set of ids several goroutines add to.
