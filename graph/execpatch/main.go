@@ -15,6 +15,8 @@ var inOrder = regexp.MustCompile(`^func \(ec \*executionContext\) marshal[NO](Is
 
 var (
 	newDeferred = "deferred := graphql.NewDeferredGroup(ctx)"
+	// What every object's marshaler calls instead.
+	ownDeferred = "deferred := deferredGroup(ctx, fields)"
 	sliceCall   = "graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {"
 	// The marshaler of the events a subscription field delivers.
 	eventStream = regexp.MustCompile(`(?m)^(\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v \*model\.Event\) graphql\.Marshaler \{\n)\t\t\treturn (ec\.marshalNEvent2\S+\(ctx, selections, v\))\n`)
@@ -74,7 +76,8 @@ func patch(path string) error {
 	if !strings.Contains(src, newDeferred) {
 		return fmt.Errorf("%s: no %q: not gqlgen's output, or already patched", path, newDeferred)
 	}
-	src = strings.ReplaceAll(src, newDeferred, "deferred := deferredGroup(ctx, fields)")
+	src = strings.ReplaceAll(src, newDeferred, ownDeferred)
+	objects := strings.Count(src, ownDeferred)
 
 	ids := idCase.FindAllStringIndex(src, -1)
 	if len(ids) == 0 {
@@ -97,8 +100,8 @@ func patch(path string) error {
 	}
 	src = eventStream.ReplaceAllString(src, "${1}\t\t\treturn shareEvent(ctx, v, func() graphql.Marshaler {\n\t\t\t\treturn ${2}\n\t\t\t})\n")
 
-	if n := len(objectReturn.FindAllStringIndex(src, -1)); n != strings.Count(src, "deferred := deferredGroup(ctx, fields)") {
-		return fmt.Errorf("%s: %d object marshalers end as expected, of %d", path, n, strings.Count(src, "deferred := deferredGroup(ctx, fields)"))
+	if n := len(objectReturn.FindAllStringIndex(src, -1)); n != objects {
+		return fmt.Errorf("%s: %d object marshalers end as expected, of %d", path, n, objects)
 	}
 	src = objectReturn.ReplaceAllString(src, "${1}\treturn objectOf(out, fields, deferred)\n}\n")
 
