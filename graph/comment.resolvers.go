@@ -23,9 +23,10 @@ func (r *commentResolver) ID(ctx context.Context, obj *ent.Comment) (string, err
 // Author is the resolver for the author field.
 func (r *commentResolver) Author(ctx context.Context, obj *ent.Comment) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
-	users := lds.UsersOf("Comment.author")
+	batch := userBatchOf(ctx, lds, "Comment.author")
+	users := lds.UsersOf(batch)
 	if g := lds.Peers.Of(typeComment, obj.ID); g != nil {
-		return required(groupUser(ctx, lds, g, "Comment.author", users, func() []int64 {
+		return required(groupUser(ctx, lds, g, batch, users, func() []int64 {
 			return targets(g.Comments, func(c *ent.Comment) int64 { return c.AuthorID })
 		}, obj.AuthorID))
 	}

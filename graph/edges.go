@@ -255,7 +255,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	// The page's shape is the same whichever users it joins and sizes it
 	// reads: the first parent's selection is every parent's (one field,
 	// one selection).
-	joined := selectedUserEdges(sel, l.users)
+	joined := selectedUserEdges(lds, sel, l.users)
 	counted := selectedCounts(sel, l.counts)
 	// A first page (no cursor: its conditions are the list's) counts its
 	// parents' rows too when totalCount is asked for.

@@ -80,10 +80,21 @@ func resolveWhenLoaded(ctx context.Context, oc *graphql.OperationContext, out *g
 // peerEdgeLoaded reports whether the resolver of edge ("Comment.author")
 // for the object of type typ and id finds its answer loaded: the object has
 // a peer group (the resolver then asks the group, see groupUser) and the
-// group's batch for the edge has finished.
-func peerEdgeLoaded(ctx context.Context, typ string, id int64, edge string) bool {
+// group's batch for the edge selected as field has finished (userBatch).
+func peerEdgeLoaded(ctx context.Context, typ string, id int64, edge string, field graphql.CollectedField) bool {
 	lds := loaders.FromContext(ctx)
-	return lds != nil && lds.Peers.Of(typ, id).Loaded(edge)
+	if lds == nil {
+		return false
+	}
+	g := lds.Peers.Of(typ, id)
+	if g == nil {
+		return false
+	}
+	name, ok := knownUserBatch(lds, edge, field.Field)
+	if !ok {
+		name = userBatch(lds, edge, selection{op: graphql.GetOperationContext(ctx), field: field.Field, sets: field.Selections})
+	}
+	return g.Loaded(name)
 }
 
 // listLoaded reports whether the resolver of the list field list

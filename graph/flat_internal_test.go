@@ -32,6 +32,28 @@ func TestJoinedUsersHaveEveryReadableField(t *testing.T) {
 	assert.ElementsMatch(t, want, joinedUserFields)
 }
 
+// TestUserFieldColumnsKnowEveryUserField: every field of User says which
+// columns it reads (userFieldColumns), so a page that selects it reads
+// them with its rows; a field left out would make every selection of it
+// read all of them. The columns are readable ones.
+func TestUserFieldColumnsKnowEveryUserField(t *testing.T) {
+	typ := NewExecutableSchema(Config{}).Schema().Types["User"]
+	require.NotNil(t, typ)
+	var fields []string
+	for _, f := range typ.Fields {
+		fields = append(fields, f.Name)
+	}
+	fields = append(fields, "__typename")
+	var known []string
+	for name, cols := range userFieldColumns {
+		known = append(known, name)
+		for _, c := range cols {
+			assert.Contains(t, joinedUserFields, c, "%s reads %s", name, c)
+		}
+	}
+	assert.ElementsMatch(t, fields, known)
+}
+
 // TestFlatReaderKnowsEveryColumn: every column read with other rows (a
 // joined user's, a nested label's or comment's) is read by the flat
 // reader into the field encoding/json would fill, so a new column cannot

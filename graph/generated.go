@@ -13460,7 +13460,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "author":
 			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
-				peerEdgeLoaded(ctx, "Comment", obj.ID, "Comment.author"),
+				peerEdgeLoaded(ctx, "Comment", obj.ID, "Comment.author", field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Comment_author(ctx, field, obj)
 				})
@@ -14102,13 +14102,13 @@ func (ec *executionContext) _Issue(ctx context.Context, sel ast.SelectionSet, ob
 				})
 		case "author":
 			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, true,
-				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.author"),
+				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.author", field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_author(ctx, field, obj)
 				})
 		case "assignee":
 			resolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, false,
-				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.assignee"),
+				peerEdgeLoaded(ctx, "Issue", obj.ID, "Issue.assignee", field),
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Issue_assignee(ctx, field, obj)
 				})

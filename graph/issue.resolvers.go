@@ -43,9 +43,10 @@ func (r *issueResolver) Project(ctx context.Context, obj *ent.Issue) (*ent.Proje
 // Author is the resolver for the author field.
 func (r *issueResolver) Author(ctx context.Context, obj *ent.Issue) (*ent.User, error) {
 	lds := r.loadersFor(ctx)
-	users := lds.UsersOf("Issue.author")
+	batch := userBatchOf(ctx, lds, "Issue.author")
+	users := lds.UsersOf(batch)
 	if g := lds.Peers.Of(typeIssue, obj.ID); g != nil {
-		return required(groupUser(ctx, lds, g, "Issue.author", users, func() []int64 {
+		return required(groupUser(ctx, lds, g, batch, users, func() []int64 {
 			return targets(g.Issues, func(i *ent.Issue) int64 { return i.AuthorID })
 		}, obj.AuthorID))
 	}
@@ -58,9 +59,10 @@ func (r *issueResolver) Assignee(ctx context.Context, obj *ent.Issue) (*ent.User
 		return nil, nil
 	}
 	lds := r.loadersFor(ctx)
-	users := lds.UsersOf("Issue.assignee")
+	batch := userBatchOf(ctx, lds, "Issue.assignee")
+	users := lds.UsersOf(batch)
 	if g := lds.Peers.Of(typeIssue, obj.ID); g != nil {
-		return optional(groupUser(ctx, lds, g, "Issue.assignee", users, func() []int64 {
+		return optional(groupUser(ctx, lds, g, batch, users, func() []int64 {
 			return targets(g.Issues, func(i *ent.Issue) int64 {
 				if i.AssigneeID == nil {
 					return 0

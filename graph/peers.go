@@ -79,6 +79,7 @@ func groupList[V any](ctx context.Context, lds *loaders.Loaders, typ, shape stri
 // for all members in one statement (loaders.GroupEdge), the others read it
 // from the group. ids lists the members' targets; id is this object's.
 // users is the edge's loader, for a member that joined after the batch.
+// edge is the batch of the resolver's selection of the edge (userBatch).
 func groupUser(ctx context.Context, lds *loaders.Loaders, g *loaders.PeerGroup, edge string, users *dataloader.Loader[int64, *ent.User], ids func() []int64, id int64) (*ent.User, error) {
 	byID, err := loaders.GroupEdge(ctx, g, edge, ids, lds.Users)
 	if err != nil {

@@ -129,7 +129,9 @@ func (l *Loaders) Users(ctx context.Context, ids []int64) (map[int64]*ent.User, 
 // would otherwise share a statement only when the deeper edge's keys
 // happened to arrive before the shallower one's batch left, and what a
 // query costs would depend on timing. A user read through two edges is
-// read twice, in statements that run anyway.
+// read twice, in statements that run anyway. graph names a loader for an
+// edge and the columns its selection needs, so users read with fewer
+// columns are only found where those columns are all that is needed.
 func (l *Loaders) UsersOf(edge string) *dataloader.Loader[int64, *ent.User] {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -349,6 +349,84 @@ func TestIssueByKeyReadsItsPeopleWithIt(t *testing.T) {
 	assert.Equal(t, 1, res.Statements(t), "no people selected, none read")
 }
 
+// TestUsersReadForTheirSelectionOnly: a page or lookup reads its rows'
+// people with only the columns their selections need (a board's assignee
+// name: id and name), and those slim users are only handed to the
+// resolvers of those selections. The same issues reached in the same
+// request through a selection that needs more (a comment's issue, read by
+// id, whose assignee asks for email and creation time) get the whole
+// user, as do aliases of one edge that need different columns.
+func TestUsersReadForTheirSelectionOnly(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "slim", "SLM")
+	for _, title := range []string{"One", "Two"} {
+		is := f.createIssue(t, map[string]any{"title": title, "assigneeId": f.ownerID})
+		f.owner.Do(t, `mutation($id: ID!) { addComment(input: {issueId: $id, body: "hi"}) { comment { id } } }`,
+			map[string]any{"id": is["id"]}).MustOK(t)
+	}
+	const person = `id name email createdAt`
+	var self struct{ Node map[string]any }
+	f.owner.Do(t, `query($id: ID!) { node(id: $id) { ... on User { `+person+` } } }`, map[string]any{"id": f.ownerID}).MustOK(t).Decode(t, &self)
+	require.NotEmpty(t, self.Node["email"])
+	name := map[string]any{"name": self.Node["name"]}
+
+	type whole struct {
+		Assignee, Author map[string]any
+	}
+	var got struct {
+		Project struct {
+			Issues struct {
+				Edges []struct {
+					Node struct {
+						Assignee, Author map[string]any
+						Full, Named      map[string]any
+						Comments         struct {
+							Edges []struct {
+								Node struct {
+									Author map[string]any
+									Issue  whole
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		Issue struct {
+			Author   map[string]any
+			Comments struct {
+				Edges []struct{ Node struct{ Author map[string]any } }
+			}
+		}
+	}
+	f.owner.Do(t, `{
+		project(organization: "slim", key: "SLM") { issues(first: 5) { edges { node {
+			assignee { name } author { name }
+			full: assignee { `+person+` } named: assignee { name }
+			comments(first: 5) { edges { node { author { name } issue { assignee { `+person+` } author { `+person+` } } } } }
+		} } } }
+		issue(key: "SLM-1") { author { name } comments(first: 5) { edges { node { author { `+person+` } } } } }
+	}`, nil).MustOK(t).Decode(t, &got)
+
+	require.Len(t, got.Project.Issues.Edges, 2)
+	for _, e := range got.Project.Issues.Edges {
+		n := e.Node
+		assert.Equal(t, name, n.Assignee, "a name is all the page's assignee asks for")
+		assert.Equal(t, name, n.Author)
+		assert.Equal(t, self.Node, n.Full, "an alias that needs more gets it all")
+		assert.Equal(t, name, n.Named)
+		require.Len(t, n.Comments.Edges, 1)
+		c := n.Comments.Edges[0].Node
+		assert.Equal(t, name, c.Author)
+		assert.Equal(t, whole{Assignee: self.Node, Author: self.Node}, c.Issue,
+			"the same issues by id, after their page read slim users, get whole ones")
+	}
+	assert.Equal(t, name, got.Issue.Author)
+	require.Len(t, got.Issue.Comments.Edges, 1)
+	assert.Equal(t, self.Node, got.Issue.Comments.Edges[0].Node.Author)
+}
+
 // TestCommentCountsReadWithTheirIssues: a page of issues that selects
 // each issue's comment count reads the counts with the page, and they are
 // the counts the issue's own lookup gives, whatever page of comments the

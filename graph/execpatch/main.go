@@ -88,7 +88,7 @@ func patch(path string) error {
 	if n := len(userEdgeCase.FindAllStringIndex(src, -1)); n != userEdges {
 		return fmt.Errorf("%s: %d user edge cases matched, want %d", path, n, userEdges)
 	}
-	src = userEdgeCase.ReplaceAllString(src, "${1}\t\t\tresolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, ${2},\n\t\t\t\tpeerEdgeLoaded(ctx, \"${4}\", obj.ID, \"${4}.${5}\"),\n\t\t\t\tfunc(ctx context.Context) graphql.Marshaler {\n${3}\t\t\t\t})\n")
+	src = userEdgeCase.ReplaceAllString(src, "${1}\t\t\tresolveWhenLoaded(ctx, ec.OperationContext, out, &deferred, i, field, ${2},\n\t\t\t\tpeerEdgeLoaded(ctx, \"${4}\", obj.ID, \"${4}.${5}\", field),\n\t\t\t\tfunc(ctx context.Context) graphql.Marshaler {\n${3}\t\t\t\t})\n")
 
 	if n := len(listCase.FindAllStringIndex(src, -1)); n != lists {
 		return fmt.Errorf("%s: %d list cases matched, want %d", path, n, lists)
