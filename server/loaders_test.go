@@ -396,7 +396,9 @@ func TestUsersReadForTheirSelectionOnly(t *testing.T) {
 		Issue struct {
 			Author   map[string]any
 			Comments struct {
-				Edges []struct{ Node struct{ Author map[string]any } }
+				Edges []struct {
+					Node struct{ Author map[string]any }
+				}
 			}
 		}
 	}
