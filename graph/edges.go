@@ -84,6 +84,9 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	users    []userEdge[T]        // to-one user edges a page reads with its rows when selected
 	counts   []childCount         // lists under the rows whose sizes a page reads when selected
 	nests    []nestedList         // lists under the rows a page reads with them when selected
+	// stored, when set, is where the parents keep the list's size, read
+	// for totalCount instead of counting (a project's issues, unfiltered).
+	stored *loaders.Stored
 	// table, columns and visible are the children's table, its columns
 	// and its privacy filter (ent/rule), for a statement of the parents
 	// that reads this list with them (nestedPage).
@@ -275,7 +278,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for i, c := range counted {
 			counts[i] = c.count(ctx)
 		}
-		with := loaders.With{Total: withTotal, Counts: counts, Joins: joins, Nests: nests(nested)}
+		with := loaders.With{Total: withTotal, StoredTotal: l.stored, Counts: counts, Joins: joins, Nests: nests(nested)}
 		if lookup != nil {
 			with.Lookup = lookup.from
 		}
@@ -367,8 +370,12 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		if len(unknown) == 0 {
 			return out, nil
 		}
+		count := loaders.CountPerParent(l.parent, unknown)
+		if l.stored != nil {
+			count = loaders.StoredPerParent(*l.stored, unknown)
+		}
 		var rows []loaders.ParentCount
-		if err := l.query().Where(l.where...).Modify(loaders.CountPerParent(l.parent, unknown)).Scan(ctx, &rows); err != nil {
+		if err := l.query().Where(l.where...).Modify(count).Scan(ctx, &rows); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {

@@ -164,6 +164,8 @@ func readColumn(r *flatReader, v any, key []byte) bool {
 			return r.bool(&v.Archived)
 		case project.FieldIssueCount:
 			return r.int(&v.IssueCount)
+		case project.FieldIssueTotal:
+			return r.int(&v.IssueTotal)
 		}
 	case *ent.Comment:
 		switch string(key) {

@@ -106,12 +106,20 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 	if err != nil {
 		return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{}, err
 	}
-	return childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
+	l := childList[*ent.IssueQuery, *ent.Issue, predicate.Issue, *ent.IssueSelect]{
 		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
 		users: issueUsers, counts: issueCounts, nests: r.issueNests(),
-	}, nil
+	}
+	if parentColumn == issue.FieldProjectID && len(ps) == 0 {
+		// All of a project's issues: the project counts them.
+		l.stored = &projectIssueTotal
+	}
+	return l, nil
 }
+
+// projectIssueTotal is where a project keeps how many issues it has.
+var projectIssueTotal = loaders.Stored{Table: project.Table, Column: project.FieldIssueTotal}
 
 // issueNests are the lists under an issue that a page or lookup of issues
 // reads with them when a query selects them.

@@ -62,7 +62,10 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 	return func(s *sql.Selector) {
 		counts, joins, nests := with.Counts, with.Joins, with.Nests
 		var total *sql.Selector
-		if with.Total {
+		switch {
+		case with.Total && with.StoredTotal != nil:
+			total = with.StoredTotal.of(s.Dialect(), `"parents"."id"`)
+		case with.Total:
 			// The query's own conditions, privacy filters included, for
 			// each parent: its totalCount.
 			total = s.Clone().Select().ClearOrder()
@@ -165,6 +168,9 @@ type With struct {
 	// (read it with Counted, in TotalColumn). Only for a query whose
 	// conditions are the list's: a cursor's condition would leave rows out.
 	Total bool
+	// StoredTotal, when set, is where Total reads each parent's
+	// totalCount instead of counting its rows.
+	StoredTotal *Stored
 	// Counts add the size of a list under each of the page's rows (an
 	// issue's comments, see Count).
 	Counts []Count
@@ -428,6 +434,42 @@ func Joined(row Row, as string) ([]byte, error) {
 		return []byte(raw), nil
 	default:
 		return nil, fmt.Errorf("%s of unexpected type %T", as, raw)
+	}
+}
+
+// Stored is a column of the parents' rows that the writes keep equal to
+// the size of a list under each parent, as its viewers see it (a
+// project's issue_total: every issue of a project is visible to whoever
+// sees the project). A list without conditions of its own reads its
+// totalCount there rather than counting its rows (With.StoredTotal,
+// StoredPerParent).
+type Stored struct {
+	Table  string
+	Column string
+}
+
+// of selects, as TotalColumn, the stored size of the parent whose id is
+// the SQL expression parent.
+func (st Stored) of(dialect, parent string) *sql.Selector {
+	b := sql.Dialect(dialect)
+	t := b.Table(st.Table).As("stored_total")
+	return b.Select().
+		AppendSelectExprAs(sql.Expr(t.C(st.Column)), TotalColumn).
+		From(t).
+		Where(sql.ExprP(t.C("id") + " = " + parent))
+}
+
+// StoredPerParent is CountPerParent for a list whose sizes st stores: an
+// ent query modifier that reads, instead of the query's rows, one row per
+// parent with its id (ParentColumn) and its stored size ("count"). Scan
+// the result into []ParentCount.
+func StoredPerParent(st Stored, parents []int64) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		b := sql.Dialect(s.Dialect())
+		t := b.Table(st.Table)
+		*s = *b.Select(sql.As(t.C("id"), ParentColumn), sql.As(t.C(st.Column), "count")).
+			From(t).
+			Where(anyOf(t.C("id"), parents))
 	}
 }
 

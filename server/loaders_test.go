@@ -429,6 +429,80 @@ func TestUsersReadForTheirSelectionOnly(t *testing.T) {
 	assert.Equal(t, self.Node, got.Issue.Comments.Edges[0].Node.Author)
 }
 
+// TestProjectsCountTheirIssues: a project's issues, unfiltered, take their
+// totalCount from the count the project keeps (projects.issue_total),
+// which creating and deleting issues keep equal to the rows: every way of
+// asking gives the count a filtered list (which counts rows) gives, after
+// creates, deletes and a delete the viewer may not make.
+func TestProjectsCountTheirIssues(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "totals", "TOT")
+	member := env.As(env.SignUp(t, "totals-member@example.com", "Member"))
+	inv := invite(t, f.owner, f.orgID, "totals-member@example.com", "MEMBER")
+	require.Equal(t, "OK", answer(t, member, "acceptInvitation", str(inv, "invitation", "id")))
+
+	const everyStatus = `filter: {status: [BACKLOG, TODO, IN_PROGRESS, DONE, CANCELED]}`
+	totals := func(t *testing.T) []int {
+		t.Helper()
+		var got struct {
+			Project struct {
+				CountOnly, WithPage, Later, Counted struct{ TotalCount int }
+			}
+			Organization struct {
+				Projects struct {
+					Edges []struct {
+						Node struct{ Issues struct{ TotalCount int } }
+					}
+				}
+			}
+		}
+		f.owner.Do(t, `{
+			project(organization: "totals", key: "TOT") {
+				countOnly: issues { totalCount }
+				withPage: issues(first: 1) { totalCount edges { node { id } } }
+				later: issues(last: 1) { totalCount edges { node { id } } }
+				counted: issues(first: 1, `+everyStatus+`) { totalCount edges { node { id } } }
+			}
+			organization(slug: "totals") { projects(first: 5) { edges { node { issues(first: 2) { totalCount edges { node { id } } } } } } }
+		}`, nil).MustOK(t).Decode(t, &got)
+		require.Len(t, got.Organization.Projects.Edges, 1)
+		p := got.Project
+		return []int{p.CountOnly.TotalCount, p.WithPage.TotalCount, p.Later.TotalCount, p.Counted.TotalCount,
+			got.Organization.Projects.Edges[0].Node.Issues.TotalCount}
+	}
+	assert.Equal(t, []int{0, 0, 0, 0, 0}, totals(t), "a new project")
+
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, f.createIssue(t, map[string]any{"title": fmt.Sprintf("Issue %d", i)})["id"].(string))
+	}
+	assert.Equal(t, []int{4, 4, 4, 4, 4}, totals(t), "after four creates")
+
+	const deleteIssue = `mutation($id: ID!) { deleteIssue(input: {issueId: $id}) { deletedIssueId userErrors { code } } }`
+	res := member.Do(t, deleteIssue, map[string]any{"id": ids[0]})
+	assert.NotEmpty(t, res.Codes(), "a member may not delete issues")
+	assert.Equal(t, []int{4, 4, 4, 4, 4}, totals(t), "a refused delete counts nothing")
+
+	for _, id := range ids[:3] {
+		f.owner.Do(t, deleteIssue, map[string]any{"id": id}).MustOK(t)
+	}
+	var again struct {
+		DeleteIssue struct {
+			DeletedIssueID *string
+			UserErrors     []struct{ Code string }
+		}
+	}
+	f.owner.Do(t, deleteIssue, map[string]any{"id": ids[0]}).MustNoErrors(t).Decode(t, &again)
+	assert.Nil(t, again.DeleteIssue.DeletedIssueID, "deleting a deleted issue fails")
+	assert.NotEmpty(t, again.DeleteIssue.UserErrors)
+	assert.Equal(t, []int{1, 1, 1, 1, 1}, totals(t), "after three deletes and a repeated one")
+
+	member.Do(t, `mutation($p: ID!) { createIssue(input: {projectId: $p, title: "By a member"}) { userErrors { message } } }`,
+		map[string]any{"p": f.projectID}).MustOK(t)
+	assert.Equal(t, []int{2, 2, 2, 2, 2}, totals(t), "a member's create counts")
+}
+
 // TestCommentCountsReadWithTheirIssues: a page of issues that selects
 // each issue's comment count reads the counts with the page, and they are
 // the counts the issue's own lookup gives, whatever page of comments the

@@ -70,6 +70,10 @@ if [ "${users:-0}" = 0 ]; then
 	echo "seeded in $(($(date +%s) - start))s"
 fi
 
+# A database seeded by an older build takes this build's migrations (the
+# servers below start without migrating, as in production).
+ISSUEGRAPH_DATABASE_URL="$db_url" "$binary" migrate >/dev/null
+
 with_app() { # URL NAME: URL with application_name=NAME
 	case $1 in *\?*) echo "$1&application_name=$2" ;; *) echo "$1?application_name=$2" ;; esac
 }

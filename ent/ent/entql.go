@@ -256,6 +256,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldDescription:    {Type: field.TypeString, Column: project.FieldDescription},
 			project.FieldArchived:       {Type: field.TypeBool, Column: project.FieldArchived},
 			project.FieldIssueCount:     {Type: field.TypeInt, Column: project.FieldIssueCount},
+			project.FieldIssueTotal:     {Type: field.TypeInt, Column: project.FieldIssueTotal},
 		},
 	}
 	graph.Nodes[11] = &sqlgraph.Node{
@@ -1785,6 +1786,11 @@ func (f *ProjectFilter) WhereArchived(p entql.BoolP) {
 // WhereIssueCount applies the entql int predicate on the issue_count field.
 func (f *ProjectFilter) WhereIssueCount(p entql.IntP) {
 	f.Where(p.Field(project.FieldIssueCount))
+}
+
+// WhereIssueTotal applies the entql int predicate on the issue_total field.
+func (f *ProjectFilter) WhereIssueTotal(p entql.IntP) {
+	f.Where(p.Field(project.FieldIssueTotal))
 }
 
 // WhereHasOrganization applies a predicate to check if query has an edge organization.

@@ -9230,6 +9230,8 @@ type ProjectMutation struct {
 	archived            *bool
 	issue_count         *int
 	addissue_count      *int
+	issue_total         *int
+	addissue_total      *int
 	clearedFields       map[string]struct{}
 	organization        *int64
 	clearedorganization bool
@@ -9709,6 +9711,62 @@ func (m *ProjectMutation) ResetIssueCount() {
 	m.addissue_count = nil
 }
 
+// SetIssueTotal sets the "issue_total" field.
+func (m *ProjectMutation) SetIssueTotal(i int) {
+	m.issue_total = &i
+	m.addissue_total = nil
+}
+
+// IssueTotal returns the value of the "issue_total" field in the mutation.
+func (m *ProjectMutation) IssueTotal() (r int, exists bool) {
+	v := m.issue_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIssueTotal returns the old "issue_total" field's value of the Project entity.
+// If the Project object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProjectMutation) OldIssueTotal(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIssueTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIssueTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIssueTotal: %w", err)
+	}
+	return oldValue.IssueTotal, nil
+}
+
+// AddIssueTotal adds i to the "issue_total" field.
+func (m *ProjectMutation) AddIssueTotal(i int) {
+	if m.addissue_total != nil {
+		*m.addissue_total += i
+	} else {
+		m.addissue_total = &i
+	}
+}
+
+// AddedIssueTotal returns the value that was added to the "issue_total" field in this mutation.
+func (m *ProjectMutation) AddedIssueTotal() (r int, exists bool) {
+	v := m.addissue_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetIssueTotal resets all changes to the "issue_total" field.
+func (m *ProjectMutation) ResetIssueTotal() {
+	m.issue_total = nil
+	m.addissue_total = nil
+}
+
 // ClearOrganization clears the "organization" edge to the Organization entity.
 func (m *ProjectMutation) ClearOrganization() {
 	m.clearedorganization = true
@@ -9824,7 +9882,7 @@ func (m *ProjectMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProjectMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, project.FieldCreatedAt)
 	}
@@ -9852,6 +9910,9 @@ func (m *ProjectMutation) Fields() []string {
 	if m.issue_count != nil {
 		fields = append(fields, project.FieldIssueCount)
 	}
+	if m.issue_total != nil {
+		fields = append(fields, project.FieldIssueTotal)
+	}
 	return fields
 }
 
@@ -9878,6 +9939,8 @@ func (m *ProjectMutation) Field(name string) (ent.Value, bool) {
 		return m.Archived()
 	case project.FieldIssueCount:
 		return m.IssueCount()
+	case project.FieldIssueTotal:
+		return m.IssueTotal()
 	}
 	return nil, false
 }
@@ -9905,6 +9968,8 @@ func (m *ProjectMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldArchived(ctx)
 	case project.FieldIssueCount:
 		return m.OldIssueCount(ctx)
+	case project.FieldIssueTotal:
+		return m.OldIssueTotal(ctx)
 	}
 	return nil, fmt.Errorf("unknown Project field %s", name)
 }
@@ -9977,6 +10042,13 @@ func (m *ProjectMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIssueCount(v)
 		return nil
+	case project.FieldIssueTotal:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIssueTotal(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Project field %s", name)
 }
@@ -9991,6 +10063,9 @@ func (m *ProjectMutation) AddedFields() []string {
 	if m.addissue_count != nil {
 		fields = append(fields, project.FieldIssueCount)
 	}
+	if m.addissue_total != nil {
+		fields = append(fields, project.FieldIssueTotal)
+	}
 	return fields
 }
 
@@ -10003,6 +10078,8 @@ func (m *ProjectMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedVersion()
 	case project.FieldIssueCount:
 		return m.AddedIssueCount()
+	case project.FieldIssueTotal:
+		return m.AddedIssueTotal()
 	}
 	return nil, false
 }
@@ -10025,6 +10102,13 @@ func (m *ProjectMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddIssueCount(v)
+		return nil
+	case project.FieldIssueTotal:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIssueTotal(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Project numeric field %s", name)
@@ -10079,6 +10163,9 @@ func (m *ProjectMutation) ResetField(name string) error {
 		return nil
 	case project.FieldIssueCount:
 		m.ResetIssueCount()
+		return nil
+	case project.FieldIssueTotal:
+		m.ResetIssueTotal()
 		return nil
 	}
 	return fmt.Errorf("unknown Project field %s", name)

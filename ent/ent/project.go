@@ -36,6 +36,8 @@ type Project struct {
 	Archived bool `json:"archived,omitempty"`
 	// IssueCount holds the value of the "issue_count" field.
 	IssueCount int `json:"issue_count,omitempty"`
+	// IssueTotal holds the value of the "issue_total" field.
+	IssueTotal int `json:"issue_total,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ProjectQuery when eager-loading is set.
 	Edges        ProjectEdges `json:"edges"`
@@ -80,7 +82,7 @@ func (*Project) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case project.FieldArchived:
 			values[i] = new(sql.NullBool)
-		case project.FieldID, project.FieldVersion, project.FieldOrganizationID, project.FieldIssueCount:
+		case project.FieldID, project.FieldVersion, project.FieldOrganizationID, project.FieldIssueCount, project.FieldIssueTotal:
 			values[i] = new(sql.NullInt64)
 		case project.FieldKey, project.FieldName, project.FieldDescription:
 			values[i] = new(sql.NullString)
@@ -161,6 +163,12 @@ func (_m *Project) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.IssueCount = int(value.Int64)
 			}
+		case project.FieldIssueTotal:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field issue_total", values[i])
+			} else if value.Valid {
+				_m.IssueTotal = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -233,6 +241,9 @@ func (_m *Project) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("issue_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IssueCount))
+	builder.WriteString(", ")
+	builder.WriteString("issue_total=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IssueTotal))
 	builder.WriteByte(')')
 	return builder.String()
 }

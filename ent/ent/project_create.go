@@ -126,6 +126,20 @@ func (_c *ProjectCreate) SetNillableIssueCount(v *int) *ProjectCreate {
 	return _c
 }
 
+// SetIssueTotal sets the "issue_total" field.
+func (_c *ProjectCreate) SetIssueTotal(v int) *ProjectCreate {
+	_c.mutation.SetIssueTotal(v)
+	return _c
+}
+
+// SetNillableIssueTotal sets the "issue_total" field if the given value is not nil.
+func (_c *ProjectCreate) SetNillableIssueTotal(v *int) *ProjectCreate {
+	if v != nil {
+		_c.SetIssueTotal(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ProjectCreate) SetID(v int64) *ProjectCreate {
 	_c.mutation.SetID(v)
@@ -219,6 +233,10 @@ func (_c *ProjectCreate) defaults() error {
 		v := project.DefaultIssueCount
 		_c.mutation.SetIssueCount(v)
 	}
+	if _, ok := _c.mutation.IssueTotal(); !ok {
+		v := project.DefaultIssueTotal
+		_c.mutation.SetIssueTotal(v)
+	}
 	return nil
 }
 
@@ -274,6 +292,14 @@ func (_c *ProjectCreate) check() error {
 	if v, ok := _c.mutation.IssueCount(); ok {
 		if err := project.IssueCountValidator(v); err != nil {
 			return &ValidationError{Name: "issue_count", err: fmt.Errorf(`ent: validator failed for field "Project.issue_count": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.IssueTotal(); !ok {
+		return &ValidationError{Name: "issue_total", err: errors.New(`ent: missing required field "Project.issue_total"`)}
+	}
+	if v, ok := _c.mutation.IssueTotal(); ok {
+		if err := project.IssueTotalValidator(v); err != nil {
+			return &ValidationError{Name: "issue_total", err: fmt.Errorf(`ent: validator failed for field "Project.issue_total": %w`, err)}
 		}
 	}
 	if len(_c.mutation.OrganizationIDs()) == 0 {
@@ -343,6 +369,10 @@ func (_c *ProjectCreate) createSpec() (*Project, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.IssueCount(); ok {
 		_spec.SetField(project.FieldIssueCount, field.TypeInt, value)
 		_node.IssueCount = value
+	}
+	if value, ok := _c.mutation.IssueTotal(); ok {
+		_spec.SetField(project.FieldIssueTotal, field.TypeInt, value)
+		_node.IssueTotal = value
 	}
 	if nodes := _c.mutation.OrganizationIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -513,6 +543,24 @@ func (u *ProjectUpsert) AddIssueCount(v int) *ProjectUpsert {
 	return u
 }
 
+// SetIssueTotal sets the "issue_total" field.
+func (u *ProjectUpsert) SetIssueTotal(v int) *ProjectUpsert {
+	u.Set(project.FieldIssueTotal, v)
+	return u
+}
+
+// UpdateIssueTotal sets the "issue_total" field to the value that was provided on create.
+func (u *ProjectUpsert) UpdateIssueTotal() *ProjectUpsert {
+	u.SetExcluded(project.FieldIssueTotal)
+	return u
+}
+
+// AddIssueTotal adds v to the "issue_total" field.
+func (u *ProjectUpsert) AddIssueTotal(v int) *ProjectUpsert {
+	u.Add(project.FieldIssueTotal, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -665,6 +713,27 @@ func (u *ProjectUpsertOne) AddIssueCount(v int) *ProjectUpsertOne {
 func (u *ProjectUpsertOne) UpdateIssueCount() *ProjectUpsertOne {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateIssueCount()
+	})
+}
+
+// SetIssueTotal sets the "issue_total" field.
+func (u *ProjectUpsertOne) SetIssueTotal(v int) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetIssueTotal(v)
+	})
+}
+
+// AddIssueTotal adds v to the "issue_total" field.
+func (u *ProjectUpsertOne) AddIssueTotal(v int) *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.AddIssueTotal(v)
+	})
+}
+
+// UpdateIssueTotal sets the "issue_total" field to the value that was provided on create.
+func (u *ProjectUpsertOne) UpdateIssueTotal() *ProjectUpsertOne {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateIssueTotal()
 	})
 }
 
@@ -986,6 +1055,27 @@ func (u *ProjectUpsertBulk) AddIssueCount(v int) *ProjectUpsertBulk {
 func (u *ProjectUpsertBulk) UpdateIssueCount() *ProjectUpsertBulk {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateIssueCount()
+	})
+}
+
+// SetIssueTotal sets the "issue_total" field.
+func (u *ProjectUpsertBulk) SetIssueTotal(v int) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.SetIssueTotal(v)
+	})
+}
+
+// AddIssueTotal adds v to the "issue_total" field.
+func (u *ProjectUpsertBulk) AddIssueTotal(v int) *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.AddIssueTotal(v)
+	})
+}
+
+// UpdateIssueTotal sets the "issue_total" field to the value that was provided on create.
+func (u *ProjectUpsertBulk) UpdateIssueTotal() *ProjectUpsertBulk {
+	return u.Update(func(s *ProjectUpsert) {
+		s.UpdateIssueTotal()
 	})
 }
 

@@ -425,6 +425,7 @@ var (
 		{Name: "description", Type: field.TypeString, Size: 10000, Default: ""},
 		{Name: "archived", Type: field.TypeBool, Default: false},
 		{Name: "issue_count", Type: field.TypeInt, Default: 0},
+		{Name: "issue_total", Type: field.TypeInt, Default: 0},
 		{Name: "organization_id", Type: field.TypeInt64},
 	}
 	// ProjectsTable holds the schema information for the "projects" table.
@@ -435,7 +436,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "projects_organizations_projects",
-				Columns:    []*schema.Column{ProjectsColumns[9]},
+				Columns:    []*schema.Column{ProjectsColumns[10]},
 				RefColumns: []*schema.Column{OrganizationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -444,7 +445,7 @@ var (
 			{
 				Name:    "project_organization_id_key",
 				Unique:  true,
-				Columns: []*schema.Column{ProjectsColumns[9], ProjectsColumns[4]},
+				Columns: []*schema.Column{ProjectsColumns[10], ProjectsColumns[4]},
 			},
 		},
 	}

@@ -33,6 +33,8 @@ const (
 	FieldArchived = "archived"
 	// FieldIssueCount holds the string denoting the issue_count field in the database.
 	FieldIssueCount = "issue_count"
+	// FieldIssueTotal holds the string denoting the issue_total field in the database.
+	FieldIssueTotal = "issue_total"
 	// EdgeOrganization holds the string denoting the organization edge name in mutations.
 	EdgeOrganization = "organization"
 	// EdgeIssues holds the string denoting the issues edge name in mutations.
@@ -67,6 +69,7 @@ var Columns = []string{
 	FieldDescription,
 	FieldArchived,
 	FieldIssueCount,
+	FieldIssueTotal,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -111,6 +114,10 @@ var (
 	DefaultIssueCount int
 	// IssueCountValidator is a validator for the "issue_count" field. It is called by the builders before save.
 	IssueCountValidator func(int) error
+	// DefaultIssueTotal holds the default value on creation for the "issue_total" field.
+	DefaultIssueTotal int
+	// IssueTotalValidator is a validator for the "issue_total" field. It is called by the builders before save.
+	IssueTotalValidator func(int) error
 )
 
 // OrderOption defines the ordering options for the Project queries.
@@ -164,6 +171,11 @@ func ByArchived(opts ...sql.OrderTermOption) OrderOption {
 // ByIssueCount orders the results by the issue_count field.
 func ByIssueCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIssueCount, opts...).ToFunc()
+}
+
+// ByIssueTotal orders the results by the issue_total field.
+func ByIssueTotal(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIssueTotal, opts...).ToFunc()
 }
 
 // ByOrganizationField orders the results by organization field.

@@ -100,6 +100,11 @@ func IssueCount(v int) predicate.Project {
 	return predicate.Project(sql.FieldEQ(FieldIssueCount, v))
 }
 
+// IssueTotal applies equality check predicate on the "issue_total" field. It's identical to IssueTotalEQ.
+func IssueTotal(v int) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldIssueTotal, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Project {
 	return predicate.Project(sql.FieldEQ(FieldCreatedAt, v))
@@ -483,6 +488,46 @@ func IssueCountLT(v int) predicate.Project {
 // IssueCountLTE applies the LTE predicate on the "issue_count" field.
 func IssueCountLTE(v int) predicate.Project {
 	return predicate.Project(sql.FieldLTE(FieldIssueCount, v))
+}
+
+// IssueTotalEQ applies the EQ predicate on the "issue_total" field.
+func IssueTotalEQ(v int) predicate.Project {
+	return predicate.Project(sql.FieldEQ(FieldIssueTotal, v))
+}
+
+// IssueTotalNEQ applies the NEQ predicate on the "issue_total" field.
+func IssueTotalNEQ(v int) predicate.Project {
+	return predicate.Project(sql.FieldNEQ(FieldIssueTotal, v))
+}
+
+// IssueTotalIn applies the In predicate on the "issue_total" field.
+func IssueTotalIn(vs ...int) predicate.Project {
+	return predicate.Project(sql.FieldIn(FieldIssueTotal, vs...))
+}
+
+// IssueTotalNotIn applies the NotIn predicate on the "issue_total" field.
+func IssueTotalNotIn(vs ...int) predicate.Project {
+	return predicate.Project(sql.FieldNotIn(FieldIssueTotal, vs...))
+}
+
+// IssueTotalGT applies the GT predicate on the "issue_total" field.
+func IssueTotalGT(v int) predicate.Project {
+	return predicate.Project(sql.FieldGT(FieldIssueTotal, v))
+}
+
+// IssueTotalGTE applies the GTE predicate on the "issue_total" field.
+func IssueTotalGTE(v int) predicate.Project {
+	return predicate.Project(sql.FieldGTE(FieldIssueTotal, v))
+}
+
+// IssueTotalLT applies the LT predicate on the "issue_total" field.
+func IssueTotalLT(v int) predicate.Project {
+	return predicate.Project(sql.FieldLT(FieldIssueTotal, v))
+}
+
+// IssueTotalLTE applies the LTE predicate on the "issue_total" field.
+func IssueTotalLTE(v int) predicate.Project {
+	return predicate.Project(sql.FieldLTE(FieldIssueTotal, v))
 }
 
 // HasOrganization applies the HasEdge predicate on the "organization" edge.

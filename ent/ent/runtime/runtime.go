@@ -624,6 +624,12 @@ func init() {
 	project.DefaultIssueCount = projectDescIssueCount.Default.(int)
 	// project.IssueCountValidator is a validator for the "issue_count" field. It is called by the builders before save.
 	project.IssueCountValidator = projectDescIssueCount.Validators[0].(func(int) error)
+	// projectDescIssueTotal is the schema descriptor for issue_total field.
+	projectDescIssueTotal := projectFields[7].Descriptor()
+	// project.DefaultIssueTotal holds the default value on creation for the issue_total field.
+	project.DefaultIssueTotal = projectDescIssueTotal.Default.(int)
+	// project.IssueTotalValidator is a validator for the "issue_total" field. It is called by the builders before save.
+	project.IssueTotalValidator = projectDescIssueTotal.Validators[0].(func(int) error)
 	refreshtoken.Policy = privacy.NewPolicies(schema.RefreshToken{})
 	refreshtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
