@@ -17,7 +17,8 @@ import (
 )
 
 // TestConcurrentIssueNumbers creates 200 issues in one project at once:
-// every create succeeds and the numbers are exactly 1..200.
+// every create succeeds, the numbers are exactly 1..200 and the project
+// counts 200 issues.
 func TestConcurrentIssueNumbers(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
@@ -60,12 +61,13 @@ func TestConcurrentIssueNumbers(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		assert.True(t, seen[i], "number %d missing", i)
 	}
-	var count, maxNumber, projectCount int
+	var count, maxNumber, projectCount, projectTotal int
 	require.NoError(t, env.DB.SQL.QueryRow(`SELECT count(*), max(number) FROM issues`).Scan(&count, &maxNumber))
-	require.NoError(t, env.DB.SQL.QueryRow(`SELECT issue_count FROM projects WHERE key = 'ENG'`).Scan(&projectCount))
+	require.NoError(t, env.DB.SQL.QueryRow(`SELECT issue_count, issue_total FROM projects WHERE key = 'ENG'`).Scan(&projectCount, &projectTotal))
 	assert.Equal(t, n, count)
 	assert.Equal(t, n, maxNumber)
 	assert.Equal(t, n, projectCount)
+	assert.Equal(t, n, projectTotal, "the project counts every issue created at once")
 }
 
 // TestInternalErrorsAreMasked breaks the database under a running server:
