@@ -10,6 +10,9 @@ import (
 // check lists every value that is invalid, or unsafe in production.
 func (c Config) check() []string {
 	var p []string
+	if c.OperationsAtOnce < 0 {
+		p = append(p, "ISSUEGRAPH_OPERATIONS_AT_ONCE must be 0 or more")
+	}
 	if c.ExecutionBudget < 0 || c.OperationQueueTimeout <= 0 {
 		p = append(p, "ISSUEGRAPH_EXECUTION_BUDGET must be 0 or more and ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT positive")
 	}

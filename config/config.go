@@ -97,6 +97,9 @@ type Config struct {
 	// how long the rest may wait for room.
 	ExecutionBudget       int
 	OperationQueueTimeout time.Duration
+	// OperationsAtOnce bounds how many operations one instance executes at
+	// once (0: no bound), beside their cost (ExecutionBudget).
+	OperationsAtOnce int
 	// LoaderWait is how long a dataloader collects keys before one batch.
 	LoaderWait time.Duration
 	LogLevel   string
@@ -211,6 +214,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Loaders:                r.boolean("ISSUEGRAPH_LOADERS", true),
 		ExecutionBudget:        r.integer("ISSUEGRAPH_EXECUTION_BUDGET", 6000*runtime.GOMAXPROCS(0)),
 		OperationQueueTimeout:  r.duration("ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT", 5*time.Second),
+		OperationsAtOnce:       r.integer("ISSUEGRAPH_OPERATIONS_AT_ONCE", 2*runtime.GOMAXPROCS(0)),
 		LoaderWait:             r.duration("ISSUEGRAPH_LOADER_WAIT", 2*time.Millisecond),
 		LogLevel:               r.str("ISSUEGRAPH_LOG_LEVEL", "info"),
 

@@ -237,6 +237,7 @@ func TestAdmissionSettings(t *testing.T) {
 	c, err := config.Load(env(nil))
 	require.NoError(t, err)
 	assert.Equal(t, 6000*runtime.GOMAXPROCS(0), c.ExecutionBudget, "6,000 points per CPU by default")
+	assert.Equal(t, 2*runtime.GOMAXPROCS(0), c.OperationsAtOnce, "two operations per CPU by default")
 	for _, bad := range []map[string]string{
 		{"ISSUEGRAPH_EXECUTION_BUDGET": "-1"},
 		{"ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT": "0s"},
@@ -245,4 +246,7 @@ func TestAdmissionSettings(t *testing.T) {
 		require.Error(t, err, bad)
 		assert.Contains(t, err.Error(), "ISSUEGRAPH_EXECUTION_BUDGET", bad)
 	}
+	_, err = config.Load(env(map[string]string{"ISSUEGRAPH_OPERATIONS_AT_ONCE": "-1"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ISSUEGRAPH_OPERATIONS_AT_ONCE must be 0 or more")
 }

@@ -67,6 +67,7 @@ var Settings = []Setting{
 	{"ISSUEGRAPH_DEMO_DATA", "true", is(false, func(c Config) bool { return c.DemoData }), "Load the demo organization into an empty database at start."},
 	{"ISSUEGRAPH_AUTO_MIGRATE", "true", is(false, func(c Config) bool { return c.AutoMigrate }), "Apply pending migrations at start; production runs `issuegraph migrate` instead."},
 	{"ISSUEGRAPH_EXECUTION_BUDGET", "6000 per CPU", Rule{}, "Requested cost (points) of the operations one instance executes at once (subscriptions excepted); more wait in arrival order. 0: no bound."},
+	{"ISSUEGRAPH_OPERATIONS_AT_ONCE", "2 per CPU", Rule{}, "Most operations one instance executes at once (subscriptions excepted), beside their cost; more wait in arrival order, so a saturated instance runs a few at a time instead of all of them slowly. Raise it when statements spend long waiting on a distant database. 0: no bound."},
 	{"ISSUEGRAPH_OPERATION_QUEUE_TIMEOUT", "5s", Rule{}, "Longest wait for an execution slot before 503 UNAVAILABLE with `Retry-After`."},
 	{"ISSUEGRAPH_LOADERS", "true", is(true, func(c Config) bool { return c.Loaders }), "Batch field reads with per-request dataloaders; `false` is for benchmarks only (one statement per parent)."},
 	{"ISSUEGRAPH_LOADER_WAIT", "2ms", Rule{}, "How long a dataloader collects keys before it runs one batched statement; keys arriving later cost one more statement. Objects loaded together join one batch without waiting (peers), so the wait only has to cover keys of different parents at one level."},

@@ -80,3 +80,38 @@ func TestExecutionBudget(t *testing.T) {
 	(<-held).MustOK(t)
 	(<-queued).MustOK(t)
 }
+
+// TestOperationsAtOnce bounds an instance to one operation at once, with
+// no cost budget: while a mutation blocked on a row lock runs, even the
+// lightest query waits its turn in the queue, and once the mutation ends,
+// it runs.
+func TestOperationsAtOnce(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, func(c *config.Config) {
+		c.ExecutionBudget = 0
+		c.OperationsAtOnce = 1
+		c.OperationQueueTimeout = 30 * time.Second
+	})
+	f := newFixture(t, env, "acme", "ENG")
+	f.owner.Do(t, `{ viewer { name } }`, nil).MustOK(t)
+
+	release := lockProject(t, env, "ENG")
+	held := make(chan *servertest.Response, 1)
+	go func() {
+		held <- f.owner.Do(t, `mutation($p:ID!){ createIssue(input:{projectId:$p,title:"runs alone"}){ issue{key} } }`, map[string]any{"p": f.projectID})
+	}()
+	waitForLockWaiter(t, env)
+
+	queued := make(chan *servertest.Response, 1)
+	go func() { queued <- f.owner.Do(t, `{ viewer { name } }`, nil) }()
+	require.Eventually(t, func() bool { return env.Server.QueuedOperations() == 1 }, waitLong, pollEvery, "the query waits for the running mutation")
+	select {
+	case r := <-queued:
+		t.Fatalf("the query ran beside the mutation: %s", r.RawBody)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	(<-held).MustOK(t)
+	(<-queued).MustOK(t)
+	assert.Zero(t, env.Server.QueuedOperations())
+}

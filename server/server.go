@@ -99,7 +99,7 @@ func New(cfg config.Config, db *database.DB, rdb *redis.Client, log *slog.Logger
 		Schema:    graph.NewExecutableSchema(graph.Config{}).Schema(),
 		RequestID: RequestID, ClientAddress: clientAddress, LogAllowed: s.throttle.allow,
 	})
-	s.admission = limits.NewAdmission(cfg.ExecutionBudget, cfg.OperationQueueTimeout)
+	s.admission = limits.NewAdmission(cfg.ExecutionBudget, cfg.OperationsAtOnce, cfg.OperationQueueTimeout)
 	s.handler = s.routes(s.graphql())
 	return s
 }

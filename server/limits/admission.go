@@ -27,10 +27,18 @@ import (
 // with 503 UNAVAILABLE and Retry-After, so the client or a load balancer
 // can try another instance. Subscription events are not weighed: they run
 // when an event arrives and a subscription holds no budget while idle.
+//
+// Operations may also be bounded in number (at once): on a saturated
+// instance every operation admitted shares the CPU with the others, so
+// sixteen boards at once each take sixteen times as long as one, and the
+// slowest of them sets the tail. Admitted a few at a time, in arrival
+// order, each runs nearly alone; the rest wait their turn at no CPU.
 type Admission struct {
 	budget *semaphore.Weighted
 	size   int64
-	wait   time.Duration
+	// running bounds how many operations execute at once (nil: no bound).
+	running *semaphore.Weighted
+	wait    time.Duration
 	// queued counts the operations waiting for room right now.
 	queued atomic.Int64
 }
@@ -44,12 +52,21 @@ var (
 )
 
 // NewAdmission admits operations whose requested costs add up to at most
-// budget points at once; budget <= 0 admits everything (nil).
-func NewAdmission(budget int, wait time.Duration) *Admission {
-	if budget <= 0 {
+// budget points at once, and at most operations of them (0: any number);
+// budget <= 0 with no bound on operations admits everything (nil). An
+// operation waits at most wait for both.
+func NewAdmission(budget, operations int, wait time.Duration) *Admission {
+	if budget <= 0 && operations <= 0 {
 		return nil
 	}
-	return &Admission{budget: semaphore.NewWeighted(int64(budget)), size: int64(budget), wait: wait}
+	a := &Admission{wait: wait}
+	if budget > 0 {
+		a.budget, a.size = semaphore.NewWeighted(int64(budget)), int64(budget)
+	}
+	if operations > 0 {
+		a.running = semaphore.NewWeighted(int64(operations))
+	}
+	return a
 }
 
 func (a *Admission) ExtensionName() string { return "Admission" }
@@ -67,13 +84,13 @@ func (a *Admission) InterceptResponse(ctx context.Context, next graphql.Response
 	}
 	weight := int64(1)
 	oc, _ := op.Stats.GetExtension(costStatsKey).(*operationCost)
-	if oc != nil {
+	if oc != nil && a.budget != nil {
 		// An operation larger than the whole budget runs alone.
 		weight = min(max(int64(oc.requested), 1), a.size)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, a.wait)
 	a.queued.Add(1)
-	err := a.budget.Acquire(waitCtx, weight)
+	err := a.admit(waitCtx, weight)
 	a.queued.Add(-1)
 	cancel()
 	if err != nil {
@@ -85,6 +102,35 @@ func (a *Admission) InterceptResponse(ctx context.Context, next graphql.Response
 		graphql.AddError(ctx, graph.Errorf(graph.CodeUnavailable, "the server is busy; retry shortly"))
 		return &graphql.Response{Errors: graphql.GetErrors(ctx)}
 	}
-	defer a.budget.Release(weight)
+	defer a.release(weight)
 	return next(ctx)
+}
+
+// admit takes a place among the operations running and weight points of
+// the budget, in that order (every operation takes them in the same
+// order, so none holds one while another waits for it the other way).
+func (a *Admission) admit(ctx context.Context, weight int64) error {
+	if a.running != nil {
+		if err := a.running.Acquire(ctx, 1); err != nil {
+			return err
+		}
+	}
+	if a.budget != nil {
+		if err := a.budget.Acquire(ctx, weight); err != nil {
+			if a.running != nil {
+				a.running.Release(1)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Admission) release(weight int64) {
+	if a.budget != nil {
+		a.budget.Release(weight)
+	}
+	if a.running != nil {
+		a.running.Release(1)
+	}
 }
