@@ -132,8 +132,8 @@ func (r *mutationResolver) CreateIssue(ctx context.Context, input model.CreateIs
 		}
 		// Taking the next number updates the project row, which locks it
 		// until commit: concurrent creates in one project queue here, so
-		// numbers never collide. The project counts the issue too.
-		p, err = tx.Project.UpdateOneID(p.ID).AddIssueCount(1).AddIssueTotal(1).Save(ctx)
+		// numbers never collide.
+		p, err = tx.Project.UpdateOneID(p.ID).AddIssueCount(1).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("taking issue number: %w", err)
 		}
@@ -313,11 +313,6 @@ func (r *mutationResolver) DeleteIssue(ctx context.Context, input model.DeleteIs
 		}
 		if err := tx.Issue.DeleteOne(i).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting issue: %w", err)
-		}
-		// The project counts one issue less, under its row lock (as a
-		// create does), in the same transaction as the delete.
-		if err := tx.Project.UpdateOneID(i.ProjectID).AddIssueTotal(-1).Exec(ctx); err != nil {
-			return fmt.Errorf("counting the project's issues: %w", err)
 		}
 		return record(ctx, tx, issueEvent(EventIssueDeleted, orgID, i, map[string]any{"number": i.Number}))
 	})

@@ -431,9 +431,10 @@ func TestUsersReadForTheirSelectionOnly(t *testing.T) {
 
 // TestProjectsCountTheirIssues: a project's issues, unfiltered, take their
 // totalCount from the count the project keeps (projects.issue_total),
-// which creating and deleting issues keep equal to the rows: every way of
-// asking gives the count a filtered list (which counts rows) gives, after
-// creates, deletes and a delete the viewer may not make.
+// which PostgreSQL keeps equal to the rows: every way of asking gives the
+// count a filtered list (which counts rows) gives, after creates, deletes,
+// a delete the viewer may not make, and rows written straight to the
+// table (as an older build during a rolling deploy writes them).
 func TestProjectsCountTheirIssues(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
@@ -501,6 +502,15 @@ func TestProjectsCountTheirIssues(t *testing.T) {
 	member.Do(t, `mutation($p: ID!) { createIssue(input: {projectId: $p, title: "By a member"}) { userErrors { message } } }`,
 		map[string]any{"p": f.projectID}).MustOK(t)
 	assert.Equal(t, []int{2, 2, 2, 2, 2}, totals(t), "a member's create counts")
+
+	_, err := env.DB.SQL.Exec(`INSERT INTO issues (created_at, updated_at, project_id, organization_id, number, title, author_id)
+		SELECT now(), now(), project_id, organization_id, number + g, title, author_id
+		FROM issues, generate_series(100, 102) AS g WHERE number = 4`)
+	require.NoError(t, err)
+	assert.Equal(t, []int{5, 5, 5, 5, 5}, totals(t), "three rows copied in by one statement count")
+	_, err = env.DB.SQL.Exec(`DELETE FROM issues WHERE number >= 100`)
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 2, 2, 2, 2}, totals(t), "rows deleted by one statement count")
 }
 
 // TestCommentCountsReadWithTheirIssues: a page of issues that selects

@@ -543,24 +543,6 @@ func (u *ProjectUpsert) AddIssueCount(v int) *ProjectUpsert {
 	return u
 }
 
-// SetIssueTotal sets the "issue_total" field.
-func (u *ProjectUpsert) SetIssueTotal(v int) *ProjectUpsert {
-	u.Set(project.FieldIssueTotal, v)
-	return u
-}
-
-// UpdateIssueTotal sets the "issue_total" field to the value that was provided on create.
-func (u *ProjectUpsert) UpdateIssueTotal() *ProjectUpsert {
-	u.SetExcluded(project.FieldIssueTotal)
-	return u
-}
-
-// AddIssueTotal adds v to the "issue_total" field.
-func (u *ProjectUpsert) AddIssueTotal(v int) *ProjectUpsert {
-	u.Add(project.FieldIssueTotal, v)
-	return u
-}
-
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -586,6 +568,9 @@ func (u *ProjectUpsertOne) UpdateNewValues() *ProjectUpsertOne {
 		}
 		if _, exists := u.create.mutation.Key(); exists {
 			s.SetIgnore(project.FieldKey)
+		}
+		if _, exists := u.create.mutation.IssueTotal(); exists {
+			s.SetIgnore(project.FieldIssueTotal)
 		}
 	}))
 	return u
@@ -713,27 +698,6 @@ func (u *ProjectUpsertOne) AddIssueCount(v int) *ProjectUpsertOne {
 func (u *ProjectUpsertOne) UpdateIssueCount() *ProjectUpsertOne {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateIssueCount()
-	})
-}
-
-// SetIssueTotal sets the "issue_total" field.
-func (u *ProjectUpsertOne) SetIssueTotal(v int) *ProjectUpsertOne {
-	return u.Update(func(s *ProjectUpsert) {
-		s.SetIssueTotal(v)
-	})
-}
-
-// AddIssueTotal adds v to the "issue_total" field.
-func (u *ProjectUpsertOne) AddIssueTotal(v int) *ProjectUpsertOne {
-	return u.Update(func(s *ProjectUpsert) {
-		s.AddIssueTotal(v)
-	})
-}
-
-// UpdateIssueTotal sets the "issue_total" field to the value that was provided on create.
-func (u *ProjectUpsertOne) UpdateIssueTotal() *ProjectUpsertOne {
-	return u.Update(func(s *ProjectUpsert) {
-		s.UpdateIssueTotal()
 	})
 }
 
@@ -928,6 +892,9 @@ func (u *ProjectUpsertBulk) UpdateNewValues() *ProjectUpsertBulk {
 			if _, exists := b.mutation.Key(); exists {
 				s.SetIgnore(project.FieldKey)
 			}
+			if _, exists := b.mutation.IssueTotal(); exists {
+				s.SetIgnore(project.FieldIssueTotal)
+			}
 		}
 	}))
 	return u
@@ -1055,27 +1022,6 @@ func (u *ProjectUpsertBulk) AddIssueCount(v int) *ProjectUpsertBulk {
 func (u *ProjectUpsertBulk) UpdateIssueCount() *ProjectUpsertBulk {
 	return u.Update(func(s *ProjectUpsert) {
 		s.UpdateIssueCount()
-	})
-}
-
-// SetIssueTotal sets the "issue_total" field.
-func (u *ProjectUpsertBulk) SetIssueTotal(v int) *ProjectUpsertBulk {
-	return u.Update(func(s *ProjectUpsert) {
-		s.SetIssueTotal(v)
-	})
-}
-
-// AddIssueTotal adds v to the "issue_total" field.
-func (u *ProjectUpsertBulk) AddIssueTotal(v int) *ProjectUpsertBulk {
-	return u.Update(func(s *ProjectUpsert) {
-		s.AddIssueTotal(v)
-	})
-}
-
-// UpdateIssueTotal sets the "issue_total" field to the value that was provided on create.
-func (u *ProjectUpsertBulk) UpdateIssueTotal() *ProjectUpsertBulk {
-	return u.Update(func(s *ProjectUpsert) {
-		s.UpdateIssueTotal()
 	})
 }
 

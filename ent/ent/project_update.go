@@ -120,27 +120,6 @@ func (_u *ProjectUpdate) AddIssueCount(v int) *ProjectUpdate {
 	return _u
 }
 
-// SetIssueTotal sets the "issue_total" field.
-func (_u *ProjectUpdate) SetIssueTotal(v int) *ProjectUpdate {
-	_u.mutation.ResetIssueTotal()
-	_u.mutation.SetIssueTotal(v)
-	return _u
-}
-
-// SetNillableIssueTotal sets the "issue_total" field if the given value is not nil.
-func (_u *ProjectUpdate) SetNillableIssueTotal(v *int) *ProjectUpdate {
-	if v != nil {
-		_u.SetIssueTotal(*v)
-	}
-	return _u
-}
-
-// AddIssueTotal adds value to the "issue_total" field.
-func (_u *ProjectUpdate) AddIssueTotal(v int) *ProjectUpdate {
-	_u.mutation.AddIssueTotal(v)
-	return _u
-}
-
 // AddIssueIDs adds the "issues" edge to the Issue entity by IDs.
 func (_u *ProjectUpdate) AddIssueIDs(ids ...int64) *ProjectUpdate {
 	_u.mutation.AddIssueIDs(ids...)
@@ -246,11 +225,6 @@ func (_u *ProjectUpdate) check() error {
 			return &ValidationError{Name: "issue_count", err: fmt.Errorf(`ent: validator failed for field "Project.issue_count": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.IssueTotal(); ok {
-		if err := project.IssueTotalValidator(v); err != nil {
-			return &ValidationError{Name: "issue_total", err: fmt.Errorf(`ent: validator failed for field "Project.issue_total": %w`, err)}
-		}
-	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Project.organization"`)
 	}
@@ -298,12 +272,6 @@ func (_u *ProjectUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedIssueCount(); ok {
 		_spec.AddField(project.FieldIssueCount, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.IssueTotal(); ok {
-		_spec.SetField(project.FieldIssueTotal, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedIssueTotal(); ok {
-		_spec.AddField(project.FieldIssueTotal, field.TypeInt, value)
 	}
 	if _u.mutation.IssuesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -462,27 +430,6 @@ func (_u *ProjectUpdateOne) AddIssueCount(v int) *ProjectUpdateOne {
 	return _u
 }
 
-// SetIssueTotal sets the "issue_total" field.
-func (_u *ProjectUpdateOne) SetIssueTotal(v int) *ProjectUpdateOne {
-	_u.mutation.ResetIssueTotal()
-	_u.mutation.SetIssueTotal(v)
-	return _u
-}
-
-// SetNillableIssueTotal sets the "issue_total" field if the given value is not nil.
-func (_u *ProjectUpdateOne) SetNillableIssueTotal(v *int) *ProjectUpdateOne {
-	if v != nil {
-		_u.SetIssueTotal(*v)
-	}
-	return _u
-}
-
-// AddIssueTotal adds value to the "issue_total" field.
-func (_u *ProjectUpdateOne) AddIssueTotal(v int) *ProjectUpdateOne {
-	_u.mutation.AddIssueTotal(v)
-	return _u
-}
-
 // AddIssueIDs adds the "issues" edge to the Issue entity by IDs.
 func (_u *ProjectUpdateOne) AddIssueIDs(ids ...int64) *ProjectUpdateOne {
 	_u.mutation.AddIssueIDs(ids...)
@@ -601,11 +548,6 @@ func (_u *ProjectUpdateOne) check() error {
 			return &ValidationError{Name: "issue_count", err: fmt.Errorf(`ent: validator failed for field "Project.issue_count": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.IssueTotal(); ok {
-		if err := project.IssueTotalValidator(v); err != nil {
-			return &ValidationError{Name: "issue_total", err: fmt.Errorf(`ent: validator failed for field "Project.issue_total": %w`, err)}
-		}
-	}
 	if _u.mutation.OrganizationCleared() && len(_u.mutation.OrganizationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Project.organization"`)
 	}
@@ -670,12 +612,6 @@ func (_u *ProjectUpdateOne) sqlSave(ctx context.Context) (_node *Project, err er
 	}
 	if value, ok := _u.mutation.AddedIssueCount(); ok {
 		_spec.AddField(project.FieldIssueCount, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.IssueTotal(); ok {
-		_spec.SetField(project.FieldIssueTotal, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedIssueTotal(); ok {
-		_spec.AddField(project.FieldIssueTotal, field.TypeInt, value)
 	}
 	if _u.mutation.IssuesCleared() {
 		edge := &sqlgraph.EdgeSpec{

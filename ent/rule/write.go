@@ -208,9 +208,8 @@ func NeedToManage(r membership.Role) membership.Role {
 }
 
 // ProjectWrite: ADMIN+ creates, changes and archives projects. Taking the
-// next issue number (issue_count) and counting the project's issues
-// (issue_total) are part of creating and deleting issues, so MEMBER+ may
-// change those counters and nothing else.
+// next issue number (issue_count) is part of creating an issue, so MEMBER+
+// may change that counter and nothing else.
 func ProjectWrite() privacy.MutationRule {
 	return privacy.ProjectMutationRuleFunc(func(ctx context.Context, m *ent.ProjectMutation) error {
 		if err := requireActor(ctx); err != nil {
@@ -241,13 +240,11 @@ func ProjectWrite() privacy.MutationRule {
 }
 
 func onlyIssueCounter(m *ent.ProjectMutation) bool {
-	_, numbered := m.AddedIssueCount()
-	_, counted := m.AddedIssueTotal()
-	if !numbered && !counted {
+	if _, added := m.AddedIssueCount(); !added {
 		return false
 	}
 	for _, f := range m.Fields() {
-		if f != project.FieldIssueCount && f != project.FieldIssueTotal && f != project.FieldUpdatedAt {
+		if f != project.FieldIssueCount && f != project.FieldUpdatedAt {
 			return false
 		}
 	}

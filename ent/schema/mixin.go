@@ -39,8 +39,8 @@ func (VersionMixin) Fields() []ent.Field {
 
 // versionless are bookkeeping columns that change without the object
 // changing: a comment touches its issue's updated_at, a new issue counts
-// in its project's issue_count and issue_total.
-var versionless = map[string]bool{"updated_at": true, "issue_count": true, "issue_total": true, "version": true}
+// in its project's issue_count.
+var versionless = map[string]bool{"updated_at": true, "issue_count": true, "version": true}
 
 // Hooks of the VersionMixin.
 func (VersionMixin) Hooks() []ent.Hook {

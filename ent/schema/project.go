@@ -27,13 +27,14 @@ func (Project) Fields() []ent.Field {
 		// increments it with a row lock, so numbers never collide even when
 		// many issues are created at once.
 		field.Int("issue_count").Default(0).NonNegative(),
-		// issue_total is how many issues the project has: creating an issue
-		// adds one with issue_count, deleting one takes one off, each in
-		// the write's transaction under the same row lock. A page of the
-		// project's issues reads its totalCount here instead of counting
-		// thousands of rows: everyone who sees the project sees all of its
-		// issues (they carry its organization, organizationof.go).
-		field.Int("issue_total").Default(0).NonNegative(),
+		// issue_total is how many issues the project has. PostgreSQL keeps
+		// it (triggers on issues, migration 20261128084900), so every
+		// writer counts: this build, an older one during a rolling deploy,
+		// a bulk COPY. A page of the project's issues reads its totalCount
+		// here instead of counting thousands of rows: everyone who sees the
+		// project sees all of its issues (they carry its organization,
+		// organizationof.go). Nothing here writes it.
+		field.Int("issue_total").Default(0).NonNegative().Immutable(),
 	}
 }
 

@@ -80,7 +80,7 @@ func demo(ctx context.Context, tx *ent.Tx, passwordHash string) error {
 			count = 8
 		}
 		p, err := tx.Project.Create().SetOrganization(org).SetKey(spec[0]).SetName(spec[1]).
-			SetDescription(spec[1] + " work at Acme.").SetIssueCount(count).SetIssueTotal(count).Save(ctx)
+			SetDescription(spec[1] + " work at Acme.").SetIssueCount(count).Save(ctx)
 		if err != nil {
 			return err
 		}
