@@ -437,10 +437,10 @@ func Joined(row Row, as string) ([]byte, error) {
 	}
 }
 
-// Stored is a column of the parents' rows that the writes keep equal to
-// the size of a list under each parent, as its viewers see it (a
-// project's issue_total: every issue of a project is visible to whoever
-// sees the project). A list without conditions of its own reads its
+// Stored is a column of the parents' rows kept equal to the size of a
+// list under each parent, as its viewers see it (a project's issue_total,
+// kept by triggers on issues: every issue of a project is visible to
+// whoever sees the project). A list without conditions of its own reads its
 // totalCount there rather than counting its rows (With.StoredTotal,
 // StoredPerParent).
 type Stored struct {
