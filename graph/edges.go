@@ -93,6 +93,11 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	table   string
 	columns []string
 	visible func(context.Context) func(*sql.Selector)
+	// fieldColumns and keptColumns, when set, let a nested page read only
+	// the columns its selection needs (columnsFor): the columns each field
+	// of the rows' type reads, and those every page needs.
+	fieldColumns map[string][]string
+	keptColumns  []string
 }
 
 // idOf returns a row's id.

@@ -54,6 +54,31 @@ func TestUserFieldColumnsKnowEveryUserField(t *testing.T) {
 	assert.ElementsMatch(t, fields, known)
 }
 
+// TestNestedFieldColumnsKnowEveryField: every field of Comment and Label
+// says which columns it reads (commentFieldColumns, labelFieldColumns),
+// so a nested page that selects it reads them; a field left out would
+// make every selection of it read all of them.
+func TestNestedFieldColumnsKnowEveryField(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	for typ, tc := range map[string]struct {
+		fields  map[string][]string
+		columns []string
+	}{"Comment": {commentFieldColumns, comment.Columns}, "Label": {labelFieldColumns, label.Columns}} {
+		fields := []string{"__typename"}
+		for _, f := range schema.Types[typ].Fields {
+			fields = append(fields, f.Name)
+		}
+		var known []string
+		for name, cols := range tc.fields {
+			known = append(known, name)
+			for _, c := range cols {
+				assert.Contains(t, tc.columns, c, "%s.%s reads %s", typ, name, c)
+			}
+		}
+		assert.ElementsMatch(t, fields, known, typ)
+	}
+}
+
 // TestFlatReaderKnowsEveryColumn: every column read with other rows (a
 // joined user's, a nested label's or comment's) is read by the flat
 // reader into the field encoding/json would fill, so a new column cannot

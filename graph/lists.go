@@ -152,6 +152,7 @@ func (r *Resolver) commentsOfIssues() childList[*ent.CommentQuery, *ent.Comment,
 		parentOf: func(c *ent.Comment) int64 { return c.IssueID },
 		key:      commentsByCreated, keyOf: func(c *ent.Comment) (any, int64) { return c.CreatedAt, c.ID },
 		table: comment.Table, columns: comment.Columns, visible: rule.VisibleComments,
+		fieldColumns: commentFieldColumns, keptColumns: []string{comment.FieldID, comment.FieldCreatedAt, comment.FieldIssueID, comment.FieldAuthorID},
 		users: []userEdge[*ent.Comment]{
 			{edge: "Comment.author", field: "author", column: comment.FieldAuthorID, target: func(c *ent.Comment) int64 { return c.AuthorID }},
 		},
@@ -164,8 +165,24 @@ func (r *Resolver) labelsOfIssues() childList[*ent.LabelQuery, *ent.Label, predi
 		parent: loaders.ThroughTable(issue.LabelsTable, issue.LabelsPrimaryKey[0], issue.LabelsPrimaryKey[1]),
 		key:    labelsByName, keyOf: labelKey,
 		table: label.Table, columns: label.Columns, visible: rule.VisibleLabels,
+		fieldColumns: labelFieldColumns, keptColumns: []string{label.FieldID, label.FieldName, label.FieldOrganizationID},
 	}
 }
+
+// commentFieldColumns and labelFieldColumns are the columns each field of
+// Comment and Label reads from its row (a resolver: what it reads of the
+// row), for a nested page that reads only what its selection needs.
+var (
+	commentFieldColumns = map[string][]string{
+		"__typename": nil, "id": nil, "author": {comment.FieldAuthorID}, "issue": {comment.FieldIssueID},
+		"body": {comment.FieldBody}, "createdAt": {comment.FieldCreatedAt}, "updatedAt": {comment.FieldUpdatedAt},
+		"version": {comment.FieldVersion},
+	}
+	labelFieldColumns = map[string][]string{
+		"__typename": nil, "id": nil, "name": {label.FieldName}, "color": {label.FieldColor},
+		"description": {label.FieldDescription}, "organization": {label.FieldOrganizationID}, "version": {label.FieldVersion},
+	}
+)
 
 func (r *Resolver) labelsOfOrganizations() childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect] {
 	return childList[*ent.LabelQuery, *ent.Label, predicate.Label, *ent.LabelSelect]{

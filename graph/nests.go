@@ -171,8 +171,10 @@ func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 		if !f.nestable() {
 			return nestPlan{}, false
 		}
-		n := loaders.Nest{As: as, Columns: l.columns, Order: f.page.orderTerms, Page: func(dialect, parent string) *sql.Selector {
-			return l.nestedPage(ctx, f, dialect, parent)
+		columns := l.columnsFor(sel)
+		whole := len(columns) == len(l.columns)
+		n := loaders.Nest{As: as, Columns: columns, Order: f.page.orderTerms, Page: func(dialect, parent string) *sql.Selector {
+			return l.nestedPage(ctx, f, columns, dialect, parent)
 		}}
 		for _, e := range f.joined {
 			n.Joins = append(n.Joins, e.join())
@@ -181,7 +183,7 @@ func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 			n.Total = func(dialect, parent string) *sql.Selector { return l.nestedTotal(ctx, dialect, parent) }
 		}
 		return nestPlan{list: l.name, nest: n, deliver: func(ctx context.Context, n loaders.Nest, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
-			return f.deliver(ctx, lds, l.name, n, g, parents, rows)
+			return f.deliver(ctx, lds, l.name, n, whole, g, parents, rows)
 		}}, true
 	}}
 }
@@ -251,18 +253,52 @@ func (f *listLoad[T]) nestable() bool {
 	return f.err == nil && f.wantsRows && len(f.counted) == 0
 }
 
+// columnsFor returns the columns of l's rows that a page nested as the
+// field sel reads: those its selections under edges { node } need
+// (fieldColumns), with the ones the list always needs (keptColumns: the
+// id, the sort key for cursors, the foreign keys its peers' edges follow),
+// in l.columns' order; all of them when l has no fieldColumns or a
+// selection asks for a field it does not know.
+func (l childList[Q, T, P, S]) columnsFor(sel selection) []string {
+	if l.fieldColumns == nil || !sel.known() {
+		return l.columns
+	}
+	need := map[string]bool{}
+	for _, c := range l.keptColumns {
+		need[c] = true
+	}
+	for _, n := range sel.nodes() {
+		for _, name := range n.names() {
+			cols, ok := l.fieldColumns[name]
+			if !ok {
+				return l.columns
+			}
+			for _, c := range cols {
+				need[c] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(need))
+	for _, c := range l.columns {
+		if need[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // nestedPage selects f's page of l's rows under the parent whose id is
-// the SQL expression parent, with the users f joins: the rows' columns,
-// numbered in order, with the list's privacy filter and conditions, as
-// l's own page statement selects them.
-func (l childList[Q, T, P, S]) nestedPage(ctx context.Context, f *listLoad[T], dialect, parent string) *sql.Selector {
+// the SQL expression parent, with the users f joins: the rows' columns
+// (columns of l.columns), with the list's privacy filter and conditions,
+// as l's own page statement selects them.
+func (l childList[Q, T, P, S]) nestedPage(ctx context.Context, f *listLoad[T], columns []string, dialect, parent string) *sql.Selector {
 	s := l.nestedRows(ctx, dialect, parent)
 	f.page.where(s)
 	joins := make([]loaders.Join, len(f.joined))
 	for i, e := range f.joined {
 		joins[i] = e.join()
 	}
-	return loaders.NestedPage(s, l.columns, joins, f.page.orderTerms(s)).Limit(f.page.fetchLimit())
+	return loaders.NestedPage(s, columns, joins, f.page.orderTerms(s)).Limit(f.page.fetchLimit())
 }
 
 // nestedTotal counts l's rows under the parent whose id is the SQL
@@ -287,7 +323,14 @@ func (l childList[Q, T, P, S]) nestedRows(ctx context.Context, dialect, parent s
 // to f's loaders as its own batch would: each page in its loader, the
 // sizes known, the rows as peers and in the by-id loaders with the users
 // they joined, and, for the parents' group g, the page batch marked done.
-func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list string, n loaders.Nest, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
+//
+// Rows read with only some of their columns (whole false) stay out of the
+// by-id loaders, where a lookup that needs the others could find them;
+// the list's own loader is this field's, whose selections they were read
+// for. As peers they carry the foreign keys their edges follow
+// (keptColumns), and users are batched by the columns a selection needs
+// (userBatch), so a comment reached again by id reads its author whole.
+func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list string, n loaders.Nest, whole bool, g *loaders.PeerGroup, parents []int64, rows []loaders.Row) error {
 	out := make(map[int64][]T, len(parents))
 	var shown []T
 	joined := make([][]*ent.User, len(f.joined))
@@ -315,7 +358,9 @@ func (f *listLoad[T]) deliver(ctx context.Context, lds *loaders.Loaders, list st
 		}
 	}
 	group := loaders.AddPeers(&lds.Peers, shown)
-	loaders.Prime(ctx, lds, shown...)
+	if whole {
+		loaders.Prime(ctx, lds, shown...)
+	}
 	for k, e := range f.joined {
 		users := joined[k]
 		err := handOverUsers(ctx, lds, group, e, shown, func(i int) (*ent.User, error) { return users[i], nil })

@@ -429,6 +429,67 @@ func TestUsersReadForTheirSelectionOnly(t *testing.T) {
 	assert.Equal(t, self.Node, got.Issue.Comments.Edges[0].Node.Author)
 }
 
+// TestNestedRowsReadForTheirSelectionOnly: an issue's labels and comments
+// read with it carry only the columns their selections need; the nested
+// fields answer what the same lists read whole answer, and a label looked
+// up by id in the same request is whole.
+func TestNestedRowsReadForTheirSelectionOnly(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "slimnest", "SNS")
+	var lbl struct {
+		CreateLabel struct{ Label struct{ ID string } }
+	}
+	f.owner.Do(t, `mutation($o: ID!) { createLabel(input: {organizationId: $o, name: "bug", color: "#ff0000", description: "Something broke"}) { label { id } } }`,
+		map[string]any{"o": f.orgID}).MustOK(t).Decode(t, &lbl)
+	labelID := lbl.CreateLabel.Label.ID
+	is := f.createIssue(t, map[string]any{"title": "Labelled", "labelIds": []string{labelID}})
+	f.owner.Do(t, `mutation($id: ID!) { addComment(input: {issueId: $id, body: "first"}) { comment { id } } }`,
+		map[string]any{"id": is["id"]}).MustOK(t)
+
+	var whole struct {
+		Node struct {
+			Labels struct {
+				Edges []struct{ Node map[string]any }
+			}
+			Comments struct {
+				Edges []struct{ Node map[string]any }
+			}
+		}
+	}
+	f.owner.Do(t, `query($id: ID!) { node(id: $id) { ... on Issue {
+		labels { edges { node { id name color description version } } }
+		comments { edges { node { id body createdAt updatedAt version } } } } } }`,
+		map[string]any{"id": is["id"]}).MustOK(t).Decode(t, &whole)
+	require.Len(t, whole.Node.Labels.Edges, 1)
+	require.Len(t, whole.Node.Comments.Edges, 1)
+	fullLabel, fullComment := whole.Node.Labels.Edges[0].Node, whole.Node.Comments.Edges[0].Node
+	require.Equal(t, "Something broke", fullLabel["description"])
+
+	for range 5 {
+		var got struct {
+			Issue struct {
+				Labels struct {
+					Edges []struct{ Node map[string]any }
+				}
+				Comments struct {
+					Edges []struct{ Node map[string]any }
+				}
+			}
+			Node map[string]any
+		}
+		f.owner.Do(t, `query($l: ID!) {
+			issue(key: "SNS-1") { labels { edges { node { name } } } comments { edges { node { id body } } } }
+			node(id: $l) { ... on Label { id name color description version } }
+		}`, map[string]any{"l": labelID}).MustOK(t).Decode(t, &got)
+		assert.Equal(t, fullLabel, got.Node, "a label by id is whole")
+		require.Len(t, got.Issue.Labels.Edges, 1)
+		assert.Equal(t, map[string]any{"name": "bug"}, got.Issue.Labels.Edges[0].Node)
+		require.Len(t, got.Issue.Comments.Edges, 1)
+		assert.Equal(t, map[string]any{"id": fullComment["id"], "body": "first"}, got.Issue.Comments.Edges[0].Node)
+	}
+}
+
 // TestProjectsCountTheirIssues: a project's issues, unfiltered, take their
 // totalCount from the count the project keeps (projects.issue_total),
 // which PostgreSQL keeps equal to the rows: every way of asking gives the
