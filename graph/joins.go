@@ -63,12 +63,23 @@ var userFieldColumns = map[string][]string{
 // userColumns returns the columns of users the selections of a user field
 // need, in joinedUserFields' order: always the id.
 func userColumns(sels []selection) []string {
-	need := map[string]bool{user.FieldID: true}
+	return selectedColumns(sels, userFieldColumns, joinedUserFields, []string{user.FieldID})
+}
+
+// selectedColumns returns the columns of all (in all's order) that the
+// objects selected as sels need: kept, and those of each field they
+// select (fields, the columns each field reads); all of them when one
+// selects a field fields does not know.
+func selectedColumns(sels []selection, fields map[string][]string, all, kept []string) []string {
+	need := map[string]bool{}
+	for _, c := range kept {
+		need[c] = true
+	}
 	for _, s := range sels {
 		for _, name := range s.names() {
-			cols, ok := userFieldColumns[name]
+			cols, ok := fields[name]
 			if !ok {
-				return joinedUserFields
+				return all
 			}
 			for _, c := range cols {
 				need[c] = true
@@ -76,7 +87,7 @@ func userColumns(sels []selection) []string {
 		}
 	}
 	out := make([]string, 0, len(need))
-	for _, c := range joinedUserFields {
+	for _, c := range all {
 		if need[c] {
 			out = append(out, c)
 		}

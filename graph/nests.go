@@ -263,28 +263,7 @@ func (l childList[Q, T, P, S]) columnsFor(sel selection) []string {
 	if l.fieldColumns == nil || !sel.known() {
 		return l.columns
 	}
-	need := map[string]bool{}
-	for _, c := range l.keptColumns {
-		need[c] = true
-	}
-	for _, n := range sel.nodes() {
-		for _, name := range n.names() {
-			cols, ok := l.fieldColumns[name]
-			if !ok {
-				return l.columns
-			}
-			for _, c := range cols {
-				need[c] = true
-			}
-		}
-	}
-	out := make([]string, 0, len(need))
-	for _, c := range l.columns {
-		if need[c] {
-			out = append(out, c)
-		}
-	}
-	return out
+	return selectedColumns(sel.nodes(), l.fieldColumns, l.columns, l.keptColumns)
 }
 
 // nestedPage selects f's page of l's rows under the parent whose id is

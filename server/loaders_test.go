@@ -447,16 +447,12 @@ func TestNestedRowsReadForTheirSelectionOnly(t *testing.T) {
 	f.owner.Do(t, `mutation($id: ID!) { addComment(input: {issueId: $id, body: "first"}) { comment { id } } }`,
 		map[string]any{"id": is["id"]}).MustOK(t)
 
-	var whole struct {
-		Node struct {
-			Labels struct {
-				Edges []struct{ Node map[string]any }
-			}
-			Comments struct {
-				Edges []struct{ Node map[string]any }
-			}
+	type lists struct {
+		Labels, Comments struct {
+			Edges []struct{ Node map[string]any }
 		}
 	}
+	var whole struct{ Node lists }
 	f.owner.Do(t, `query($id: ID!) { node(id: $id) { ... on Issue {
 		labels { edges { node { id name color description version } } }
 		comments { edges { node { id body createdAt updatedAt version } } } } } }`,
@@ -468,15 +464,8 @@ func TestNestedRowsReadForTheirSelectionOnly(t *testing.T) {
 
 	for range 5 {
 		var got struct {
-			Issue struct {
-				Labels struct {
-					Edges []struct{ Node map[string]any }
-				}
-				Comments struct {
-					Edges []struct{ Node map[string]any }
-				}
-			}
-			Node map[string]any
+			Issue lists
+			Node  map[string]any
 		}
 		f.owner.Do(t, `query($l: ID!) {
 			issue(key: "SNS-1") { labels { edges { node { name } } } comments { edges { node { id body } } } }
