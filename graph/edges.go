@@ -321,7 +321,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		g := loaders.AddPeers(&lds.Peers, shown)
 		loaders.Prime(ctx, lds, shown...)
 		for _, e := range joined {
-			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join().As)); err != nil {
+			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join())); err != nil {
 				return nil, err
 			}
 		}

@@ -204,16 +204,16 @@ func handOverUsers[T any](ctx context.Context, lds *loaders.Loaders, g *loaders.
 	return nil
 }
 
-// joinedIn reads the users a statement joined with rows, in the column as
-// (loaders.Join): nil where there was none.
-func joinedIn[T row](rows []T, as string) func(i int) (*ent.User, error) {
+// joinedIn reads the users a statement joined with rows (the records of
+// j's columns, loaders.Join): nil where there was none.
+func joinedIn[T row](rows []T, j loaders.Join) func(i int) (*ent.User, error) {
 	return func(i int) (*ent.User, error) {
-		raw, err := loaders.Joined(rows[i], as)
+		raw, err := loaders.Joined(rows[i], j.As)
 		if err != nil || raw == nil {
 			return nil, err
 		}
 		u := &ent.User{}
-		if err := decodeFlat(raw, u); err != nil {
+		if err := decodeUserRecord(raw, j.Fields, u); err != nil {
 			return nil, err
 		}
 		return u, nil
@@ -239,7 +239,7 @@ func joinSelected[T row](ctx context.Context, lds *loaders.Loaders, edges []user
 	plans := planNests(ctx, lds, []selection{sel}, lists, false, nil)
 	return loaders.JoinEach(joins, nests(plans)), func(rows []T) error {
 		for _, e := range selected {
-			if err := handOverUsers(ctx, lds, nil, e, rows, joinedIn(rows, e.join().As)); err != nil {
+			if err := handOverUsers(ctx, lds, nil, e, rows, joinedIn(rows, e.join())); err != nil {
 				return err
 			}
 		}
