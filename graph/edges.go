@@ -58,6 +58,7 @@ func optional[T any](v *T, err error) (*T, error) {
 // (*ent.IssueQuery and the like).
 type childQuery[Q any, T any, P ~func(*sql.Selector), S any] interface {
 	Where(...P) Q
+	Select(...string) S
 	Modify(...func(*sql.Selector)) S
 	All(context.Context) ([]T, error)
 }
@@ -93,9 +94,10 @@ type childList[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanne
 	table   string
 	columns []string
 	visible func(context.Context) func(*sql.Selector)
-	// fieldColumns and keptColumns, when set, let a nested page read only
-	// the columns its selection needs (columnsFor): the columns each field
-	// of the rows' type reads, and those every page needs.
+	// fieldColumns and keptColumns, when set, let a page (nested or of its
+	// own) read only the columns its selection needs (columnsFor): the
+	// columns each field of the rows' type reads, and those every page
+	// needs (the id, the sort key, the foreign keys edges follow).
 	fieldColumns map[string][]string
 	keptColumns  []string
 }
@@ -269,12 +271,20 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	// parents' rows too when totalCount is asked for.
 	f.countAsked, f.joined, f.counted = selects(sel, "totalCount"), joined, counted
 	withTotal := f.firstPageTotal()
+	// The rows carry only the columns the selection needs (a deep page's
+	// comments: no timestamps but the sort key, no version); such rows
+	// stay out of the by-id loaders, which hand out whole rows.
+	columns := l.columnsFor(sel)
+	whole := len(columns) == len(l.columns)
 	var nested []nestPlan
 	if sel.known() {
 		nested = planNests(ctx, lds, sel.nodes(), l.nests, true, counted)
 	}
 	f.readPages = func(ctx context.Context, parents []int64, lookup *lookupParents) (map[int64][]T, error) {
 		q := l.query().Where(l.where...).Where(P(p.where))
+		if !whole {
+			q.Select(columns...)
+		}
 		joins := make([]loaders.Join, len(joined))
 		for i, e := range joined {
 			joins[i] = e.join()
@@ -319,7 +329,9 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			out[id] = append(out[id], row)
 		}
 		g := loaders.AddPeers(&lds.Peers, shown)
-		loaders.Prime(ctx, lds, shown...)
+		if whole {
+			loaders.Prime(ctx, lds, shown...)
+		}
 		for _, e := range joined {
 			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join())); err != nil {
 				return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/issuegraph/issuegraph/ent/database/databasetest"
 	"github.com/issuegraph/issuegraph/ent/ent"
 	"github.com/issuegraph/issuegraph/ent/ent/comment"
+	"github.com/issuegraph/issuegraph/ent/ent/issue"
 	"github.com/issuegraph/issuegraph/ent/ent/label"
 	"github.com/issuegraph/issuegraph/ent/ent/project"
 	"github.com/issuegraph/issuegraph/ent/ent/user"
@@ -54,16 +55,17 @@ func TestUserFieldColumnsKnowEveryUserField(t *testing.T) {
 	assert.ElementsMatch(t, fields, known)
 }
 
-// TestNestedFieldColumnsKnowEveryField: every field of Comment and Label
-// says which columns it reads (commentFieldColumns, labelFieldColumns),
-// so a nested page that selects it reads them; a field left out would
-// make every selection of it read all of them.
+// TestNestedFieldColumnsKnowEveryField: every field of Issue, Comment and
+// Label says which columns it reads (issueFieldColumns,
+// commentFieldColumns, labelFieldColumns), so a page that selects it reads
+// them; a field left out would make every selection of it read all of
+// them.
 func TestNestedFieldColumnsKnowEveryField(t *testing.T) {
 	schema := NewExecutableSchema(Config{}).Schema()
 	for typ, tc := range map[string]struct {
 		fields  map[string][]string
 		columns []string
-	}{"Comment": {commentFieldColumns, comment.Columns}, "Label": {labelFieldColumns, label.Columns}} {
+	}{"Issue": {issueFieldColumns, issue.Columns}, "Comment": {commentFieldColumns, comment.Columns}, "Label": {labelFieldColumns, label.Columns}} {
 		fields := []string{"__typename"}
 		for _, f := range schema.Types[typ].Fields {
 			fields = append(fields, f.Name)

@@ -110,6 +110,8 @@ func (r *Resolver) issueList(name, parentColumn string, filter *model.IssueFilte
 		name: name, query: r.client.Issue.Query, parent: loaders.ByColumn(parentColumn), parentOf: issueParent(parentColumn),
 		key: key, keyOf: issueKeyOf(key), where: ps, shape: filter,
 		users: issueUsers, counts: issueCounts, nests: r.issueNests(),
+		columns: issue.Columns, fieldColumns: issueFieldColumns,
+		keptColumns: []string{issue.FieldID, key.column, issue.FieldProjectID, issue.FieldOrganizationID, issue.FieldAuthorID, issue.FieldAssigneeID},
 	}
 	if parentColumn == issue.FieldProjectID && len(ps) == 0 {
 		// All of a project's issues: the project counts them.
@@ -169,10 +171,18 @@ func (r *Resolver) labelsOfIssues() childList[*ent.LabelQuery, *ent.Label, predi
 	}
 }
 
-// commentFieldColumns and labelFieldColumns are the columns each field of
-// Comment and Label reads from its row (a resolver: what it reads of the
-// row), for a nested page that reads only what its selection needs.
+// issueFieldColumns, commentFieldColumns and labelFieldColumns are the
+// columns each field of Issue, Comment and Label reads from its row (a
+// resolver: what it reads of the row), for a page that reads only what
+// its selection needs.
 var (
+	issueFieldColumns = map[string][]string{
+		"__typename": nil, "id": nil, "key": {issue.FieldProjectID, issue.FieldNumber}, "number": {issue.FieldNumber},
+		"title": {issue.FieldTitle}, "body": {issue.FieldBody}, "status": {issue.FieldStatus}, "priority": {issue.FieldPriority},
+		"project": {issue.FieldProjectID}, "author": {issue.FieldAuthorID}, "assignee": {issue.FieldAssigneeID},
+		"labels": nil, "comments": nil, "createdAt": {issue.FieldCreatedAt}, "updatedAt": {issue.FieldUpdatedAt},
+		"closedAt": {issue.FieldClosedAt}, "version": {issue.FieldVersion},
+	}
 	commentFieldColumns = map[string][]string{
 		"__typename": nil, "id": nil, "author": {comment.FieldAuthorID}, "issue": {comment.FieldIssueID},
 		"body": {comment.FieldBody}, "createdAt": {comment.FieldCreatedAt}, "updatedAt": {comment.FieldUpdatedAt},

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -476,6 +477,105 @@ func TestNestedRowsReadForTheirSelectionOnly(t *testing.T) {
 		assert.Equal(t, map[string]any{"name": "bug"}, got.Issue.Labels.Edges[0].Node)
 		require.Len(t, got.Issue.Comments.Edges, 1)
 		assert.Equal(t, map[string]any{"id": fullComment["id"], "body": "first"}, got.Issue.Comments.Edges[0].Node)
+	}
+}
+
+// TestPagesReadForTheirSelectionOnly: a page of issues or comments reads
+// only the columns its selection needs, and answers as the same page read
+// whole, cursors included, in every order; such partial rows never reach
+// a resolver that reads the same object by id (a comment's issue, whose
+// every field is asked for).
+func TestPagesReadForTheirSelectionOnly(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "slimpage", "SPG")
+	var ids []any
+	for i, title := range []string{"First", "Second", "Third"} {
+		is := f.createIssue(t, map[string]any{"title": title, "body": "Body of " + title, "priority": []string{"LOW", "HIGH", "URGENT"}[i],
+			"assigneeId": f.ownerID})
+		for _, body := range []string{"one", "two"} {
+			f.owner.Do(t, `mutation($id: ID!, $b: String!) { addComment(input: {issueId: $id, body: $b}) { comment { id } } }`,
+				map[string]any{"id": is["id"], "b": title + " " + body}).MustOK(t)
+		}
+		ids = append(ids, is["id"])
+	}
+	f.owner.Do(t, `mutation($id: ID!) { closeIssue(input: {issueId: $id}) { issue { id } } }`, map[string]any{"id": ids[1]}).MustOK(t)
+
+	const everyField = `id key number title body status priority createdAt updatedAt closedAt version
+		project { id } author { id name } assignee { id name }`
+	type page struct {
+		Project struct {
+			Issues struct {
+				Edges []struct {
+					Cursor string
+					Node   map[string]any
+				}
+			}
+		}
+	}
+	for _, order := range []string{"", `orderBy: {field: NUMBER, direction: ASC}`, `orderBy: {field: CREATED_AT, direction: DESC}`, `orderBy: {field: UPDATED_AT, direction: ASC}`} {
+		args := "first: 2"
+		if order != "" {
+			args += ", " + order
+		}
+		var whole page
+		f.owner.Do(t, `{ project(organization: "slimpage", key: "SPG") { issues(`+args+`) { edges { cursor node { `+everyField+`
+			comments(first: 5) { edges { node { id body createdAt updatedAt version author { id name } } } } } } } } }`, nil).MustOK(t).Decode(t, &whole)
+		require.Len(t, whole.Project.Issues.Edges, 2, order)
+		for _, fields := range [][]string{{"id"}, {"key", "title"}, {"number", "priority"}, {"body", "status", "closedAt"}, {"createdAt", "version"}, {"title", "assignee { id name }"}} {
+			var slim page
+			f.owner.Do(t, `{ project(organization: "slimpage", key: "SPG") { issues(`+args+`) { edges { cursor node { `+strings.Join(fields, " ")+` } } } } }`, nil).
+				MustOK(t).Decode(t, &slim)
+			require.Len(t, slim.Project.Issues.Edges, 2, "%s %v", order, fields)
+			for i, e := range slim.Project.Issues.Edges {
+				w := whole.Project.Issues.Edges[i]
+				assert.Equal(t, w.Cursor, e.Cursor, "%s %v", order, fields)
+				for name, v := range e.Node {
+					assert.Equal(t, w.Node[name], v, "%s %v: %s", order, fields, name)
+				}
+			}
+		}
+
+		// Comments read in a statement of their own (they join their
+		// authors) with only their bodies, and each one's issue by id,
+		// whole, after the issues page read them with two fields.
+		var reached struct {
+			Project struct {
+				Issues struct {
+					Edges []struct {
+						Node struct {
+							Title    string
+							Comments struct {
+								Edges []struct {
+									Node struct {
+										Body   string
+										Author struct{ Name string }
+										Issue  map[string]any
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		f.owner.Do(t, `{ project(organization: "slimpage", key: "SPG") { issues(`+args+`) { edges { node { title
+			comments(first: 5) { edges { node { body author { name } issue { `+everyField+` } } } } } } } } }`, nil).MustOK(t).Decode(t, &reached)
+		require.Len(t, reached.Project.Issues.Edges, 2, order)
+		for i, e := range reached.Project.Issues.Edges {
+			w := whole.Project.Issues.Edges[i].Node
+			assert.Equal(t, w["title"], e.Node.Title)
+			wc := w["comments"].(map[string]any)["edges"].([]any)
+			require.Len(t, e.Node.Comments.Edges, len(wc), order)
+			for j, c := range e.Node.Comments.Edges {
+				want := wc[j].(map[string]any)["node"].(map[string]any)
+				assert.Equal(t, want["body"], c.Node.Body)
+				assert.Equal(t, want["author"].(map[string]any)["name"], c.Node.Author.Name)
+				issue := maps.Clone(w)
+				delete(issue, "comments")
+				assert.Equal(t, issue, c.Node.Issue, "%s: the issue of %s, read by id, is whole", order, c.Node.Body)
+			}
+		}
 	}
 }
 
