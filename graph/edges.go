@@ -177,6 +177,11 @@ type listLoad[T any] struct {
 	// looked up by the same statement (projectWithIssues).
 	readPages func(ctx context.Context, parents []int64, lookup *lookupParents) (map[int64][]T, error)
 	wantsRows bool
+	// extraRow is whether a page reads one row more than it shows, to
+	// learn whether more follow: only when the query asks (pageInfo), or
+	// asks for totalCount, which a page that needed no extra row knows
+	// (learnSizes). A deep page's comments are then 842 rows, not 920.
+	extraRow bool
 	// countAsked, joined and counted say what is read beside the rows:
 	// the parents' totalCounts (the page's own statement reads them for a
 	// first page, firstPageTotal), users, sizes of lists under the rows.
@@ -207,7 +212,7 @@ func (f *listLoad[T]) knownSize(parent int64) (int, bool) {
 // held whole. Only a page without cursors counts every row the count
 // would: a cursor leaves out the rows before it.
 func (f *listLoad[T]) learnSizes(parents []int64, pages map[int64][]T) {
-	if f.page.after != nil || f.page.before != nil {
+	if !f.extraRow || f.page.after != nil || f.page.before != nil {
 		return
 	}
 	for _, id := range parents {
@@ -215,6 +220,15 @@ func (f *listLoad[T]) learnSizes(parents []int64, pages map[int64][]T) {
 			f.sizes.set(id, n)
 		}
 	}
+}
+
+// fetchLimit is how many rows a page statement reads for each parent: the
+// page, and the extra row when it is read.
+func (f *listLoad[T]) fetchLimit() int {
+	if f.extraRow {
+		return f.page.fetchLimit()
+	}
+	return f.page.limit
 }
 
 // fieldKey names one list field of an operation: the same field (its
@@ -255,11 +269,14 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	if err != nil {
 		return &listLoad[T]{err: err}
 	}
+	extraRow := !sel.known() || selects(sel, "pageInfo") || selects(sel, "totalCount")
 	f := &listLoad[T]{
-		page:       p,
-		pageShape:  shapeOf("page", l.name, l.shape, args, l.key.name),
+		page: p,
+		// Pages with and without the extra row are different batches.
+		pageShape:  shapeOf("page", l.name, l.shape, args, l.key.name, extraRow),
 		countShape: countShapeOf(l.name, l.shape),
 		wantsRows:  wantsRows(sel),
+		extraRow:   extraRow,
 	}
 	f.sizes = sizesOf(lds, f.countShape)
 	// The page's shape is the same whichever users it joins and sizes it
@@ -297,7 +314,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		if lookup != nil {
 			with.Lookup = lookup.from
 		}
-		q.Modify(loaders.FirstPerParent(l.parent, parents, p.fetchLimit(), p.orderTerms, with))
+		q.Modify(loaders.FirstPerParent(l.parent, parents, f.fetchLimit(), p.orderTerms, with))
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err

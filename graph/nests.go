@@ -277,7 +277,7 @@ func (l childList[Q, T, P, S]) nestedPage(ctx context.Context, f *listLoad[T], c
 	for i, e := range f.joined {
 		joins[i] = e.join()
 	}
-	return loaders.NestedPage(s, columns, joins, f.page.orderTerms(s)).Limit(f.page.fetchLimit())
+	return loaders.NestedPage(s, columns, joins, f.page.orderTerms(s)).Limit(f.fetchLimit())
 }
 
 // nestedTotal counts l's rows under the parent whose id is the SQL

@@ -579,6 +579,81 @@ func TestPagesReadForTheirSelectionOnly(t *testing.T) {
 	}
 }
 
+// TestPagesReadTheExtraRowWhenAsked: a page reads one row more than it
+// shows only when the query asks whether more follow (pageInfo) or for
+// totalCount; the same page asked both ways in one request (aliases, in
+// either order, lists of their own and nested ones) answers both right.
+func TestPagesReadTheExtraRowWhenAsked(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "extrarow", "XRW")
+	var labels []string
+	for _, name := range []string{"bug", "ui"} {
+		var lbl struct {
+			CreateLabel struct{ Label struct{ ID string } }
+		}
+		f.owner.Do(t, `mutation($o: ID!, $n: String!) { createLabel(input: {organizationId: $o, name: $n, color: "#ff0000"}) { label { id } } }`,
+			map[string]any{"o": f.orgID, "n": name}).MustOK(t).Decode(t, &lbl)
+		labels = append(labels, lbl.CreateLabel.Label.ID)
+	}
+	for _, title := range []string{"One", "Two", "Three"} {
+		is := f.createIssue(t, map[string]any{"title": title, "labelIds": labels})
+		for _, body := range []string{"a", "b"} {
+			f.owner.Do(t, `mutation($id: ID!, $b: String!) { addComment(input: {issueId: $id, body: $b}) { comment { id } } }`,
+				map[string]any{"id": is["id"], "b": body}).MustOK(t)
+		}
+	}
+
+	type conn struct {
+		PageInfo struct{ HasNextPage, HasPreviousPage bool }
+		Edges    []struct {
+			Node struct {
+				ID       string
+				Labels   conn
+				Comments conn
+			}
+		}
+	}
+	ids := func(c conn) []string {
+		var out []string
+		for _, e := range c.Edges {
+			out = append(out, e.Node.ID)
+		}
+		return out
+	}
+	const nested = `labels(first: 1) { edges { node { id } } } comments(first: 1) { edges { node { id author { name } } } }`
+	const nestedAsked = `labels(first: 1) { pageInfo { hasNextPage } edges { node { id } } }
+		comments(first: 1) { pageInfo { hasNextPage } edges { node { id author { name } } } }`
+	plain := `plain: issues(first: 2) { edges { node { id ` + nested + ` } } }`
+	asked := `asked: issues(first: 2) { pageInfo { hasNextPage } edges { node { id ` + nestedAsked + ` } } }`
+	for _, fields := range [][]string{{plain, asked}, {asked, plain}} {
+		var got struct {
+			Project struct {
+				Plain, Asked, Whole, Last conn
+			}
+		}
+		f.owner.Do(t, `{ project(organization: "extrarow", key: "XRW") { `+strings.Join(fields, " ")+`
+			whole: issues(first: 3) { pageInfo { hasNextPage } edges { node { id } } }
+			last: issues(last: 2) { pageInfo { hasPreviousPage } edges { node { id } } } } }`, nil).MustOK(t).Decode(t, &got)
+		p := got.Project
+		require.Len(t, p.Plain.Edges, 2)
+		assert.Equal(t, ids(p.Asked), ids(p.Plain))
+		assert.True(t, p.Asked.PageInfo.HasNextPage, "two of three")
+		assert.False(t, p.Whole.PageInfo.HasNextPage, "three of three")
+		assert.Len(t, p.Whole.Edges, 3)
+		assert.True(t, p.Last.PageInfo.HasPreviousPage, "the last two of three")
+		for i, e := range p.Asked.Edges {
+			plain := p.Plain.Edges[i].Node
+			assert.Len(t, plain.Labels.Edges, 1)
+			assert.Len(t, plain.Comments.Edges, 1)
+			assert.Equal(t, ids(e.Node.Labels), ids(plain.Labels))
+			assert.Equal(t, ids(e.Node.Comments), ids(plain.Comments))
+			assert.True(t, e.Node.Labels.PageInfo.HasNextPage, "one of two labels")
+			assert.True(t, e.Node.Comments.PageInfo.HasNextPage, "one of two comments")
+		}
+	}
+}
+
 // TestProjectsCountTheirIssues: a project's issues, unfiltered, take their
 // totalCount from the count the project keeps (projects.issue_total),
 // which PostgreSQL keeps equal to the rows: every way of asking gives the
