@@ -94,44 +94,105 @@ type lookupParents struct {
 // order, more than one issues field, only totalCount): the project is then
 // looked up on its own.
 func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *ent.Project, ok bool, err error) {
-	sel := selectionOf(ctx)
-	if !sel.known() {
-		return nil, false, nil
-	}
-	fields := sel.children("issues")
-	if len(fields) != 1 {
-		return nil, false, nil
-	}
-	args, ok := fields[0].pageArgs()
-	if !ok {
-		return nil, false, nil
-	}
 	// Without a filter the list cannot be refused; should it be, the
 	// issues field's own resolver reports why.
 	l, err := r.issueList("Project.issues", issue.FieldProjectID, nil, nil)
 	if err != nil {
 		return nil, false, nil
 	}
+	// The lookup projectByKey's ent query makes, with the projects
+	// policy's own predicate (ent's policy does not run on a subquery).
+	from := lookupOf(project.Table)
+	for _, p := range keyed(slug, key) {
+		p(from)
+	}
+	rule.VisibleProjects(ctx)(from)
 	lds := r.loadersFor(ctx)
-	f := loaders.Memo(lds, fieldKey{l.name, fields[0].field}, func() *listLoad[*ent.Issue] {
+	projects, ok, err := lookupWithPage(ctx, lds, "issues", l, nil, from, func(p *ent.Project) int64 { return p.ID })
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	switch len(projects) {
+	case 0:
+		return nil, true, nil
+	case 1:
+		// Its issues' keys need it: from memory, not one more statement.
+		loaders.Prime(ctx, lds, projects[0])
+		return projects[0], true, nil
+	}
+	return nil, true, fmt.Errorf("project %s of %s: %d found", key, slug, len(projects))
+}
+
+// organizationWithProjects looks an organization up by its slug in the
+// statement that reads the first page of its projects the query selects
+// (a deep overview), as projectWithIssues does for a project and its
+// issues: ok is false when the query selects no such page (or one that
+// includes archived projects), and the organization is then looked up on
+// its own.
+func (r *Resolver) organizationWithProjects(ctx context.Context, slug string) (o *ent.Organization, ok bool, err error) {
+	// The lookup the organization resolver's ent query makes, with the
+	// organizations policy's own predicate.
+	from := lookupOf(organization.Table)
+	organization.Slug(slug)(from)
+	rule.VisibleOrganizations(ctx)(from)
+	lds := r.loadersFor(ctx)
+	unarchived := map[string]any{"includeArchived": false}
+	orgs, ok, err := lookupWithPage(ctx, lds, "projects", r.projectsOfOrganizations(false), unarchived, from, func(o *ent.Organization) int64 { return o.ID })
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	switch len(orgs) {
+	case 0:
+		return nil, true, nil
+	case 1:
+		loaders.Prime(ctx, lds, orgs[0])
+		return orgs[0], true, nil
+	}
+	return nil, true, fmt.Errorf("organization %s: %d found", slug, len(orgs))
+}
+
+// lookupOf selects the rows of table a lookup finds (add its conditions):
+// each one's id and its row as JSON (loaders.LookupColumn), at most two,
+// which is enough to tell one from several.
+func lookupOf(table string) *sql.Selector {
+	t := sql.Table(table)
+	return sql.Dialect(dialect.Postgres).
+		Select(t.C("id")).
+		AppendSelectExprAs(sql.Expr(`row_to_json("`+table+`")`), loaders.LookupColumn).
+		From(t).
+		Limit(2)
+}
+
+// lookupWithPage reads the rows from selects (a lookup, lookupOf, with its
+// table's privacy predicate: ent's policy does not run on a subquery) in
+// the statement that reads the first page of their list l, the field
+// named field of the object being resolved, when the query selects one
+// such field with page arguments only. ok is false when it does not: the
+// object is then looked up on its own. The page, its counts, its users and
+// its nested lists are handed to the field's loaders as its own batch would
+// hand them. also are the values of the field's other arguments l is for
+// (see pageArgsWith); idOf returns a found row's id.
+func lookupWithPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner, E any](
+	ctx context.Context, lds *loaders.Loaders, field string, l childList[Q, T, P, S], also map[string]any, from *sql.Selector, idOf func(*E) int64,
+) (found []*E, ok bool, err error) {
+	sel := selectionOf(ctx)
+	if !sel.known() {
+		return nil, false, nil
+	}
+	fields := sel.children(field)
+	if len(fields) != 1 {
+		return nil, false, nil
+	}
+	args, ok := fields[0].pageArgsWith(also)
+	if !ok {
+		return nil, false, nil
+	}
+	f := loaders.Memo(lds, fieldKey{l.name, fields[0].field}, func() *listLoad[T] {
 		return newListLoad(ctx, lds, l, args, fields[0])
 	})
 	if f.err != nil || !f.wantsRows {
 		return nil, false, nil
 	}
-	// The lookup projectByKey's ent query makes, with the projects
-	// policy's own predicate (ent's policy does not run on a subquery).
-	t := sql.Table(project.Table)
-	from := sql.Dialect(dialect.Postgres).
-		Select(t.C(project.FieldID)).
-		AppendSelectExprAs(sql.Expr(`row_to_json("`+project.Table+`")`), loaders.LookupColumn).
-		From(t).
-		Limit(2)
-	for _, p := range keyed(slug, key) {
-		p(from)
-	}
-	rule.VisibleProjects(ctx)(from)
-	var projects []*ent.Project
 	lookup := &lookupParents{from: from, found: func(rows []loaders.Row) ([]int64, error) {
 		var ids []int64
 		var last []byte
@@ -146,13 +207,13 @@ func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *
 				continue
 			}
 			last = raw
-			p := &ent.Project{}
-			if err := decodeFlat(raw, p); err != nil {
+			e := new(E)
+			if err := decodeFlat(raw, e); err != nil {
 				return nil, err
 			}
-			if !slices.Contains(ids, p.ID) {
-				ids = append(ids, p.ID)
-				projects = append(projects, p)
+			if id := idOf(e); !slices.Contains(ids, id) {
+				ids = append(ids, id)
+				found = append(found, e)
 			}
 		}
 		return ids, nil
@@ -160,13 +221,5 @@ func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *
 	if _, err := f.readPages(ctx, nil, lookup); err != nil {
 		return nil, true, err
 	}
-	switch len(projects) {
-	case 0:
-		return nil, true, nil
-	case 1:
-		// Its issues' keys need it: from memory, not one more statement.
-		loaders.Prime(ctx, lds, projects[0])
-		return projects[0], true, nil
-	}
-	return nil, true, fmt.Errorf("project %s of %s: %d found", key, slug, len(projects))
+	return found, true, nil
 }

@@ -87,10 +87,23 @@ func (s selection) nodes() []selection {
 // them; false when one has a form it does not know (the field is then
 // left to its resolver).
 func (s selection) pageArgs() (pageArgs, bool) {
+	return s.pageArgsWith(nil)
+}
+
+// pageArgsWith is pageArgs for a field whose other arguments, if any, hold
+// the values also gives (an organization's projects with includeArchived
+// left at its default, false).
+func (s selection) pageArgsWith(also map[string]any) (pageArgs, bool) {
 	var a pageArgs
 	ok := true
 	for name, v := range s.field.ArgumentMap(s.op.Variables) {
 		if v == nil {
+			continue
+		}
+		if want, known := also[name]; known {
+			if v != want {
+				return pageArgs{}, false
+			}
 			continue
 		}
 		switch name {

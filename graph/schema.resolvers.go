@@ -38,6 +38,9 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 
 // Organization is the resolver for the organization field.
 func (r *queryResolver) Organization(ctx context.Context, slug string) (*ent.Organization, error) {
+	if o, ok, err := r.organizationWithProjects(ctx, slug); ok {
+		return o, err
+	}
 	return orNil(r.client.Organization.Query().Where(organization.Slug(slug)).Only(ctx))
 }
 

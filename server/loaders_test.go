@@ -99,10 +99,10 @@ func assertStatementsByDepth(t *testing.T, c *servertest.Client, busiest string)
 		// their authors and their count. The issue's key is the one asked
 		// for, so its project is not read.
 		{"issue page", issuePageQuery, 1, 1},
-		// organization; projects page; issues page with their assignees;
-		// comments page with their authors. The issues' projects are the
-		// page's.
-		{"deep", deepQuery, 4, 4},
+		// organization looked up with its projects page; issues page with
+		// their assignees; comments page with their authors. The issues'
+		// projects are the page's.
+		{"deep", deepQuery, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			small := c.Do(t, tc.query, map[string]any{"n": 5, "key": busiest}).MustOK(t)
@@ -980,5 +980,70 @@ func TestProjectLookedUpWithItsIssues(t *testing.T) {
 		hidden, n := ask(outsider, key, "first: 5", false)
 		assert.JSONEq(t, `{"project":null}`, hidden, key)
 		assert.Equal(t, 1, n, key)
+	}
+}
+
+// TestOrganizationLookedUpWithItsProjects: an organization found by its
+// slug is read in the statement of the first page of its projects the
+// query selects, and answers as when the two are read apart (an argument
+// the lookup does not fold, includeArchived: true, reads them apart):
+// first, after, last and before pages, an organization without projects,
+// and one the viewer is not a member of.
+func TestOrganizationLookedUpWithItsProjects(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, patientLoaders)
+	f := newFixture(t, env, "orgfold", "OF1")
+	for _, key := range []string{"OF2", "OF3", "OF4"} {
+		f.owner.Do(t, `mutation($o:ID!,$k:String!){ createProject(input:{organizationId:$o,key:$k,name:"More"}){ project{id} } }`,
+			map[string]any{"o": f.orgID, "k": key}).MustOK(t)
+	}
+	f.createIssue(t, map[string]any{"title": "Folded", "assigneeId": f.ownerID})
+	f.owner.Do(t, `mutation { createOrganization(input: {slug: "orgfold-empty", name: "Empty"}) { organization { id } } }`, nil).MustOK(t)
+	outsider := env.As(env.SignUp(t, "orgfold-outsider@example.com", "Outsider"))
+
+	const org = `id slug name createdAt`
+	const conn = `totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { key name issues(first: 2) { edges { node { key assignee { name } } } } } }`
+	ask := func(c *servertest.Client, slug, args string, apart bool) (string, int) {
+		if apart {
+			// Archived projects are none here, so the answer is the same.
+			args += ", includeArchived: true"
+		}
+		res := c.Do(t, `query($s: String!) { organization(slug: $s) { `+org+` projects(`+args+`) { `+conn+` } } }`,
+			map[string]any{"s": slug}).MustOK(t)
+		return string(res.Data), res.Statements(t)
+	}
+
+	together, n := ask(f.owner, "orgfold", "first: 2", false)
+	assert.Equal(t, 2, n, "the organization and its projects in one statement, their issues in another")
+	assert.Contains(t, together, `"key":"OF1"`)
+	apart, n := ask(f.owner, "orgfold", "first: 2", true)
+	assert.JSONEq(t, apart, together)
+	assert.Equal(t, 3, n)
+
+	var page struct {
+		Organization struct {
+			Projects struct{ PageInfo struct{ EndCursor string } }
+		}
+	}
+	f.owner.Do(t, `{ organization(slug: "orgfold") { projects(first: 2) { pageInfo { endCursor } } } }`, nil).MustOK(t).Decode(t, &page)
+	cursor := page.Organization.Projects.PageInfo.EndCursor
+	for _, args := range []string{`first: 10`, fmt.Sprintf(`first: 1, after: %q`, cursor), `last: 2`, fmt.Sprintf(`last: 1, before: %q`, cursor)} {
+		together, _ := ask(f.owner, "orgfold", args, false)
+		apart, _ := ask(f.owner, "orgfold", args, true)
+		assert.JSONEq(t, apart, together, args)
+		assert.Contains(t, together, `"key":"OF`, args)
+	}
+
+	empty, n := ask(f.owner, "orgfold-empty", "first: 5", false)
+	assert.Equal(t, 1, n)
+	emptyApart, _ := ask(f.owner, "orgfold-empty", "first: 5", true)
+	assert.JSONEq(t, emptyApart, empty)
+	assert.Contains(t, empty, `"slug":"orgfold-empty"`)
+	assert.Contains(t, empty, `"edges":[]`)
+
+	for _, slug := range []string{"orgfold", "orgfold-empty", "nope"} {
+		hidden, n := ask(outsider, slug, "first: 5", false)
+		assert.JSONEq(t, `{"organization":null}`, hidden, slug)
+		assert.Equal(t, 1, n, slug)
 	}
 }

@@ -108,6 +108,18 @@ func FilterOrganizations() privacy.QueryRule {
 	})
 }
 
+// VisibleOrganizations is FilterOrganizations as a predicate on a selector
+// of the organizations table, for a statement that looks an organization
+// up with other rows (an organization by its slug with its first page of
+// projects): the same rule, in the same statement. The system sees every
+// organization (AllowSystem).
+func VisibleOrganizations(ctx context.Context) func(*sql.Selector) {
+	if viewer.FromContext(ctx).System {
+		return func(*sql.Selector) {}
+	}
+	return in(organization.FieldID, memberOrgs(ctx))
+}
+
 // FilterMemberships shows the memberships of the viewer's organizations.
 func FilterMemberships() privacy.QueryRule {
 	return privacy.MembershipQueryRuleFunc(func(ctx context.Context, q *ent.MembershipQuery) error {
