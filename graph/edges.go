@@ -174,7 +174,7 @@ type listLoad[T any] struct {
 	fetchPages  func(context.Context, []int64) (map[int64][]T, error)
 	fetchCounts func(context.Context, []int64) (map[int64]int, error)
 	// readPages is fetchPages with, when lookup is set, the parents
-	// looked up by the same statement (projectWithIssues).
+	// looked up by the same statement (lookupWithPage).
 	readPages func(ctx context.Context, parents []int64, lookup *lookupParents) (map[int64][]T, error)
 	wantsRows bool
 	// extraRow is whether a page reads one row more than it shows, to
