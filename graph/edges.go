@@ -291,8 +291,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	// The rows carry only the columns the selection needs (a deep page's
 	// comments: no timestamps but the sort key, no version); such rows
 	// stay out of the by-id loaders, which hand out whole rows.
-	columns := l.columnsFor(sel)
-	whole := len(columns) == len(l.columns)
+	columns, whole := l.columnsFor(sel)
 	var nested []nestPlan
 	if sel.known() {
 		nested = planNests(ctx, lds, sel.nodes(), l.nests, true, counted)

@@ -107,20 +107,9 @@ func (r *Resolver) projectWithIssues(ctx context.Context, slug, key string) (p *
 		p(from)
 	}
 	rule.VisibleProjects(ctx)(from)
-	lds := r.loadersFor(ctx)
-	projects, ok, err := lookupWithPage(ctx, lds, "issues", l, nil, from, func(p *ent.Project) int64 { return p.ID })
-	if !ok || err != nil {
-		return nil, ok, err
-	}
-	switch len(projects) {
-	case 0:
-		return nil, true, nil
-	case 1:
-		// Its issues' keys need it: from memory, not one more statement.
-		loaders.Prime(ctx, lds, projects[0])
-		return projects[0], true, nil
-	}
-	return nil, true, fmt.Errorf("project %s of %s: %d found", key, slug, len(projects))
+	// Found, it is primed: its issues' keys need it, from memory.
+	return lookupWithPage(ctx, r.loadersFor(ctx), "issues", l, nil, from, "project "+key+" of "+slug,
+		func(p *ent.Project) int64 { return p.ID })
 }
 
 // organizationWithProjects looks an organization up by its slug in the
@@ -135,20 +124,9 @@ func (r *Resolver) organizationWithProjects(ctx context.Context, slug string) (o
 	from := lookupOf(organization.Table)
 	organization.Slug(slug)(from)
 	rule.VisibleOrganizations(ctx)(from)
-	lds := r.loadersFor(ctx)
 	unarchived := map[string]any{"includeArchived": false}
-	orgs, ok, err := lookupWithPage(ctx, lds, "projects", r.projectsOfOrganizations(false), unarchived, from, func(o *ent.Organization) int64 { return o.ID })
-	if !ok || err != nil {
-		return nil, ok, err
-	}
-	switch len(orgs) {
-	case 0:
-		return nil, true, nil
-	case 1:
-		loaders.Prime(ctx, lds, orgs[0])
-		return orgs[0], true, nil
-	}
-	return nil, true, fmt.Errorf("organization %s: %d found", slug, len(orgs))
+	return lookupWithPage(ctx, r.loadersFor(ctx), "projects", r.projectsOfOrganizations(false), unarchived, from, "organization "+slug,
+		func(o *ent.Organization) int64 { return o.ID })
 }
 
 // lookupOf selects the rows of table a lookup finds (add its conditions):
@@ -171,10 +149,13 @@ func lookupOf(table string) *sql.Selector {
 // object is then looked up on its own. The page, its counts, its users and
 // its nested lists are handed to the field's loaders as its own batch would
 // hand them. also are the values of the field's other arguments l is for
-// (see pageArgsWith); idOf returns a found row's id.
+// (see pageArgsWith); idOf returns a found row's id. It returns the row
+// found (nil for none: not found or hidden), primed in the by-id loaders;
+// what names it in the error for more than one.
 func lookupWithPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner, E any](
-	ctx context.Context, lds *loaders.Loaders, field string, l childList[Q, T, P, S], also map[string]any, from *sql.Selector, idOf func(*E) int64,
-) (found []*E, ok bool, err error) {
+	ctx context.Context, lds *loaders.Loaders, field string, l childList[Q, T, P, S], also map[string]any, from *sql.Selector,
+	what string, idOf func(*E) int64,
+) (one *E, ok bool, err error) {
 	sel := selectionOf(ctx)
 	if !sel.known() {
 		return nil, false, nil
@@ -193,6 +174,7 @@ func lookupWithPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S s
 	if f.err != nil || !f.wantsRows {
 		return nil, false, nil
 	}
+	var found []*E
 	lookup := &lookupParents{from: from, found: func(rows []loaders.Row) ([]int64, error) {
 		var ids []int64
 		var last []byte
@@ -221,5 +203,12 @@ func lookupWithPage[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S s
 	if _, err := f.readPages(ctx, nil, lookup); err != nil {
 		return nil, true, err
 	}
-	return found, true, nil
+	switch len(found) {
+	case 0:
+		return nil, true, nil
+	case 1:
+		loaders.Prime(ctx, lds, found[0])
+		return found[0], true, nil
+	}
+	return nil, true, fmt.Errorf("%s: %d found", what, len(found))
 }

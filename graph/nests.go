@@ -184,8 +184,7 @@ func nested[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scanner](
 		if !f.nestable() {
 			return nestPlan{}, false
 		}
-		columns := l.columnsFor(sel)
-		whole := len(columns) == len(l.columns)
+		columns, whole := l.columnsFor(sel)
 		n := loaders.Nest{As: as, Columns: columns, Order: f.page.orderTerms, Page: func(dialect, parent string) *sql.Selector {
 			return l.nestedPage(ctx, f, columns, dialect, parent)
 		}}
@@ -266,17 +265,19 @@ func (f *listLoad[T]) nestable() bool {
 	return f.err == nil && f.wantsRows && len(f.counted) == 0
 }
 
-// columnsFor returns the columns of l's rows that a page nested as the
+// columnsFor returns the columns of l's rows that a page selected as the
 // field sel reads: those its selections under edges { node } need
 // (fieldColumns), with the ones the list always needs (keptColumns: the
 // id, the sort key for cursors, the foreign keys its peers' edges follow),
 // in l.columns' order; all of them when l has no fieldColumns or a
-// selection asks for a field it does not know.
-func (l childList[Q, T, P, S]) columnsFor(sel selection) []string {
+// selection asks for a field it does not know. whole reports whether they
+// are all of them: only whole rows go to the by-id loaders.
+func (l childList[Q, T, P, S]) columnsFor(sel selection) (columns []string, whole bool) {
 	if l.fieldColumns == nil || !sel.known() {
-		return l.columns
+		return l.columns, true
 	}
-	return selectedColumns(sel.nodes(), l.fieldColumns, l.columns, l.keptColumns)
+	columns = selectedColumns(sel.nodes(), l.fieldColumns, l.columns, l.keptColumns)
+	return columns, len(columns) == len(l.columns)
 }
 
 // nestedPage selects f's page of l's rows under the parent whose id is
