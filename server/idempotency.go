@@ -84,17 +84,22 @@ func (m *idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		m.unavailable(w, r, err)
 		return
 	}
-	defer func() {
+	// The lock below is the transaction's: it goes with the commit or the
+	// rollback, even when this instance dies. Every answer but a committed
+	// one is written after the rollback (a second one does nothing), so a
+	// client that retries at once, as a failure answer tells it to, finds
+	// the key free rather than still in progress.
+	rollback := func() {
 		if err := tx.Rollback(); err != nil {
 			if ok, n := m.throttle.allow("rolling back idempotent request"); ok {
 				m.log.WarnContext(ctx, "rolling back idempotent request", "request_id", RequestID(ctx), "error", err, "occurrences", n)
 			}
 		}
-	}()
-	// The lock is the transaction's: it goes with the commit or the
-	// rollback, even when this instance dies.
+	}
+	defer rollback()
 	var locked bool
 	if err := tx.QueryRow(ctx, []any{&locked}, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, scope+"\n"+key); err != nil { // a key is printable: no newline
+		rollback()
 		m.unavailable(w, r, err)
 		return
 	}
@@ -112,6 +117,10 @@ func (m *idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		`SELECT fingerprint, status, content_type, body FROM idempotency_keys
 		WHERE viewer = $1 AND key = $2 AND created_at > now() - make_interval(secs => $3)`,
 		scope, key, m.retention.Seconds())
+	if !errors.Is(err, sql.ErrNoRows) {
+		// Answered without running (below): nothing to hold the key for.
+		rollback()
+	}
 	switch {
 	case err == nil && stored.fingerprint != print:
 		writeError(w, r, http.StatusUnprocessableEntity, graph.CodeBadUserInput, "this Idempotency-Key was used for a different request; use a new key for a new request")
@@ -128,6 +137,7 @@ func (m *idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 	}
 	// Past retention: the old answer gives way to this request.
 	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE viewer = $1 AND key = $2`, scope, key); err != nil {
+		rollback()
 		m.unavailable(w, r, err)
 		return
 	}
@@ -150,12 +160,14 @@ func (m *idempotency) serve(w http.ResponseWriter, r *http.Request, next http.Ha
 		if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 			w.Header().Set("Retry-After", "1")
 		}
+		rollback()
 		writeError(w, r, status, graph.Code(code), msg)
 		return
 	}
 	contentType := w.Header().Get("Content-Type")
 	if _, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (viewer, key, fingerprint, status, content_type, body, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, now())`, scope, key, print, rec.status, contentType, rec.body.Bytes()); err != nil {
+		rollback()
 		m.unavailable(w, r, err)
 		return
 	}
