@@ -57,7 +57,8 @@ func (p Parent) Own() bool { return p.own }
 // row.
 //
 // with adds what the page reads beside its rows, in the same statement
-// (see With).
+// (see With). Its joins are read by a lookup per row, or, for a page that
+// may hold JoinAfterRows rows, after the page (joinPaged).
 func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, with With) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		counts, joins, nests := with.Counts, with.Joins, with.Nests
@@ -79,30 +80,34 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 		inner.Where(sql.ExprP(expr + ` = "parents"."id"`)).
 			OrderBy(terms...).
 			Limit(limit)
-		outer := make([]string, 0, len(columns)+1)
-		for _, c := range columns {
-			outer = append(outer, `"ranked".`+s.Builder.Quote(c))
-		}
+		// names are the columns the statement returns, in order: the
+		// page's own, then what it reads beside them.
+		names := append([]string{}, columns...)
 		if !parent.own {
 			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
-			outer = append(outer, `"ranked"."`+ParentColumn+`"`)
+			names = append(names, ParentColumn)
+		}
+		outer := make([]string, 0, len(names)+4)
+		for _, c := range names {
+			outer = append(outer, `"ranked".`+s.Builder.Quote(c))
 		}
 		if total != nil {
 			outer = append(outer, `"total"."`+TotalColumn+`"`)
+			names = append(names, TotalColumn)
 		}
 		for _, c := range counts {
 			outer = append(outer, `"`+c.As+`"."`+c.As+`"`)
-		}
-		for _, j := range joins {
-			outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
+			names = append(names, c.As)
 		}
 		for _, n := range nests {
 			for _, c := range n.columns() {
 				outer = append(outer, `"`+n.As+`"."`+c+`"`)
+				names = append(names, c)
 			}
 		}
 		if with.Lookup != nil {
 			outer = append(outer, `"parents"."`+LookupColumn+`"`)
+			names = append(names, LookupColumn)
 		}
 		from := sql.ExprFunc(func(b *sql.Builder) {
 			if with.Lookup != nil {
@@ -132,21 +137,89 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 				b.Join(c.counter(s.Dialect()))
 				b.WriteString(`) AS "` + c.As + `"`)
 			}
-			for _, j := range joins {
-				b.WriteString(" LEFT JOIN LATERAL (")
-				b.Join(j.target(s.Dialect(), `"ranked"."`+j.Column+`"`, false))
-				b.WriteString(`) AS "` + j.As + `" ON true`)
-			}
 			for _, n := range nests {
 				b.WriteString(" LEFT JOIN LATERAL (")
 				n.aggregate(b, `"ranked"."id"`)
 				b.WriteString(`) AS "` + n.As + `" ON true`)
 			}
 		})
-		ranked := order(sql.Dialect(s.Dialect()).Select().From(sql.Table("ranked")))
-		*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(from).
-			OrderBy(append([]string{`"parents"."id"`}, ranked...)...)
+		if len(joins) == 0 || !joinAfter(len(parents), limit, with.Lookup != nil) {
+			for _, j := range joins {
+				outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
+			}
+			joinsLateral := sql.ExprFunc(func(b *sql.Builder) {
+				b.Join(from)
+				for _, j := range joins {
+					b.WriteString(" LEFT JOIN LATERAL (")
+					b.Join(j.target(s.Dialect(), `"ranked"."`+j.Column+`"`, false))
+					b.WriteString(`) AS "` + j.As + `" ON true`)
+				}
+			})
+			ranked := order(sql.Dialect(s.Dialect()).Select().From(sql.Table("ranked")))
+			*s = *sql.Dialect(s.Dialect()).Select(outer...).FromExpr(joinsLateral).
+				OrderBy(append([]string{`"parents"."id"`}, ranked...)...)
+			return
+		}
+		*s = *joinPaged(s.Dialect(), s.Builder.Quote, sql.Dialect(s.Dialect()).Select(append(outer, `"parents"."id" AS "`+orderColumn+`"`)...).FromExpr(from), names, joins, order)
 	}
+}
+
+// JoinAfterRows is the size of a page from which its joins are read
+// after it (joinPaged) rather than by a primary-key lookup per row.
+// PostgreSQL's cached (generic) plan cannot see how many parents a page
+// has: given the choice, it would hash a whole target table for a board's
+// 20 issues too, where 20 lookups cost less than one pass over a thousand
+// users.
+const JoinAfterRows = 100
+
+// joinAfter reports whether a page of parents parents (one for a lookup)
+// of limit rows each reads its joins after it.
+func joinAfter(parents, limit int, lookup bool) bool {
+	if lookup {
+		parents = 1
+	}
+	return parents*limit >= JoinAfterRows
+}
+
+// orderColumn is the alias under which a page joined after it is read
+// (joinPaged) carries its parent's id, the first term of its order.
+const orderColumn = "parent_order"
+
+// joinPaged returns the statement that reads the rows paged selects (the
+// columns names, and orderColumn) with the targets of joins, in the
+// page's order:
+//
+//	SELECT "paged".<names>, <targets> FROM (<paged> OFFSET 0) AS "paged"
+//	LEFT JOIN <target table> ON <its id> = "paged".<column> ...
+//	ORDER BY "paged"."parent_order", <order>
+//
+// The joins come after the page, not inside its LATERAL loop, so
+// PostgreSQL picks how to join by the page's size and the target table's:
+// a hash of a thousand users for the 842 comments of a deep page (twice
+// as cheap as a primary-key lookup per row), lookups by key for a few
+// rows or a large table. OFFSET 0 keeps the planner from moving the joins
+// back into the loop over parents, where a hash would be built once per
+// parent.
+func joinPaged(dialect string, quote func(string) string, paged *sql.Selector, names []string, joins []Join, order func(s *sql.Selector) []string) *sql.Selector {
+	columns := make([]string, 0, len(names)+len(joins))
+	for _, c := range names {
+		columns = append(columns, `"paged".`+quote(c))
+	}
+	sel := sql.Dialect(dialect).Select(columns...)
+	for _, j := range joins {
+		sel.AppendSelectExprAs(j.record(), j.As)
+	}
+	from := sql.ExprFunc(func(b *sql.Builder) {
+		b.WriteString("(")
+		b.Join(paged)
+		b.WriteString(` OFFSET 0) AS "paged"`)
+		for _, j := range joins {
+			alias := j.As + "_row"
+			b.WriteString(` LEFT JOIN "` + j.Table + `" AS "` + alias + `" ON "` + alias + `"."id" = "paged".` + quote(j.Column))
+		}
+	})
+	terms := order(sql.Dialect(dialect).Select().From(sql.Table("paged")))
+	return sel.FromExpr(from).OrderBy(append([]string{`"paged"."` + orderColumn + `"`}, terms...)...)
 }
 
 // LookupColumn is the column in which a Lookup selects each parent's row
@@ -399,6 +472,23 @@ func (n Nest) aggregate(b *sql.Builder, parent string) {
 	b.WriteString(`) AS "nested"`)
 }
 
+// record is the target of j joined after a page (joinPaged) as a record
+// of its Fields: null when the source row points nowhere, as a LATERAL
+// target would be (a record of nulls would print as "(,)").
+func (j Join) record() sql.Querier {
+	alias := `"` + j.As + `_row"`
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.WriteString("CASE WHEN " + alias + `."id" IS NOT NULL THEN ROW(`)
+		for i, f := range j.Fields {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(alias + `."` + f + `"`)
+		}
+		b.WriteString(") END")
+	})
+}
+
 // target selects the joined row of the source row whose Column is the
 // expression source: a record of its Fields, or, asJSON, a JSON object of
 // them (for a nested page's json_agg).
@@ -429,7 +519,8 @@ func (j Join) target(dialect, source string, asJSON bool) *sql.Selector {
 		// LIMIT 1 (the id is unique) keeps the planner from flattening
 		// the lateral into a join: a generic plan would then hash the
 		// whole target table for a page of a few dozen rows, where a
-		// primary-key lookup per row is what it costs.
+		// primary-key lookup per row is what it costs. Larger pages join
+		// after their rows instead (joinPaged).
 		Limit(1)
 	return sel
 }

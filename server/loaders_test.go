@@ -13,6 +13,7 @@ import (
 
 	"github.com/issuegraph/issuegraph/config"
 	"github.com/issuegraph/issuegraph/ent/seed"
+	"github.com/issuegraph/issuegraph/loaders"
 	"github.com/issuegraph/issuegraph/server/auth"
 	"github.com/issuegraph/issuegraph/server/servertest"
 )
@@ -1045,5 +1046,122 @@ func TestOrganizationLookedUpWithItsProjects(t *testing.T) {
 		hidden, n := ask(outsider, slug, "first: 5", false)
 		assert.JSONEq(t, `{"organization":null}`, hidden, slug)
 		assert.Equal(t, 1, n, slug)
+	}
+}
+
+// TestLargePagesJoinTheirUsersAfterReading: a page that may hold
+// loaders.JoinAfterRows rows or more reads its assignees and authors after
+// its rows (a join PostgreSQL may hash) instead of by a lookup per row.
+// Both ways answer alike: the same rows in the same order, unassigned
+// issues with a null assignee, each comment with its own author, in as
+// many statements, for pages under a lookup (a project by key) and under
+// a page of parents (an organization's projects, their issues).
+func TestLargePagesJoinTheirUsersAfterReading(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	f := newFixture(t, env, "joinafter", "JAF")
+	member := env.As(env.SignUp(t, "joinafter-other@example.com", "Other of joinafter"))
+	addMembership(t, env, f.orgID, "joinafter-other@example.com", "MEMBER")
+	var me struct{ Viewer struct{ ID string } }
+	member.Do(t, `{ viewer { id } }`, nil).MustOK(t).Decode(t, &me)
+
+	var second struct {
+		CreateProject struct{ Project struct{ ID string } }
+	}
+	f.owner.Do(t, `mutation($o: ID!) { createProject(input: {organizationId: $o, key: "JAG", name: "Second"}) { project { id } } }`,
+		map[string]any{"o": f.orgID}).MustOK(t).Decode(t, &second)
+	g := f
+	g.projectID = second.CreateProject.Project.ID
+	const perParent = 3
+	for p, fx := range []fixture{f, g} {
+		for i := range perParent {
+			input := map[string]any{"title": fmt.Sprintf("Issue %d.%d", p, i)}
+			switch i {
+			case 0:
+				input["assigneeId"] = f.ownerID
+			case 1:
+				input["assigneeId"] = me.Viewer.ID
+			}
+			is := fx.createIssue(t, input)
+			for c := range perParent {
+				author := f.owner
+				if c == 1 {
+					author = member
+				}
+				author.Do(t, `mutation($id: ID!, $b: String!) { addComment(input: {issueId: $id, body: $b}) { comment { id } } }`,
+					map[string]any{"id": is["id"], "b": fmt.Sprintf("Comment %d.%d.%d", p, i, c)}).MustOK(t)
+			}
+		}
+	}
+
+	// Small pages stay under the size, large ones reach it: issues of one
+	// project by key, of the two projects of a page, and the comments of
+	// those six issues.
+	small, large := perParent, loaders.JoinAfterRows
+	lookup := `{ project(organization: "joinafter", key: "JAF") { issues(first: %d) { edges { node { key title assignee { id name } author { name } } } } } }`
+	deep := `{ organization(slug: "joinafter") { projects(first: 2) { edges { node { key
+		issues(first: %d) { edges { node { key assignee { name } comments(first: %d) { edges { node { body author { id name } } } } } } } } } } } }`
+	for _, shape := range []struct{ name, small, large string }{
+		{"lookup", fmt.Sprintf(lookup, small), fmt.Sprintf(lookup, large)},
+		{"issues of projects", fmt.Sprintf(deep, small, small), fmt.Sprintf(deep, (large+1)/2, small)},
+		{"comments of issues", fmt.Sprintf(deep, small, small), fmt.Sprintf(deep, small, (large+5)/6)},
+		{"both", fmt.Sprintf(deep, small, small), fmt.Sprintf(deep, (large+1)/2, (large+5)/6)},
+	} {
+		want := f.owner.Do(t, shape.small, nil).MustOK(t)
+		got := f.owner.Do(t, shape.large, nil).MustOK(t)
+		assert.JSONEq(t, string(want.Data), string(got.Data), shape.name)
+		assert.Equal(t, want.Statements(t), got.Statements(t), shape.name)
+	}
+
+	// What the answers hold: every issue in order, assignees where set.
+	var deepAnswer struct {
+		Organization struct {
+			Projects struct {
+				Edges []struct {
+					Node struct {
+						Key    string
+						Issues struct {
+							Edges []struct {
+								Node struct {
+									Key      string
+									Assignee *struct{ Name string }
+									Comments struct {
+										Edges []struct {
+											Node struct {
+												Body   string
+												Author struct{ ID, Name string }
+											}
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	f.owner.Do(t, fmt.Sprintf(deep, (large+1)/2, (large+5)/6), nil).MustOK(t).Decode(t, &deepAnswer)
+	projects := deepAnswer.Organization.Projects.Edges
+	require.Len(t, projects, 2)
+	for p, pe := range projects {
+		require.Len(t, pe.Node.Issues.Edges, perParent, pe.Node.Key)
+		assignees := map[string]bool{}
+		for _, ie := range pe.Node.Issues.Edges {
+			if ie.Node.Assignee != nil {
+				assignees[ie.Node.Assignee.Name] = true
+			}
+			require.Len(t, ie.Node.Comments.Edges, perParent, ie.Node.Key)
+			for c, ce := range ie.Node.Comments.Edges {
+				assert.Contains(t, ce.Node.Body, fmt.Sprintf("Comment %d.", p), ie.Node.Key)
+				assert.True(t, strings.HasSuffix(ce.Node.Body, fmt.Sprintf(".%d", c)), "comments in order: %s", ce.Node.Body)
+				if c == 1 {
+					assert.Equal(t, me.Viewer.ID, ce.Node.Author.ID, ce.Node.Body)
+				} else {
+					assert.Equal(t, "Owner of joinafter", ce.Node.Author.Name, ce.Node.Body)
+				}
+			}
+		}
+		assert.Equal(t, map[string]bool{"Owner of joinafter": true, "Other of joinafter": true}, assignees, pe.Node.Key)
 	}
 }
