@@ -314,6 +314,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			with.Lookup = lookup.from
 		}
 		q.Modify(loaders.FirstPerParent(l.parent, parents, f.fetchLimit(), p.orderTerms, with))
+		joinsAfter := loaders.JoinsAfter(len(parents), f.fetchLimit(), lookup != nil)
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
@@ -349,7 +350,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			loaders.Prime(ctx, lds, shown...)
 		}
 		for _, e := range joined {
-			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join())); err != nil {
+			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join(), joinsAfter)); err != nil {
 				return nil, err
 			}
 		}

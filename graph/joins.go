@@ -205,8 +205,25 @@ func handOverUsers[T any](ctx context.Context, lds *loaders.Loaders, g *loaders.
 }
 
 // joinedIn reads the users a statement joined with rows (the records of
-// j's columns, loaders.Join): nil where there was none.
-func joinedIn[T row](rows []T, j loaders.Join) func(i int) (*ent.User, error) {
+// j's columns, loaders.Join, or, for a page that joined after its rows,
+// the columns of their fields, loaders.JoinsAfter): nil where there was
+// none.
+func joinedIn[T row](rows []T, j loaders.Join, after bool) func(i int) (*ent.User, error) {
+	if after {
+		return func(i int) (*ent.User, error) {
+			values, err := loaders.JoinedFields(rows[i], j)
+			if err != nil || values == nil {
+				return nil, err
+			}
+			u := &ent.User{}
+			for k, f := range j.Fields {
+				if err := setUserValue(u, f, values[k]); err != nil {
+					return nil, fmt.Errorf("reading %s: %w", loaders.JoinedField(j, f), err)
+				}
+			}
+			return u, nil
+		}
+	}
 	return func(i int) (*ent.User, error) {
 		raw, err := loaders.Joined(rows[i], j.As)
 		if err != nil || raw == nil {
@@ -239,7 +256,7 @@ func joinSelected[T row](ctx context.Context, lds *loaders.Loaders, edges []user
 	plans := planNests(ctx, lds, []selection{sel}, lists, false, nil)
 	return loaders.JoinEach(joins, nests(plans)), func(rows []T) error {
 		for _, e := range selected {
-			if err := handOverUsers(ctx, lds, nil, e, rows, joinedIn(rows, e.join())); err != nil {
+			if err := handOverUsers(ctx, lds, nil, e, rows, joinedIn(rows, e.join(), false)); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lib/pq"
 
@@ -68,6 +69,44 @@ func setUserColumn(u *ent.User, column string, v []byte) error {
 		err = errors.New("not a column a user is read with")
 	}
 	return err
+}
+
+// setUserValue sets u's field of column to v, the value database/sql
+// scanned from a column of its own (a page that joined its users after
+// its rows, loaders.JoinedFields). Every column setUserColumn reads is
+// read here too (TestJoinedUserColumnsMatchTheirRecords).
+func setUserValue(u *ent.User, column string, v any) error {
+	var ok bool
+	switch column {
+	case user.FieldID:
+		u.ID, ok = v.(int64)
+	case user.FieldCreatedAt:
+		u.CreatedAt, ok = v.(time.Time)
+	case user.FieldUpdatedAt:
+		u.UpdatedAt, ok = v.(time.Time)
+	case user.FieldEmail:
+		u.Email, ok = text(v)
+	case user.FieldName:
+		u.Name, ok = text(v)
+	default:
+		return errors.New("not a column a user is read with")
+	}
+	if !ok {
+		return fmt.Errorf("%s of unexpected type %T", column, v)
+	}
+	return nil
+}
+
+// text is v, a text column's value as database/sql scanned it, as a
+// string.
+func text(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	}
+	return "", false
 }
 
 // recordInt reads a bigint's text: an optional minus and decimal digits.

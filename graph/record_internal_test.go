@@ -60,6 +60,53 @@ func TestUserRecordsMatchTheirJSON(t *testing.T) {
 	assert.Equal(t, int64(-9223372036854775808), u.ID)
 }
 
+// TestJoinedUserColumnsMatchTheirRecords: a user a large page joins after
+// its rows comes back as a column per field (loaders.JoinedFields),
+// scanned by database/sql; each reads back as the same user as the record
+// of those columns, in a session whose time zone is not UTC. A value of
+// another type is an error.
+func TestJoinedUserColumnsMatchTheirRecords(t *testing.T) {
+	db := databasetest.New(t, database.Options{})
+	ctx := context.Background()
+	conn, err := db.SQL.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `SET TIME ZONE 'Asia/Kolkata'`)
+	require.NoError(t, err)
+
+	var record []string
+	for _, c := range joinedUserFields {
+		record = append(record, `"`+c+`"`)
+	}
+	query := `SELECT ROW(` + strings.Join(record, ", ") + `)::text, ` + strings.Join(record, ", ") + `
+		FROM (SELECT 9007199254740993::bigint AS id, timestamptz '2025-01-02 01:06:00.123456+00' AS created_at,
+			timestamptz '1999-12-31 23:59:59+05' AS updated_at, $1::text AS email, $2::text AS name) AS u`
+	for _, s := range append([]string{"a,b", `"`, `\`, "", "NULL"}, strange...) {
+		var raw []byte
+		values := make([]any, len(joinedUserFields))
+		dest := []any{&raw}
+		for i := range values {
+			dest = append(dest, &values[i])
+		}
+		require.NoError(t, conn.QueryRowContext(ctx, query, s+"@example.com", s).Scan(dest...))
+		var fromRecord, fromColumns ent.User
+		require.NoError(t, decodeUserRecord(raw, joinedUserFields, &fromRecord), "%s", raw)
+		for i, c := range joinedUserFields {
+			require.NoError(t, setUserValue(&fromColumns, c, values[i]), "%s %T", c, values[i])
+		}
+		assert.Equal(t, fromRecord.ID, fromColumns.ID, "%s", raw)
+		assert.Equal(t, fromRecord.Name, fromColumns.Name, "%s", raw)
+		assert.Equal(t, fromRecord.Email, fromColumns.Email, "%s", raw)
+		assert.True(t, fromRecord.CreatedAt.Equal(fromColumns.CreatedAt), "%s: %s", raw, fromColumns.CreatedAt)
+		assert.True(t, fromRecord.UpdatedAt.Equal(fromColumns.UpdatedAt), "%s: %s", raw, fromColumns.UpdatedAt)
+	}
+	var u ent.User
+	assert.Error(t, setUserValue(&u, user.FieldID, "7"))
+	assert.Error(t, setUserValue(&u, user.FieldName, int64(7)))
+	assert.Error(t, setUserValue(&u, user.FieldCreatedAt, "2025-01-02"))
+	assert.Error(t, setUserValue(&u, user.FieldPasswordHash, "x"))
+}
+
 // TestBadUserRecordsAreErrors: what PostgreSQL does not write as a record
 // of the expected columns is an error, never a user read half right.
 func TestBadUserRecordsAreErrors(t *testing.T) {

@@ -143,7 +143,7 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 				b.WriteString(`) AS "` + n.As + `" ON true`)
 			}
 		})
-		if len(joins) == 0 || !joinAfter(len(parents), limit, with.Lookup != nil) {
+		if len(joins) == 0 || !JoinsAfter(len(parents), limit, with.Lookup != nil) {
 			for _, j := range joins {
 				outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 			}
@@ -172,9 +172,11 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 // users.
 const JoinAfterRows = 100
 
-// joinAfter reports whether a page of parents parents (one for a lookup)
-// of limit rows each reads its joins after it.
-func joinAfter(parents, limit int, lookup bool) bool {
+// JoinsAfter reports whether a page of parents parents (one for a lookup)
+// of limit rows each reads its joins after it, each target's fields in
+// columns of their own (read them with JoinedFields), rather than each
+// target as a record (read it with Joined).
+func JoinsAfter(parents, limit int, lookup bool) bool {
 	if lookup {
 		parents = 1
 	}
@@ -205,10 +207,12 @@ func joinPaged(dialect string, quote func(string) string, paged *sql.Selector, n
 	for _, c := range names {
 		columns = append(columns, `"paged".`+quote(c))
 	}
-	sel := sql.Dialect(dialect).Select(columns...)
 	for _, j := range joins {
-		sel.AppendSelectExprAs(j.record(), j.As)
+		for _, f := range j.Fields {
+			columns = append(columns, `"`+j.As+`_row".`+quote(f)+` AS `+quote(JoinedField(j, f)))
+		}
 	}
+	sel := sql.Dialect(dialect).Select(columns...)
 	from := sql.ExprFunc(func(b *sql.Builder) {
 		b.WriteString("(")
 		b.Join(paged)
@@ -472,21 +476,28 @@ func (n Nest) aggregate(b *sql.Builder, parent string) {
 	b.WriteString(`) AS "nested"`)
 }
 
-// record is the target of j joined after a page (joinPaged) as a record
-// of its Fields: null when the source row points nowhere, as a LATERAL
-// target would be (a record of nulls would print as "(,)").
-func (j Join) record() sql.Querier {
-	alias := `"` + j.As + `_row"`
-	return sql.ExprFunc(func(b *sql.Builder) {
-		b.WriteString("CASE WHEN " + alias + `."id" IS NOT NULL THEN ROW(`)
-		for i, f := range j.Fields {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(alias + `."` + f + `"`)
+// JoinedField is the column in which a page that joins after its rows
+// (JoinsAfter) reads field of j's target.
+func JoinedField(j Join, field string) string { return j.As + "_" + field }
+
+// JoinedFields returns the values of j's Fields, in order, that a page
+// joining after its rows (JoinsAfter) read with row, or nil when the row
+// points nowhere (its target's id is null). Each target field is a
+// column of its own: a record would cost PostgreSQL its output function
+// on every row (a tenth of a deep page's comments statement).
+func JoinedFields(row Row, j Join) ([]any, error) {
+	values := make([]any, len(j.Fields))
+	for i, f := range j.Fields {
+		v, err := extra(row, JoinedField(j, f))
+		if err != nil {
+			return nil, err
 		}
-		b.WriteString(") END")
-	})
+		if f == "id" && v == nil {
+			return nil, nil
+		}
+		values[i] = v
+	}
+	return values, nil
 }
 
 // target selects the joined row of the source row whose Column is the

@@ -50,6 +50,7 @@ func TestPagesJoinAfterReadingFromTheirSize(t *testing.T) {
 		if c.after {
 			assert.Contains(t, q, `OFFSET 0) AS "paged" LEFT JOIN "users" AS "joined_author_row" ON "joined_author_row"."id" = "paged"."author_id"`, "%+v", c)
 			assert.Contains(t, q, `ORDER BY "paged"."parent_order", "paged"."created_at", "paged"."id"`, "%+v", c)
+			assert.Contains(t, q, `"joined_author_row"."id" AS "joined_author_id", "joined_author_row"."name" AS "joined_author_name" FROM`, "%+v", c)
 			assert.NotContains(t, q, "LIMIT 1)", "%+v", c)
 		} else {
 			assert.Contains(t, q, `LEFT JOIN LATERAL (SELECT (ROW("joined_author_row"."id", "joined_author_row"."name")) AS "joined_author" FROM "users" AS "joined_author_row" WHERE "joined_author_row"."id" = "ranked"."author_id" LIMIT 1)`, "%+v", c)
