@@ -304,7 +304,7 @@ func (l childList[Q, T, P, S]) nestedTotal(ctx context.Context, dialect, parent 
 // expression parent that the viewer may see.
 func (l childList[Q, T, P, S]) nestedRows(ctx context.Context, dialect, parent string) *sql.Selector {
 	s := sql.Dialect(dialect).Select().From(sql.Table(l.table))
-	s.Where(sql.ExprP(l.parent.Expr(s) + " = " + parent))
+	s.Where(l.parent.Is(s, parent))
 	l.visible(ctx)(s)
 	for _, w := range l.where {
 		w(s)

@@ -21,6 +21,8 @@ const ParentColumn = "parent_id"
 // columns.
 type Parent struct {
 	expr func(s *sql.Selector) string
+	// is selects the rows of s under one parent (see Is).
+	is func(s *sql.Selector, parent string) *sql.Predicate
 	// own is true when the parent id is a field of the child entity, read
 	// back from it; otherwise FirstPerParent selects it as ParentColumn.
 	own bool
@@ -29,6 +31,16 @@ type Parent struct {
 // Expr returns the SQL expression of the parent id on s (joining the join
 // table of a many-to-many edge to s).
 func (p Parent) Expr(s *sql.Selector) string { return p.expr(s) }
+
+// Is returns the predicate on s "the row is under the parent whose id is
+// the SQL expression parent": its foreign key equals it, or, through a
+// join table, its id is one of that parent's (an issue's labels:
+// id = ANY(ARRAY(SELECT label_id FROM issue_labels WHERE issue_id =
+// parent))). For one parent's rows the array is a few ids, each looked up
+// or matched by the table's own key, where a join of the table with the
+// join table had PostgreSQL hash the join table's rows for every parent
+// (a board's labels: 13% of its statement).
+func (p Parent) Is(s *sql.Selector, parent string) *sql.Predicate { return p.is(s, parent) }
 
 // Own reports whether the parent id is one of the child's own fields, so
 // callers read it from the entity rather than with ParentOf.
@@ -71,20 +83,19 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 			// each parent: its totalCount.
 			total = s.Clone().Select().ClearOrder()
 			total.AppendSelectExprAs(sql.Expr(sql.Count("*")), TotalColumn).
-				Where(sql.ExprP(parent.expr(total) + ` = "parents"."id"`))
+				Where(parent.Is(total, `"parents"."id"`))
 		}
 		inner := s.Clone()
 		columns := inner.UnqualifiedColumns()
-		expr := parent.expr(inner)
 		terms := order(inner)
-		inner.Where(sql.ExprP(expr + ` = "parents"."id"`)).
+		inner.Where(parent.Is(inner, `"parents"."id"`)).
 			OrderBy(terms...).
 			Limit(limit)
 		// names are the columns the statement returns, in order: the
 		// page's own, then what it reads beside them.
 		names := append([]string{}, columns...)
 		if !parent.own {
-			inner.AppendSelectExprAs(sql.Expr(expr), ParentColumn)
+			inner.AppendSelectExprAs(sql.Expr(`"parents"."id"`), ParentColumn)
 			names = append(names, ParentColumn)
 		}
 		outer := make([]string, 0, len(names)+4)
@@ -625,18 +636,31 @@ func ParentOf(row Row) (int64, error) {
 // ByColumn is the Parent of a one-to-many edge whose children hold the
 // parent's id in column, one of their own fields.
 func ByColumn(column string) Parent {
-	return Parent{expr: func(s *sql.Selector) string { return s.C(column) }, own: true}
+	return Parent{
+		expr: func(s *sql.Selector) string { return s.C(column) },
+		is: func(s *sql.Selector, parent string) *sql.Predicate {
+			return sql.ExprP(s.C(column) + " = " + parent)
+		},
+		own: true,
+	}
 }
 
 // ThroughTable is the Parent of a many-to-many edge: the join table holds
 // (parentColumn, childColumn) pairs, childColumn pointing at the queried
 // table's id.
 func ThroughTable(table, parentColumn, childColumn string) Parent {
-	return Parent{expr: func(s *sql.Selector) string {
-		t := sql.Table(table)
-		s.Join(t).On(s.C("id"), t.C(childColumn))
-		return t.C(parentColumn)
-	}}
+	return Parent{
+		expr: func(s *sql.Selector) string {
+			t := sql.Table(table)
+			s.Join(t).On(s.C("id"), t.C(childColumn))
+			return t.C(parentColumn)
+		},
+		is: func(s *sql.Selector, parent string) *sql.Predicate {
+			t := `"` + table + `_of_parent"`
+			return sql.ExprP(s.C("id") + ` = ANY(ARRAY(SELECT ` + t + `."` + childColumn + `" FROM "` + table + `" AS ` + t +
+				` WHERE ` + t + `."` + parentColumn + `" = ` + parent + `))`)
+		},
+	}
 }
 
 // anyOf is `expr = ANY($1)` with ids as one array parameter: a batch of a
