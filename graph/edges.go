@@ -178,9 +178,10 @@ type listLoad[T any] struct {
 	readPages func(ctx context.Context, parents []int64, lookup *lookupParents) (map[int64][]T, error)
 	wantsRows bool
 	// extraRow is whether a page reads one row more than it shows, to
-	// learn whether more follow: only when the query asks (pageInfo), or
-	// asks for totalCount, which a page that needed no extra row knows
-	// (learnSizes). A deep page's comments are then 842 rows, not 920.
+	// learn whether more follow: only when the query asks (pageInfo). A
+	// deep page's comments are then 842 rows, not 920. totalCount needs
+	// no extra row: a first page's statement reads its parents' totals
+	// (firstPageTotal), and a page after a cursor learns no sizes.
 	extraRow bool
 	// countAsked, joined and counted say what is read beside the rows:
 	// the parents' totalCounts (the page's own statement reads them for a
@@ -269,11 +270,12 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 	if err != nil {
 		return &listLoad[T]{err: err}
 	}
-	extraRow := !sel.known() || selects(sel, "pageInfo") || selects(sel, "totalCount")
+	extraRow := !sel.known() || selects(sel, "pageInfo")
 	f := &listLoad[T]{
 		page: p,
-		// Pages with and without the extra row are different batches.
-		pageShape:  shapeOf("page", l.name, l.shape, args, l.key.name, extraRow),
+		// Pages with and without the extra row, or their parents'
+		// totals (firstPageTotal), are different batches.
+		pageShape:  shapeOf("page", l.name, l.shape, args, l.key.name, extraRow, selects(sel, "totalCount")),
 		countShape: countShapeOf(l.name, l.shape),
 		wantsRows:  wantsRows(sel),
 		extraRow:   extraRow,

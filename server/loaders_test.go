@@ -581,9 +581,10 @@ func TestPagesReadForTheirSelectionOnly(t *testing.T) {
 }
 
 // TestPagesReadTheExtraRowWhenAsked: a page reads one row more than it
-// shows only when the query asks whether more follow (pageInfo) or for
-// totalCount; the same page asked both ways in one request (aliases, in
-// either order, lists of their own and nested ones) answers both right.
+// shows only when the query asks whether more follow (pageInfo; a
+// totalCount is read with the page); the same page asked both ways in one
+// request (aliases, in either order, lists of their own and nested ones,
+// with and without totalCount) answers both right.
 func TestPagesReadTheExtraRowWhenAsked(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
@@ -652,6 +653,51 @@ func TestPagesReadTheExtraRowWhenAsked(t *testing.T) {
 			assert.True(t, e.Node.Labels.PageInfo.HasNextPage, "one of two labels")
 			assert.True(t, e.Node.Comments.PageInfo.HasNextPage, "one of two comments")
 		}
+	}
+
+	// totalCount without pageInfo: read with the page, not learned from
+	// an extra row, beside the same page without it.
+	type counted struct {
+		TotalCount int
+		Edges      []struct {
+			Node struct {
+				ID       string
+				Labels   counted
+				Comments counted
+			}
+		}
+	}
+	countedIDs := func(c counted) []string {
+		var out []string
+		for _, e := range c.Edges {
+			out = append(out, e.Node.ID)
+		}
+		return out
+	}
+	withCount := `withCount: issues(first: 2) { totalCount edges { node { id labels(first: 1) { totalCount edges { node { id } } }
+		comments(first: 1) { totalCount edges { node { id } } } } } }`
+	without := `without: issues(first: 2) { edges { node { id labels(first: 1) { edges { node { id } } } comments(first: 1) { edges { node { id } } } } } }`
+	for _, fields := range [][]string{{withCount, without}, {without, withCount}} {
+		var got struct {
+			Project struct{ WithCount, Without, Whole, Last counted }
+		}
+		f.owner.Do(t, `{ project(organization: "extrarow", key: "XRW") { `+strings.Join(fields, " ")+`
+			whole: issues(first: 3) { totalCount edges { node { id } } }
+			last: issues(last: 2) { totalCount edges { node { id } } } } }`, nil).MustOK(t).Decode(t, &got)
+		p := got.Project
+		assert.Equal(t, 3, p.WithCount.TotalCount)
+		assert.Equal(t, countedIDs(p.Without), countedIDs(p.WithCount))
+		require.Len(t, p.WithCount.Edges, 2)
+		for _, e := range p.WithCount.Edges {
+			assert.Equal(t, 2, e.Node.Labels.TotalCount, "labels of %s", e.Node.ID)
+			assert.Len(t, e.Node.Labels.Edges, 1)
+			assert.Equal(t, 2, e.Node.Comments.TotalCount, "comments of %s", e.Node.ID)
+			assert.Len(t, e.Node.Comments.Edges, 1)
+		}
+		assert.Equal(t, 3, p.Whole.TotalCount)
+		assert.Len(t, p.Whole.Edges, 3)
+		assert.Equal(t, 3, p.Last.TotalCount)
+		assert.Len(t, p.Last.Edges, 2)
 	}
 }
 
