@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -14,6 +15,20 @@ import (
 	"github.com/issuegraph/issuegraph/ent/ent/user"
 )
 
+// notUTC returns a connection to a fresh database whose session time zone
+// is not UTC (Asia/Kolkata, +05:30), closed when the test ends.
+func notUTC(t *testing.T) *sql.Conn {
+	t.Helper()
+	db := databasetest.New(t, database.Options{})
+	ctx := context.Background()
+	conn, err := db.SQL.Conn(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	_, err = conn.ExecContext(ctx, `SET TIME ZONE 'Asia/Kolkata'`)
+	require.NoError(t, err)
+	return conn
+}
+
 // TestUserRecordsMatchTheirJSON: a user PostgreSQL writes as a record of
 // the columns a statement joins (loaders.Join) reads back as the same user
 // as the JSON object of those columns, whatever the texts hold (quotes,
@@ -21,13 +36,8 @@ import (
 // a session whose time zone is not UTC, for every column a user is joined
 // with and for a selection of some of them.
 func TestUserRecordsMatchTheirJSON(t *testing.T) {
-	db := databasetest.New(t, database.Options{})
 	ctx := context.Background()
-	conn, err := db.SQL.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.ExecContext(ctx, `SET TIME ZONE 'Asia/Kolkata'`)
-	require.NoError(t, err)
+	conn := notUTC(t)
 
 	texts := append([]string{"a,b", "(x)", ")", "\"", `\`, " lead", "trail ", "two  spaces", "NULL", "()", `""`, "a\"b\\c,d(e)f"}, strange...)
 	for _, columns := range [][]string{joinedUserFields, {user.FieldID, user.FieldName}, {user.FieldID}} {
@@ -66,13 +76,8 @@ func TestUserRecordsMatchTheirJSON(t *testing.T) {
 // of those columns, in a session whose time zone is not UTC. A value of
 // another type is an error.
 func TestJoinedUserColumnsMatchTheirRecords(t *testing.T) {
-	db := databasetest.New(t, database.Options{})
 	ctx := context.Background()
-	conn, err := db.SQL.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.ExecContext(ctx, `SET TIME ZONE 'Asia/Kolkata'`)
-	require.NoError(t, err)
+	conn := notUTC(t)
 
 	var record []string
 	for _, c := range joinedUserFields {

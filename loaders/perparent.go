@@ -17,8 +17,8 @@ const ParentColumn = "parent_id"
 // Parent says how a child row points at its parent: the SQL expression of
 // the parent id on a query's selector (the qualified foreign key of a
 // one-to-many edge, or, after joining it, a join table's column for a
-// many-to-many edge), and whether that id is one of the child's own
-// columns.
+// many-to-many edge), the predicate that keeps one parent's rows (Is),
+// and whether that id is one of the child's own columns.
 type Parent struct {
 	expr func(s *sql.Selector) string
 	// is selects the rows of s under one parent (see Is).
@@ -338,7 +338,10 @@ func extra(row Row, name string) (any, error) {
 // value, "(7,\"Ada L\")"). A page of issues and their assignees is then
 // one statement instead of two. Under a nested page (Nest.Joins) the
 // target is a JSON object of the Fields instead, collected by the page's
-// json_agg.
+// json_agg; with a page large enough to join after its rows (JoinsAfter),
+// each field is a column of its own (JoinedField; read them with
+// JoinedFields, which tells a row pointing nowhere by the id field, so
+// Fields hold "id" there).
 //
 // A record rather than JSON: json_build_object looks up the type of each
 // of its arguments on every row, which cost PostgreSQL about half a

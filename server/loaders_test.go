@@ -607,8 +607,9 @@ func TestPagesReadTheExtraRowWhenAsked(t *testing.T) {
 	}
 
 	type conn struct {
-		PageInfo struct{ HasNextPage, HasPreviousPage bool }
-		Edges    []struct {
+		TotalCount int
+		PageInfo   struct{ HasNextPage, HasPreviousPage bool }
+		Edges      []struct {
 			Node struct {
 				ID       string
 				Labels   conn
@@ -657,36 +658,19 @@ func TestPagesReadTheExtraRowWhenAsked(t *testing.T) {
 
 	// totalCount without pageInfo: read with the page, not learned from
 	// an extra row, beside the same page without it.
-	type counted struct {
-		TotalCount int
-		Edges      []struct {
-			Node struct {
-				ID       string
-				Labels   counted
-				Comments counted
-			}
-		}
-	}
-	countedIDs := func(c counted) []string {
-		var out []string
-		for _, e := range c.Edges {
-			out = append(out, e.Node.ID)
-		}
-		return out
-	}
 	withCount := `withCount: issues(first: 2) { totalCount edges { node { id labels(first: 1) { totalCount edges { node { id } } }
 		comments(first: 1) { totalCount edges { node { id } } } } } }`
 	without := `without: issues(first: 2) { edges { node { id labels(first: 1) { edges { node { id } } } comments(first: 1) { edges { node { id } } } } } }`
 	for _, fields := range [][]string{{withCount, without}, {without, withCount}} {
 		var got struct {
-			Project struct{ WithCount, Without, Whole, Last counted }
+			Project struct{ WithCount, Without, Whole, Last conn }
 		}
 		f.owner.Do(t, `{ project(organization: "extrarow", key: "XRW") { `+strings.Join(fields, " ")+`
 			whole: issues(first: 3) { totalCount edges { node { id } } }
 			last: issues(last: 2) { totalCount edges { node { id } } } } }`, nil).MustOK(t).Decode(t, &got)
 		p := got.Project
 		assert.Equal(t, 3, p.WithCount.TotalCount)
-		assert.Equal(t, countedIDs(p.Without), countedIDs(p.WithCount))
+		assert.Equal(t, ids(p.Without), ids(p.WithCount))
 		require.Len(t, p.WithCount.Edges, 2)
 		for _, e := range p.WithCount.Edges {
 			assert.Equal(t, 2, e.Node.Labels.TotalCount, "labels of %s", e.Node.ID)

@@ -96,6 +96,9 @@ func memberOrgs(ctx context.Context, roles ...membership.Role) *sql.Selector {
 // the viewer's organizations, a handful.
 func in(column string, sel *sql.Selector) func(*sql.Selector) {
 	return func(s *sql.Selector) {
+		// Qualified now, not when the statement is written: a modifier
+		// may by then have replaced what s holds (FirstPerParent makes it
+		// the outer statement of a page).
 		c := s.C(column)
 		s.Where(sql.P(func(b *sql.Builder) {
 			b.Ident(c).WriteString(" = ANY(ARRAY(").Join(sel).WriteString("))")
