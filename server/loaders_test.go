@@ -1194,4 +1194,20 @@ func TestLargePagesJoinTheirUsersAfterReading(t *testing.T) {
 		}
 		assert.Equal(t, map[string]bool{"Owner of joinafter": true, "Other of joinafter": true}, assignees, pe.Node.Key)
 	}
+
+	// A project without issues, looked up with a large page: its row
+	// comes back with nulls for the page's columns and joins.
+	f.owner.Do(t, `mutation($o: ID!) { createProject(input: {organizationId: $o, key: "JAE", name: "Empty"}) { project { id } } }`,
+		map[string]any{"o": f.orgID}).MustOK(t)
+	var empty struct {
+		Project *struct {
+			Key    string
+			Issues struct{ Edges []any }
+		}
+	}
+	f.owner.Do(t, fmt.Sprintf(`{ project(organization: "joinafter", key: "JAE") { key issues(first: %d) { edges { node { key assignee { name } } } } } }`, large), nil).
+		MustOK(t).Decode(t, &empty)
+	require.NotNil(t, empty.Project)
+	assert.Equal(t, "JAE", empty.Project.Key)
+	assert.Empty(t, empty.Project.Issues.Edges)
 }
