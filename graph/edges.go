@@ -311,12 +311,12 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 		for i, c := range counted {
 			counts[i] = c.count(ctx)
 		}
-		with := loaders.With{Total: withTotal, StoredTotal: l.stored, Counts: counts, Joins: joins, Nests: nests(nested)}
+		with := loaders.With{Total: withTotal, StoredTotal: l.stored, Counts: counts, Joins: joins, Nests: nests(nested),
+			JoinAfter: loaders.JoinsAfter(len(parents), f.fetchLimit(), lookup != nil)}
 		if lookup != nil {
 			with.Lookup = lookup.from
 		}
 		q.Modify(loaders.FirstPerParent(l.parent, parents, f.fetchLimit(), p.orderTerms, with))
-		joinsAfter := loaders.JoinsAfter(len(parents), f.fetchLimit(), lookup != nil)
 		rows, err := q.All(database.WithColumnTypesRemembered(ctx))
 		if err != nil {
 			return nil, err
@@ -352,7 +352,7 @@ func newListLoad[Q childQuery[Q, T, P, S], T row, P ~func(*sql.Selector), S scan
 			loaders.Prime(ctx, lds, shown...)
 		}
 		for _, e := range joined {
-			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join(), joinsAfter)); err != nil {
+			if err := handOverUsers(ctx, lds, g, e, shown, joinedIn(shown, e.join(), with.JoinAfter)); err != nil {
 				return nil, err
 			}
 		}

@@ -28,10 +28,6 @@ type Parent struct {
 	own bool
 }
 
-// Expr returns the SQL expression of the parent id on s (joining the join
-// table of a many-to-many edge to s).
-func (p Parent) Expr(s *sql.Selector) string { return p.expr(s) }
-
 // Is returns the predicate on s "the row is under the parent whose id is
 // the SQL expression parent": its foreign key equals it, or, through a
 // join table, its id is one of that parent's (an issue's labels:
@@ -69,8 +65,8 @@ func (p Parent) Own() bool { return p.own }
 // row.
 //
 // with adds what the page reads beside its rows, in the same statement
-// (see With). Its joins are read by a lookup per row, or, for a page that
-// may hold JoinAfterRows rows, after the page (joinPaged).
+// (see With). Its joins are read by a lookup per row, or, with
+// With.JoinAfter, after the page (joinPaged).
 func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql.Selector) []string, with With) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		counts, joins, nests := with.Counts, with.Joins, with.Nests
@@ -154,7 +150,7 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 				b.WriteString(`) AS "` + n.As + `" ON true`)
 			}
 		})
-		if len(joins) == 0 || !JoinsAfter(len(parents), limit, with.Lookup != nil) {
+		if len(joins) == 0 || !with.JoinAfter {
 			for _, j := range joins {
 				outer = append(outer, `"`+j.As+`"."`+j.As+`"`)
 			}
@@ -184,9 +180,10 @@ func FirstPerParent(parent Parent, parents []int64, limit int, order func(s *sql
 const JoinAfterRows = 100
 
 // JoinsAfter reports whether a page of parents parents (one for a lookup)
-// of limit rows each reads its joins after it, each target's fields in
-// columns of their own (read them with JoinedFields), rather than each
-// target as a record (read it with Joined).
+// of limit rows each should read its joins after it (With.JoinAfter),
+// each target's fields in columns of their own (read them with
+// JoinedFields), rather than each target as a record (read it with
+// Joined).
 func JoinsAfter(parents, limit int, lookup bool) bool {
 	if lookup {
 		parents = 1
@@ -265,6 +262,10 @@ type With struct {
 	// Joins add the row a to-one edge of the page's rows points at (an
 	// issue's assignee, see Join).
 	Joins []Join
+	// JoinAfter reads the Joins after the page rather than by a lookup
+	// per row (JoinsAfter says when; the caller decides once, as it reads
+	// the joins back differently: JoinedFields, not Joined).
+	JoinAfter bool
 	// Nests add a page of a list under each of the page's rows (an
 	// issue's labels, see Nest).
 	Nests []Nest

@@ -23,7 +23,7 @@ func TestPagesJoinAfterReadingFromTheirSize(t *testing.T) {
 		for i := range ids {
 			ids[i] = int64(i + 1)
 		}
-		with := loaders.With{Joins: []loaders.Join{author}}
+		with := loaders.With{Joins: []loaders.Join{author}, JoinAfter: loaders.JoinsAfter(parents, limit, lookup)}
 		if lookup {
 			with.Lookup = sql.Dialect(dialect.Postgres).Select("id", `'{}' AS "parent_row"`).From(sql.Table("issues")).Limit(2)
 		}
